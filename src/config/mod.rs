@@ -1,0 +1,21 @@
+//! Presets, themes and where files live.
+
+pub mod paths;
+pub mod preset;
+
+pub use preset::{DiffusionConfig, Preset, SampleConfig, TrainConfig};
+
+use std::path::Path;
+
+/// Parses RON into `T`, reporting errors as `FILE:LINE:COL: problem` on one line.
+pub fn parse_ron<T: serde::de::DeserializeOwned>(text: &str, origin: &Path) -> Result<T, String> {
+    ron::Options::default().from_str(text).map_err(|e| {
+        format!(
+            "{}:{}:{}: {}",
+            origin.display(),
+            e.span.start.line,
+            e.span.start.col,
+            e.code
+        )
+    })
+}

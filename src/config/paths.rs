@@ -1,0 +1,22 @@
+//! Where diffscope looks for presets, themes and checkpoints.
+
+use std::path::PathBuf;
+
+/// The user's configuration folder (e.g. `~/.config/diffscope`), if the platform has one.
+pub fn config_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "diffscope").map(|d| d.config_dir().to_path_buf())
+}
+
+/// The user's data folder (e.g. `~/.local/share/diffscope`), for checkpoints and caches.
+pub fn data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "diffscope").map(|d| d.data_dir().to_path_buf())
+}
+
+/// Folders searched for presets by name, in order: `./presets`, then the user's.
+pub fn preset_dirs() -> Vec<PathBuf> {
+    let mut v = vec![PathBuf::from("presets")];
+    if let Some(c) = config_dir() {
+        v.push(c.join("presets"));
+    }
+    v
+}

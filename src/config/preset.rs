@@ -1,0 +1,262 @@
+//! Presets: RON files that say what to train and how. Every field is documented here and
+//! in the README; unknown fields are rejected with their file, line and column.
+
+use super::{parse_ron, paths};
+use crate::data::DataConfig;
+use crate::diffusion::{LossWeighting, Prediction, SamplerKind, ScheduleKind, VarianceKind};
+use crate::model::ModelConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The presets that ship with diffscope, embedded so the binary works from any folder.
+/// A file of the same name in `./presets` or the user's config folder takes precedence.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("swissroll", include_str!("../../presets/swissroll.ron")),
+    ("moons", include_str!("../../presets/moons.ron")),
+    ("eight-gaussians", include_str!("../../presets/eight-gaussians.ron")),
+    ("checkerboard", include_str!("../../presets/checkerboard.ron")),
+    ("rings", include_str!("../../presets/rings.ron")),
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preset {
+    /// Short name, used in checkpoint folder names.
+    pub name: String,
+    /// One or two sentences for the preset picker.
+    #[serde(default)]
+    pub description: String,
+    pub data: DataConfig,
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub diffusion: DiffusionConfig,
+    #[serde(default)]
+    pub train: TrainConfig,
+    #[serde(default)]
+    pub sample: SampleConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiffusionConfig {
+    /// Linear, Cosine, Sigmoid or Quadratic.
+    pub schedule: ScheduleKind,
+    /// T, the number of diffusion steps (at least 1).
+    pub timesteps: usize,
+    /// What the network predicts: Epsilon, X0 or V.
+    pub prediction: Prediction,
+    /// Reverse-process variance: FixedSmall (β̃) or FixedLarge (β).
+    pub variance: VarianceKind,
+    /// None, or MinSnr(γ).
+    pub loss_weighting: LossWeighting,
+    /// Clip x̂_0 to [−1, 1] while sampling (images).
+    pub clip_x0: bool,
+}
+
+impl Default for DiffusionConfig {
+    fn default() -> Self {
+        DiffusionConfig {
+            schedule: ScheduleKind::Linear,
+            timesteps: 1000,
+            prediction: Prediction::Epsilon,
+            variance: VarianceKind::FixedSmall,
+            loss_weighting: LossWeighting::None,
+            clip_x0: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// Optimiser steps for a run.
+    pub steps: u64,
+    pub batch_size: usize,
+    /// Peak Adam learning rate (positive).
+    pub lr: f64,
+    /// Linear learning-rate warm-up, in steps.
+    pub warmup_steps: u64,
+    /// Decay the learning rate along a cosine to this fraction of the peak by the last step.
+    pub final_lr_fraction: f64,
+    /// Clip the global gradient norm to this value (0 turns clipping off).
+    pub grad_clip: f64,
+    /// EMA decay of the weights.
+    pub ema_decay: f64,
+    /// Ramp the EMA decay up as (1 + step)/(10 + step), so early EMA weights are usable.
+    pub ema_warmup: bool,
+    /// Seed for data, initialisation and noise.
+    pub seed: u64,
+    /// Report progress every this many steps.
+    pub log_every: u64,
+    /// Draw a sample grid every this many steps (0: never).
+    pub sample_every: u64,
+    /// Save a checkpoint every this many steps (0: only at the end).
+    pub checkpoint_every: u64,
+    /// Keep this many periodic checkpoints (hand-made ones are always kept).
+    pub keep_last: usize,
+    /// libtorch threads on the worker (0: all cores).
+    pub threads: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            steps: 10_000,
+            batch_size: 256,
+            lr: 1e-3,
+            warmup_steps: 100,
+            final_lr_fraction: 0.1,
+            grad_clip: 1.0,
+            ema_decay: 0.999,
+            ema_warmup: true,
+            seed: 0,
+            log_every: 50,
+            sample_every: 1000,
+            checkpoint_every: 0,
+            keep_last: 3,
+            threads: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SampleConfig {
+    /// Ddpm or Ddim.
+    pub sampler: SamplerKind,
+    /// Reverse steps (T when larger than T).
+    pub steps: usize,
+    /// DDIM's η.
+    pub eta: f64,
+    /// Samples drawn for previews.
+    pub n: usize,
+    /// Sample with the EMA weights (true) or the raw ones.
+    pub ema: bool,
+}
+
+impl Default for SampleConfig {
+    fn default() -> Self {
+        SampleConfig {
+            sampler: SamplerKind::Ddpm,
+            steps: 1000,
+            eta: 0.0,
+            n: 2000,
+            ema: true,
+        }
+    }
+}
+
+/// A preset together with where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedPreset {
+    pub preset: Preset,
+    /// The file it was read from, or `<builtin>/NAME.ron`.
+    pub origin: PathBuf,
+}
+
+impl Preset {
+    /// Parses and validates preset text; errors name `origin`.
+    pub fn parse(text: &str, origin: &Path) -> Result<Preset, String> {
+        let p: Preset = parse_ron(text, origin)?;
+        p.validate()
+            .map_err(|e| format!("{}: {e}", origin.display()))?;
+        Ok(p)
+    }
+
+    /// Reads a preset file.
+    pub fn from_file(path: &Path) -> Result<Preset, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read preset: {e}", path.display()))?;
+        Preset::parse(&text, path)
+    }
+
+    /// Finds a preset by name (in `./presets`, the user's config folder, then the built-in
+    /// ones) or by path (anything with a `/` or ending in `.ron`).
+    pub fn load(name_or_path: &str) -> Result<LoadedPreset, String> {
+        let as_path = Path::new(name_or_path);
+        if name_or_path.contains('/') || name_or_path.ends_with(".ron") {
+            if !as_path.exists() {
+                return Err(format!("{name_or_path}: preset file not found"));
+            }
+            return Ok(LoadedPreset {
+                preset: Preset::from_file(as_path)?,
+                origin: as_path.to_path_buf(),
+            });
+        }
+        for dir in paths::preset_dirs() {
+            let p = dir.join(format!("{name_or_path}.ron"));
+            if p.exists() {
+                return Ok(LoadedPreset {
+                    preset: Preset::from_file(&p)?,
+                    origin: p,
+                });
+            }
+        }
+        if let Some((_, text)) = BUILTIN.iter().find(|(n, _)| *n == name_or_path) {
+            let origin = PathBuf::from(format!("<builtin>/{name_or_path}.ron"));
+            return Ok(LoadedPreset {
+                preset: Preset::parse(text, &origin)?,
+                origin,
+            });
+        }
+        let known: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+        Err(format!(
+            "presets/{name_or_path}.ron: no such preset (built-in presets: {})",
+            known.join(", ")
+        ))
+    }
+
+    /// Checks the values that the type system cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        let d = &self.diffusion;
+        if d.timesteps == 0 {
+            return Err("diffusion.timesteps (T) must be at least 1, got 0".into());
+        }
+        if let LossWeighting::MinSnr(g) = d.loss_weighting {
+            if !(g > 0.0) {
+                return Err(format!("diffusion.loss_weighting: MinSnr(γ) needs γ > 0, got {g}"));
+            }
+        }
+        let t = &self.train;
+        if !(t.lr > 0.0 && t.lr.is_finite()) {
+            return Err(format!("train.lr must be positive, got {}", t.lr));
+        }
+        if t.batch_size == 0 {
+            return Err("train.batch_size must be at least 1".into());
+        }
+        if !(0.0..1.0).contains(&t.ema_decay) {
+            return Err(format!("train.ema_decay must be in [0, 1), got {}", t.ema_decay));
+        }
+        if t.grad_clip < 0.0 {
+            return Err(format!("train.grad_clip must be ≥ 0, got {}", t.grad_clip));
+        }
+        if !(0.0..=1.0).contains(&t.final_lr_fraction) {
+            return Err(format!(
+                "train.final_lr_fraction must be in [0, 1], got {}",
+                t.final_lr_fraction
+            ));
+        }
+        if t.log_every == 0 {
+            return Err("train.log_every must be at least 1".into());
+        }
+        let s = &self.sample;
+        if s.steps == 0 || s.n == 0 {
+            return Err("sample.steps and sample.n must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&s.eta) {
+            return Err(format!("sample.eta must be in [0, 1], got {}", s.eta));
+        }
+        match &self.data {
+            DataConfig::Toy2d(c) if c.points == 0 => {
+                Err("data: a toy data set needs at least 1 point".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The preset as pretty RON (stored in checkpoints).
+    pub fn to_ron(&self) -> String {
+        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
+            .unwrap_or_else(|e| format!("/* cannot serialise preset: {e} */"))
+    }
+}

@@ -1,0 +1,101 @@
+//! The training objective (the seed's Algorithm 1): t ~ Uniform, ε ~ N(0, I), and the MSE
+//! between the model's output and its target at x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε.
+
+use super::Diffusion;
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+/// What the network predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Prediction {
+    /// The noise ε (Ho et al.; the seed note's ε_θ).
+    #[default]
+    Epsilon,
+    /// The clean sample x_0.
+    X0,
+    /// The velocity v = √ᾱ_t ε − √(1−ᾱ_t) x_0 (Salimans & Ho 2022).
+    V,
+}
+
+/// How per-timestep losses are weighted.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+pub enum LossWeighting {
+    /// Plain MSE: the "simple" loss of the DDPM paper.
+    #[default]
+    None,
+    /// Min-SNR-γ (Hang et al. 2023): the x_0-space weight min(SNR_t, γ), expressed for the
+    /// chosen prediction target.
+    MinSnr(f64),
+}
+
+impl Diffusion {
+    /// The target the network is trained to output.
+    pub fn target(&self, x0: &Tensor, noise: &Tensor, t: &Tensor) -> Tensor {
+        match self.prediction {
+            Prediction::Epsilon => noise.shallow_clone(),
+            Prediction::X0 => x0.shallow_clone(),
+            Prediction::V => {
+                let n = x0.dim();
+                self.tables.sqrt_alpha_bar.at(t, n) * noise
+                    - self.tables.sqrt_one_minus_alpha_bar.at(t, n) * x0
+            }
+        }
+    }
+
+    /// Turns a model output into (x̂_0, ε̂) at x_t.
+    pub fn predict_x0_eps(&self, output: &Tensor, xt: &Tensor, t: &Tensor) -> (Tensor, Tensor) {
+        let n = xt.dim();
+        let sa = self.tables.sqrt_alpha_bar.at(t, n);
+        let s1 = self.tables.sqrt_one_minus_alpha_bar.at(t, n);
+        match self.prediction {
+            Prediction::Epsilon => ((xt - &s1 * output) / &sa, output.shallow_clone()),
+            Prediction::X0 => (output.shallow_clone(), (xt - &sa * output) / &s1),
+            Prediction::V => (&sa * xt - &s1 * output, &s1 * xt + &sa * output),
+        }
+    }
+
+    /// ε̂ from x̂_0 at x_t: (x_t − √ᾱ_t x̂_0) / √(1−ᾱ_t).
+    pub fn eps_from_x0(&self, x0: &Tensor, xt: &Tensor, t: &Tensor) -> Tensor {
+        let n = xt.dim();
+        (xt - self.tables.sqrt_alpha_bar.at(t, n) * x0) / self.tables.sqrt_one_minus_alpha_bar.at(t, n)
+    }
+
+    /// Per-item loss weights for the batch's timesteps, shape [B].
+    pub fn loss_weights(&self, weighting: LossWeighting, t: &Tensor) -> Option<Tensor> {
+        match weighting {
+            LossWeighting::None => None,
+            LossWeighting::MinSnr(gamma) => {
+                let snr = self.tables.snr.at(t, 1);
+                let clipped = snr.clamp_max(gamma);
+                Some(match self.prediction {
+                    Prediction::Epsilon => clipped / snr,
+                    Prediction::X0 => clipped,
+                    Prediction::V => clipped / (snr + 1.0),
+                })
+            }
+        }
+    }
+
+    /// Per-item losses (shape [B]): the mean squared error of the model's output against
+    /// its target, weighted as asked. `model` maps (x_t, t) to the network's output.
+    pub fn training_losses(
+        &self,
+        model: &mut dyn FnMut(&Tensor, &Tensor) -> Tensor,
+        x0: &Tensor,
+        t: &Tensor,
+        noise: &Tensor,
+        weighting: LossWeighting,
+    ) -> Tensor {
+        let xt = self.q_sample(x0, t, noise);
+        let out = model(&xt, t);
+        let target = self.target(x0, noise, t);
+        let dims: Vec<i64> = (1..x0.dim() as i64).collect();
+        let mse = (out - target)
+            .square()
+            .mean_dim(dims.as_slice(), false, tch::Kind::Float);
+        match self.loss_weights(weighting, t) {
+            Some(w) => mse * w,
+            None => mse,
+        }
+    }
+}

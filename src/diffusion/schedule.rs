@@ -1,0 +1,319 @@
+//! Noise schedules: β_t and every table derived from it, computed in f64.
+//!
+//! Timesteps are counted from 0, as in diffusers: index `t` here is step `t + 1` of the
+//! seed note, whose steps run 1..=T. So `alpha_bar[0] = α_1` and `alpha_bar[T-1] = ᾱ_T`.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The largest β any schedule may produce (as in improved-diffusion).
+pub const MAX_BETA: f64 = 0.999;
+
+/// How β_t grows with t.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum ScheduleKind {
+    /// β from 1e-4 to 0.02 at T = 1000, both scaled by 1000/T (Ho et al. 2020).
+    #[default]
+    Linear,
+    /// ᾱ_t = f(t)/f(0), f(t) = cos²(((t/T) + s)/(1 + s) · π/2), s = 0.008 (Nichol & Dhariwal 2021).
+    Cosine,
+    /// β follows a sigmoid over [−6, 6] between the linear schedule's end points.
+    Sigmoid,
+    /// √β is linear between the linear schedule's √end points ("scaled linear").
+    Quadratic,
+}
+
+impl ScheduleKind {
+    pub const ALL: [ScheduleKind; 4] = [
+        ScheduleKind::Linear,
+        ScheduleKind::Cosine,
+        ScheduleKind::Sigmoid,
+        ScheduleKind::Quadratic,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ScheduleKind::Linear => "linear",
+            ScheduleKind::Cosine => "cosine",
+            ScheduleKind::Sigmoid => "sigmoid",
+            ScheduleKind::Quadratic => "quadratic",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ScheduleKind> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+}
+
+impl fmt::Display for ScheduleKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("the number of diffusion steps T must be at least 1 (got {0})")]
+    ZeroSteps(usize),
+}
+
+/// Every per-timestep table the forward process, the posterior and the samplers need.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub kind: ScheduleKind,
+    /// β_t, the variance of q(x_t | x_{t−1}).
+    pub betas: Vec<f64>,
+    /// α_t = 1 − β_t.
+    pub alphas: Vec<f64>,
+    /// ᾱ_t = ∏_{s ≤ t} α_s.
+    pub alpha_bars: Vec<f64>,
+    /// ᾱ_{t−1}, with ᾱ_{−1} = 1.
+    pub alpha_bars_prev: Vec<f64>,
+    /// β̃_t = β_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t), the variance of q(x_{t−1} | x_t, x_0). Zero at t = 0.
+    pub posterior_variance: Vec<f64>,
+    /// log β̃_t, with the first entry replaced by log β̃_1 (log 0 is useless).
+    pub posterior_log_variance_clipped: Vec<f64>,
+    /// Coefficient of x_0 in the posterior mean: β_t √ᾱ_{t−1} / (1 − ᾱ_t).
+    pub posterior_mean_coef_x0: Vec<f64>,
+    /// Coefficient of x_t in the posterior mean: (1 − ᾱ_{t−1}) √α_t / (1 − ᾱ_t).
+    pub posterior_mean_coef_xt: Vec<f64>,
+}
+
+impl Schedule {
+    pub fn new(kind: ScheduleKind, steps: usize) -> Result<Schedule, ScheduleError> {
+        if steps == 0 {
+            return Err(ScheduleError::ZeroSteps(steps));
+        }
+        let betas = match kind {
+            ScheduleKind::Linear => {
+                let (start, end) = scaled_endpoints(steps);
+                linspace(start, end, steps)
+            }
+            ScheduleKind::Quadratic => {
+                let (start, end) = scaled_endpoints(steps);
+                linspace(start.sqrt(), end.sqrt(), steps)
+                    .into_iter()
+                    .map(|b| b * b)
+                    .collect()
+            }
+            ScheduleKind::Sigmoid => {
+                let (start, end) = scaled_endpoints(steps);
+                linspace(-6.0, 6.0, steps)
+                    .into_iter()
+                    .map(|x| start + (end - start) / (1.0 + (-x).exp()))
+                    .collect()
+            }
+            ScheduleKind::Cosine => cosine_betas(steps, 0.008),
+        };
+        Ok(Self::from_betas(kind, betas))
+    }
+
+    /// Builds every table from β (each β is clipped to (0, MAX_BETA]).
+    pub fn from_betas(kind: ScheduleKind, betas: Vec<f64>) -> Schedule {
+        let betas: Vec<f64> = betas.into_iter().map(|b| b.clamp(1e-12, MAX_BETA)).collect();
+        let n = betas.len();
+        let alphas: Vec<f64> = betas.iter().map(|b| 1.0 - b).collect();
+        let mut alpha_bars = Vec::with_capacity(n);
+        let mut acc = 1.0;
+        for a in &alphas {
+            acc *= a;
+            alpha_bars.push(acc);
+        }
+        let alpha_bars_prev: Vec<f64> = std::iter::once(1.0)
+            .chain(alpha_bars.iter().copied().take(n - 1))
+            .collect();
+        let mut posterior_variance = Vec::with_capacity(n);
+        let mut coef_x0 = Vec::with_capacity(n);
+        let mut coef_xt = Vec::with_capacity(n);
+        for t in 0..n {
+            let (b, a, ab, abp) = (betas[t], alphas[t], alpha_bars[t], alpha_bars_prev[t]);
+            posterior_variance.push(b * (1.0 - abp) / (1.0 - ab));
+            coef_x0.push(b * abp.sqrt() / (1.0 - ab));
+            coef_xt.push((1.0 - abp) * a.sqrt() / (1.0 - ab));
+        }
+        // β̃_0 = 0; its log is taken from step 1 (or from β_0 when T = 1).
+        let first = if n > 1 { posterior_variance[1] } else { betas[0] };
+        let posterior_log_variance_clipped = std::iter::once(first.ln())
+            .chain(posterior_variance.iter().skip(1).map(|v| v.ln()))
+            .collect();
+        Schedule {
+            kind,
+            betas,
+            alphas,
+            alpha_bars,
+            alpha_bars_prev,
+            posterior_variance,
+            posterior_log_variance_clipped,
+            posterior_mean_coef_x0: coef_x0,
+            posterior_mean_coef_xt: coef_xt,
+        }
+    }
+
+    /// T, the number of diffusion steps.
+    pub fn len(&self) -> usize {
+        self.betas.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.betas.is_empty()
+    }
+
+    /// Signal-to-noise ratio ᾱ_t / (1 − ᾱ_t) of x_t.
+    pub fn snr(&self, t: usize) -> f64 {
+        self.alpha_bars[t] / (1.0 - self.alpha_bars[t])
+    }
+
+    pub fn snrs(&self) -> Vec<f64> {
+        (0..self.len()).map(|t| self.snr(t)).collect()
+    }
+
+    /// The log-variance of p(x_{t−1} | x_t) for a fixed-variance model.
+    pub fn model_log_variance(&self, variance: VarianceKind, t: usize) -> f64 {
+        match variance {
+            VarianceKind::FixedSmall => self.posterior_log_variance_clipped[t],
+            // As in improved-diffusion: β_t, except β̃_1 at the first step, which gives a
+            // better decoder likelihood and does not change sampling (no noise there).
+            VarianceKind::FixedLarge => {
+                if t == 0 {
+                    self.posterior_log_variance_clipped[0]
+                } else {
+                    self.betas[t].ln()
+                }
+            }
+        }
+    }
+}
+
+/// The variance σ_t² of the reverse step p(x_{t−1} | x_t).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum VarianceKind {
+    /// σ_t² = β_t: the upper bound on the reverse-process entropy.
+    FixedLarge,
+    /// σ_t² = β̃_t: the true posterior variance, the lower bound.
+    #[default]
+    FixedSmall,
+}
+
+impl VarianceKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            VarianceKind::FixedLarge => "fixed-large (β)",
+            VarianceKind::FixedSmall => "fixed-small (β̃)",
+        }
+    }
+}
+
+/// β end points of the linear family, scaled so that T steps add as much noise as 1000.
+fn scaled_endpoints(steps: usize) -> (f64, f64) {
+    let scale = 1000.0 / steps as f64;
+    (scale * 1e-4, scale * 0.02)
+}
+
+fn linspace(start: f64, end: f64, n: usize) -> Vec<f64> {
+    if n == 1 {
+        return vec![start];
+    }
+    let step = (end - start) / (n - 1) as f64;
+    (0..n).map(|i| start + step * i as f64).collect()
+}
+
+fn cosine_betas(steps: usize, s: f64) -> Vec<f64> {
+    let f = |t: f64| {
+        let x = (t / steps as f64 + s) / (1.0 + s) * std::f64::consts::FRAC_PI_2;
+        x.cos().powi(2)
+    };
+    (0..steps)
+        .map(|i| {
+            let (t1, t2) = (i as f64, (i + 1) as f64);
+            (1.0 - f(t2) / f(t1)).min(MAX_BETA)
+        })
+        .collect()
+}
+
+/// `count` timesteps spaced evenly over 0..T, in increasing order ("leading" spacing):
+/// 50 steps over T = 1000 gives 0, 20, …, 980.
+pub fn spaced_timesteps(total: usize, count: usize) -> Vec<usize> {
+    let count = count.clamp(1, total.max(1));
+    let stride = total / count;
+    (0..count).map(|i| i * stride).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64, rel: f64) -> bool {
+        (a - b).abs() <= rel * b.abs().max(1e-12)
+    }
+
+    #[test]
+    fn linear_matches_diffusers_reference() {
+        let s = Schedule::new(ScheduleKind::Linear, 1000).unwrap();
+        println!(
+            "linear T=1000: abar0={} abar499={} abar999={:e} bt487={} bt999={}",
+            s.alpha_bars[0],
+            s.alpha_bars[499],
+            s.alpha_bars[999],
+            s.posterior_variance[487],
+            s.posterior_variance[999]
+        );
+        assert!(close(s.alpha_bars[0], 0.99990, 1e-5));
+        assert!(close(s.alpha_bars[499], 0.078587, 1e-4));
+        assert!(close(s.alpha_bars[999], 4.0358e-5, 1e-4));
+        assert!(close(s.posterior_variance[487], 0.0097915, 1e-4));
+        assert!(close(s.posterior_variance[999], 0.0199999, 1e-5));
+    }
+
+    #[test]
+    fn cosine_matches_reference_and_is_not_integer_divided() {
+        let s = Schedule::new(ScheduleKind::Cosine, 1000).unwrap();
+        println!(
+            "cosine T=1000: b0={:e} b500={} b999={} abar499={}",
+            s.betas[0], s.betas[500], s.betas[999], s.alpha_bars[499]
+        );
+        assert!(close(s.betas[0], 4.1284e-5, 1e-3));
+        assert!(close(s.betas[500], 0.0031557, 1e-3));
+        assert!(close(s.betas[999], 0.999, 1e-9));
+        assert!(close(s.alpha_bars[499], 0.49384, 1e-4));
+        assert!(s.betas.iter().all(|&b| b > 0.0));
+    }
+
+    #[test]
+    fn every_kind_is_valid_for_small_and_large_t() {
+        for kind in ScheduleKind::ALL {
+            for steps in [1usize, 2, 10, 1000, 4000] {
+                let s = Schedule::new(kind, steps).unwrap();
+                assert_eq!(s.len(), steps);
+                assert!(s.betas.iter().all(|&b| b > 0.0 && b <= MAX_BETA), "{kind} {steps}");
+                assert!(s.alpha_bars.windows(2).all(|w| w[1] < w[0]), "{kind} {steps}");
+                assert!(s.posterior_log_variance_clipped.iter().all(|v| v.is_finite()));
+                assert_eq!(s.posterior_variance[0], 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn zero_steps_is_an_error() {
+        assert_eq!(
+            Schedule::new(ScheduleKind::Linear, 0).unwrap_err(),
+            ScheduleError::ZeroSteps(0)
+        );
+    }
+
+    #[test]
+    fn first_log_variance_comes_from_step_one() {
+        let s = Schedule::new(ScheduleKind::Linear, 1000).unwrap();
+        assert_eq!(s.posterior_log_variance_clipped[0], s.posterior_variance[1].ln());
+        assert_eq!(s.posterior_log_variance_clipped[5], s.posterior_variance[5].ln());
+    }
+
+    #[test]
+    fn ddim_spacing_matches_diffusers() {
+        let ts = spaced_timesteps(1000, 50);
+        assert_eq!(ts.len(), 50);
+        assert_eq!(ts[0], 0);
+        assert_eq!(ts[1], 20);
+        assert_eq!(ts[49], 980);
+        assert_eq!(spaced_timesteps(10, 10), (0..10).collect::<Vec<_>>());
+    }
+}

@@ -1,0 +1,5 @@
+//! Sample-quality figures.
+
+pub mod sliced;
+
+pub use sliced::sliced_wasserstein;

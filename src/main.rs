@@ -1,0 +1,21 @@
+use clap::Parser;
+use diffscope::cli::{Cli, Cmd};
+use diffscope::commands;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => commands::main_job(),
+        Some(Cmd::Train(a)) => commands::train::run(&a).map(|_| ()),
+        Some(Cmd::Sample(a)) => commands::sample::run(&a),
+        Some(Cmd::Schedule(a)) => commands::schedule::run(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("diffscope: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

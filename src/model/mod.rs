@@ -1,0 +1,52 @@
+//! Denoising networks ε_θ(x_t, t), built from `nn::Path`s with stable, readable names so
+//! that checkpoint keys read like `blocks.0.fc1.weight`.
+
+pub mod embedding;
+pub mod mlp;
+
+pub use mlp::{Mlp, MlpConfig};
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, Tensor};
+
+/// Which network to build, with its hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ModelConfig {
+    Mlp(MlpConfig),
+}
+
+impl ModelConfig {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelConfig::Mlp(_) => "mlp",
+        }
+    }
+}
+
+/// A denoiser of any architecture.
+pub enum Denoiser {
+    Mlp(Mlp),
+}
+
+impl Denoiser {
+    /// Builds the network for items of shape `item_shape` (e.g. [2] or [C, H, W]).
+    pub fn new(vs: &nn::Path, cfg: &ModelConfig, item_shape: &[i64]) -> Result<Denoiser, String> {
+        match cfg {
+            ModelConfig::Mlp(c) => {
+                if item_shape.len() != 1 {
+                    return Err(format!(
+                        "the MLP denoiser needs flat data, but items have shape {item_shape:?}"
+                    ));
+                }
+                Ok(Denoiser::Mlp(Mlp::new(vs, item_shape[0], c)))
+            }
+        }
+    }
+
+    /// The network's output at (x_t, t); `train` turns dropout on.
+    pub fn forward_t(&self, x: &Tensor, t: &Tensor, _train: bool) -> Tensor {
+        match self {
+            Denoiser::Mlp(m) => m.forward(x, t),
+        }
+    }
+}

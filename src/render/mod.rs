@@ -1,0 +1,3 @@
+//! Pictures written to files: scatter plots for 2-D data (and, later, image grids).
+
+pub mod scatter;

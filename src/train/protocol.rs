@@ -1,0 +1,97 @@
+//! Messages between the worker thread and the rest of the program. Plain data only: no
+//! tensor ever crosses threads.
+
+use crate::diffusion::SampleOptions;
+use std::path::PathBuf;
+
+/// A request for samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampleRequest {
+    /// Echoed in the answer.
+    pub id: u64,
+    pub n: usize,
+    pub options: SampleOptions,
+    pub ema: bool,
+    pub seed: u64,
+    /// Keep this many frames of the reverse process (0: none).
+    pub frames: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Train (or continue) until the preset's step budget.
+    Start,
+    Pause,
+    Resume,
+    Sample(SampleRequest),
+    /// Save a checkpoint; `manual` ones are never pruned.
+    Save { manual: bool },
+    /// Stop the worker, saving first when asked.
+    Shutdown { save: bool },
+}
+
+/// What the worker knows about its run, sent once at start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunInfo {
+    pub preset: String,
+    pub device: String,
+    pub parameters: i64,
+    pub step: u64,
+    pub total_steps: u64,
+    pub item_shape: Vec<i64>,
+    pub run_dir: PathBuf,
+}
+
+/// A batch of samples (and optionally their trajectory), as plain f32 data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Samples {
+    pub id: u64,
+    /// Training step of the weights that drew them.
+    pub step: u64,
+    pub ema: bool,
+    /// [n, item_shape…]
+    pub shape: Vec<i64>,
+    pub values: Vec<f32>,
+    /// Timesteps of the stored frames, in sampling order.
+    pub frame_timesteps: Vec<usize>,
+    /// x_t of each frame, each laid out like `values`.
+    pub frames_xt: Vec<Vec<f32>>,
+    /// x̂_0 of each frame.
+    pub frames_x0: Vec<Vec<f32>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Ready(RunInfo),
+    Progress {
+        step: u64,
+        loss: f64,
+        quarter_losses: [Option<f64>; 4],
+        lr: f64,
+        grad_norm: f64,
+        /// Steps per second over the last reporting interval.
+        steps_per_sec: f64,
+    },
+    SampleProgress {
+        id: u64,
+        done: usize,
+        of: usize,
+    },
+    Samples(Samples),
+    Saved {
+        path: PathBuf,
+        step: u64,
+    },
+    Paused,
+    Resumed,
+    /// The step budget is reached.
+    Finished {
+        step: u64,
+    },
+    /// Something failed; the worker is still alive.
+    Error(String),
+    /// Training cannot go on (e.g. a NaN loss); the worker still answers commands.
+    TrainingStopped(String),
+    /// The worker has exited.
+    Exited,
+}

@@ -1,0 +1,336 @@
+//! The training loop (the seed's Algorithm 1 with Adam, warm-up, clipping and EMA) and
+//! everything done with a model: sampling and checkpoints. A `Trainer` owns tensors, so it
+//! lives on one thread (the worker, or the main thread of a headless command).
+
+use super::adam::Adam;
+use super::checkpoint::{self, CheckpointMeta};
+use super::ema::Ema;
+use crate::config::Preset;
+use crate::data::{Batcher, Dataset, Split};
+use crate::diffusion::{
+    sampler::StepView, Diffusion, SampleOptions, Schedule, ScheduleKind, Trajectory,
+};
+use crate::model::Denoiser;
+use std::path::{Path, PathBuf};
+use tch::{nn, Device, Kind, Tensor};
+
+/// Figures from one training step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepStats {
+    /// Steps completed.
+    pub step: u64,
+    pub loss: f64,
+    /// Mean loss of the items whose t fell in each quarter of 0..T (None: no such item).
+    pub quarter_losses: [Option<f64>; 4],
+    pub lr: f64,
+    pub grad_norm: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("the loss became {loss} at step {step}; training stopped (the last checkpoint is kept)")]
+    NonFinite { step: u64, loss: f64 },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Weights of one network: raw or EMA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weights {
+    Raw,
+    Ema,
+}
+
+pub struct Trainer {
+    pub preset: Preset,
+    pub device: Device,
+    pub diffusion: Diffusion,
+    pub data: Dataset,
+    vs: nn::VarStore,
+    ema_vs: nn::VarStore,
+    model: Denoiser,
+    ema_model: Denoiser,
+    opt: Adam,
+    ema: Ema,
+    batcher: Batcher,
+    /// Training steps completed.
+    pub step: u64,
+    /// Loss of the last step.
+    pub last_loss: Option<f64>,
+    /// The command line that started the run, stored in checkpoints.
+    pub command: String,
+}
+
+/// Derives a per-step seed so that step k's randomness depends on (seed, k) alone.
+pub fn step_seed(seed: u64, step: u64) -> i64 {
+    let mut r = crate::rng::Rng::derive(seed, step.wrapping_add(0x5EED));
+    (r.next_u64() >> 1) as i64
+}
+
+impl Trainer {
+    /// A fresh model for `preset`, initialised from its seed.
+    pub fn new(preset: Preset, device: Device) -> Result<Trainer, String> {
+        preset.validate()?;
+        let data = preset
+            .data
+            .source()
+            .load(preset.train.seed, Split::Train)
+            .map_err(|e| e.to_string())?;
+        if data.is_empty() {
+            return Err("the training data set is empty".into());
+        }
+        let d = &preset.diffusion;
+        let schedule = Schedule::new(d.schedule, d.timesteps).map_err(|e| e.to_string())?;
+        let diffusion = Diffusion::new(schedule, d.prediction, d.variance, device);
+        tch::manual_seed(preset.train.seed as i64);
+        let vs = nn::VarStore::new(device);
+        let model = Denoiser::new(&vs.root(), &preset.model, &data.item_shape)?;
+        let ema_vs = nn::VarStore::new(device);
+        let ema_model = Denoiser::new(&ema_vs.root(), &preset.model, &data.item_shape)?;
+        let opt = Adam::new(&vs);
+        let ema = Ema::new(&vs, &ema_vs, preset.train.ema_decay, preset.train.ema_warmup);
+        let batcher = Batcher::new(preset.train.seed, data.len(), preset.train.batch_size);
+        Ok(Trainer {
+            preset,
+            device,
+            diffusion,
+            data,
+            vs,
+            ema_vs,
+            model,
+            ema_model,
+            opt,
+            ema,
+            batcher,
+            step: 0,
+            last_loss: None,
+            command: String::new(),
+        })
+    }
+
+    /// Number of trainable parameters.
+    pub fn parameters(&self) -> i64 {
+        self.vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
+    }
+
+    /// The learning rate at step `step`: linear warm-up, then a cosine decay to
+    /// `final_lr_fraction` of the peak at the preset's last step.
+    pub fn lr_at(&self, step: u64) -> f64 {
+        let t = &self.preset.train;
+        if step < t.warmup_steps {
+            return t.lr * (step + 1) as f64 / t.warmup_steps as f64;
+        }
+        let span = t.steps.saturating_sub(t.warmup_steps).max(1) as f64;
+        let progress = ((step - t.warmup_steps) as f64 / span).min(1.0);
+        let cos = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+        t.lr * (t.final_lr_fraction + (1.0 - t.final_lr_fraction) * cos)
+    }
+
+    /// One optimiser step on a fresh batch.
+    pub fn train_step(&mut self) -> Result<StepStats, TrainError> {
+        let step = self.step;
+        tch::manual_seed(step_seed(self.preset.train.seed, step));
+        let idx = self.batcher.indices(step);
+        let x0 = self.data.batch(&idx, self.device);
+        let b = idx.len() as i64;
+        let total = self.diffusion.steps() as i64;
+        let t = Tensor::randint(total, [b], (Kind::Int64, self.device));
+        let noise = Tensor::randn_like(&x0);
+        let model = &self.model;
+        let losses = self.diffusion.training_losses(
+            &mut |x, tt| model.forward_t(x, tt, true),
+            &x0,
+            &t,
+            &noise,
+            self.preset.diffusion.loss_weighting,
+        );
+        let loss_t = losses.mean(Kind::Float);
+        let loss = loss_t.double_value(&[]);
+        if !loss.is_finite() {
+            return Err(TrainError::NonFinite {
+                step: step + 1,
+                loss,
+            });
+        }
+        self.opt.zero_grad();
+        loss_t.backward();
+        let grad_norm = self.opt.clip_grad_norm(self.preset.train.grad_clip);
+        let lr = self.lr_at(step);
+        self.opt.step(lr);
+        self.ema.update(step);
+        self.step += 1;
+        self.last_loss = Some(loss);
+        Ok(StepStats {
+            step: self.step,
+            loss,
+            quarter_losses: quarter_means(&losses, &t, total),
+            lr,
+            grad_norm,
+        })
+    }
+
+    pub fn model(&self, w: Weights) -> &Denoiser {
+        match w {
+            Weights::Raw => &self.model,
+            Weights::Ema => &self.ema_model,
+        }
+    }
+
+    /// Draws `n` samples, seeding libtorch's generator with `seed`. Frames of the reverse
+    /// process are kept in `trajectory` when one is given (at most `frames` of them, evenly
+    /// spread, always including the first and the last step).
+    pub fn sample(
+        &self,
+        n: usize,
+        opts: &SampleOptions,
+        weights: Weights,
+        seed: u64,
+        mut trajectory: Option<(&mut Trajectory, usize)>,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Tensor {
+        tch::manual_seed(seed as i64);
+        let mut shape = vec![n as i64];
+        shape.extend_from_slice(&self.data.item_shape);
+        let model = self.model(weights);
+        let mut observe = |v: StepView| {
+            progress(v.index + 1, v.of);
+            if let Some((traj, frames)) = trajectory.as_mut() {
+                if keep_frame(v.index, v.of, *frames) {
+                    traj.push(&v);
+                }
+            }
+        };
+        self.diffusion.sample(
+            &mut |x, t| model.forward_t(x, t, false),
+            &shape,
+            opts,
+            &mut observe,
+        )
+    }
+
+    /// Default sampling options of the preset.
+    pub fn sample_options(&self) -> SampleOptions {
+        let s = &self.preset.sample;
+        SampleOptions {
+            sampler: s.sampler,
+            steps: s.steps,
+            eta: s.eta,
+            clip_x0: self.preset.diffusion.clip_x0,
+            variance: None,
+        }
+    }
+
+    /// Saves a checkpoint of the current state into the run folder `run_dir`.
+    pub fn save(&self, run_dir: &Path, manual: bool) -> Result<PathBuf, String> {
+        let meta = CheckpointMeta {
+            format: checkpoint::FORMAT_VERSION,
+            preset: self.preset.clone(),
+            step: self.step,
+            seed: self.preset.train.seed,
+            loss: self.last_loss,
+            optimizer_updates: self.opt.updates,
+            created_unix: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            manual,
+            command: self.command.clone(),
+        };
+        let named = |vs: &nn::VarStore| -> Vec<(String, Tensor)> {
+            let mut v: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        };
+        let path = checkpoint::write(
+            run_dir,
+            &meta,
+            &named(&self.vs),
+            &named(&self.ema_vs),
+            &self.opt.state(),
+        )?;
+        if !manual {
+            checkpoint::prune(run_dir, self.preset.train.keep_last)?;
+        }
+        Ok(path)
+    }
+
+    /// Rebuilds a trainer from a checkpoint: weights, EMA, optimiser state and step.
+    pub fn load(path: &Path, device: Device) -> Result<Trainer, String> {
+        let ck = checkpoint::read(path)?;
+        let mut tr = Trainer::new(ck.meta.preset.clone(), device)?;
+        checkpoint::load_into(&ck.dir.join(checkpoint::MODEL_FILE), &tr.vs)?;
+        checkpoint::load_into(&ck.dir.join(checkpoint::EMA_FILE), &tr.ema_vs)?;
+        let opt_path = ck.dir.join(checkpoint::OPTIM_FILE);
+        let state = checkpoint::read_tensors(&opt_path)?;
+        let state: Vec<(String, Tensor)> = state
+            .into_iter()
+            .map(|(k, t)| (k, t.to_device(device)))
+            .collect();
+        tr.opt
+            .load_state(&state, ck.meta.optimizer_updates)
+            .map_err(|e| format!("{}: {e}", opt_path.display()))?;
+        tr.step = ck.meta.step;
+        tr.last_loss = ck.meta.loss;
+        tr.command = ck.meta.command.clone();
+        Ok(tr)
+    }
+
+    /// All named weights (for tests and inspection).
+    pub fn named_weights(&self, w: Weights) -> Vec<(String, Tensor)> {
+        let vs = match w {
+            Weights::Raw => &self.vs,
+            Weights::Ema => &self.ema_vs,
+        };
+        let mut v: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    pub fn schedule_kind(&self) -> ScheduleKind {
+        self.diffusion.schedule.kind
+    }
+}
+
+/// Whether step `index` of `of` is among `frames` evenly spread frames (first and last kept).
+pub fn keep_frame(index: usize, of: usize, frames: usize) -> bool {
+    if frames == 0 {
+        return false;
+    }
+    if frames >= of {
+        return true;
+    }
+    if frames == 1 {
+        return index + 1 == of;
+    }
+    // Frame k sits at the step nearest to k·(of−1)/(frames−1).
+    let ratio = (of - 1) as f64 / (frames - 1) as f64;
+    let k = (index as f64 / ratio).round();
+    (k * ratio).round() as usize == index
+}
+
+fn quarter_means(losses: &Tensor, t: &Tensor, total: i64) -> [Option<f64>; 4] {
+    let l: Vec<f32> = Vec::try_from(losses.detach().to_device(Device::Cpu)).unwrap_or_default();
+    let t: Vec<i64> = Vec::try_from(t.to_device(Device::Cpu)).unwrap_or_default();
+    let mut sum = [0.0f64; 4];
+    let mut cnt = [0usize; 4];
+    for (li, ti) in l.iter().zip(&t) {
+        let q = ((*ti * 4) / total.max(1)).clamp(0, 3) as usize;
+        sum[q] += *li as f64;
+        cnt[q] += 1;
+    }
+    std::array::from_fn(|q| (cnt[q] > 0).then(|| sum[q] / cnt[q] as f64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_frame;
+
+    #[test]
+    fn keep_frame_spreads_evenly() {
+        let kept: Vec<usize> = (0..1000).filter(|&i| keep_frame(i, 1000, 11)).collect();
+        assert_eq!(kept.len(), 11, "{kept:?}");
+        assert_eq!(kept[0], 0);
+        assert_eq!(*kept.last().unwrap(), 999);
+        assert_eq!((0..5).filter(|&i| keep_frame(i, 5, 20)).count(), 5);
+    }
+}

@@ -1,0 +1,283 @@
+//! The worker: a dedicated thread that owns every tensor. It trains, samples and saves on
+//! command and reports by events. libtorch errors (which tch raises as panics) are caught
+//! here and sent as events; they never take the program down.
+
+use super::protocol::{Command, Event, RunInfo, SampleRequest, Samples};
+use super::trainer::{Trainer, TrainError, Weights};
+use crate::diffusion::Trajectory;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::Instant;
+use tch::{Device, Tensor};
+
+/// How to build the worker's trainer.
+pub enum Origin {
+    Preset(crate::config::Preset),
+    Checkpoint(PathBuf),
+}
+
+pub struct WorkerOptions {
+    pub origin: Origin,
+    pub device: Device,
+    /// The run folder for checkpoints.
+    pub run_dir: PathBuf,
+    /// Total steps to train to (None: the preset's).
+    pub total_steps: Option<u64>,
+    /// Override the preset's seed.
+    pub seed: Option<u64>,
+    /// libtorch threads (0: the preset's, or all cores).
+    pub threads: usize,
+    /// Stored in checkpoints.
+    pub command: String,
+}
+
+pub struct WorkerHandle {
+    pub commands: Sender<Command>,
+    pub events: Receiver<Event>,
+    join: Option<JoinHandle<()>>,
+}
+
+impl WorkerHandle {
+    pub fn send(&self, c: Command) {
+        let _ = self.commands.send(c);
+    }
+
+    /// Waits for the thread to end.
+    pub fn join(mut self) {
+        if let Some(j) = self.join.take() {
+            let _ = j.join();
+        }
+    }
+}
+
+/// Starts the worker thread. It builds its trainer there and answers with `Ready` or an
+/// `Error` followed by `Exited`.
+pub fn spawn(opts: WorkerOptions) -> WorkerHandle {
+    let (ctx, crx) = channel();
+    let (etx, erx) = channel();
+    let join = std::thread::Builder::new()
+        .name("diffscope-worker".into())
+        .spawn(move || run(opts, crx, etx))
+        .ok();
+    WorkerHandle {
+        commands: ctx,
+        events: erx,
+        join,
+    }
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    let s = p
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown error".into());
+    s.lines().next().unwrap_or("").to_string()
+}
+
+/// Runs `f`, turning a libtorch panic into an error message.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(panic_message)
+}
+
+fn build(opts: &WorkerOptions) -> Result<Trainer, String> {
+    let mut tr = match &opts.origin {
+        Origin::Preset(p) => {
+            let mut p = p.clone();
+            if let Some(s) = opts.seed {
+                p.train.seed = s;
+            }
+            if let Some(n) = opts.total_steps {
+                p.train.steps = n;
+            }
+            Trainer::new(p, opts.device)?
+        }
+        Origin::Checkpoint(path) => {
+            let mut tr = Trainer::load(path, opts.device)?;
+            if let Some(n) = opts.total_steps {
+                tr.preset.train.steps = n;
+            }
+            tr
+        }
+    };
+    if !opts.command.is_empty() {
+        tr.command = opts.command.clone();
+    }
+    Ok(tr)
+}
+
+fn run(opts: WorkerOptions, commands: Receiver<Command>, events: Sender<Event>) {
+    let send = |e: Event| {
+        let _ = events.send(e);
+    };
+    let trainer = guarded(|| build(&opts)).and_then(|r| r);
+    let mut tr = match trainer {
+        Ok(t) => t,
+        Err(e) => {
+            send(Event::Error(e));
+            send(Event::Exited);
+            return;
+        }
+    };
+    let threads = match (opts.threads, tr.preset.train.threads) {
+        (0, 0) => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        (0, n) | (n, _) => n,
+    };
+    tch::set_num_threads(threads as i32);
+    tch::set_num_interop_threads(1);
+    send(Event::Ready(RunInfo {
+        preset: tr.preset.name.clone(),
+        device: format!("{:?}", opts.device).to_lowercase(),
+        parameters: tr.parameters(),
+        step: tr.step,
+        total_steps: tr.preset.train.steps,
+        item_shape: tr.data.item_shape.clone(),
+        run_dir: opts.run_dir.clone(),
+    }));
+
+    let mut training = false;
+    let mut paused = false;
+    let mut stopped = false;
+    let mut last_report = (Instant::now(), tr.step);
+    loop {
+        let busy = training && !paused && !stopped && tr.step < tr.preset.train.steps;
+        let cmd = if busy {
+            match commands.try_recv() {
+                Ok(c) => Some(c),
+                Err(TryRecvError::Empty) => None,
+                Err(TryRecvError::Disconnected) => break,
+            }
+        } else {
+            match commands.recv() {
+                Ok(c) => Some(c),
+                Err(_) => break,
+            }
+        };
+        if let Some(c) = cmd {
+            match c {
+                Command::Start => {
+                    training = true;
+                    last_report = (Instant::now(), tr.step);
+                    if tr.step >= tr.preset.train.steps {
+                        send(Event::Finished { step: tr.step });
+                    }
+                }
+                Command::Pause => {
+                    paused = true;
+                    send(Event::Paused);
+                }
+                Command::Resume => {
+                    paused = false;
+                    last_report = (Instant::now(), tr.step);
+                    send(Event::Resumed);
+                }
+                Command::Sample(req) => match guarded(|| sample(&tr, &req, &send)) {
+                    Ok(s) => send(Event::Samples(s)),
+                    Err(e) => send(Event::Error(format!("sampling failed: {e}"))),
+                },
+                Command::Save { manual } => save(&tr, &opts, manual, &send),
+                Command::Shutdown { save: s } => {
+                    if s {
+                        save(&tr, &opts, false, &send);
+                    }
+                    break;
+                }
+            }
+            continue;
+        }
+        // One training step.
+        match guarded(|| tr.train_step()) {
+            Ok(Ok(stats)) => {
+                let t = &tr.preset.train;
+                let done = stats.step >= t.steps;
+                if stats.step % t.log_every == 0 || done {
+                    let elapsed = last_report.0.elapsed().as_secs_f64().max(1e-9);
+                    let sps = (stats.step - last_report.1) as f64 / elapsed;
+                    last_report = (Instant::now(), stats.step);
+                    send(Event::Progress {
+                        step: stats.step,
+                        loss: stats.loss,
+                        quarter_losses: stats.quarter_losses,
+                        lr: stats.lr,
+                        grad_norm: stats.grad_norm,
+                        steps_per_sec: sps,
+                    });
+                }
+                if t.checkpoint_every > 0 && stats.step % t.checkpoint_every == 0 && !done {
+                    save(&tr, &opts, false, &send);
+                }
+                if done {
+                    send(Event::Finished { step: stats.step });
+                }
+            }
+            Ok(Err(e)) => {
+                stopped = true;
+                let msg = match &e {
+                    TrainError::NonFinite { .. } => e.to_string(),
+                    TrainError::Other(m) => m.clone(),
+                };
+                send(Event::TrainingStopped(msg));
+            }
+            Err(e) => {
+                stopped = true;
+                send(Event::TrainingStopped(format!("training step failed: {e}")));
+            }
+        }
+    }
+    send(Event::Exited);
+}
+
+fn save(tr: &Trainer, opts: &WorkerOptions, manual: bool, send: &dyn Fn(Event)) {
+    match guarded(|| tr.save(&opts.run_dir, manual)) {
+        Ok(Ok(path)) => send(Event::Saved {
+            path,
+            step: tr.step,
+        }),
+        Ok(Err(e)) | Err(e) => send(Event::Error(format!("saving failed: {e}"))),
+    }
+}
+
+fn to_vec(t: &Tensor) -> Vec<f32> {
+    let t = t
+        .to_device(Device::Cpu)
+        .to_kind(tch::Kind::Float)
+        .contiguous()
+        .view([-1]);
+    Vec::<f32>::try_from(&t).unwrap_or_default()
+}
+
+fn sample(tr: &Trainer, req: &SampleRequest, send: &dyn Fn(Event)) -> Samples {
+    let mut traj = Trajectory::new();
+    let weights = if req.ema { Weights::Ema } else { Weights::Raw };
+    let every = (req.options.steps.min(tr.diffusion.steps()) / 50).max(1);
+    let x = tr.sample(
+        req.n,
+        &req.options,
+        weights,
+        req.seed,
+        (req.frames > 0).then_some((&mut traj, req.frames)),
+        &mut |done, of| {
+            if done % every == 0 || done == of {
+                send(Event::SampleProgress {
+                    id: req.id,
+                    done,
+                    of,
+                })
+            }
+        },
+    );
+    Samples {
+        id: req.id,
+        step: tr.step,
+        ema: req.ema,
+        shape: x.size(),
+        values: to_vec(&x),
+        frame_timesteps: traj.timesteps.clone(),
+        frames_xt: traj.xt.iter().map(to_vec).collect(),
+        frames_x0: traj.x0_hat.iter().map(to_vec).collect(),
+    }
+}
