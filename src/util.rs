@@ -38,8 +38,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-
-
 /// `YYYYMMDD-HHMMSS` in UTC for a Unix time.
 pub fn timestamp(unix: u64) -> String {
     let (y, m, d, hh, mm, ss) = civil(unix);

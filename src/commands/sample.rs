@@ -36,9 +36,15 @@ fn out_kind(path: &Path) -> Result<OutKind, String> {
 /// Checks that the output's folder exists (creating it) and is writable, before any work.
 fn check_writable(path: &Path) -> Result<(), String> {
     if path.is_dir() {
-        return Err(format!("{}: is a folder, expected a file name", path.display()));
+        return Err(format!(
+            "{}: is a folder, expected a file name",
+            path.display()
+        ));
     }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("{}: cannot create the output folder: {e}", dir.display()))?;
     let probe = dir.join(".diffscope-write-test");
@@ -53,7 +59,11 @@ pub fn points_csv(values: &[f32], dim: usize) -> String {
     let mut out = if dim == 2 {
         String::from("x,y\n")
     } else {
-        (0..dim).map(|i| format!("x{i}")).collect::<Vec<_>>().join(",") + "\n"
+        (0..dim)
+            .map(|i| format!("x{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+            + "\n"
     };
     for row in values.chunks_exact(dim.max(1)) {
         let cells: Vec<String> = row.iter().map(|v| v.to_string()).collect();
@@ -103,12 +113,8 @@ pub fn run(a: &SampleArgs) -> Result<(), String> {
         progress.update(done as u64, "")
     });
     progress.finish();
-    let values: Vec<f32> = Vec::try_from(
-        x.to_device(Device::Cpu)
-            .contiguous()
-            .view([-1]),
-    )
-    .map_err(|e| format!("cannot read samples: {e}"))?;
+    let values: Vec<f32> = Vec::try_from(x.to_device(Device::Cpu).contiguous().view([-1]))
+        .map_err(|e| format!("cannot read samples: {e}"))?;
     let dim = tr.data.item_len();
     let bytes = match (kind, tr.data.kind) {
         (OutKind::Csv, _) => points_csv(&values, dim).into_bytes(),

@@ -4,9 +4,9 @@ use super::progress::Progress;
 use crate::cli::TrainArgs;
 use crate::config::preset::Preset;
 use crate::train::checkpoint;
+use crate::train::parse_device;
 use crate::train::protocol::{Command, Event};
 use crate::train::worker::{self, Origin, WorkerOptions};
-use crate::train::parse_device;
 use crate::util::{now_unix, timestamp};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -65,7 +65,7 @@ pub fn run(a: &TrainArgs) -> Result<TrainOutcome, String> {
             let run_dir = a.out.clone().unwrap_or_else(|| {
                 PathBuf::from("checkpoints").join(format!("{name}-{}", timestamp(now_unix())))
             });
-            (Origin::Preset(loaded.preset), name, run_dir, false)
+            (Origin::Preset(Box::new(loaded.preset)), name, run_dir, false)
         }
     };
     prepare_run_dir(&run_dir, resuming)?;

@@ -13,8 +13,14 @@ use std::path::{Path, PathBuf};
 pub const BUILTIN: &[(&str, &str)] = &[
     ("swissroll", include_str!("../../presets/swissroll.ron")),
     ("moons", include_str!("../../presets/moons.ron")),
-    ("eight-gaussians", include_str!("../../presets/eight-gaussians.ron")),
-    ("checkerboard", include_str!("../../presets/checkerboard.ron")),
+    (
+        "eight-gaussians",
+        include_str!("../../presets/eight-gaussians.ron"),
+    ),
+    (
+        "checkerboard",
+        include_str!("../../presets/checkerboard.ron"),
+    ),
     ("rings", include_str!("../../presets/rings.ron")),
 ];
 
@@ -213,8 +219,10 @@ impl Preset {
             return Err("diffusion.timesteps (T) must be at least 1, got 0".into());
         }
         if let LossWeighting::MinSnr(g) = d.loss_weighting {
-            if !(g > 0.0) {
-                return Err(format!("diffusion.loss_weighting: MinSnr(γ) needs γ > 0, got {g}"));
+            if g.is_nan() || g <= 0.0 {
+                return Err(format!(
+                    "diffusion.loss_weighting: MinSnr(γ) needs γ > 0, got {g}"
+                ));
             }
         }
         let t = &self.train;
@@ -225,7 +233,10 @@ impl Preset {
             return Err("train.batch_size must be at least 1".into());
         }
         if !(0.0..1.0).contains(&t.ema_decay) {
-            return Err(format!("train.ema_decay must be in [0, 1), got {}", t.ema_decay));
+            return Err(format!(
+                "train.ema_decay must be in [0, 1), got {}",
+                t.ema_decay
+            ));
         }
         if t.grad_clip < 0.0 {
             return Err(format!("train.grad_clip must be ≥ 0, got {}", t.grad_clip));

@@ -90,7 +90,9 @@ impl Dataset {
         }
         let mut shape = vec![indices.len() as i64];
         shape.extend_from_slice(&self.item_shape);
-        Tensor::from_slice(&v).reshape(shape.as_slice()).to_device(device)
+        Tensor::from_slice(&v)
+            .reshape(shape.as_slice())
+            .to_device(device)
     }
 
     /// The first `n` items (or all) as a tensor.

@@ -60,7 +60,10 @@ impl Toy2dShape {
             Toy2dShape::EightGaussians => {
                 let k = r.below(8) as f64;
                 let a = k * PI / 4.0;
-                (2.0 * a.cos() + 0.2 * r.normal(), 2.0 * a.sin() + 0.2 * r.normal())
+                (
+                    2.0 * a.cos() + 0.2 * r.normal(),
+                    2.0 * a.sin() + 0.2 * r.normal(),
+                )
             }
             Toy2dShape::Checkerboard => {
                 let x = r.range(-2.0, 2.0);
@@ -114,7 +117,11 @@ impl Source for Toy2dConfig {
             Split::Train => (seed, self.points),
             Split::Held(n) => (seed ^ 0x00FF_F00D_5EED, n),
         };
-        Ok(Dataset::points(self.shape.name(), self.generate(seed, n), 2))
+        Ok(Dataset::points(
+            self.shape.name(),
+            self.generate(seed, n),
+            2,
+        ))
     }
 
     fn describe(&self) -> String {
@@ -157,7 +164,11 @@ mod tests {
             let avg = (var[0] + var[1]) / 2.0;
             println!("{}: mean {:?} var {:?}", shape.name(), mean, var);
             assert!((0.75..=1.25).contains(&avg), "{}: var {avg}", shape.name());
-            assert!(mean[0].abs() < 0.35 && mean[1].abs() < 0.35, "{}", shape.name());
+            assert!(
+                mean[0].abs() < 0.35 && mean[1].abs() < 0.35,
+                "{}",
+                shape.name()
+            );
         }
     }
 

@@ -57,7 +57,8 @@ impl Diffusion {
     /// ε̂ from x̂_0 at x_t: (x_t − √ᾱ_t x̂_0) / √(1−ᾱ_t).
     pub fn eps_from_x0(&self, x0: &Tensor, xt: &Tensor, t: &Tensor) -> Tensor {
         let n = xt.dim();
-        (xt - self.tables.sqrt_alpha_bar.at(t, n) * x0) / self.tables.sqrt_one_minus_alpha_bar.at(t, n)
+        (xt - self.tables.sqrt_alpha_bar.at(t, n) * x0)
+            / self.tables.sqrt_one_minus_alpha_bar.at(t, n)
     }
 
     /// Per-item loss weights for the batch's timesteps, shape [B].

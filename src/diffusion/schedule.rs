@@ -110,7 +110,10 @@ impl Schedule {
 
     /// Builds every table from β (each β is clipped to (0, MAX_BETA]).
     pub fn from_betas(kind: ScheduleKind, betas: Vec<f64>) -> Schedule {
-        let betas: Vec<f64> = betas.into_iter().map(|b| b.clamp(1e-12, MAX_BETA)).collect();
+        let betas: Vec<f64> = betas
+            .into_iter()
+            .map(|b| b.clamp(1e-12, MAX_BETA))
+            .collect();
         let n = betas.len();
         let alphas: Vec<f64> = betas.iter().map(|b| 1.0 - b).collect();
         let mut alpha_bars = Vec::with_capacity(n);
@@ -132,7 +135,11 @@ impl Schedule {
             coef_xt.push((1.0 - abp) * a.sqrt() / (1.0 - ab));
         }
         // β̃_0 = 0; its log is taken from step 1 (or from β_0 when T = 1).
-        let first = if n > 1 { posterior_variance[1] } else { betas[0] };
+        let first = if n > 1 {
+            posterior_variance[1]
+        } else {
+            betas[0]
+        };
         let posterior_log_variance_clipped = std::iter::once(first.ln())
             .chain(posterior_variance.iter().skip(1).map(|v| v.ln()))
             .collect();
@@ -284,9 +291,18 @@ mod tests {
             for steps in [1usize, 2, 10, 1000, 4000] {
                 let s = Schedule::new(kind, steps).unwrap();
                 assert_eq!(s.len(), steps);
-                assert!(s.betas.iter().all(|&b| b > 0.0 && b <= MAX_BETA), "{kind} {steps}");
-                assert!(s.alpha_bars.windows(2).all(|w| w[1] < w[0]), "{kind} {steps}");
-                assert!(s.posterior_log_variance_clipped.iter().all(|v| v.is_finite()));
+                assert!(
+                    s.betas.iter().all(|&b| b > 0.0 && b <= MAX_BETA),
+                    "{kind} {steps}"
+                );
+                assert!(
+                    s.alpha_bars.windows(2).all(|w| w[1] < w[0]),
+                    "{kind} {steps}"
+                );
+                assert!(s
+                    .posterior_log_variance_clipped
+                    .iter()
+                    .all(|v| v.is_finite()));
                 assert_eq!(s.posterior_variance[0], 0.0);
             }
         }
@@ -303,8 +319,14 @@ mod tests {
     #[test]
     fn first_log_variance_comes_from_step_one() {
         let s = Schedule::new(ScheduleKind::Linear, 1000).unwrap();
-        assert_eq!(s.posterior_log_variance_clipped[0], s.posterior_variance[1].ln());
-        assert_eq!(s.posterior_log_variance_clipped[5], s.posterior_variance[5].ln());
+        assert_eq!(
+            s.posterior_log_variance_clipped[0],
+            s.posterior_variance[1].ln()
+        );
+        assert_eq!(
+            s.posterior_log_variance_clipped[5],
+            s.posterior_variance[5].ln()
+        );
     }
 
     #[test]

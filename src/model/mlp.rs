@@ -89,13 +89,16 @@ impl Mlp {
     }
 
     pub fn forward(&self, x: &Tensor, t: &Tensor) -> Tensor {
-        let temb = self
-            .time_out
-            .forward(&self.time_in.forward(&timestep_embedding(t, self.time_dim)).silu());
+        let temb = self.time_out.forward(
+            &self
+                .time_in
+                .forward(&timestep_embedding(t, self.time_dim))
+                .silu(),
+        );
         let mut h = self.input.forward(x);
         for b in &self.blocks {
             let y = b.fc1.forward(&b.norm.forward(&h)).silu() + b.time.forward(&temb.silu());
-            h = h + b.fc2.forward(&y.silu());
+            h += b.fc2.forward(&y.silu());
         }
         self.output.forward(&self.out_norm.forward(&h).silu())
     }

@@ -61,7 +61,10 @@ impl Adam {
         }
         let _guard = tch::no_grad_guard();
         let sq: Vec<Tensor> = grads.iter().map(|g| g.square().sum(Kind::Float)).collect();
-        let norm = Tensor::stack(&sq, 0).sum(Kind::Float).sqrt().double_value(&[]);
+        let norm = Tensor::stack(&sq, 0)
+            .sum(Kind::Float)
+            .sqrt()
+            .double_value(&[]);
         if max_norm > 0.0 && norm > max_norm && norm.is_finite() {
             let scale = max_norm / (norm + 1e-6);
             for mut g in grads {

@@ -71,8 +71,12 @@ pub fn write(
     ema: &[(String, Tensor)],
     optim: &[(String, Tensor)],
 ) -> Result<PathBuf, String> {
-    fs::create_dir_all(run_dir)
-        .map_err(|e| format!("{}: cannot create the checkpoint folder: {e}", run_dir.display()))?;
+    fs::create_dir_all(run_dir).map_err(|e| {
+        format!(
+            "{}: cannot create the checkpoint folder: {e}",
+            run_dir.display()
+        )
+    })?;
     let name = step_dir_name(meta.step);
     let tmp = run_dir.join(format!(".{name}.tmp"));
     let _ = fs::remove_dir_all(&tmp);

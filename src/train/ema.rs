@@ -41,7 +41,8 @@ impl Ema {
     /// The decay used after `updates` updates.
     pub fn decay_at(&self, updates: u64) -> f64 {
         if self.warmup {
-            self.decay.min((1.0 + updates as f64) / (10.0 + updates as f64))
+            self.decay
+                .min((1.0 + updates as f64) / (10.0 + updates as f64))
         } else {
             self.decay
         }

@@ -18,7 +18,10 @@ pub fn parse_device(s: &str) -> Result<Device, String> {
         "auto" => Ok(Device::cuda_if_available()),
         "cpu" => Ok(Device::Cpu),
         "cuda" | "gpu" => cuda(0),
-        _ => match s.strip_prefix("cuda:").and_then(|n| n.parse::<usize>().ok()) {
+        _ => match s
+            .strip_prefix("cuda:")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
             Some(n) => cuda(n),
             None => Err(format!("--device {s}: expected auto, cpu, cuda or cuda:N")),
         },

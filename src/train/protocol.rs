@@ -25,9 +25,13 @@ pub enum Command {
     Resume,
     Sample(SampleRequest),
     /// Save a checkpoint; `manual` ones are never pruned.
-    Save { manual: bool },
+    Save {
+        manual: bool,
+    },
     /// Stop the worker, saving first when asked.
-    Shutdown { save: bool },
+    Shutdown {
+        save: bool,
+    },
 }
 
 /// What the worker knows about its run, sent once at start.

@@ -28,7 +28,9 @@ pub struct StepStats {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    #[error("the loss became {loss} at step {step}; training stopped (the last checkpoint is kept)")]
+    #[error(
+        "the loss became {loss} at step {step}; training stopped (the last checkpoint is kept)"
+    )]
     NonFinite { step: u64, loss: f64 },
     #[error("{0}")]
     Other(String),
@@ -88,7 +90,12 @@ impl Trainer {
         let ema_vs = nn::VarStore::new(device);
         let ema_model = Denoiser::new(&ema_vs.root(), &preset.model, &data.item_shape)?;
         let opt = Adam::new(&vs);
-        let ema = Ema::new(&vs, &ema_vs, preset.train.ema_decay, preset.train.ema_warmup);
+        let ema = Ema::new(
+            &vs,
+            &ema_vs,
+            preset.train.ema_decay,
+            preset.train.ema_warmup,
+        );
         let batcher = Batcher::new(preset.train.seed, data.len(), preset.train.batch_size);
         Ok(Trainer {
             preset,
@@ -110,7 +117,11 @@ impl Trainer {
 
     /// Number of trainable parameters.
     pub fn parameters(&self) -> i64 {
-        self.vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
+        self.vs
+            .trainable_variables()
+            .iter()
+            .map(|t| t.numel() as i64)
+            .sum()
     }
 
     /// The learning rate at step `step`: linear warm-up, then a cosine decay to

@@ -3,7 +3,7 @@
 //! here and sent as events; they never take the program down.
 
 use super::protocol::{Command, Event, RunInfo, SampleRequest, Samples};
-use super::trainer::{Trainer, TrainError, Weights};
+use super::trainer::{TrainError, Trainer, Weights};
 use crate::diffusion::Trajectory;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -14,7 +14,7 @@ use tch::{Device, Tensor};
 
 /// How to build the worker's trainer.
 pub enum Origin {
-    Preset(crate::config::Preset),
+    Preset(Box<crate::config::Preset>),
     Checkpoint(PathBuf),
 }
 
@@ -85,7 +85,7 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 fn build(opts: &WorkerOptions) -> Result<Trainer, String> {
     let mut tr = match &opts.origin {
         Origin::Preset(p) => {
-            let mut p = p.clone();
+            let mut p = (**p).clone();
             if let Some(s) = opts.seed {
                 p.train.seed = s;
             }

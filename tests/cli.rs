@@ -1,0 +1,276 @@
+//! The headless command line as a user meets it: the forms scripts rely on, and a one-line
+//! error with a non-zero exit (never a panic, never a lost file) for each kind of bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn diffscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_diffscope"))
+        .args(args)
+        .output()
+        .expect("run diffscope")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Asserts a failed run whose stderr is exactly one line mentioning `needle`.
+fn assert_one_line_error(o: &Output, needle: &str) -> String {
+    let err = stderr(o);
+    println!("{}", err.trim_end());
+    assert!(!o.status.success(), "expected failure, got success: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(needle), "expected {needle:?} in {err}");
+    err
+}
+
+fn train_tiny(dir: &Path) -> PathBuf {
+    let out = dir.join("run");
+    let o = diffscope(&[
+        "train",
+        "--preset",
+        "tests/valid_presets/tiny.ron",
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
+
+#[test]
+fn schedule_csv_has_the_documented_header_and_rows() {
+    let o = diffscope(&["schedule", "--kind", "cosine", "--steps", "1000"]);
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("t,beta,alpha,alpha_bar,posterior_variance,snr")
+    );
+    let rows: Vec<Vec<f64>> = lines
+        .map(|l| l.split(',').map(|c| c.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(rows.len(), 1000);
+    assert_eq!(rows[0][0], 0.0);
+    assert!((rows[500][1] - 0.0031557).abs() < 1e-5, "cosine β_500");
+    assert!((rows[999][1] - 0.999).abs() < 1e-9);
+    let t = diffscope(&[
+        "schedule", "--kind", "linear", "--steps", "10", "--format", "table",
+    ]);
+    assert!(t.status.success());
+    assert_eq!(String::from_utf8(t.stdout).unwrap().lines().count(), 11);
+}
+
+#[test]
+fn schedule_with_zero_steps_is_rejected() {
+    let o = diffscope(&["schedule", "--steps", "0"]);
+    assert_one_line_error(&o, "at least 1");
+}
+
+#[test]
+fn train_then_sample_png_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = train_tiny(dir.path());
+    let step = run.join("step-00000040");
+    for f in [
+        "model.safetensors",
+        "ema.safetensors",
+        "optim.safetensors",
+        "meta.ron",
+    ] {
+        assert!(step.join(f).is_file(), "{f} missing");
+    }
+    let meta = std::fs::read_to_string(step.join("meta.ron")).unwrap();
+    assert!(
+        meta.contains("step: 40") && meta.contains("seed: 0"),
+        "{meta}"
+    );
+    assert!(meta.contains("command: \"diffscope train --preset tests/valid_presets/tiny.ron"));
+    let csv = dir.path().join("s.csv");
+    let o = diffscope(&[
+        "sample",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--sampler",
+        "ddim",
+        "--steps",
+        "10",
+        "--n",
+        "25",
+        "--raw",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("x,y"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 25);
+    assert!(rows
+        .iter()
+        .all(|r| r.split(',').all(|c| c.parse::<f32>().unwrap().is_finite())));
+    let png = dir.path().join("plots/s.png");
+    let o = diffscope(&[
+        "sample",
+        "--checkpoint",
+        step.to_str().unwrap(),
+        "--out",
+        png.to_str().unwrap(),
+        "--n",
+        "50",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (640, 640));
+}
+
+#[test]
+fn bad_presets_fail_with_one_line() {
+    assert_one_line_error(
+        &diffscope(&["train", "--preset", "nope", "--out", "/tmp/diffscope-never"]),
+        "presets/nope.ron",
+    );
+    for (file, needle) in [
+        ("unknown_field.ron", "unknown_field.ron:7:9"),
+        ("syntax_error.ron", "syntax_error.ron:4:"),
+        ("zero_timesteps.ron", "timesteps"),
+        ("negative_lr.ron", "train.lr"),
+    ] {
+        let path = format!("tests/invalid_presets/{file}");
+        assert_one_line_error(
+            &diffscope(&["train", "--preset", &path, "--out", "/tmp/diffscope-never"]),
+            needle,
+        );
+    }
+    assert!(!Path::new("/tmp/diffscope-never").exists());
+}
+
+#[test]
+fn broken_checkpoints_fail_and_leave_the_output_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = train_tiny(dir.path());
+    let good = run.join("step-00000040");
+    let out = dir.path().join("keep.csv");
+    std::fs::write(&out, "precious\n").unwrap();
+    let sample = |ck: &Path| {
+        diffscope(&[
+            "sample",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--n",
+            "4",
+        ])
+    };
+
+    // truncated weights
+    let trunc = dir.path().join("trunc");
+    copy_dir(&good, &trunc);
+    let bytes = std::fs::read(trunc.join("model.safetensors")).unwrap();
+    std::fs::write(trunc.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+    assert_one_line_error(&sample(&trunc), "model.safetensors");
+
+    // metadata for another architecture
+    let other = dir.path().join("other");
+    copy_dir(&good, &other);
+    let meta = std::fs::read_to_string(other.join("meta.ron")).unwrap();
+    std::fs::write(
+        other.join("meta.ron"),
+        meta.replace("hidden: 32", "hidden: 48"),
+    )
+    .unwrap();
+    let e = assert_one_line_error(&sample(&other), "another architecture");
+    assert!(
+        e.contains("[48") || e.contains("48]"),
+        "names the shapes: {e}"
+    );
+
+    // garbage metadata
+    let garbled = dir.path().join("garbled");
+    copy_dir(&good, &garbled);
+    std::fs::write(garbled.join("meta.ron"), "(format: 1, preset: ").unwrap();
+    assert_one_line_error(&sample(&garbled), "meta.ron:");
+
+    // no checkpoint at all
+    assert_one_line_error(&sample(&dir.path().join("missing")), "no such checkpoint");
+
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "precious\n");
+}
+
+#[test]
+fn unwritable_outputs_are_refused_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let bad = file.join("sub");
+    assert_one_line_error(
+        &diffscope(&[
+            "train",
+            "--preset",
+            "tests/valid_presets/tiny.ron",
+            "--out",
+            bad.to_str().unwrap(),
+        ]),
+        "a-file/sub",
+    );
+    // an existing run folder is not overwritten
+    let run = train_tiny(dir.path());
+    let before = std::fs::read(run.join("step-00000040/model.safetensors")).unwrap();
+    assert_one_line_error(
+        &diffscope(&[
+            "train",
+            "--preset",
+            "tests/valid_presets/tiny.ron",
+            "--seed",
+            "9",
+            "--out",
+            run.to_str().unwrap(),
+        ]),
+        "already holds checkpoints",
+    );
+    let after = std::fs::read(run.join("step-00000040/model.safetensors")).unwrap();
+    assert_eq!(before, after);
+    // sample refuses an output under a file, and a bad extension
+    let ck = run.to_str().unwrap();
+    let under_file = bad.join("x.csv");
+    assert_one_line_error(
+        &diffscope(&[
+            "sample",
+            "--checkpoint",
+            ck,
+            "--out",
+            under_file.to_str().unwrap(),
+        ]),
+        "a-file",
+    );
+    assert_one_line_error(
+        &diffscope(&["sample", "--checkpoint", ck, "--out", "/tmp/x.txt"]),
+        "x.txt",
+    );
+    assert_one_line_error(
+        &diffscope(&[
+            "sample",
+            "--checkpoint",
+            ck,
+            "--n",
+            "-3",
+            "--out",
+            "/tmp/x.csv",
+        ]),
+        "--n -3",
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}

@@ -1,0 +1,59 @@
+//! Every bundled preset parses; every fixture in tests/invalid_presets is rejected with its
+//! file, line and column (or the field at fault).
+
+use diffscope::config::preset::{Preset, BUILTIN};
+use std::path::Path;
+
+#[test]
+fn bundled_presets_parse_and_validate() {
+    for (name, text) in BUILTIN {
+        let p = Preset::parse(text, Path::new(name)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(&p.name, name, "preset name must match its file");
+        assert!(!p.description.is_empty(), "{name} needs a description");
+        // the file on disk is the one embedded
+        let on_disk = std::fs::read_to_string(format!("presets/{name}.ron")).unwrap();
+        assert_eq!(&on_disk, text);
+    }
+    let files = std::fs::read_dir("presets").unwrap().count();
+    assert_eq!(files, BUILTIN.len(), "every file in presets/ is embedded");
+}
+
+#[test]
+fn valid_fixtures_parse() {
+    for entry in std::fs::read_dir("tests/valid_presets").unwrap() {
+        let path = entry.unwrap().path();
+        Preset::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn invalid_fixtures_are_rejected_with_a_location() {
+    let expect = [
+        ("unknown_field.ron", "7:", "learning_rate"),
+        ("syntax_error.ron", "4:", ""),
+        ("zero_timesteps.ron", "", "timesteps"),
+        ("negative_lr.ron", "", "train.lr must be positive"),
+        ("unknown_shape.ron", "3:", "Spiral"),
+    ];
+    for (file, position, words) in expect {
+        let path = Path::new("tests/invalid_presets").join(file);
+        let err = Preset::from_file(&path).unwrap_err();
+        println!("{err}");
+        assert!(err.starts_with(&path.display().to_string()), "{err}");
+        assert!(err.contains(position), "{file}: no position in {err}");
+        assert!(err.contains(words), "{file}: {err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+    }
+    assert_eq!(
+        std::fs::read_dir("tests/invalid_presets").unwrap().count(),
+        expect.len()
+    );
+}
+
+#[test]
+fn unknown_preset_names_the_file_and_the_choices() {
+    let err = Preset::load("no-such-preset").unwrap_err();
+    println!("{err}");
+    assert!(err.contains("presets/no-such-preset.ron"));
+    assert!(err.contains("swissroll"));
+}
