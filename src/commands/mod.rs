@@ -1,5 +1,6 @@
 //! The headless commands behind the command line.
 
+pub mod data;
 pub mod progress;
 pub mod sample;
 pub mod schedule;
@@ -17,6 +18,7 @@ pub fn main_job() -> Result<(), String> {
         device: "auto".into(),
         resume: None,
         threads: None,
+        data: None,
     };
     let outcome = train::run(&args)?;
     let plot = outcome.run_dir.join("samples.png");
@@ -30,6 +32,9 @@ pub fn main_job() -> Result<(), String> {
         ema: true,
         raw: false,
         out: plot,
+        trajectory: None,
+        frames: 0,
+        scale: None,
         device: args.device,
     })
 }
