@@ -23,6 +23,15 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("rings", include_str!("../../presets/rings.ron")),
     ("glyphs16", include_str!("../../presets/glyphs16.ron")),
+    ("glyphs28", include_str!("../../presets/glyphs28.ron")),
+    ("shapes32", include_str!("../../presets/shapes32.ron")),
+    ("mnist", include_str!("../../presets/mnist.ron")),
+    (
+        "fashion-mnist",
+        include_str!("../../presets/fashion-mnist.ron"),
+    ),
+    ("cifar10", include_str!("../../presets/cifar10.ron")),
+    ("folder", include_str!("../../presets/folder.ron")),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
