@@ -26,7 +26,7 @@ fn err(path: &Path, message: impl Into<String>) -> DataError {
 
 /// Parses one batch file into (pixels in [−1, 1], labels).
 pub fn parse_batch(bytes: &[u8], path: &Path) -> Result<(Vec<f32>, Vec<u8>), DataError> {
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(err(
             path,
             format!(
