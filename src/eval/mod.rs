@@ -1,5 +1,7 @@
 //! Sample-quality figures.
 
+pub mod classifier;
+pub mod image_quality;
 pub mod sliced;
 
 pub use sliced::sliced_wasserstein;
