@@ -2,14 +2,20 @@
 //! stated here; their metadata records the exact command that trained them.
 
 use diffscope::data::Split;
+use diffscope::eval::image_quality::image_quality;
 use diffscope::eval::sliced_wasserstein;
 use diffscope::rng::Rng;
 use diffscope::train::{checkpoint, Trainer, Weights};
 use std::path::Path;
+use std::sync::Mutex;
+
+/// libtorch's generator is process-wide: the two tests take turns.
+static RNG: Mutex<()> = Mutex::new(());
 use tch::Device;
 
 #[test]
 fn shipped_swissroll_draws_the_swiss_roll() {
+    let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
     tch::set_num_threads(2);
     let dir = Path::new("checkpoints/swissroll");
     let ck = checkpoint::read(dir).unwrap();
@@ -50,4 +56,46 @@ fn shipped_swissroll_draws_the_swiss_roll() {
         sw / base
     );
     assert!(sw / base <= 0.25);
+}
+
+#[test]
+fn shipped_glyphs16_draws_every_digit() {
+    let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = tempfile::tempdir().unwrap();
+    std::env::set_var("DIFFSCOPE_CACHE", cache.path());
+    tch::set_num_threads(2);
+    let dir = Path::new("checkpoints/glyphs16");
+    let ck = checkpoint::read(dir).unwrap();
+    assert!(ck
+        .meta
+        .command
+        .starts_with("diffscope train --preset glyphs16"));
+    let size: u64 = std::fs::read_dir(&ck.dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(size <= 5 << 20, "{size} bytes");
+    let tr = Trainer::load_model(dir, Device::Cpu).unwrap();
+    let x = tr.sample(
+        400,
+        &tr.sample_options(),
+        Weights::Ema,
+        5,
+        None,
+        &mut |_, _| {},
+    );
+    let q = image_quality(&x, &tr.preset.data, 0, Device::Cpu, &mut |s| {
+        println!("{s}")
+    })
+    .unwrap();
+    for line in q.report() {
+        println!("shipped glyphs16 (step {}): {line}", tr.step);
+    }
+    assert!(q.missing_classes().is_empty(), "every digit is drawn");
+    assert!(
+        q.frechet < 0.1 * q.frechet_noise,
+        "Fréchet {} vs noise {}",
+        q.frechet,
+        q.frechet_noise
+    );
 }
