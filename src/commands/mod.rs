@@ -1,5 +1,6 @@
 //! The headless commands behind the command line.
 
+pub mod eval;
 pub mod progress;
 pub mod sample;
 pub mod schedule;
