@@ -15,15 +15,25 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
 
-/// Asserts a failed run whose stderr is exactly one line mentioning `needle`.
+/// Asserts a failed run whose stderr ends with exactly one error line mentioning
+/// `needle` (progress lines may come before it) and returns that line.
 fn assert_one_line_error(o: &Output, needle: &str) -> String {
-    let err = stderr(o);
-    println!("{}", err.trim_end());
-    assert!(!o.status.success(), "expected failure, got success: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(err.contains(needle), "expected {needle:?} in {err}");
-    err
+    let all = stderr(o);
+    println!("{}", all.trim_end());
+    assert!(!o.status.success(), "expected failure, got success: {all}");
+    assert!(!all.contains("panicked"), "panic: {all}");
+    let errors: Vec<&str> = all
+        .lines()
+        .filter(|l| l.starts_with("diffscope: error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "one error line: {all}");
+    assert_eq!(
+        all.trim_end().lines().last(),
+        Some(errors[0]),
+        "error comes last"
+    );
+    assert!(errors[0].contains(needle), "expected {needle:?} in {all}");
+    errors[0].to_string()
 }
 
 fn train_tiny(dir: &Path) -> PathBuf {
@@ -273,4 +283,20 @@ fn copy_dir(from: &Path, to: &Path) {
         let e = e.unwrap();
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
+}
+
+#[test]
+fn a_diverging_run_stops_with_the_step_and_saves_nothing_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = diffscope(&[
+        "train",
+        "--preset",
+        "tests/valid_presets/diverge.ron",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = assert_one_line_error(&o, "the loss became");
+    assert!(err.contains("at step"), "{err}");
+    assert!(!out.join("step-00002000").exists());
 }

@@ -3,8 +3,10 @@
 
 pub mod embedding;
 pub mod mlp;
+pub mod unet;
 
 pub use mlp::{Mlp, MlpConfig};
+pub use unet::{Unet, UnetConfig};
 
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
@@ -13,12 +15,14 @@ use tch::{nn, Tensor};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ModelConfig {
     Mlp(MlpConfig),
+    Unet(UnetConfig),
 }
 
 impl ModelConfig {
     pub fn name(&self) -> &'static str {
         match self {
             ModelConfig::Mlp(_) => "mlp",
+            ModelConfig::Unet(_) => "unet",
         }
     }
 }
@@ -26,6 +30,7 @@ impl ModelConfig {
 /// A denoiser of any architecture.
 pub enum Denoiser {
     Mlp(Mlp),
+    Unet(Box<Unet>),
 }
 
 impl Denoiser {
@@ -40,13 +45,18 @@ impl Denoiser {
                 }
                 Ok(Denoiser::Mlp(Mlp::new(vs, item_shape[0], c)))
             }
+            ModelConfig::Unet(c) => {
+                c.check(item_shape)?;
+                Ok(Denoiser::Unet(Box::new(Unet::new(vs, item_shape, c))))
+            }
         }
     }
 
     /// The network's output at (x_t, t); `train` turns dropout on.
-    pub fn forward_t(&self, x: &Tensor, t: &Tensor, _train: bool) -> Tensor {
+    pub fn forward_t(&self, x: &Tensor, t: &Tensor, train: bool) -> Tensor {
         match self {
             Denoiser::Mlp(m) => m.forward(x, t),
+            Denoiser::Unet(u) => u.forward_t(x, t, train),
         }
     }
 }

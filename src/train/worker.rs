@@ -55,10 +55,11 @@ impl WorkerHandle {
 /// Starts the worker thread. It builds its trainer there and answers with `Ready` or an
 /// `Error` followed by `Exited`.
 pub fn spawn(opts: WorkerOptions) -> WorkerHandle {
+    install_quiet_panic_hook();
     let (ctx, crx) = channel();
     let (etx, erx) = channel();
     let join = std::thread::Builder::new()
-        .name("diffscope-worker".into())
+        .name(THREAD_NAME.into())
         .spawn(move || run(opts, crx, etx))
         .ok();
     WorkerHandle {
@@ -68,13 +69,44 @@ pub fn spawn(opts: WorkerOptions) -> WorkerHandle {
     }
 }
 
+const THREAD_NAME: &str = "diffscope-worker";
+
+/// The first line of a panic's message. tch wraps libtorch errors as
+/// `Torch("message\nException raised from …")`: keep the message only.
 fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     let s = p
         .downcast_ref::<String>()
         .cloned()
         .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_else(|| "unknown error".into());
-    s.lines().next().unwrap_or("").to_string()
+    let s = s.replace("called `Result::unwrap()` on an `Err` value: ", "");
+    let s = s.strip_prefix("Torch(\"").unwrap_or(&s);
+    let first = s
+        .split("\\n")
+        .next()
+        .unwrap_or("")
+        .lines()
+        .next()
+        .unwrap_or("");
+    let mut out: String = first.trim_end_matches("\")").chars().take(300).collect();
+    if out.is_empty() {
+        out = "unknown libtorch error".into();
+    }
+    out
+}
+
+/// The worker catches its panics and reports them as events, so the default hook's
+/// backtrace on stderr would only garble the terminal: silence it for the worker thread.
+fn install_quiet_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if std::thread::current().name() != Some(THREAD_NAME) {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// Runs `f`, turning a libtorch panic into an error message.
@@ -279,5 +311,18 @@ fn sample(tr: &Trainer, req: &SampleRequest, send: &dyn Fn(Event)) -> Samples {
         frame_timesteps: traj.timesteps.clone(),
         frames_xt: traj.xt.iter().map(to_vec).collect(),
         frames_x0: traj.x0_hat.iter().map(to_vec).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panic_message;
+
+    #[test]
+    fn libtorch_errors_become_one_line() {
+        let raw = "called `Result::unwrap()` on an `Err` value: Torch(\"shape mismatch: [2] vs [3]\\nException raised from foo at bar.cpp:1\\nframe #0: …\")";
+        let msg = panic_message(Box::new(raw.to_string()));
+        assert_eq!(msg, "shape mismatch: [2] vs [3]");
+        assert_eq!(panic_message(Box::new("plain")), "plain");
     }
 }
