@@ -81,8 +81,8 @@ fn print_bound(r: &BoundReport) {
     let how = match r.estimate {
         None => format!("exact: all {} timesteps per item", r.steps),
         Some(k) => format!(
-            "Monte-Carlo estimate: {k} of {} timesteps per item, drawn uniformly",
-            r.steps
+            "Monte-Carlo estimate: L_0 exact, the KL terms from {k} of {} timesteps per item",
+            r.steps.saturating_sub(1)
         ),
     };
     let total = r.total.scaled(u);

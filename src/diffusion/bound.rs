@@ -106,14 +106,15 @@ impl BoundTerms {
     }
 }
 
-/// Per-item Monte-Carlo estimates of the bound for one batch, in nats/dim: with K draws
-/// t_1..t_K ~ Uniform{0..T−1}, T·mean_k(term at t_k) is an unbiased estimate of Σ_t terms.
+/// Per-item Monte-Carlo estimates of the bound for one batch, in nats/dim (see
+/// [`Diffusion::bound_estimate`]).
 #[derive(Debug, Clone, Default)]
 pub struct BoundEstimate {
     pub prior: Vec<f64>,
-    /// Unbiased estimate of the decoder term L_0 per item: T·mean_k(term · [t_k = 0]).
+    /// The decoder term L_0 per item (one draw of x_1).
     pub decoder: Vec<f64>,
-    /// Unbiased estimate of the sum of the KL terms per item: T·mean_k(term · [t_k > 0]).
+    /// Unbiased estimate of the sum of the KL terms per item: (T − 1)·mean_k(term at t_k),
+    /// t_k ~ Uniform{1..T−1}.
     pub middle: Vec<f64>,
     /// Every draw: (t, item, term).
     pub draws: Vec<(usize, usize, f64)>,
@@ -199,7 +200,12 @@ impl Diffusion {
         let nan = out.isnan().reshape([out.size()[0], -1]).any_dim(1, false);
         let p = self.p_mean_variance(&out, &xt, t);
         let q = self.q_posterior(x0, &xt, t);
-        let kl = mean_flat(&normal_kl(&q.mean, &q.log_variance, &p.mean, &p.log_variance));
+        let kl = mean_flat(&normal_kl(
+            &q.mean,
+            &q.log_variance,
+            &p.mean,
+            &p.log_variance,
+        ));
         let nll = match decoder {
             Decoder::Gaussian => {
                 let lv = p
@@ -207,9 +213,11 @@ impl Diffusion {
                     .full_like(self.continuous_decoder_log_variance());
                 mean_flat(&gaussian_nll(x0, &p.mean, &lv))
             }
-            Decoder::Discretized => mean_flat(
-                &-discretized_gaussian_log_likelihood(x0, &p.mean, &(&p.log_variance * 0.5)),
-            ),
+            Decoder::Discretized => mean_flat(&-discretized_gaussian_log_likelihood(
+                x0,
+                &p.mean,
+                &(&p.log_variance * 0.5),
+            )),
         };
         (nll.where_self(&t.eq(0), &kl), nan)
     }
@@ -218,7 +226,8 @@ impl Diffusion {
     /// naming the timestep of the first offending item.
     fn check_terms(terms: &Tensor, nan: &Tensor, t: &[i64]) -> Result<Vec<f64>, BoundError> {
         let values = to_vec(terms);
-        let nan: Vec<bool> = Vec::try_from(nan.to_device(Device::Cpu).view([-1])).unwrap_or_default();
+        let nan: Vec<bool> =
+            Vec::try_from(nan.to_device(Device::Cpu).view([-1])).unwrap_or_default();
         let tt = |i: usize| t[if t.len() == 1 { 0 } else { i }] as usize;
         if let Some(i) = nan.iter().position(|&b| b) {
             return Err(BoundError::NanOutput { t: tt(i) });
@@ -266,9 +275,13 @@ impl Diffusion {
         Ok(BoundTerms { prior, terms })
     }
 
-    /// A Monte-Carlo estimate of the bound for a batch: each item gets `k` timesteps drawn
-    /// uniformly from 0..T, each with a fresh x_t. `progress` is called after each of the k
-    /// rounds with (done, k). The draws come from libtorch's generator.
+    /// A Monte-Carlo estimate of the bound for a batch: the decoder term L_0 exactly (one
+    /// model call), and the sum of the T − 1 KL terms estimated from `k` timesteps per item
+    /// drawn uniformly from 1..T, each with a fresh x_t: (T − 1)·mean_k(term). Both parts are
+    /// unbiased. (Drawing t = 0 among the others would also be unbiased, but L_0 is large and
+    /// of opposite sign to the rest, so it would dominate the variance.) `progress` is called
+    /// after each of the k + 1 rounds with (done, k + 1). The draws come from libtorch's
+    /// generator.
     pub fn bound_estimate(
         &self,
         model: &mut dyn FnMut(&Tensor, &Tensor) -> Tensor,
@@ -288,29 +301,34 @@ impl Diffusion {
                 value: *v,
             });
         }
-        let mut decoder_sum = vec![0.0; items];
+        let t0 = self.timestep_batch(0, n);
+        let (term, nan) = self.vb_term(model, x0, &t0, &Tensor::randn_like(x0), decoder);
+        let decoder_terms = Self::check_terms(&term, &nan, &[0])?;
+        let mut draws: Vec<(usize, usize, f64)> = decoder_terms
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (0, i, v))
+            .collect();
+        progress(1, k + 1);
         let mut middle_sum = vec![0.0; items];
-        let mut draws = Vec::with_capacity(items * k);
         for round in 0..k {
-            let tt = Tensor::randint(total as i64, [n], (Kind::Int64, self.device));
-            let noise = Tensor::randn_like(x0);
-            let (term, nan) = self.vb_term(model, x0, &tt, &noise, decoder);
-            let ts: Vec<i64> = Vec::try_from(tt.to_device(Device::Cpu)).unwrap_or_default();
-            let values = Self::check_terms(&term, &nan, &ts)?;
-            for (i, (&t, &v)) in ts.iter().zip(&values).enumerate() {
-                if t == 0 {
-                    decoder_sum[i] += v;
-                } else {
+            if total > 1 {
+                let tt = Tensor::randint_low(1, total as i64, [n], (Kind::Int64, self.device));
+                let noise = Tensor::randn_like(x0);
+                let (term, nan) = self.vb_term(model, x0, &tt, &noise, decoder);
+                let ts: Vec<i64> = Vec::try_from(tt.to_device(Device::Cpu)).unwrap_or_default();
+                let values = Self::check_terms(&term, &nan, &ts)?;
+                for (i, (&t, &v)) in ts.iter().zip(&values).enumerate() {
                     middle_sum[i] += v;
+                    draws.push((t as usize, i, v));
                 }
-                draws.push((t as usize, i, v));
             }
-            progress(round + 1, k);
+            progress(round + 2, k + 1);
         }
-        let scale = total as f64 / k.max(1) as f64;
+        let scale = (total - 1) as f64 / k.max(1) as f64;
         Ok(BoundEstimate {
             prior,
-            decoder: decoder_sum.iter().map(|s| s * scale).collect(),
+            decoder: decoder_terms,
             middle: middle_sum.iter().map(|s| s * scale).collect(),
             draws,
         })

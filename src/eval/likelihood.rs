@@ -80,7 +80,8 @@ impl Figure {
 pub struct BoundOptions {
     /// Items per model call.
     pub batch: usize,
-    /// `None`: the exact bound; `Some(k)`: k timesteps per item.
+    /// `None`: the exact bound; `Some(k)`: L_0 exactly and the KL terms from k timesteps
+    /// per item.
     pub estimate: Option<usize>,
     pub decoder: Decoder,
 }
@@ -121,7 +122,7 @@ impl BoundReport {
 /// Units of progress for `items` items: model calls of one batch each.
 pub fn progress_total(items: usize, steps: usize, opts: &BoundOptions) -> u64 {
     let batches = items.div_ceil(opts.batch.max(1));
-    (batches * opts.estimate.unwrap_or(steps)) as u64
+    (batches * opts.estimate.map(|k| k + 1).unwrap_or(steps)) as u64
 }
 
 /// Evaluates the bound on `x0` (shape [N, …]) with `model`, `opts.batch` items at a time.
@@ -146,7 +147,9 @@ pub fn evaluate_bound(
     let mut done = 0u64;
     for start in (0..n).step_by(batch) {
         let len = batch.min(n - start);
-        let xb = x0.narrow(0, start as i64, len as i64).to_device(diffusion.device);
+        let xb = x0
+            .narrow(0, start as i64, len as i64)
+            .to_device(diffusion.device);
         match opts.estimate {
             None => {
                 let b = diffusion.bound_terms(model, &xb, opts.decoder, &mut |_, _| {
