@@ -26,6 +26,30 @@ pub enum Cmd {
     Schedule(ScheduleArgs),
     /// Evaluate a checkpoint: the variational bound on held-out data and sample quality.
     Eval(EvalArgs),
+    /// Preview (or export) the training data after pre-processing.
+    Data(DataArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DataArgs {
+    /// A preset name or path.
+    #[arg(long)]
+    pub preset: String,
+    /// Write a grid (images) or scatter plot (2-D) of what the model will see.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write N items as PNG files (plus labels.csv where labels exist) into this folder.
+    #[arg(long)]
+    pub export: Option<PathBuf>,
+    /// Items to show or export.
+    #[arg(long, default_value_t = 64, allow_negative_numbers = true)]
+    pub n: i64,
+    /// Read the data from this path instead of the preset's.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Nearest-neighbour upscaling of the grid.
+    #[arg(long)]
+    pub scale: Option<u32>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -51,6 +75,9 @@ pub struct TrainArgs {
     /// libtorch threads (default: the preset's, else all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Read the data from this path instead of the preset's (MNIST, CIFAR-10, folders).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,9 +112,18 @@ pub struct SampleArgs {
     /// Use the raw weights.
     #[arg(long)]
     pub raw: bool,
-    /// Output file: .png (scatter plot) or .csv.
+    /// Output file: .png (a scatter plot for 2-D data, a grid for images) or .csv.
     #[arg(long)]
     pub out: PathBuf,
+    /// Also write an animation of the reverse process (x_t beside the predicted x̂_0).
+    #[arg(long)]
+    pub trajectory: Option<PathBuf>,
+    /// Frames kept for --trajectory.
+    #[arg(long, default_value_t = 40)]
+    pub frames: usize,
+    /// Nearest-neighbour upscaling of images (default: to about 64 pixels a side).
+    #[arg(long)]
+    pub scale: Option<u32>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,

@@ -300,3 +300,59 @@ fn a_diverging_run_stops_with_the_step_and_saves_nothing_broken() {
     assert!(err.contains("at step"), "{err}");
     assert!(!out.join("step-00002000").exists());
 }
+
+#[test]
+fn image_models_sample_grids_and_trajectory_animations() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("unet");
+    let o = diffscope(&[
+        "train",
+        "--preset",
+        "tests/valid_presets/tiny-unet.ron",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let grid = dir.path().join("grid.png");
+    let gif = dir.path().join("traj.gif");
+    let o = diffscope(&[
+        "sample",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--n",
+        "9",
+        "--scale",
+        "3",
+        "--out",
+        grid.to_str().unwrap(),
+        "--trajectory",
+        gif.to_str().unwrap(),
+        "--frames",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // 3×3 cells of 8×3 = 24 pixels with 2-pixel gaps: 3·24 + 4·2 = 80
+    let img = image::open(&grid).unwrap();
+    assert_eq!((img.width(), img.height()), (80, 80));
+    use image::AnimationDecoder;
+    let file = std::fs::File::open(&gif).unwrap();
+    let frames = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(file))
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap();
+    // 4 frames of the reverse process and the final sample
+    assert_eq!(frames.len(), 5);
+    assert!(frames[0].buffer().width() > 2 * 80, "x_t beside x̂_0");
+    // CSV output is refused for images
+    assert_one_line_error(
+        &diffscope(&[
+            "sample",
+            "--checkpoint",
+            run.to_str().unwrap(),
+            "--out",
+            "/tmp/x.csv",
+        ]),
+        "CSV output is for 2-D points",
+    );
+}

@@ -19,11 +19,8 @@ fn max_diff(a: &Trainer, b: &Trainer, w: Weights) -> f64 {
         .fold(0.0, f64::max)
 }
 
-#[test]
-fn resume_equals_straight_training_and_saves_are_safe() {
-    tch::set_num_threads(1);
-    let preset = Preset::from_file(Path::new("tests/valid_presets/tiny.ron")).unwrap();
-    let (n, m) = (25u64, 15u64);
+fn check_resume(file: &str, n: u64, m: u64) -> (tempfile::TempDir, Trainer, std::path::PathBuf) {
+    let preset = Preset::from_file(Path::new(file)).unwrap();
 
     let mut straight = Trainer::new(preset.clone(), Device::Cpu).unwrap();
     for _ in 0..n + m {
@@ -46,8 +43,18 @@ fn resume_equals_straight_training_and_saves_are_safe() {
         max_diff(&straight, &resumed, Weights::Raw),
         max_diff(&straight, &resumed, Weights::Ema),
     );
-    println!("after {n}+{m} steps: max |Δw| raw {raw:.3e}, EMA {ema:.3e}");
+    println!("{file}: after {n}+{m} steps: max |Δw| raw {raw:.3e}, EMA {ema:.3e}");
     assert!(raw <= 1e-6 && ema <= 1e-6);
+    (dir, resumed, saved)
+}
+
+#[test]
+fn resume_equals_straight_training_and_saves_are_safe() {
+    tch::set_num_threads(1);
+    // the U-Net has dropout and random flips: their randomness must resume exactly too
+    check_resume("tests/valid_presets/tiny-unet.ron", 6, 4);
+    let (n, m) = (25u64, 15u64);
+    let (dir, resumed, saved) = check_resume("tests/valid_presets/tiny.ron", n, m);
 
     // A save interrupted before its rename leaves a hidden temporary folder, which is
     // ignored: the latest complete checkpoint is still the one found.

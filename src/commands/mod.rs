@@ -1,5 +1,6 @@
 //! The headless commands behind the command line.
 
+pub mod data;
 pub mod eval;
 pub mod progress;
 pub mod sample;
@@ -18,6 +19,7 @@ pub fn main_job() -> Result<(), String> {
         device: "auto".into(),
         resume: None,
         threads: None,
+        data: None,
     };
     let outcome = train::run(&args)?;
     let plot = outcome.run_dir.join("samples.png");
@@ -31,6 +33,9 @@ pub fn main_job() -> Result<(), String> {
         ema: true,
         raw: false,
         out: plot,
+        trajectory: None,
+        frames: 0,
+        scale: None,
         device: args.device,
     })
 }

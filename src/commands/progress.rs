@@ -49,15 +49,16 @@ impl Progress {
         match &self.bar {
             Some(b) => {
                 b.set_position(pos);
-                b.set_message(format!("{msg} {rate:.0} it/s"));
+                b.set_message(format!("{msg} {} it/s", rate_text(rate)));
             }
             None => {
                 if pos >= self.next_line || pos == self.total {
                     let eta = (self.total - pos.min(self.total)) as f64 / rate.max(1e-9);
                     eprintln!(
-                        "{} {pos}/{} {msg} {rate:.0} it/s ETA {}",
+                        "{} {pos}/{} {msg} {} it/s ETA {}",
                         self.label,
                         self.total,
+                        rate_text(rate),
                         duration(eta)
                     );
                     while self.next_line <= pos {
@@ -76,5 +77,16 @@ impl Progress {
 
     pub fn elapsed(&self) -> f64 {
         self.start.elapsed().as_secs_f64()
+    }
+}
+
+/// "312", "7.4", "0.52": enough digits to be useful at any speed.
+fn rate_text(rate: f64) -> String {
+    if rate >= 100.0 {
+        format!("{rate:.0}")
+    } else if rate >= 1.0 {
+        format!("{rate:.1}")
+    } else {
+        format!("{rate:.2}")
     }
 }

@@ -1,15 +1,23 @@
-//! `diffscope sample`: draws samples from a checkpoint into a PNG plot or a CSV file.
+//! `diffscope sample`: draws samples from a checkpoint into a PNG (scatter plot or image
+//! grid) or a CSV file, and optionally an animation of the reverse process.
 
 use super::progress::Progress;
 use crate::cli::{SampleArgs, SamplerArg};
-use crate::data::ItemKind;
-use crate::diffusion::SamplerKind;
+use crate::data::Split;
+use crate::diffusion::{SamplerKind, Trajectory};
+use crate::render::animation::gif_bytes;
+use crate::render::grid::{default_cols, image_grid};
 use crate::render::scatter::{png_bytes, scatter, ScatterStyle};
+use crate::render::side_by_side;
+use crate::render::text::draw_text;
 use crate::train::{parse_device, Trainer, Weights};
 use crate::util::write_atomic;
+use image::RgbImage;
 use std::fmt::Write;
 use std::path::Path;
-use tch::Device;
+use tch::{Device, Tensor};
+
+const BACKGROUND: [u8; 3] = [18, 20, 26];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OutKind {
@@ -17,24 +25,25 @@ enum OutKind {
     Csv,
 }
 
-fn out_kind(path: &Path) -> Result<OutKind, String> {
-    match path
-        .extension()
+fn extension(path: &Path) -> Option<String> {
+    path.extension()
         .and_then(|e| e.to_str())
         .map(|e| e.to_ascii_lowercase())
-        .as_deref()
-    {
+}
+
+fn out_kind(path: &Path) -> Result<OutKind, String> {
+    match extension(path).as_deref() {
         Some("png") => Ok(OutKind::Png),
         Some("csv") => Ok(OutKind::Csv),
         _ => Err(format!(
-            "{}: unsupported output type (use .png for a plot or .csv for the values)",
+            "{}: unsupported output type (use .png for a picture or .csv for the values)",
             path.display()
         )),
     }
 }
 
 /// Checks that the output's folder exists (creating it) and is writable, before any work.
-fn check_writable(path: &Path) -> Result<(), String> {
+pub fn check_writable(path: &Path) -> Result<(), String> {
     if path.is_dir() {
         return Err(format!(
             "{}: is a folder, expected a file name",
@@ -72,6 +81,65 @@ pub fn points_csv(values: &[f32], dim: usize) -> String {
     out
 }
 
+pub fn to_vec(x: &Tensor) -> Vec<f32> {
+    Vec::try_from(
+        x.to_device(Device::Cpu)
+            .to_kind(tch::Kind::Float)
+            .contiguous()
+            .view([-1]),
+    )
+    .unwrap_or_default()
+}
+
+/// The default nearest-neighbour scale: cells of about 64 pixels.
+pub fn default_scale(item_shape: &[i64]) -> u32 {
+    let side = item_shape
+        .iter()
+        .skip(1)
+        .copied()
+        .max()
+        .unwrap_or(64)
+        .max(1);
+    (64 / side).max(1) as u32
+}
+
+/// A picture of a batch: a grid for images, a scatter plot over `reference` for 2-D points.
+pub fn picture(values: &[f32], item_shape: &[i64], reference: &[f32], scale: u32) -> RgbImage {
+    if item_shape.len() == 3 {
+        let shape = [
+            item_shape[0] as usize,
+            item_shape[1] as usize,
+            item_shape[2] as usize,
+        ];
+        let n = values.len() / shape.iter().product::<usize>().max(1);
+        image_grid(values, n, shape, default_cols(n), scale, 2, BACKGROUND)
+    } else {
+        let style = ScatterStyle {
+            size: 320,
+            ..Default::default()
+        };
+        scatter(reference, values, &style)
+    }
+}
+
+/// One animation frame: x_t beside x̂_0, captioned with t (0-based, as everywhere).
+fn trajectory_frame(
+    t: usize,
+    xt: &[f32],
+    x0: &[f32],
+    item_shape: &[i64],
+    reference: &[f32],
+    scale: u32,
+) -> RgbImage {
+    let left = picture(xt, item_shape, reference, scale);
+    let right = picture(x0, item_shape, reference, scale);
+    let mut img = side_by_side(&[&left, &right], 6, 14, BACKGROUND);
+    draw_text(&mut img, 6, 4, &format!("x t={t}"), 1, [230, 230, 230]);
+    let x2 = 12 + left.width();
+    draw_text(&mut img, x2, 4, "x0^", 1, [255, 170, 60]);
+    img
+}
+
 pub fn run(a: &SampleArgs) -> Result<(), String> {
     let kind = out_kind(&a.out)?;
     if let Some(n) = a.n {
@@ -79,19 +147,35 @@ pub fn run(a: &SampleArgs) -> Result<(), String> {
             return Err(format!("--n {n}: the number of samples must be at least 1"));
         }
     }
-    if let Some(s) = a.steps {
-        if s == 0 {
-            return Err("--steps 0: at least one reverse step is needed".into());
-        }
+    if a.steps == Some(0) {
+        return Err("--steps 0: at least one reverse step is needed".into());
     }
     if let Some(eta) = a.eta {
         if !(0.0..=1.0).contains(&eta) {
             return Err(format!("--eta {eta}: η must be in [0, 1]"));
         }
     }
+    if a.scale == Some(0) {
+        return Err("--scale 0: the scale must be at least 1".into());
+    }
+    if let Some(t) = &a.trajectory {
+        if extension(t).as_deref() != Some("gif") {
+            return Err(format!(
+                "{}: --trajectory writes a .gif animation",
+                t.display()
+            ));
+        }
+        if a.frames < 2 {
+            return Err(format!(
+                "--frames {}: an animation needs at least 2 frames",
+                a.frames
+            ));
+        }
+        check_writable(t)?;
+    }
     check_writable(&a.out)?;
     let device = parse_device(&a.device)?;
-    let tr = Trainer::load(&a.checkpoint, device)?;
+    let tr = Trainer::load_model(&a.checkpoint, device)?;
     let mut opts = tr.sample_options();
     if let Some(s) = a.sampler {
         opts.sampler = match s {
@@ -107,32 +191,97 @@ pub fn run(a: &SampleArgs) -> Result<(), String> {
     }
     let n = a.n.map(|n| n as usize).unwrap_or(tr.preset.sample.n);
     let weights = if a.raw { Weights::Raw } else { Weights::Ema };
-    let steps = opts.steps.min(tr.diffusion.steps());
-    let mut progress = Progress::new("sample", 0, steps as u64);
-    let x = tr.sample(n, &opts, weights, a.seed, None, &mut |done, _| {
-        progress.update(done as u64, "")
-    });
-    progress.finish();
-    let values: Vec<f32> = Vec::try_from(x.to_device(Device::Cpu).contiguous().view([-1]))
-        .map_err(|e| format!("cannot read samples: {e}"))?;
-    let dim = tr.data.item_len();
-    let bytes = match (kind, tr.data.kind) {
-        (OutKind::Csv, _) => points_csv(&values, dim).into_bytes(),
-        (OutKind::Png, ItemKind::Points) if dim == 2 => {
-            let reference = &tr.data.values[..tr.data.values.len().min(2 * 5000)];
-            png_bytes(&scatter(reference, &values, &ScatterStyle::default()))?
+    if weights == Weights::Ema {
+        let share = tr.ema_initial_share();
+        if share > 0.01 {
+            eprintln!(
+                "note: at step {} the EMA weights are still {:.0}% the untrained initialisation, \
+                 so EMA samples may look like noise; compare with --raw",
+                tr.step,
+                share * 100.0
+            );
         }
-        (OutKind::Png, _) => {
+    }
+    let steps = opts.steps.min(tr.diffusion.steps());
+    let mut traj = Trajectory::new();
+    let mut progress = Progress::new("sample", 0, steps as u64);
+    let x = tr.sample(
+        n,
+        &opts,
+        weights,
+        a.seed,
+        a.trajectory.as_ref().map(|_| (&mut traj, a.frames)),
+        &mut |done, _| progress.update(done as u64, ""),
+    );
+    progress.finish();
+    let values = to_vec(&x);
+    let dim: usize = tr.item_shape.iter().product::<i64>() as usize;
+    let is_image = tr.preset.data.item_shape().len() == 3;
+    // 2-D plots show the samples over faint data points: fresh ones, generated or held out.
+    let reference = if is_image {
+        Vec::new()
+    } else {
+        tr.preset
+            .data
+            .source()
+            .load(tr.preset.train.seed, Split::Held(5000))
+            .map(|d| d.values)
+            .unwrap_or_default()
+    };
+    let scale = a.scale.unwrap_or_else(|| default_scale(&tr.item_shape));
+    let bytes = match kind {
+        OutKind::Csv if is_image => {
             return Err(format!(
-                "{}: a PNG plot needs 2-D data; this model makes items of shape {:?}",
-                a.out.display(),
-                tr.data.item_shape
+                "{}: CSV output is for 2-D points; write a .png grid for images",
+                a.out.display()
             ))
         }
+        OutKind::Csv => points_csv(&values, dim).into_bytes(),
+        OutKind::Png if !is_image && dim != 2 => {
+            return Err(format!(
+                "{}: a PNG plot needs 2-D points or images; items have shape {:?}",
+                a.out.display(),
+                tr.item_shape
+            ))
+        }
+        OutKind::Png => png_bytes(&picture(&values, &tr.item_shape, &reference, scale))?,
     };
     write_atomic(&a.out, &bytes)?;
+    if let Some(path) = &a.trajectory {
+        let mut frames: Vec<RgbImage> = traj
+            .timesteps
+            .iter()
+            .zip(traj.xt.iter().zip(&traj.x0_hat))
+            .map(|(&t, (xt, x0))| {
+                trajectory_frame(
+                    t,
+                    &to_vec(xt),
+                    &to_vec(x0),
+                    &tr.item_shape,
+                    &reference,
+                    scale,
+                )
+            })
+            .collect();
+        // the final x_0 beside itself closes the animation
+        frames.push(trajectory_frame(
+            0,
+            &values,
+            &values,
+            &tr.item_shape,
+            &reference,
+            scale,
+        ));
+        write_atomic(path, &gif_bytes(&frames, 80)?)?;
+        eprintln!(
+            "{} frames of the reverse process written to {}",
+            frames.len(),
+            path.display()
+        );
+    }
     eprintln!(
-        "{n} samples ({}, {} steps, {} weights, step {}) written to {}",
+        "{n} {} ({}, {} steps, {} weights, step {}) written to {}",
+        if is_image { "images" } else { "samples" },
         opts.sampler.name(),
         steps,
         if a.raw { "raw" } else { "EMA" },

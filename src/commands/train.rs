@@ -60,7 +60,10 @@ pub fn run(a: &TrainArgs) -> Result<TrainOutcome, String> {
             )
         }
         None => {
-            let loaded = Preset::load(&a.preset)?;
+            let mut loaded = Preset::load(&a.preset)?;
+            if let Some(p) = &a.data {
+                loaded.preset.data.set_path(p.clone())?;
+            }
             let name = loaded.preset.name.clone();
             let run_dir = a.out.clone().unwrap_or_else(|| {
                 PathBuf::from("checkpoints").join(format!("{name}-{}", timestamp(now_unix())))
@@ -102,10 +105,22 @@ pub fn run(a: &TrainArgs) -> Result<TrainOutcome, String> {
                 );
                 progress = Some(Progress::new("train", info.step, info.total_steps));
             }
-            Event::Progress { step, loss, .. } => {
+            Event::Progress {
+                step,
+                loss,
+                quarter_losses,
+                ..
+            } => {
                 last_loss = Some(loss);
                 if let Some(p) = progress.as_mut() {
-                    p.update(step, &format!("loss {loss:.4}"));
+                    let q: Vec<String> = quarter_losses
+                        .iter()
+                        .map(|q| q.map(|v| format!("{v:.3}")).unwrap_or("-".into()))
+                        .collect();
+                    p.update(
+                        step,
+                        &format!("loss {loss:.4} [t quarters {}]", q.join(" ")),
+                    );
                 }
             }
             Event::Finished { .. } => {
@@ -116,6 +131,7 @@ pub fn run(a: &TrainArgs) -> Result<TrainOutcome, String> {
                 handle.send(Command::Shutdown { save: true });
             }
             Event::Saved { path, step } => saved = Some((path, step)),
+            Event::Notice(msg) => eprintln!("note: {msg}"),
             Event::TrainingStopped(msg) => {
                 failure = Some(msg);
                 handle.send(Command::Shutdown { save: false });

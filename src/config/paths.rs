@@ -20,3 +20,14 @@ pub fn preset_dirs() -> Vec<PathBuf> {
     }
     v
 }
+
+/// Where trained helper models (e.g. the evaluation classifiers) are cached:
+/// `$DIFFSCOPE_CACHE` when set, else `cache/` in the user's data folder, else `./.cache`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(p) = std::env::var_os("DIFFSCOPE_CACHE") {
+        return PathBuf::from(p);
+    }
+    data_dir()
+        .map(|d| d.join("cache"))
+        .unwrap_or_else(|| PathBuf::from(".cache"))
+}

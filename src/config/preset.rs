@@ -22,6 +22,16 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../presets/checkerboard.ron"),
     ),
     ("rings", include_str!("../../presets/rings.ron")),
+    ("glyphs16", include_str!("../../presets/glyphs16.ron")),
+    ("glyphs28", include_str!("../../presets/glyphs28.ron")),
+    ("shapes32", include_str!("../../presets/shapes32.ron")),
+    ("mnist", include_str!("../../presets/mnist.ron")),
+    (
+        "fashion-mnist",
+        include_str!("../../presets/fashion-mnist.ron"),
+    ),
+    ("cifar10", include_str!("../../presets/cifar10.ron")),
+    ("folder", include_str!("../../presets/folder.ron")),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,6 +112,8 @@ pub struct TrainConfig {
     pub keep_last: usize,
     /// libtorch threads on the worker (0: all cores).
     pub threads: usize,
+    /// Mirror image items left–right at random (augmentation).
+    pub hflip: bool,
 }
 
 impl Default for TrainConfig {
@@ -121,6 +133,7 @@ impl Default for TrainConfig {
             checkpoint_every: 0,
             keep_last: 3,
             threads: 0,
+            hflip: false,
         }
     }
 }
@@ -257,11 +270,18 @@ impl Preset {
         if !(0.0..=1.0).contains(&s.eta) {
             return Err(format!("sample.eta must be in [0, 1], got {}", s.eta));
         }
-        match &self.data {
-            DataConfig::Toy2d(c) if c.points == 0 => {
-                Err("data: a toy data set needs at least 1 point".into())
+        if let DataConfig::Toy2d(c) = &self.data {
+            if c.points == 0 {
+                return Err("data: a toy data set needs at least 1 point".into());
             }
-            _ => Ok(()),
+        }
+        let shape = self.data.item_shape();
+        match &self.model {
+            ModelConfig::Unet(u) => u.check(&shape),
+            ModelConfig::Mlp(_) if shape.len() != 1 => Err(format!(
+                "model: the MLP denoiser is for 2-D points; images of shape {shape:?} need Unet(…)"
+            )),
+            ModelConfig::Mlp(_) => Ok(()),
         }
     }
 

@@ -1,8 +1,18 @@
 //! Training data. Each source has its own file and implements [`Source`]; all of them
 //! produce an in-memory [`Dataset`] of f32 items, already scaled for the model.
 
+pub mod cifar;
+pub mod folder;
+pub mod glyphs;
+pub mod idx;
+pub mod shapes;
 pub mod toy2d;
 
+pub use cifar::CifarConfig;
+pub use folder::FolderConfig;
+pub use glyphs::GlyphsConfig;
+pub use idx::IdxConfig;
+pub use shapes::ShapesConfig;
 pub use toy2d::{Toy2dConfig, Toy2dShape};
 
 use crate::rng::Rng;
@@ -51,6 +61,8 @@ pub struct Dataset {
     pub item_shape: Vec<i64>,
     pub values: Vec<f32>,
     pub labels: Option<Vec<u8>>,
+    /// Things the user should know (e.g. skipped files).
+    pub notes: Vec<String>,
 }
 
 impl Dataset {
@@ -61,6 +73,7 @@ impl Dataset {
             item_shape: vec![dim],
             values,
             labels: None,
+            notes: Vec::new(),
         }
     }
 
@@ -93,6 +106,20 @@ impl Dataset {
         Tensor::from_slice(&v)
             .reshape(shape.as_slice())
             .to_device(device)
+    }
+
+    /// Like [`Dataset::batch`], mirroring image items left–right where `flip[i]` is set.
+    pub fn batch_flipped(&self, indices: &[usize], flip: &[bool], device: Device) -> Tensor {
+        let x = self.batch(indices, device);
+        if self.kind != ItemKind::Image || !flip.iter().any(|&f| f) {
+            return x;
+        }
+        let mask: Vec<f32> = flip.iter().map(|&f| if f { 1.0 } else { 0.0 }).collect();
+        let mask = Tensor::from_slice(&mask)
+            .reshape([-1, 1, 1, 1])
+            .to_device(device);
+        let mirrored = x.flip([3]);
+        &mirrored * &mask + &x * (1.0 - &mask)
     }
 
     /// The first `n` items (or all) as a tensor.
@@ -143,14 +170,99 @@ impl Batcher {
 /// Which data to train on, as written in a preset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum DataConfig {
+    /// 2-D toy points.
     Toy2d(Toy2dConfig),
+    /// Procedural digits (built in).
+    Glyphs(GlyphsConfig),
+    /// Procedural coloured shapes (built in).
+    Shapes(ShapesConfig),
+    /// MNIST in IDX format.
+    Mnist(IdxConfig),
+    /// Fashion-MNIST in IDX format.
+    FashionMnist(IdxConfig),
+    /// CIFAR-10 binary batches.
+    Cifar10(CifarConfig),
+    /// A folder of PNG/JPEG images.
+    Folder(FolderConfig),
 }
 
 impl DataConfig {
     pub fn source(&self) -> &dyn Source {
         match self {
             DataConfig::Toy2d(c) => c,
+            DataConfig::Glyphs(c) => c,
+            DataConfig::Shapes(c) => c,
+            DataConfig::Mnist(c) | DataConfig::FashionMnist(c) => c,
+            DataConfig::Cifar10(c) => c,
+            DataConfig::Folder(c) => c,
         }
+    }
+
+    /// The data path of a file-based source, if any.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            DataConfig::Mnist(c) | DataConfig::FashionMnist(c) => Some(&c.path),
+            DataConfig::Cifar10(c) => Some(&c.path),
+            DataConfig::Folder(c) => Some(&c.path),
+            _ => None,
+        }
+    }
+
+    /// Points a file-based source at another path (`--data PATH`); an error for the
+    /// built-in sources, which read no files.
+    pub fn set_path(&mut self, path: PathBuf) -> Result<(), String> {
+        match self {
+            DataConfig::Mnist(c) | DataConfig::FashionMnist(c) => c.path = path,
+            DataConfig::Cifar10(c) => c.path = path,
+            DataConfig::Folder(c) => c.path = path,
+            _ => {
+                return Err(format!(
+                    "--data {}: this preset's data is generated, it reads no files",
+                    path.display()
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// The shape of one item, known from the configuration alone.
+    pub fn item_shape(&self) -> Vec<i64> {
+        match self {
+            DataConfig::Toy2d(_) => vec![2],
+            DataConfig::Glyphs(c) => vec![1, c.size as i64, c.size as i64],
+            DataConfig::Shapes(c) => vec![3, c.size as i64, c.size as i64],
+            DataConfig::Mnist(_) | DataConfig::FashionMnist(_) => vec![1, 28, 28],
+            DataConfig::Cifar10(_) => vec![3, 32, 32],
+            DataConfig::Folder(c) => vec![c.channels as i64, c.height as i64, c.width as i64],
+        }
+    }
+
+    /// Class names for labelled data.
+    pub fn class_names(&self) -> Option<Vec<String>> {
+        let v: Vec<&str> = match self {
+            DataConfig::Glyphs(_) | DataConfig::Mnist(_) => {
+                vec!["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
+            }
+            DataConfig::Shapes(_) => shapes::SHAPE_NAMES.to_vec(),
+            DataConfig::FashionMnist(_) => vec![
+                "T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker",
+                "bag", "boot",
+            ],
+            DataConfig::Cifar10(_) => vec![
+                "airplane",
+                "automobile",
+                "bird",
+                "cat",
+                "deer",
+                "dog",
+                "frog",
+                "horse",
+                "ship",
+                "truck",
+            ],
+            _ => return None,
+        };
+        Some(v.into_iter().map(String::from).collect())
     }
 }
 

@@ -29,7 +29,7 @@ impl ModelConfig {
 
 /// A denoiser of any architecture.
 pub enum Denoiser {
-    Mlp(Mlp),
+    Mlp(Box<Mlp>),
     Unet(Box<Unet>),
 }
 
@@ -43,7 +43,7 @@ impl Denoiser {
                         "the MLP denoiser needs flat data, but items have shape {item_shape:?}"
                     ));
                 }
-                Ok(Denoiser::Mlp(Mlp::new(vs, item_shape[0], c)))
+                Ok(Denoiser::Mlp(Box::new(Mlp::new(vs, item_shape[0], c))))
             }
             ModelConfig::Unet(c) => {
                 c.check(item_shape)?;

@@ -48,6 +48,19 @@ impl Ema {
         }
     }
 
+    /// The share of the EMA that still comes from the initial (untrained) weights after
+    /// `updates` updates: ∏ d_k. Close to 1 means EMA samples will look like noise.
+    pub fn initial_share(&self, updates: u64) -> f64 {
+        let mut share = 1.0f64;
+        for k in 0..updates {
+            share *= self.decay_at(k);
+            if share < 1e-12 {
+                return 0.0;
+            }
+        }
+        share
+    }
+
     /// ema ← d·ema + (1 − d)·model.
     pub fn update(&self, updates: u64) {
         let d = self.decay_at(updates);

@@ -92,6 +92,8 @@ pub enum Event {
     Finished {
         step: u64,
     },
+    /// Something the user should know that is not an error (e.g. skipped data files).
+    Notice(String),
     /// Something failed; the worker is still alive.
     Error(String),
     /// Training cannot go on (e.g. a NaN loss); the worker still answers commands.

@@ -47,14 +47,17 @@ pub struct Trainer {
     pub preset: Preset,
     pub device: Device,
     pub diffusion: Diffusion,
-    pub data: Dataset,
+    /// The training data (absent when a checkpoint is opened only to sample or inspect).
+    pub data: Option<Dataset>,
+    /// Shape of one item, e.g. [2] or [C, H, W].
+    pub item_shape: Vec<i64>,
     vs: nn::VarStore,
     ema_vs: nn::VarStore,
     model: Denoiser,
     ema_model: Denoiser,
     opt: Adam,
     ema: Ema,
-    batcher: Batcher,
+    batcher: Option<Batcher>,
     /// Training steps completed.
     pub step: u64,
     /// Loss of the last step.
@@ -70,25 +73,47 @@ pub fn step_seed(seed: u64, step: u64) -> i64 {
 }
 
 impl Trainer {
-    /// A fresh model for `preset`, initialised from its seed.
+    /// A fresh model for `preset`, initialised from its seed, with its training data.
     pub fn new(preset: Preset, device: Device) -> Result<Trainer, String> {
+        Trainer::build(preset, device, true)
+    }
+
+    /// A fresh model without loading the data (for sampling from loaded weights).
+    pub fn without_data(preset: Preset, device: Device) -> Result<Trainer, String> {
+        Trainer::build(preset, device, false)
+    }
+
+    fn build(preset: Preset, device: Device, with_data: bool) -> Result<Trainer, String> {
         preset.validate()?;
-        let data = preset
-            .data
-            .source()
-            .load(preset.train.seed, Split::Train)
-            .map_err(|e| e.to_string())?;
-        if data.is_empty() {
-            return Err("the training data set is empty".into());
-        }
+        let item_shape = preset.data.item_shape();
+        let (data, batcher) = if with_data {
+            let data = preset
+                .data
+                .source()
+                .load(preset.train.seed, Split::Train)
+                .map_err(|e| e.to_string())?;
+            if data.is_empty() {
+                return Err("the training data set is empty".into());
+            }
+            if data.item_shape != item_shape {
+                return Err(format!(
+                    "{}: items have shape {:?}, but the preset expects {item_shape:?}",
+                    data.name, data.item_shape
+                ));
+            }
+            let b = Batcher::new(preset.train.seed, data.len(), preset.train.batch_size);
+            (Some(data), Some(b))
+        } else {
+            (None, None)
+        };
         let d = &preset.diffusion;
         let schedule = Schedule::new(d.schedule, d.timesteps).map_err(|e| e.to_string())?;
         let diffusion = Diffusion::new(schedule, d.prediction, d.variance, device);
         tch::manual_seed(preset.train.seed as i64);
         let vs = nn::VarStore::new(device);
-        let model = Denoiser::new(&vs.root(), &preset.model, &data.item_shape)?;
+        let model = Denoiser::new(&vs.root(), &preset.model, &item_shape)?;
         let ema_vs = nn::VarStore::new(device);
-        let ema_model = Denoiser::new(&ema_vs.root(), &preset.model, &data.item_shape)?;
+        let ema_model = Denoiser::new(&ema_vs.root(), &preset.model, &item_shape)?;
         let opt = Adam::new(&vs);
         let ema = Ema::new(
             &vs,
@@ -96,12 +121,12 @@ impl Trainer {
             preset.train.ema_decay,
             preset.train.ema_warmup,
         );
-        let batcher = Batcher::new(preset.train.seed, data.len(), preset.train.batch_size);
         Ok(Trainer {
             preset,
             device,
             diffusion,
             data,
+            item_shape,
             vs,
             ema_vs,
             model,
@@ -140,9 +165,20 @@ impl Trainer {
     /// One optimiser step on a fresh batch.
     pub fn train_step(&mut self) -> Result<StepStats, TrainError> {
         let step = self.step;
+        let (Some(data), Some(batcher)) = (&self.data, &mut self.batcher) else {
+            return Err(TrainError::Other(
+                "this model was opened for inspection, without its training data".into(),
+            ));
+        };
         tch::manual_seed(step_seed(self.preset.train.seed, step));
-        let idx = self.batcher.indices(step);
-        let x0 = self.data.batch(&idx, self.device);
+        let idx = batcher.indices(step);
+        let x0 = if self.preset.train.hflip {
+            let mut r = crate::rng::Rng::derive(self.preset.train.seed ^ 0xF11F, step);
+            let flips: Vec<bool> = idx.iter().map(|_| r.uniform() < 0.5).collect();
+            data.batch_flipped(&idx, &flips, self.device)
+        } else {
+            data.batch(&idx, self.device)
+        };
         let b = idx.len() as i64;
         let total = self.diffusion.steps() as i64;
         let t = Tensor::randint(total, [b], (Kind::Int64, self.device));
@@ -201,7 +237,7 @@ impl Trainer {
     ) -> Tensor {
         tch::manual_seed(seed as i64);
         let mut shape = vec![n as i64];
-        shape.extend_from_slice(&self.data.item_shape);
+        shape.extend_from_slice(&self.item_shape);
         let model = self.model(weights);
         let mut observe = |v: StepView| {
             progress(v.index + 1, v.of);
@@ -217,6 +253,12 @@ impl Trainer {
             opts,
             &mut observe,
         )
+    }
+
+    /// The share of the EMA weights that is still the initialisation (see
+    /// [`Ema::initial_share`]).
+    pub fn ema_initial_share(&self) -> f64 {
+        self.ema.initial_share(self.step)
     }
 
     /// Default sampling options of the preset.
@@ -265,10 +307,20 @@ impl Trainer {
         Ok(path)
     }
 
-    /// Rebuilds a trainer from a checkpoint: weights, EMA, optimiser state and step.
+    /// Rebuilds a trainer from a checkpoint: weights, EMA, optimiser state and step, with
+    /// its training data, ready to resume.
     pub fn load(path: &Path, device: Device) -> Result<Trainer, String> {
+        Trainer::load_with(path, device, true)
+    }
+
+    /// Opens a checkpoint to sample from or inspect: no training data needed.
+    pub fn load_model(path: &Path, device: Device) -> Result<Trainer, String> {
+        Trainer::load_with(path, device, false)
+    }
+
+    fn load_with(path: &Path, device: Device, with_data: bool) -> Result<Trainer, String> {
         let ck = checkpoint::read(path)?;
-        let mut tr = Trainer::new(ck.meta.preset.clone(), device)?;
+        let mut tr = Trainer::build(ck.meta.preset.clone(), device, with_data)?;
         checkpoint::load_into(&ck.dir.join(checkpoint::MODEL_FILE), &tr.vs)?;
         checkpoint::load_into(&ck.dir.join(checkpoint::EMA_FILE), &tr.ema_vs)?;
         let opt_path = ck.dir.join(checkpoint::OPTIM_FILE);

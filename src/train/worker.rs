@@ -167,9 +167,12 @@ fn run(opts: WorkerOptions, commands: Receiver<Command>, events: Sender<Event>) 
         parameters: tr.parameters(),
         step: tr.step,
         total_steps: tr.preset.train.steps,
-        item_shape: tr.data.item_shape.clone(),
+        item_shape: tr.item_shape.clone(),
         run_dir: opts.run_dir.clone(),
     }));
+    for note in tr.data.iter().flat_map(|d| d.notes.iter()) {
+        send(Event::Notice(note.clone()));
+    }
 
     let mut training = false;
     let mut paused = false;

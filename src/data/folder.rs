@@ -1,0 +1,169 @@
+//! An image folder: PNG and JPEG files found recursively, converted to gray or RGB,
+//! resized (shorter side first) and centre-cropped to the configured size. Unreadable files
+//! are skipped and counted; a folder with nothing usable is an error.
+
+use super::{DataError, Dataset, ItemKind, Source, Split};
+use crate::rng::Rng;
+use image::imageops::FilterType;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FolderConfig {
+    /// The folder to search (overridable by `--data PATH`).
+    pub path: PathBuf,
+    /// Output height and width (may differ if the U-Net allows it).
+    pub height: u32,
+    pub width: u32,
+    /// 1 (gray) or 3 (RGB).
+    #[serde(default = "default_channels")]
+    pub channels: u32,
+    /// Use at most this many images (0: all).
+    #[serde(default)]
+    pub limit: usize,
+}
+
+fn default_channels() -> u32 {
+    3
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect(&p, out);
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+        {
+            out.push(p);
+        }
+    }
+}
+
+impl FolderConfig {
+    fn convert(&self, img: image::DynamicImage) -> Vec<f32> {
+        let (w, h) = (self.width, self.height);
+        let scale = (w as f64 / img.width() as f64).max(h as f64 / img.height() as f64);
+        let nw = ((img.width() as f64 * scale).round() as u32).max(w);
+        let nh = ((img.height() as f64 * scale).round() as u32).max(h);
+        let resized = img.resize_exact(nw, nh, FilterType::Triangle);
+        let cropped = resized.crop_imm((nw - w) / 2, (nh - h) / 2, w, h);
+        let hw = (w * h) as usize;
+        if self.channels == 1 {
+            cropped
+                .to_luma8()
+                .pixels()
+                .map(|p| p.0[0] as f32 / 127.5 - 1.0)
+                .collect()
+        } else {
+            let rgb = cropped.to_rgb8();
+            let mut v = vec![0f32; 3 * hw];
+            for (i, p) in rgb.pixels().enumerate() {
+                for c in 0..3 {
+                    v[c * hw + i] = p.0[c] as f32 / 127.5 - 1.0;
+                }
+            }
+            v
+        }
+    }
+}
+
+impl Source for FolderConfig {
+    fn load(&self, _seed: u64, split: Split) -> Result<Dataset, DataError> {
+        let fail = |m: String| DataError::File {
+            path: self.path.clone(),
+            message: m,
+        };
+        if !(self.channels == 1 || self.channels == 3) {
+            return Err(fail(format!(
+                "channels must be 1 or 3, got {}",
+                self.channels
+            )));
+        }
+        if self.width == 0 || self.height == 0 {
+            return Err(fail("height and width must be positive".into()));
+        }
+        if !self.path.is_dir() {
+            return Err(fail(
+                "image folder not found: point the preset's data path (or --data PATH) at a \
+                 folder of PNG or JPEG files"
+                    .into(),
+            ));
+        }
+        let mut files = Vec::new();
+        collect(&self.path, &mut files);
+        if files.is_empty() {
+            return Err(fail(
+                "no PNG or JPEG images in this folder (searched recursively)".into(),
+            ));
+        }
+        // A fixed 10% of the files (at least one when there are ten or more) is held out.
+        Rng::new(0x0F01_DE12).shuffle(&mut files);
+        let held = if files.len() >= 10 {
+            (files.len() / 10).max(1)
+        } else {
+            0
+        };
+        let (train, test) = files.split_at(files.len() - held);
+        let (chosen, limit) = match split {
+            Split::Train => (train, self.limit),
+            Split::Held(n) => (if test.is_empty() { train } else { test }, n),
+        };
+        let mut values = Vec::new();
+        let mut used = 0usize;
+        let mut skipped = Vec::new();
+        for p in chosen {
+            if limit > 0 && used >= limit {
+                break;
+            }
+            match image::open(p) {
+                Ok(img) => {
+                    values.extend(self.convert(img));
+                    used += 1;
+                }
+                Err(e) => skipped.push(format!("{}: {e}", p.display())),
+            }
+        }
+        if used == 0 {
+            return Err(fail(format!(
+                "none of the {} image files could be read (first: {})",
+                skipped.len(),
+                skipped.first().map(String::as_str).unwrap_or("-")
+            )));
+        }
+        let mut notes = Vec::new();
+        if !skipped.is_empty() {
+            notes.push(format!(
+                "skipped {} unreadable image(s) in {} (first: {})",
+                skipped.len(),
+                self.path.display(),
+                skipped[0]
+            ));
+        }
+        Ok(Dataset {
+            name: format!("{} ({}×{})", self.path.display(), self.height, self.width),
+            kind: ItemKind::Image,
+            item_shape: vec![self.channels as i64, self.height as i64, self.width as i64],
+            values,
+            labels: None,
+            notes,
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "images from {} at {}×{}, {} channel(s)",
+            self.path.display(),
+            self.height,
+            self.width,
+            self.channels
+        )
+    }
+}

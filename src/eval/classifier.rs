@@ -1,0 +1,267 @@
+//! A small CNN classifier per labelled image dataset, trained once by diffscope and cached,
+//! whose penultimate features give a Fréchet distance between samples and held-out data
+//! (the idea of FID, with a network that fits these small datasets; it is not FID) and whose
+//! predictions give the class histogram of samples (mode coverage).
+
+use crate::config::paths;
+use crate::data::{Batcher, DataConfig, Dataset, Split};
+use crate::util::write_atomic;
+use std::path::PathBuf;
+use tch::{nn, nn::Module, nn::OptimizerConfig, Device, Kind, Tensor};
+
+/// Width of the feature layer.
+pub const FEATURES: i64 = 64;
+
+struct Net {
+    conv1: nn::Conv2D,
+    conv2: nn::Conv2D,
+    fc1: nn::Linear,
+    fc2: nn::Linear,
+}
+
+impl Net {
+    fn new(vs: &nn::Path, shape: &[i64], classes: i64) -> Net {
+        let conv = |p: nn::Path, i, o| {
+            nn::conv2d(
+                p,
+                i,
+                o,
+                3,
+                nn::ConvConfig {
+                    padding: 1,
+                    ..Default::default()
+                },
+            )
+        };
+        let flat = 32 * (shape[1] / 4) * (shape[2] / 4);
+        Net {
+            conv1: conv(vs / "conv1", shape[0], 16),
+            conv2: conv(vs / "conv2", 16, 32),
+            fc1: nn::linear(vs / "fc1", flat, FEATURES, Default::default()),
+            fc2: nn::linear(vs / "fc2", FEATURES, classes, Default::default()),
+        }
+    }
+
+    fn features(&self, x: &Tensor) -> Tensor {
+        let h = self.conv1.forward(x).relu().max_pool2d_default(2);
+        let h = self.conv2.forward(&h).relu().max_pool2d_default(2);
+        self.fc1.forward(&h.flatten(1, -1)).relu()
+    }
+}
+
+pub struct Classifier {
+    _vs: nn::VarStore,
+    net: Net,
+    pub classes: usize,
+    /// Accuracy on held-out data, measured when it was trained.
+    pub accuracy: f64,
+    /// Where it is cached.
+    pub path: PathBuf,
+}
+
+/// A stable name for a dataset's classifier: the data configuration, hashed.
+fn cache_key(data: &DataConfig) -> String {
+    let text = ron::ser::to_string(data).unwrap_or_default();
+    // FNV-1a: stable across runs and versions, unlike the std hasher
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let kind = text.split('(').next().unwrap_or("data").to_lowercase();
+    format!("{kind}-{h:016x}")
+}
+
+fn accuracy(net: &Net, head: &nn::Linear, data: &Dataset, device: Device) -> f64 {
+    let _g = tch::no_grad_guard();
+    let labels = data.labels.as_deref().unwrap_or(&[]);
+    let mut right = 0usize;
+    let idx: Vec<usize> = (0..data.len()).collect();
+    for chunk in idx.chunks(256) {
+        let x = data.batch(chunk, device);
+        let pred: Vec<i64> =
+            Vec::try_from(head.forward(&net.features(&x)).argmax(1, false)).unwrap_or_default();
+        right += chunk
+            .iter()
+            .zip(&pred)
+            .filter(|(&i, &p)| labels[i] as i64 == p)
+            .count();
+    }
+    right as f64 / data.len().max(1) as f64
+}
+
+impl Classifier {
+    /// Loads the cached classifier for `data`, or trains one (about a minute on two CPU
+    /// cores) and caches it. `log` receives progress lines.
+    pub fn for_data(
+        data_cfg: &DataConfig,
+        seed: u64,
+        device: Device,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<Classifier, String> {
+        let names = data_cfg
+            .class_names()
+            .ok_or("this dataset has no labels, so no classifier can be trained for it")?;
+        let classes = names.len();
+        let shape = data_cfg.item_shape();
+        if shape.len() != 3 {
+            return Err("the classifier is for image data".into());
+        }
+        let path = paths::cache_dir()
+            .join("classifiers")
+            .join(format!("{}.safetensors", cache_key(data_cfg)));
+        let mut vs = nn::VarStore::new(device);
+        let net = Net::new(&vs.root(), &shape, classes as i64);
+        let acc_path = path.with_extension("accuracy");
+        if path.is_file() {
+            if vs.load(&path).is_ok() {
+                let accuracy = std::fs::read_to_string(&acc_path)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(f64::NAN);
+                return Ok(Classifier {
+                    _vs: vs,
+                    net,
+                    classes,
+                    accuracy,
+                    path,
+                });
+            }
+            log(&format!(
+                "{}: unreadable, training a new classifier",
+                path.display()
+            ));
+        }
+        let train = data_cfg
+            .source()
+            .load(seed, Split::Train)
+            .map_err(|e| e.to_string())?;
+        let held = data_cfg
+            .source()
+            .load(seed, Split::Held(2000))
+            .map_err(|e| e.to_string())?;
+        let labels = train
+            .labels
+            .clone()
+            .ok_or("the training data has no labels")?;
+        log(&format!(
+            "training a {classes}-class feature classifier on {} images (once; cached in {})",
+            train.len(),
+            path.display()
+        ));
+        tch::manual_seed(seed as i64 ^ 0xC1A5);
+        let mut opt = nn::Adam::default()
+            .build(&vs, 1e-3)
+            .map_err(|e| e.to_string())?;
+        let steps = 600u64;
+        let mut batcher = Batcher::new(seed ^ 0xC1A5, train.len(), 128);
+        for step in 0..steps {
+            let idx = batcher.indices(step);
+            let x = train.batch(&idx, device);
+            let y: Vec<i64> = idx.iter().map(|&i| labels[i] as i64).collect();
+            let y = Tensor::from_slice(&y).to_device(device);
+            let loss = net
+                .fc2
+                .forward(&net.features(&x))
+                .cross_entropy_for_logits(&y);
+            opt.backward_step(&loss);
+            if (step + 1) % 200 == 0 {
+                log(&format!(
+                    "classifier step {}/{steps}, loss {:.3}",
+                    step + 1,
+                    loss.double_value(&[])
+                ));
+            }
+        }
+        let accuracy = accuracy(&net, &net.fc2, &held, device);
+        log(&format!(
+            "classifier accuracy on held-out data: {:.1}%",
+            accuracy * 100.0
+        ));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+        }
+        let tmp = path.with_extension("tmp.safetensors");
+        vs.save(&tmp)
+            .map_err(|e| format!("{}: cannot write: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+        write_atomic(&acc_path, format!("{accuracy}\n").as_bytes())?;
+        vs.freeze();
+        Ok(Classifier {
+            _vs: vs,
+            net,
+            classes,
+            accuracy,
+            path,
+        })
+    }
+
+    /// Penultimate features [n, FEATURES] and predicted classes of images [n, C, H, W].
+    pub fn features_and_classes(&self, x: &Tensor) -> (Tensor, Vec<usize>) {
+        let _g = tch::no_grad_guard();
+        let mut feats = Vec::new();
+        let mut classes = Vec::new();
+        let n = x.size()[0];
+        let mut start = 0;
+        while start < n {
+            let len = (n - start).min(256);
+            let f = self.net.features(&x.narrow(0, start, len));
+            let p: Vec<i64> =
+                Vec::try_from(self.net.fc2.forward(&f).argmax(1, false)).unwrap_or_default();
+            classes.extend(p.into_iter().map(|c| c as usize));
+            feats.push(f);
+            start += len;
+        }
+        (Tensor::cat(&feats, 0).to_kind(Kind::Double), classes)
+    }
+}
+
+/// The Fréchet distance between Gaussians fitted to two feature sets [n, d]:
+/// ‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2 (Σ₁^{½} Σ₂ Σ₁^{½})^{½}).
+pub fn frechet_distance(a: &Tensor, b: &Tensor) -> f64 {
+    let stats = |x: &Tensor| {
+        let x = x.to_kind(Kind::Double);
+        let mu = x.mean_dim(0, false, Kind::Double);
+        let c = &x - &mu;
+        let cov = c.transpose(0, 1).matmul(&c) / (x.size()[0] - 1).max(1) as f64;
+        (mu, cov)
+    };
+    let (m1, s1) = stats(a);
+    let (m2, s2) = stats(b);
+    let psd_sqrt = |s: &Tensor| {
+        let (vals, vecs) = s.linalg_eigh("L");
+        let r = vals.clamp_min(0.0).sqrt();
+        (&vecs * r.unsqueeze(0)).matmul(&vecs.transpose(0, 1))
+    };
+    let r1 = psd_sqrt(&s1);
+    let inner = r1.matmul(&s2).matmul(&r1);
+    let inner = (&inner + inner.transpose(0, 1)) / 2.0;
+    let (vals, _) = inner.linalg_eigh("L");
+    let tr_sqrt = vals
+        .clamp_min(0.0)
+        .sqrt()
+        .sum(Kind::Double)
+        .double_value(&[]);
+    let diff = (&m1 - &m2).square().sum(Kind::Double).double_value(&[]);
+    let tr = (s1.trace() + s2.trace()).double_value(&[]);
+    (diff + tr - 2.0 * tr_sqrt).max(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frechet_of_gaussians_matches_the_closed_form() {
+        tch::manual_seed(0);
+        let n = 20_000;
+        let a = Tensor::randn([n, 3], (Kind::Double, Device::Cpu));
+        // N(1, 4 I) vs N(0, I): ‖μ‖² = 3, Tr(4I + I − 2·2I) = 3 → 6
+        let b = Tensor::randn([n, 3], (Kind::Double, Device::Cpu)) * 2.0 + 1.0;
+        let d = frechet_distance(&a, &b);
+        assert!((d - 6.0).abs() < 0.2, "{d}");
+        let same = frechet_distance(&a, &a.copy());
+        assert!(same.abs() < 1e-6, "{same}");
+    }
+}

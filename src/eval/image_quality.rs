@@ -1,0 +1,99 @@
+//! Sample quality for labelled image data: the Fréchet distance in the dataset
+//! classifier's features, with two reference points, and the class histogram of samples.
+
+use super::classifier::{frechet_distance, Classifier};
+use crate::data::{DataConfig, Split};
+use tch::{Device, Kind, Tensor};
+
+pub struct ImageQuality {
+    /// Fréchet distance between the samples and held-out data.
+    pub frechet: f64,
+    /// The same between two halves of the held-out data: what a perfect model scores.
+    pub frechet_floor: f64,
+    /// The same between N(0, I) noise images (clipped to [−1, 1]) and held-out data.
+    pub frechet_noise: f64,
+    /// How many samples the classifier assigns to each class.
+    pub histogram: Vec<usize>,
+    pub class_names: Vec<String>,
+    /// The classifier's held-out accuracy (how far its labels can be trusted).
+    pub classifier_accuracy: f64,
+}
+
+impl ImageQuality {
+    /// Classes that no sample was assigned to.
+    pub fn missing_classes(&self) -> Vec<&str> {
+        self.histogram
+            .iter()
+            .zip(&self.class_names)
+            .filter(|(c, _)| **c == 0)
+            .map(|(_, n)| n.as_str())
+            .collect()
+    }
+
+    /// The figures as text lines.
+    pub fn report(&self) -> Vec<String> {
+        let total: usize = self.histogram.iter().sum();
+        let mut lines = vec![
+            format!(
+                "Fréchet distance in classifier features: {:.3} (held-out data vs itself {:.3}, noise {:.3})",
+                self.frechet, self.frechet_floor, self.frechet_noise
+            ),
+            format!(
+                "classifier accuracy on held-out data: {:.1}%",
+                self.classifier_accuracy * 100.0
+            ),
+        ];
+        let bars: Vec<String> = self
+            .histogram
+            .iter()
+            .zip(&self.class_names)
+            .map(|(c, n)| format!("{n}:{:.0}%", 100.0 * *c as f64 / total.max(1) as f64))
+            .collect();
+        lines.push(format!("class histogram of samples: {}", bars.join(" ")));
+        let missing = self.missing_classes();
+        if !missing.is_empty() {
+            lines.push(format!("classes never drawn: {}", missing.join(", ")));
+        }
+        lines
+    }
+}
+
+/// Measures `samples` ([n, C, H, W] in [−1, 1]) against held-out data of `data`.
+pub fn image_quality(
+    samples: &Tensor,
+    data: &DataConfig,
+    seed: u64,
+    device: Device,
+    log: &mut dyn FnMut(&str),
+) -> Result<ImageQuality, String> {
+    let clf = Classifier::for_data(data, seed, device, log)?;
+    let n = samples.size()[0] as usize;
+    let held = data
+        .source()
+        .load(seed, Split::Held(2 * n.max(2)))
+        .map_err(|e| e.to_string())?;
+    let half = held.len() / 2;
+    let a = held.head(half, device);
+    let idx: Vec<usize> = (half..held.len()).collect();
+    let b = held.batch(&idx, device);
+    let (fa, _) = clf.features_and_classes(&a);
+    let (fb, _) = clf.features_and_classes(&b);
+    let (fs, classes) = clf.features_and_classes(&samples.to_device(device));
+    tch::manual_seed(seed as i64 ^ 0x4015E);
+    let noise = Tensor::randn(samples.size(), (Kind::Float, device)).clamp(-1.0, 1.0);
+    let (fnoise, _) = clf.features_and_classes(&noise);
+    let mut histogram = vec![0usize; clf.classes];
+    for c in classes {
+        if c < histogram.len() {
+            histogram[c] += 1;
+        }
+    }
+    Ok(ImageQuality {
+        frechet: frechet_distance(&fs, &fa),
+        frechet_floor: frechet_distance(&fb, &fa),
+        frechet_noise: frechet_distance(&fnoise, &fa),
+        histogram,
+        class_names: data.class_names().unwrap_or_default(),
+        classifier_accuracy: clf.accuracy,
+    })
+}
