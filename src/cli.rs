@@ -194,6 +194,10 @@ pub struct EvalArgs {
     /// Samples for the quality figures (default: 2000 for points; 0 skips them).
     #[arg(long, allow_negative_numbers = true)]
     pub samples: Option<i64>,
+    /// Read the held-out data from this path instead of the checkpoint's (MNIST, CIFAR-10,
+    /// folders).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,

@@ -215,3 +215,71 @@ fn eval_rejects_bad_input_in_one_line() {
     ]);
     assert_one_line_error(&o, "NaN at t=0");
 }
+
+#[test]
+fn eval_reports_bits_per_dim_for_images_and_names_missing_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("unet");
+    let o = diffscope(&[
+        "train",
+        "--preset",
+        "tests/valid_presets/tiny-unet.ron",
+        "--out",
+        run.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = dir.path().join("terms.csv");
+    let o = diffscope(&[
+        "eval",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--n",
+        "32",
+        "--terms",
+        csv.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    let out = stdout(&o);
+    println!("{out}");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("bits/dim") && !out.contains("nats/dim"),
+        "{out}"
+    );
+    let bound = figure(&out, "bound");
+    let parts = [
+        figure(&out, "L_T (prior)"),
+        figure(&out, "sum of L_1..L_{T-1}"),
+        figure(&out, "L_0 (decoder)"),
+    ];
+    // for 8-bit data every term is a KL or −ln of a probability: never negative
+    assert!(bound.is_finite() && parts.iter().all(|p| p.is_finite() && *p >= 0.0));
+    assert!((parts.iter().sum::<f64>() - bound).abs() < 2e-3);
+    let terms = read_terms(&csv);
+    assert_eq!(terms.len(), 20, "one row per timestep (T = 20)");
+
+    // the same checkpoint pointed at a data set that is not there
+    let step = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("meta.ron").is_file())
+        .unwrap();
+    let meta_path = step.join("meta.ron");
+    let meta = std::fs::read_to_string(&meta_path).unwrap();
+    let start = meta.find("data: Glyphs(").unwrap();
+    let end = start + meta[start..].find("),").unwrap() + 2;
+    let missing = dir.path().join("no-mnist-here");
+    let edited = format!(
+        "{}data: Mnist((path: {:?})),{}",
+        &meta[..start],
+        missing.to_str().unwrap(),
+        &meta[end..]
+    );
+    std::fs::write(&meta_path, edited).unwrap();
+    let o = diffscope(&["eval", "--checkpoint", step.to_str().unwrap()]);
+    assert_one_line_error(&o, "no-mnist-here");
+    assert!(stderr(&o).contains("not available"));
+}

@@ -112,7 +112,11 @@ pub fn run(a: &EvalArgs) -> Result<(), String> {
     let device = parse_device(&a.device)?;
     let ck = checkpoint::read(&a.checkpoint)?;
     let preset = &ck.meta.preset;
-    let source = preset.data.source();
+    let mut data_config = preset.data.clone();
+    if let Some(p) = &a.data {
+        data_config.set_path(p.clone())?;
+    }
+    let source = data_config.source();
     // The held-out data first: a missing data set is reported before any model is built.
     let probe = source.load(a.seed, Split::Held(1)).map_err(|e| {
         format!(
@@ -140,7 +144,15 @@ pub fn run(a: &EvalArgs) -> Result<(), String> {
     if preset.train.threads > 0 {
         tch::set_num_threads(preset.train.threads as i32);
     }
-    let mut tr = Trainer::load(&ck.dir, device)?;
+    let mut tr = Trainer::load_model(&ck.dir, device)?;
+    if held.item_shape != tr.item_shape {
+        return Err(format!(
+            "{}: held-out items have shape {:?}, but the model expects {:?}",
+            source.describe(),
+            held.item_shape,
+            tr.item_shape
+        ));
+    }
     if let Some(v) = a.variance {
         tr.diffusion.variance = match v {
             VarianceArg::Small => VarianceKind::FixedSmall,
