@@ -81,8 +81,10 @@ fn print_bound(r: &BoundReport) {
     let how = match r.estimate {
         None => format!("exact: all {} timesteps per item", r.steps),
         Some(k) => format!(
-            "Monte-Carlo estimate: L_0 exact, the KL terms from {k} of {} timesteps per item",
-            r.steps.saturating_sub(1)
+            "Monte-Carlo estimate: t = 0 and t = {} exact, the other terms from {k} of {} \
+             timesteps per item",
+            r.steps.saturating_sub(1),
+            r.steps.saturating_sub(2)
         ),
     };
     let total = r.total.scaled(u);

@@ -80,8 +80,8 @@ impl Figure {
 pub struct BoundOptions {
     /// Items per model call.
     pub batch: usize,
-    /// `None`: the exact bound; `Some(k)`: L_0 exactly and the KL terms from k timesteps
-    /// per item.
+    /// `None`: the exact bound; `Some(k)`: the terms at t = 0 and t = T − 1 exactly, the
+    /// others from k timesteps per item.
     pub estimate: Option<usize>,
     pub decoder: Decoder,
 }
@@ -122,7 +122,7 @@ impl BoundReport {
 /// Units of progress for `items` items: model calls of one batch each.
 pub fn progress_total(items: usize, steps: usize, opts: &BoundOptions) -> u64 {
     let batches = items.div_ceil(opts.batch.max(1));
-    (batches * opts.estimate.map(|k| k + 1).unwrap_or(steps)) as u64
+    (batches * opts.estimate.map(|k| k + 2).unwrap_or(steps)) as u64
 }
 
 /// Evaluates the bound on `x0` (shape [N, …]) with `model`, `opts.batch` items at a time.
