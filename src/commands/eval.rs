@@ -120,15 +120,11 @@ pub fn run(a: &EvalArgs) -> Result<(), String> {
     }
     let source = data_config.source();
     // The held-out data first: a missing data set is reported before any model is built.
-    let probe = source.load(a.seed, Split::Held(1)).map_err(|e| {
-        format!(
-            "{}: the checkpoint's data set ({}) is not available: {e}",
-            ck.dir.display(),
-            source.describe()
-        )
-    })?;
-    let image = probe.kind == ItemKind::Image;
-    let n = counts.n.unwrap_or(if image { 256 } else { 1000 });
+    let n = counts.n.unwrap_or(if data_config.item_shape().len() == 3 {
+        256
+    } else {
+        1000
+    });
     let held = source.load(a.seed, Split::Held(n)).map_err(|e| {
         format!(
             "{}: the checkpoint's data set ({}) is not available: {e}",
@@ -136,6 +132,7 @@ pub fn run(a: &EvalArgs) -> Result<(), String> {
             source.describe()
         )
     })?;
+    let image = held.kind == ItemKind::Image;
     if held.is_empty() {
         return Err(format!(
             "{}: the data set ({}) has no held-out items",
