@@ -57,7 +57,7 @@ pub fn run(a: &DataArgs) -> Result<(), String> {
             &[]
         };
         // for 2-D data, the whole set faint and the chosen items bright
-        let img = picture(&values, &data.item_shape, reference, scale);
+        let img = picture(&values, &data.item_shape, reference, scale, 640);
         write_atomic(out, &png_bytes(&img)?)?;
         eprintln!("{n} items of {} written to {}", data.name, out.display());
     }

@@ -103,8 +103,15 @@ pub fn default_scale(item_shape: &[i64]) -> u32 {
     (64 / side).max(1) as u32
 }
 
-/// A picture of a batch: a grid for images, a scatter plot over `reference` for 2-D points.
-pub fn picture(values: &[f32], item_shape: &[i64], reference: &[f32], scale: u32) -> RgbImage {
+/// A picture of a batch: a grid for images (each pixel `scale`×`scale`), a scatter plot of
+/// `plot_size` pixels over `reference` for 2-D points.
+pub fn picture(
+    values: &[f32],
+    item_shape: &[i64],
+    reference: &[f32],
+    scale: u32,
+    plot_size: u32,
+) -> RgbImage {
     if item_shape.len() == 3 {
         let shape = [
             item_shape[0] as usize,
@@ -115,7 +122,7 @@ pub fn picture(values: &[f32], item_shape: &[i64], reference: &[f32], scale: u32
         image_grid(values, n, shape, default_cols(n), scale, 2, BACKGROUND)
     } else {
         let style = ScatterStyle {
-            size: 320,
+            size: plot_size,
             ..Default::default()
         };
         scatter(reference, values, &style)
@@ -131,8 +138,8 @@ fn trajectory_frame(
     reference: &[f32],
     scale: u32,
 ) -> RgbImage {
-    let left = picture(xt, item_shape, reference, scale);
-    let right = picture(x0, item_shape, reference, scale);
+    let left = picture(xt, item_shape, reference, scale, 320);
+    let right = picture(x0, item_shape, reference, scale, 320);
     let mut img = side_by_side(&[&left, &right], 6, 14, BACKGROUND);
     draw_text(&mut img, 6, 4, &format!("x t={t}"), 1, [230, 230, 230]);
     let x2 = 12 + left.width();
@@ -244,7 +251,7 @@ pub fn run(a: &SampleArgs) -> Result<(), String> {
                 tr.item_shape
             ))
         }
-        OutKind::Png => png_bytes(&picture(&values, &tr.item_shape, &reference, scale))?,
+        OutKind::Png => png_bytes(&picture(&values, &tr.item_shape, &reference, scale, 640))?,
     };
     write_atomic(&a.out, &bytes)?;
     if let Some(path) = &a.trajectory {
