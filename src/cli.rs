@@ -24,6 +24,8 @@ pub enum Cmd {
     Sample(SampleArgs),
     /// Print a noise schedule's tables.
     Schedule(ScheduleArgs),
+    /// Evaluate a checkpoint: the variational bound on held-out data and sample quality.
+    Eval(EvalArgs),
     /// Preview (or export) the training data after pre-processing.
     Data(DataArgs),
 }
@@ -150,4 +152,53 @@ pub struct ScheduleArgs {
     pub steps: usize,
     #[arg(long, value_enum, default_value = "csv")]
     pub format: FormatArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VarianceArg {
+    /// σ_t² = β̃_t.
+    Small,
+    /// σ_t² = β_t.
+    Large,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct EvalArgs {
+    /// A checkpoint: a run folder (its latest step) or a step folder.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Held-out items for the bound (default: 1000 for points, 256 for images).
+    #[arg(long, allow_negative_numbers = true)]
+    pub n: Option<i64>,
+    /// Estimate the bound from K random timesteps per item instead of all T.
+    #[arg(long, value_name = "K", allow_negative_numbers = true)]
+    pub estimate: Option<i64>,
+    /// Write the mean term at each timestep to this CSV file (`t,term_bits_per_dim`).
+    #[arg(long, value_name = "CSV")]
+    pub terms: Option<PathBuf>,
+    /// Items per model call (default: 1000 for points, 64 for images).
+    #[arg(long, allow_negative_numbers = true)]
+    pub batch: Option<i64>,
+    /// Seed for the held-out data, the noise and the samples.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Use the EMA weights (the default).
+    #[arg(long, conflicts_with = "raw")]
+    pub ema: bool,
+    /// Use the raw weights.
+    #[arg(long)]
+    pub raw: bool,
+    /// The reverse-process variance to evaluate with (default: the checkpoint's).
+    #[arg(long, value_enum)]
+    pub variance: Option<VarianceArg>,
+    /// Samples for the quality figures (default: 2000 for points; 0 skips them).
+    #[arg(long, allow_negative_numbers = true)]
+    pub samples: Option<i64>,
+    /// Read the held-out data from this path instead of the checkpoint's (MNIST, CIFAR-10,
+    /// folders).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
 }

@@ -10,6 +10,7 @@ fn main() -> ExitCode {
         Some(Cmd::Train(a)) => commands::train::run(&a).map(|_| ()),
         Some(Cmd::Sample(a)) => commands::sample::run(&a),
         Some(Cmd::Schedule(a)) => commands::schedule::run(&a),
+        Some(Cmd::Eval(a)) => commands::eval::run(&a),
         Some(Cmd::Data(a)) => commands::data::run(&a),
     };
     match result {

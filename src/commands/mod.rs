@@ -1,6 +1,7 @@
 //! The headless commands behind the command line.
 
 pub mod data;
+pub mod eval;
 pub mod progress;
 pub mod sample;
 pub mod schedule;

@@ -1,0 +1,262 @@
+//! `diffscope eval`: the variational bound of a checkpoint on held-out data (exact or
+//! estimated), its split into L_T, the KL terms and the decoder L_0, the per-timestep terms
+//! as CSV, and sample-quality figures.
+
+use super::progress::Progress;
+use crate::cli::{EvalArgs, VarianceArg};
+use crate::data::{ItemKind, Split};
+use crate::diffusion::bound::Decoder;
+use crate::diffusion::VarianceKind;
+use crate::eval::likelihood::{evaluate_bound, flat_values, progress_total, BoundOptions};
+use crate::eval::{point_quality, BoundReport};
+use crate::train::{checkpoint, parse_device, Trainer, Weights};
+use crate::util::write_atomic;
+use std::path::Path;
+
+/// The validated numeric flags.
+struct Counts {
+    n: Option<usize>,
+    estimate: Option<usize>,
+    batch: Option<usize>,
+    samples: Option<usize>,
+}
+
+fn positive(flag: &str, v: Option<i64>, what: &str) -> Result<Option<usize>, String> {
+    match v {
+        Some(x) if x <= 0 => Err(format!("{flag} {x}: {what} must be at least 1")),
+        Some(x) => Ok(Some(x as usize)),
+        None => Ok(None),
+    }
+}
+
+fn validate(a: &EvalArgs) -> Result<Counts, String> {
+    let n = positive("--n", a.n, "the number of held-out items")?;
+    let estimate = positive("--estimate", a.estimate, "the number of timesteps per item")?;
+    let batch = positive("--batch", a.batch, "the batch size")?;
+    let samples = match a.samples {
+        Some(x) if x < 0 => {
+            return Err(format!(
+                "--samples {x}: the number of samples must be 0 (no quality figures) or more"
+            ))
+        }
+        Some(x) => Some(x as usize),
+        None => None,
+    };
+    Ok(Counts {
+        n,
+        estimate,
+        batch,
+        samples,
+    })
+}
+
+/// Checks that the CSV's folder exists (creating it) and is writable, before any work.
+fn check_writable(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err(format!(
+            "--terms {}: is a folder, expected a file name",
+            path.display()
+        ));
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| {
+        format!(
+            "--terms {}: cannot create the folder {}: {e}",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    let probe = dir.join(".diffscope-write-test");
+    std::fs::write(&probe, b"")
+        .map_err(|e| format!("--terms {}: cannot write here: {e}", path.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+fn print_bound(r: &BoundReport) {
+    let u = r.unit;
+    let how = match r.estimate {
+        None => format!("exact: all {} timesteps per item", r.steps),
+        Some(k) => format!(
+            "Monte-Carlo estimate: t = 0 and t = {} exact, the other terms from {k} of {} \
+             timesteps per item",
+            r.steps.saturating_sub(1),
+            r.steps.saturating_sub(2)
+        ),
+    };
+    let total = r.total.scaled(u);
+    println!("negative log-likelihood bound ({how}, {} items):", r.items);
+    println!(
+        "  bound                  {:>10.4} ± {:.4} {} (± one standard error across items)",
+        total.mean,
+        total.se,
+        u.name()
+    );
+    let split = [
+        ("  L_T (prior)            ", r.prior),
+        ("  sum of L_1..L_{T-1}    ", r.middle),
+        ("  L_0 (decoder)          ", r.decoder),
+    ];
+    for (label, f) in split {
+        let f = f.scaled(u);
+        println!("{label}{:>10.4} ± {:.4} {}", f.mean, f.se, u.name());
+    }
+}
+
+pub fn run(a: &EvalArgs) -> Result<(), String> {
+    let counts = validate(a)?;
+    if let Some(p) = &a.terms {
+        check_writable(p)?;
+    }
+    let device = parse_device(&a.device)?;
+    let ck = checkpoint::read(&a.checkpoint)?;
+    let preset = &ck.meta.preset;
+    let mut data_config = preset.data.clone();
+    if let Some(p) = &a.data {
+        data_config.set_path(p.clone())?;
+    }
+    let source = data_config.source();
+    // The held-out data first: a missing data set is reported before any model is built.
+    let n = counts.n.unwrap_or(if data_config.item_shape().len() == 3 {
+        256
+    } else {
+        1000
+    });
+    let held = source.load(a.seed, Split::Held(n)).map_err(|e| {
+        format!(
+            "{}: the checkpoint's data set ({}) is not available: {e}",
+            ck.dir.display(),
+            source.describe()
+        )
+    })?;
+    let image = held.kind == ItemKind::Image;
+    if held.is_empty() {
+        return Err(format!(
+            "{}: the data set ({}) has no held-out items",
+            ck.dir.display(),
+            source.describe()
+        ));
+    }
+    if preset.train.threads > 0 {
+        tch::set_num_threads(preset.train.threads as i32);
+    }
+    let mut tr = Trainer::load_model(&ck.dir, device)?;
+    if held.item_shape != tr.item_shape {
+        return Err(format!(
+            "{}: held-out items have shape {:?}, but the model expects {:?}",
+            source.describe(),
+            held.item_shape,
+            tr.item_shape
+        ));
+    }
+    if let Some(v) = a.variance {
+        tr.diffusion.variance = match v {
+            VarianceArg::Small => VarianceKind::FixedSmall,
+            VarianceArg::Large => VarianceKind::FixedLarge,
+        };
+    }
+    let weights = if a.raw { Weights::Raw } else { Weights::Ema };
+    let decoder = if image {
+        Decoder::Discretized
+    } else {
+        Decoder::Gaussian
+    };
+    let opts = BoundOptions {
+        batch: counts.batch.unwrap_or(if image { 64 } else { 1000 }),
+        estimate: counts.estimate,
+        decoder,
+    };
+    println!(
+        "checkpoint {} ({}, step {}, {} weights)",
+        ck.dir.display(),
+        preset.name,
+        tr.step,
+        if a.raw { "raw" } else { "EMA" }
+    );
+    println!(
+        "data: {} held-out items of {}, seed {}; T = {}, {} schedule, variance {}",
+        held.len(),
+        source.describe(),
+        a.seed,
+        tr.diffusion.steps(),
+        tr.diffusion.schedule.kind,
+        tr.diffusion.variance.name()
+    );
+
+    let x0 = held.head(held.len(), device);
+    tch::manual_seed(a.seed as i64);
+    let units = progress_total(held.len(), tr.diffusion.steps(), &opts);
+    let mut progress = Progress::new("bound", 0, units);
+    let model = tr.model(weights);
+    let report = evaluate_bound(
+        &tr.diffusion,
+        &mut |x, t| model.forward_t(x, t, false),
+        &x0,
+        &opts,
+        &mut |done, _| progress.update(done, ""),
+    )
+    .map_err(|e| format!("{}: {e}", ck.dir.display()))?;
+    progress.finish();
+    print_bound(&report);
+    if let Some(p) = &a.terms {
+        write_atomic(p, report.terms_csv().as_bytes())?;
+        println!(
+            "per-timestep terms ({}) written to {}",
+            report.unit.name(),
+            p.display()
+        );
+    }
+
+    let samples = counts.samples.unwrap_or(if image { 0 } else { 2000 });
+    if samples == 0 {
+        return Ok(());
+    }
+    if image {
+        println!("sample quality: not available for image data yet");
+        return Ok(());
+    }
+    let reference = source
+        .load(a.seed.wrapping_add(1), Split::Held(samples))
+        .map_err(|e| format!("{}: {e}", ck.dir.display()))?;
+    let opts = tr.sample_options();
+    let steps = opts.steps.min(tr.diffusion.steps());
+    let mut progress = Progress::new("sample", 0, steps as u64);
+    let x = tr.sample(samples, &opts, weights, a.seed, None, &mut |done, _| {
+        progress.update(done as u64, "")
+    });
+    progress.finish();
+    let values = flat_values(&x);
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        return Err(format!(
+            "{}: sample {} is not finite ({}); no quality figure was computed",
+            ck.dir.display(),
+            i / held.item_len(),
+            values[i]
+        ));
+    }
+    let q = point_quality(&values, &reference.values, held.item_len(), a.seed);
+    println!(
+        "sample quality ({} samples, {} {} steps, vs {} fresh data points; ratio: against N(0, I) noise):",
+        q.samples,
+        opts.sampler.name(),
+        steps,
+        q.data
+    );
+    println!(
+        "  sliced W1              {:>10.4}   noise {:.4}   ratio {:.3}",
+        q.sw1,
+        q.sw1_noise,
+        q.sw1_ratio()
+    );
+    println!(
+        "  MMD (RBF, h = {:.3})    {:>10.4}   noise {:.4}   ratio {:.3}",
+        q.bandwidth,
+        q.mmd,
+        q.mmd_noise,
+        q.mmd_ratio()
+    );
+    Ok(())
+}

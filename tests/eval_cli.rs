@@ -1,0 +1,285 @@
+//! `diffscope eval` as a user meets it: the bound and its split printed as finite figures,
+//! the per-timestep CSV, the sample-quality ratios, and a one-line error with a non-zero
+//! exit for each kind of bad input (including a model that produces NaN).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn diffscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_diffscope"))
+        .args(args)
+        .output()
+        .expect("run diffscope")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// Asserts a failed run whose stderr is exactly one line mentioning `needle`.
+fn assert_one_line_error(o: &Output, needle: &str) {
+    let err = stderr(o);
+    println!("{}", err.trim_end());
+    assert!(!o.status.success(), "expected failure, got success: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.contains(needle), "expected {needle:?} in {err}");
+}
+
+fn train_tiny(dir: &Path) -> PathBuf {
+    let out = dir.join("run");
+    let o = diffscope(&[
+        "train",
+        "--preset",
+        "tests/valid_presets/tiny.ron",
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    out
+}
+
+/// The first number after `label` on the line that starts with it (after indentation).
+fn figure(text: &str, label: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no line {label:?} in:\n{text}"));
+    line.trim_start()[label.len()..]
+        .split_whitespace()
+        .find_map(|w| w.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no number in {line:?}"))
+}
+
+/// The number after `key` on the line that starts with `label`.
+fn after(text: &str, label: &str, key: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no line {label:?} in:\n{text}"));
+    let rest = &line[line.find(key).unwrap_or_else(|| panic!("{key} in {line}")) + key.len()..];
+    rest.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+fn read_terms(path: &Path) -> Vec<(usize, f64)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("t,term_bits_per_dim"));
+    lines
+        .map(|l| {
+            let (t, v) = l.split_once(',').unwrap();
+            (t.parse().unwrap(), v.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn eval_prints_the_bound_its_split_the_terms_and_sample_quality() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = train_tiny(dir.path());
+    let run_s = run.to_str().unwrap();
+
+    // the estimate, with sample quality
+    let csv = dir.path().join("out/terms.csv");
+    let o = diffscope(&[
+        "eval",
+        "--checkpoint",
+        run_s,
+        "--estimate",
+        "5",
+        "--n",
+        "300",
+        "--samples",
+        "300",
+        "--terms",
+        csv.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    let out = stdout(&o);
+    println!("{out}");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.contains("Monte-Carlo estimate") && out.contains("nats/dim"));
+    let bound = figure(&out, "bound");
+    let prior = figure(&out, "L_T (prior)");
+    let middle = figure(&out, "sum of L_1..L_{T-1}");
+    let decoder = figure(&out, "L_0 (decoder)");
+    for v in [bound, prior, middle, decoder] {
+        assert!(v.is_finite(), "{out}");
+    }
+    assert!(
+        (prior + middle + decoder - bound).abs() < 2e-3,
+        "split adds up"
+    );
+    assert!(prior >= 0.0 && middle >= 0.0, "KL terms are never negative");
+    let sw_ratio = after(&out, "sliced W1", "ratio");
+    let mmd_ratio = after(&out, "MMD", "ratio");
+    println!("tiny: SW1 ratio {sw_ratio}, MMD ratio {mmd_ratio}");
+    assert!(sw_ratio.is_finite() && sw_ratio > 0.0);
+    assert!(mmd_ratio.is_finite() && mmd_ratio >= 0.0);
+    let terms = read_terms(&csv);
+    assert!(!terms.is_empty() && terms[0].0 == 0, "L_0 is always there");
+    assert!(terms.iter().all(|(t, v)| *t < 50 && v.is_finite()));
+
+    // the exact bound: one row per timestep (T = 50 in the tiny preset)
+    let csv2 = dir.path().join("exact.csv");
+    let o = diffscope(&[
+        "eval",
+        "--checkpoint",
+        run_s,
+        "--n",
+        "200",
+        "--samples",
+        "0",
+        "--terms",
+        csv2.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    let out = stdout(&o);
+    println!("{out}");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.contains("exact: all 50 timesteps"));
+    assert!(!out.contains("sliced W1"), "--samples 0 skips quality");
+    let terms = read_terms(&csv2);
+    assert_eq!(
+        terms.iter().map(|r| r.0).collect::<Vec<_>>(),
+        (0..50).collect::<Vec<_>>()
+    );
+    let kl_sum: f64 = terms[1..].iter().map(|r| r.1).sum();
+    let middle = figure(&out, "sum of L_1..L_{T-1}");
+    assert!((kl_sum - middle).abs() < 2e-3, "{kl_sum} vs {middle}");
+}
+
+#[test]
+fn eval_rejects_bad_input_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nothing-here");
+    let o = diffscope(&["eval", "--checkpoint", missing.to_str().unwrap()]);
+    assert_one_line_error(&o, "nothing-here");
+
+    let run = train_tiny(dir.path());
+    let run_s = run.to_str().unwrap();
+    let o = diffscope(&["eval", "--checkpoint", run_s, "--estimate", "0"]);
+    assert_one_line_error(&o, "--estimate 0");
+    let o = diffscope(&["eval", "--checkpoint", run_s, "--n", "-5"]);
+    assert_one_line_error(&o, "--n -5");
+    let o = diffscope(&["eval", "--checkpoint", run_s, "--batch", "0"]);
+    assert_one_line_error(&o, "--batch 0");
+    let o = diffscope(&["eval", "--checkpoint", run_s, "--samples", "-1"]);
+    assert_one_line_error(&o, "--samples -1");
+    let o = diffscope(&[
+        "eval",
+        "--checkpoint",
+        run_s,
+        "--terms",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_one_line_error(&o, "is a folder");
+
+    // a model whose weights hold NaN: reported with the first timestep evaluated, t = T−1
+    let step = run.join("step-00000040");
+    let ema = step.join("ema.safetensors");
+    let tensors = tch::Tensor::read_safetensors(&ema).unwrap();
+    let poisoned: Vec<(String, tch::Tensor)> = tensors
+        .into_iter()
+        .map(|(k, t)| (k, t.full_like(f64::NAN)))
+        .collect();
+    tch::Tensor::write_safetensors(&poisoned, &ema).unwrap();
+    let o = diffscope(&[
+        "eval",
+        "--checkpoint",
+        step.to_str().unwrap(),
+        "--samples",
+        "0",
+        "--device",
+        "cpu",
+    ]);
+    assert_one_line_error(&o, "NaN at t=49");
+    let o = diffscope(&[
+        "eval",
+        "--checkpoint",
+        step.to_str().unwrap(),
+        "--estimate",
+        "3",
+        "--samples",
+        "0",
+        "--device",
+        "cpu",
+    ]);
+    assert_one_line_error(&o, "NaN at t=0");
+}
+
+#[test]
+fn eval_reports_bits_per_dim_for_images_and_names_missing_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("unet");
+    let o = diffscope(&[
+        "train",
+        "--preset",
+        "tests/valid_presets/tiny-unet.ron",
+        "--out",
+        run.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = dir.path().join("terms.csv");
+    let o = diffscope(&[
+        "eval",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--n",
+        "32",
+        "--terms",
+        csv.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    let out = stdout(&o);
+    println!("{out}");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("bits/dim") && !out.contains("nats/dim"),
+        "{out}"
+    );
+    let bound = figure(&out, "bound");
+    let parts = [
+        figure(&out, "L_T (prior)"),
+        figure(&out, "sum of L_1..L_{T-1}"),
+        figure(&out, "L_0 (decoder)"),
+    ];
+    // for 8-bit data every term is a KL or −ln of a probability: never negative
+    assert!(bound.is_finite() && parts.iter().all(|p| p.is_finite() && *p >= 0.0));
+    assert!((parts.iter().sum::<f64>() - bound).abs() < 2e-3);
+    let terms = read_terms(&csv);
+    assert_eq!(terms.len(), 20, "one row per timestep (T = 20)");
+
+    // the same checkpoint pointed at a data set that is not there
+    let step = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("meta.ron").is_file())
+        .unwrap();
+    let meta_path = step.join("meta.ron");
+    let meta = std::fs::read_to_string(&meta_path).unwrap();
+    let start = meta.find("data: Glyphs(").unwrap();
+    let end = start + meta[start..].find("),").unwrap() + 2;
+    let missing = dir.path().join("no-mnist-here");
+    let edited = format!(
+        "{}data: Mnist((path: {:?})),{}",
+        &meta[..start],
+        missing.to_str().unwrap(),
+        &meta[end..]
+    );
+    std::fs::write(&meta_path, edited).unwrap();
+    let o = diffscope(&["eval", "--checkpoint", step.to_str().unwrap()]);
+    assert_one_line_error(&o, "no-mnist-here");
+    assert!(stderr(&o).contains("not available"));
+}
