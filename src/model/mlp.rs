@@ -96,9 +96,11 @@ impl Mlp {
                 .silu(),
         );
         let mut h = self.input.forward(x);
+        // Not `h += …`: tch's AddAssign is in place, which breaks autograd.
+        #[allow(clippy::assign_op_pattern)]
         for b in &self.blocks {
             let y = b.fc1.forward(&b.norm.forward(&h)).silu() + b.time.forward(&temb.silu());
-            h += b.fc2.forward(&y.silu());
+            h = h + b.fc2.forward(&y.silu());
         }
         self.output.forward(&self.out_norm.forward(&h).silu())
     }

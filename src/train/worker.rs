@@ -7,7 +7,9 @@ use super::trainer::{TrainError, Trainer, Weights};
 use crate::diffusion::Trajectory;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 use tch::{Device, Tensor};
@@ -36,6 +38,9 @@ pub struct WorkerOptions {
 pub struct WorkerHandle {
     pub commands: Sender<Command>,
     pub events: Receiver<Event>,
+    /// Set to abandon a sampling run in progress (it ends with an `Error` event). Checked
+    /// between reverse steps; used before a shutdown so that it is not kept waiting.
+    pub cancel: Arc<AtomicBool>,
     join: Option<JoinHandle<()>>,
 }
 
@@ -57,13 +62,16 @@ impl WorkerHandle {
 pub fn spawn(opts: WorkerOptions) -> WorkerHandle {
     let (ctx, crx) = channel();
     let (etx, erx) = channel();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
     let join = std::thread::Builder::new()
         .name("diffscope-worker".into())
-        .spawn(move || run(opts, crx, etx))
+        .spawn(move || run(opts, crx, etx, flag))
         .ok();
     WorkerHandle {
         commands: ctx,
         events: erx,
+        cancel,
         join,
     }
 }
@@ -108,7 +116,12 @@ fn build(opts: &WorkerOptions) -> Result<Trainer, String> {
     Ok(tr)
 }
 
-fn run(opts: WorkerOptions, commands: Receiver<Command>, events: Sender<Event>) {
+fn run(
+    opts: WorkerOptions,
+    commands: Receiver<Command>,
+    events: Sender<Event>,
+    cancel: Arc<AtomicBool>,
+) {
     let send = |e: Event| {
         let _ = events.send(e);
     };
@@ -175,7 +188,7 @@ fn run(opts: WorkerOptions, commands: Receiver<Command>, events: Sender<Event>) 
                     last_report = (Instant::now(), tr.step);
                     send(Event::Resumed);
                 }
-                Command::Sample(req) => match guarded(|| sample(&tr, &req, &send)) {
+                Command::Sample(req) => match guarded(|| sample(&tr, &req, &send, &cancel)) {
                     Ok(s) => send(Event::Samples(s)),
                     Err(e) => send(Event::Error(format!("sampling failed: {e}"))),
                 },
@@ -250,7 +263,7 @@ fn to_vec(t: &Tensor) -> Vec<f32> {
     Vec::<f32>::try_from(&t).unwrap_or_default()
 }
 
-fn sample(tr: &Trainer, req: &SampleRequest, send: &dyn Fn(Event)) -> Samples {
+fn sample(tr: &Trainer, req: &SampleRequest, send: &dyn Fn(Event), cancel: &AtomicBool) -> Samples {
     let mut traj = Trajectory::new();
     let weights = if req.ema { Weights::Ema } else { Weights::Raw };
     let every = (req.options.steps.min(tr.diffusion.steps()) / 50).max(1);
@@ -261,6 +274,10 @@ fn sample(tr: &Trainer, req: &SampleRequest, send: &dyn Fn(Event)) -> Samples {
         req.seed,
         (req.frames > 0).then_some((&mut traj, req.frames)),
         &mut |done, of| {
+            if cancel.load(Ordering::Relaxed) {
+                // Unwinds to `guarded` without running the panic hook.
+                std::panic::resume_unwind(Box::new("sampling cancelled"));
+            }
             if done % every == 0 || done == of {
                 send(Event::SampleProgress {
                     id: req.id,
