@@ -65,7 +65,12 @@ pub fn run(a: &TrainArgs) -> Result<TrainOutcome, String> {
             let run_dir = a.out.clone().unwrap_or_else(|| {
                 PathBuf::from("checkpoints").join(format!("{name}-{}", timestamp(now_unix())))
             });
-            (Origin::Preset(Box::new(loaded.preset)), name, run_dir, false)
+            (
+                Origin::Preset(Box::new(loaded.preset)),
+                name,
+                run_dir,
+                false,
+            )
         }
     };
     prepare_run_dir(&run_dir, resuming)?;

@@ -229,6 +229,23 @@ impl Runtime {
     }
 }
 
+/// The terminal's events as a stream. A dedicated thread blocks in `crossterm::event::read`
+/// and forwards each event, so the event loop never polls the terminal itself.
+pub fn terminal_events() -> impl Stream<Item = std::io::Result<CEvent>> + Unpin {
+    let (tx, mut rx) = unbounded_channel();
+    std::thread::Builder::new()
+        .name("diffscope-input".into())
+        .spawn(move || loop {
+            let ev = crossterm::event::read();
+            let failed = ev.is_err();
+            if tx.send(ev).is_err() || failed {
+                break;
+            }
+        })
+        .ok();
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
 /// Runs the loop until the app quits. Generic over the backend so that tests can use
 /// ratatui's `TestBackend` and a scripted input stream.
 pub async fn run_loop<B: Backend, S>(

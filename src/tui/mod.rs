@@ -187,7 +187,7 @@ pub fn run(opts: TuiOptions) -> Result<(), String> {
         runtime.block_on(async {
             let started = rt.start(first, false);
             let fx = app.update(started);
-            let input = crossterm::event::EventStream::new();
+            let input = event::terminal_events();
             event::run_loop(&mut terminal, &mut app, &mut rt, input, fx).await
         })
     })();
