@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod browse;
+pub mod demo;
 pub mod event;
 pub mod history;
 pub mod images;
@@ -58,7 +59,7 @@ impl Settings {
             return Ok(Settings::default());
         };
         match std::fs::read_to_string(&path) {
-            Ok(text) => crate::config::parse_ron(&text, &path),
+            Ok(text) => theme::parse_ron(&text, &path),
             Err(_) => Ok(Settings::default()),
         }
     }

@@ -3,7 +3,7 @@
 //! the bundled theme of the same name, or from the default. Unknown fields are rejected
 //! with the file, line and column.
 
-use crate::config::{parse_ron, paths};
+use crate::config::paths;
 use ratatui::style::Color;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -20,6 +20,23 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("monochrome", include_str!("../../themes/monochrome.ron")),
 ];
 
+/// Parses RON in which optional fields are written plainly (`accent: "red"`, not
+/// `Some("red")`); errors are `FILE:LINE:COL: problem` on one line.
+pub fn parse_ron<T: serde::de::DeserializeOwned>(text: &str, origin: &Path) -> Result<T, String> {
+    ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .from_str(text)
+        .map_err(|e| {
+            format!(
+                "{}:{}:{}: {}",
+                origin.display(),
+                e.span.start.line,
+                e.span.start.col,
+                e.code
+            )
+        })
+}
+
 /// A theme as written in a file: every field optional.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,7 +50,8 @@ pub struct ThemeFile {
     pub faint: Option<String>,
     pub raw_loss: Option<String>,
     pub smooth_loss: Option<String>,
-    pub quarters: Option<[String; 4]>,
+    /// Four colours, for the losses of t in each quarter of 1…T.
+    pub quarters: Option<Vec<String>>,
     pub data: Option<String>,
     pub samples: Option<String>,
     pub x0_hat: Option<String>,
@@ -108,6 +126,13 @@ impl Theme {
             selection_bg
         );
         if let Some(q) = &f.quarters {
+            if q.len() != 4 {
+                return Err(format!(
+                    "{}: quarters: needs 4 colours, got {}",
+                    origin.display(),
+                    q.len()
+                ));
+            }
             for (i, s) in q.iter().enumerate() {
                 t.quarters[i] = color(s, "quarters", origin)?;
             }
@@ -172,6 +197,33 @@ impl Theme {
             t.name = stem;
         }
         Ok(t)
+    }
+
+    /// Every colour of the theme, in field order.
+    pub fn fg_colors(&self) -> Vec<Color> {
+        let mut v = vec![
+            self.fg,
+            self.bg,
+            self.border,
+            self.title,
+            self.accent,
+            self.faint,
+            self.raw_loss,
+            self.smooth_loss,
+        ];
+        v.extend(self.quarters);
+        v.extend([
+            self.data,
+            self.samples,
+            self.x0_hat,
+            self.density,
+            self.gauge,
+            self.error,
+            self.key,
+            self.selection_fg,
+            self.selection_bg,
+        ]);
+        v
     }
 
     pub fn monochrome() -> Theme {

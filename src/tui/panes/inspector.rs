@@ -157,7 +157,7 @@ fn draw_histogram(f: &mut Frame, app: &App, h: &Histogram, area: Rect) {
             .data(&pdf),
     ];
     let chart = Chart::new(datasets)
-        .block(block(" values of x_t vs N(0,1) ", th))
+        .block(block(" values of x_t (bars) vs N(0,1) (line) ", th))
         .x_axis(
             Axis::default()
                 .style(faint(th))
@@ -169,6 +169,6 @@ fn draw_histogram(f: &mut Frame, app: &App, h: &Histogram, area: Rect) {
                 ]),
         )
         .y_axis(Axis::default().style(faint(th)).bounds([0.0, ymax]))
-        .hidden_legend_constraints((Constraint::Percentage(50), Constraint::Percentage(50)));
+        .legend_position(None);
     f.render_widget(chart, area);
 }

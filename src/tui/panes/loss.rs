@@ -31,9 +31,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let h = &app.history;
     let scale = if app.log_scale { "log" } else { "linear" };
     let title = if app.quarters_view {
-        format!(" Loss by quarter of t · {scale} ")
+        format!(" Loss by quarter of t: Q1 (t≤T/4) … Q4 · {scale} ")
     } else {
-        format!(" Loss · {scale} ")
+        format!(" Loss · raw (faint), smoothed (bold) · {scale} ")
     };
     let b = block(title, th);
     if h.raw.is_empty() {
@@ -119,10 +119,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 .bounds([y0, y1])
                 .labels([Line::from(y_label(y0, log)), Line::from(y_label(y1, log))]),
         )
-        .hidden_legend_constraints((
-            ratatui::layout::Constraint::Percentage(40),
-            ratatui::layout::Constraint::Percentage(60),
-        ));
+        .legend_position(None);
     f.render_widget(chart, area);
 }
 
