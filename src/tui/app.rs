@@ -376,7 +376,8 @@ impl App {
             Overlay::Menu => vec![Context::Menu],
             Overlay::Browser => vec![Context::Browser],
             Overlay::Picker => vec![Context::Picker],
-            _ => vec![Context::Main, Context::Inspector],
+            // The inspector's keys first, so the footer shows them before the rest.
+            _ => vec![Context::Inspector, Context::Main],
         }
     }
 

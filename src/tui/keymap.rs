@@ -116,7 +116,7 @@ pub const BINDINGS: &[Binding] = &[
         "q",
         Main,
         Quit,
-        "quit (asks to save unsaved progress)",
+        "quit (offers to save)",
         "quit"
     ),
     b!(k(KeyCode::Char('c'), CTRL), "^C", Main, Quit, "quit", ""),
@@ -145,7 +145,7 @@ pub const BINDINGS: &[Binding] = &[
         "p",
         Main,
         Presets,
-        "preset picker (new run)",
+        "preset picker",
         "presets"
     ),
     b!(ch('t'), "t", Main, CycleTheme, "cycle themes", ""),
@@ -154,7 +154,7 @@ pub const BINDINGS: &[Binding] = &[
         "e",
         Main,
         ToggleEma,
-        "samples: EMA / raw weights",
+        "EMA / raw weights",
         ""
     ),
     b!(
@@ -162,7 +162,7 @@ pub const BINDINGS: &[Binding] = &[
         "l",
         Main,
         ToggleLogScale,
-        "loss: log / linear scale",
+        "loss: log / linear",
         ""
     ),
     b!(
@@ -170,7 +170,7 @@ pub const BINDINGS: &[Binding] = &[
         "u",
         Main,
         ToggleQuarters,
-        "loss: per-quarter-of-t view",
+        "loss: per quarter of t",
         ""
     ),
     b!(ch('v'), "v", Main, ToggleSchedule, "schedule view", ""),
@@ -252,7 +252,7 @@ pub const BINDINGS: &[Binding] = &[
         "a",
         Inspector,
         Play,
-        "animate through t (play / stop)",
+        "play / stop through t",
         "play"
     ),
     b!(
@@ -285,7 +285,7 @@ pub const BINDINGS: &[Binding] = &[
         "Enter",
         Menu,
         Accept,
-        "sample with these settings",
+        "sample with these",
         "sample"
     ),
     b!(k(KeyCode::Esc, NONE), "Esc", Menu, Close, "close", "close"),
@@ -330,7 +330,7 @@ pub const BINDINGS: &[Binding] = &[
         "Enter",
         Picker,
         Accept,
-        "start a new run (asks first)",
+        "new run (asks first)",
         "new run"
     ),
     b!(

@@ -40,7 +40,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let mut spans = vec![
         Span::styled(format!("t = {}", app.t), bold),
         Span::raw(format!(
-            " / {tt}  β_t {}  ᾱ_t {}  SNR {}",
+            "/{tt}  β_t {}  ᾱ_t {}  SNR {}",
             num(beta),
             num(ab),
             num(snr)

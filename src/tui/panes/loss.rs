@@ -31,9 +31,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let h = &app.history;
     let scale = if app.log_scale { "log" } else { "linear" };
     let title = if app.quarters_view {
-        format!(" Loss by quarter of t: Q1 (t≤T/4) … Q4 · {scale} ")
+        format!(" Loss ({scale}) per quarter of t: Q1 (t ≤ T/4) … Q4 ")
     } else {
-        format!(" Loss · raw (faint), smoothed (bold) · {scale} ")
+        format!(" Loss ({scale}) · raw faint · smoothed bold ")
     };
     let b = block(title, th);
     if h.raw.is_empty() {

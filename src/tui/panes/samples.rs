@@ -50,7 +50,7 @@ pub fn scatter(
 pub fn title(app: &App) -> String {
     match &app.samples {
         Some(s) => format!(
-            " Samples · step {} · {} · {} ",
+            " Samples · step {} · {} · n={} ",
             s.step,
             if s.ema { "EMA" } else { "raw" },
             s.shape.first().copied().unwrap_or(0)

@@ -33,7 +33,8 @@ pub fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     let th = app.theme();
     let [top, gauges] =
         Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
-    let sep = Span::styled(" │ ", faint(th));
+    let narrow = area.width < 110;
+    let sep = Span::styled(if narrow { "│" } else { " │ " }, faint(th));
     let bold = Style::default().fg(th.accent).add_modifier(Modifier::BOLD);
     let name = app
         .preset
@@ -52,14 +53,18 @@ pub fn draw_status(f: &mut Frame, app: &App, area: Rect) {
         sep.clone(),
         Span::raw(device),
         sep.clone(),
-        Span::raw(format!("step {}/{}", app.step, app.total)),
+        Span::raw(if narrow {
+            format!("{}/{}", app.step, app.total)
+        } else {
+            format!("step {}/{}", app.step, app.total)
+        }),
         sep.clone(),
         Span::raw("loss "),
         Span::styled(loss, Style::default().add_modifier(Modifier::BOLD)),
         sep.clone(),
         Span::raw(format!("lr {}", num(app.lr))),
         sep.clone(),
-        Span::raw(format!("{:.0} it/s", app.steps_per_sec)),
+        Span::raw(format!("{:.0}it/s", app.steps_per_sec)),
         sep.clone(),
         Span::raw(format!("ETA {eta}")),
         sep,
