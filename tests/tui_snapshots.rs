@@ -79,7 +79,9 @@ fn checkpoint_browser() {
         key(a, KeyCode::Char('c'));
         let entries = (0..3)
             .map(|i| CheckpointEntry {
-                dir: PathBuf::from(format!("checkpoints/swissroll-20261125-1200{i}0/step-0000{i}000")),
+                dir: PathBuf::from(format!(
+                    "checkpoints/swissroll-20261125-1200{i}0/step-0000{i}000"
+                )),
                 preset: "swissroll".into(),
                 step: 1000 * (i + 1),
                 loss: Some(0.4 - 0.05 * i as f64),
@@ -143,7 +145,11 @@ fn status_while_sampling_and_after_a_nan() {
     snap("sampling", |a| {
         key(a, KeyCode::Char('s'));
         let id = a.sampling.unwrap().id;
-        a.update(Msg::Worker(Event::SampleProgress { id, done: 40, of: 100 }));
+        a.update(Msg::Worker(Event::SampleProgress {
+            id,
+            done: 40,
+            of: 100,
+        }));
     });
     snap("stopped", |a| {
         a.update(Msg::Worker(Event::TrainingStopped(

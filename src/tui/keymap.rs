@@ -111,14 +111,7 @@ macro_rules! b {
 
 /// Every binding. Earlier entries win when two match.
 pub const BINDINGS: &[Binding] = &[
-    b!(
-        ch('q'),
-        "q",
-        Main,
-        Quit,
-        "quit (offers to save)",
-        "quit"
-    ),
+    b!(ch('q'), "q", Main, Quit, "quit (offers to save)", "quit"),
     b!(k(KeyCode::Char('c'), CTRL), "^C", Main, Quit, "quit", ""),
     b!(ch('?'), "?", Main, Help, "help", "help"),
     b!(
@@ -140,31 +133,10 @@ pub const BINDINGS: &[Binding] = &[
         "checkpoint browser",
         "checkpoints"
     ),
-    b!(
-        ch('p'),
-        "p",
-        Main,
-        Presets,
-        "preset picker",
-        "presets"
-    ),
+    b!(ch('p'), "p", Main, Presets, "preset picker", "presets"),
     b!(ch('t'), "t", Main, CycleTheme, "cycle themes", ""),
-    b!(
-        ch('e'),
-        "e",
-        Main,
-        ToggleEma,
-        "EMA / raw weights",
-        ""
-    ),
-    b!(
-        ch('l'),
-        "l",
-        Main,
-        ToggleLogScale,
-        "loss: log / linear",
-        ""
-    ),
+    b!(ch('e'), "e", Main, ToggleEma, "EMA / raw weights", ""),
+    b!(ch('l'), "l", Main, ToggleLogScale, "loss: log / linear", ""),
     b!(
         ch('u'),
         "u",
