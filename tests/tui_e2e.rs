@@ -173,3 +173,55 @@ fn the_workbench_trains_scrubs_helps_and_quits_cleanly_in_tmux() {
     );
     assert!(Path::new(bin).exists());
 }
+
+#[test]
+fn bad_input_and_small_terminals_get_a_message_in_tmux() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_diffscope");
+    let t = Tmux {
+        socket: format!("diffscope-e2e-bad-{}", std::process::id()),
+    };
+    let cmd = format!("{bin} tui --preset no-such-preset; echo EXIT=$?; sleep 30");
+    t.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    let s = t.wait("the command to exit", 60, |s| s.contains("EXIT=1"));
+    assert!(
+        s.contains("no-such-preset") && s.contains("no such preset"),
+        "{s}"
+    );
+    assert_eq!(
+        t.run(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+    t.run(&["kill-session", "-t", "e2e"]);
+    let cmd = format!("{bin}; echo EXIT=$?; sleep 30");
+    t.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "70",
+        "-y",
+        "20",
+        &cmd,
+    ]);
+    let s = t.wait("the command to exit", 60, |s| s.contains("EXIT=1"));
+    assert!(
+        s.contains("80×24") && s.contains("headless"),
+        "{s}"
+    );
+}

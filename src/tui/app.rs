@@ -855,11 +855,9 @@ impl App {
                 self.overlay = Overlay::Menu;
                 self.menu_field = 0;
             }
-            Action::Save => {
-                if self.alive {
-                    self.notify("saving…");
-                    return vec![Effect::Send(Command::Save { manual: true })];
-                }
+            Action::Save if self.alive => {
+                self.notify("saving…");
+                return vec![Effect::Send(Command::Save { manual: true })];
             }
             Action::Browser => {
                 self.overlay = Overlay::Browser;

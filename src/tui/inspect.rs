@@ -137,7 +137,7 @@ pub fn prepare_data(preset: &Preset) -> Result<DataView, String> {
     })
     .min(data.len());
     let x0 = data.values[..n * item].to_vec();
-    let mut rng = Rng::derive(preset.train.seed, 0x1A5E_C7);
+    let mut rng = Rng::derive(preset.train.seed, 0x001A_5EC7);
     let eps: Vec<f32> = (0..x0.len()).map(|_| rng.normal() as f32).collect();
     Ok(DataView {
         item_shape: data.item_shape.clone(),

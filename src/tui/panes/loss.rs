@@ -26,6 +26,9 @@ fn y_label(v: f64, log: bool) -> String {
     }
 }
 
+/// A named, styled line of (step, value) points.
+type Curve = (String, Vec<(f64, f64)>, Style);
+
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let th = app.theme();
     let h = &app.history;
@@ -46,7 +49,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         return;
     }
     let log = app.log_scale;
-    let series: Vec<(String, Vec<(f64, f64)>, Style, bool)> = if app.quarters_view {
+    let series: Vec<Curve> = if app.quarters_view {
         h.quarters
             .iter()
             .enumerate()
@@ -55,7 +58,6 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                     format!("t∈Q{}", i + 1),
                     transform(s.points(), log),
                     Style::default().fg(th.quarters[i]),
-                    true,
                 )
             })
             .collect()
@@ -65,7 +67,6 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 "raw".into(),
                 transform(h.raw.points(), log),
                 faint(th).fg(th.raw_loss),
-                false,
             ),
             (
                 "smoothed".into(),
@@ -73,12 +74,11 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 Style::default()
                     .fg(th.smooth_loss)
                     .add_modifier(Modifier::BOLD),
-                true,
             ),
         ]
     };
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for (_, pts, _, _) in &series {
+    for (_, pts, _) in &series {
         for &(x, y) in pts {
             x0 = x0.min(x);
             x1 = x1.max(x);
@@ -97,7 +97,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let (y0, y1) = (y0 - pad, y1 + pad);
     let datasets: Vec<Dataset> = series
         .iter()
-        .map(|(name, pts, style, _)| {
+        .map(|(name, pts, style)| {
             Dataset::default()
                 .name(name.clone())
                 .marker(Marker::Braille)
