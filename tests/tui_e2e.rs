@@ -220,8 +220,92 @@ fn bad_input_and_small_terminals_get_a_message_in_tmux() {
         &cmd,
     ]);
     let s = t.wait("the command to exit", 60, |s| s.contains("EXIT=1"));
-    assert!(
-        s.contains("80×24") && s.contains("headless"),
-        "{s}"
-    );
+    assert!(s.contains("80×24") && s.contains("headless"), "{s}");
+}
+
+/// Step folders under `dir/checkpoints`.
+fn saved_steps(dir: &Path) -> Vec<String> {
+    let mut v = Vec::new();
+    for run in std::fs::read_dir(dir.join("checkpoints"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        for step in std::fs::read_dir(run.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if step.path().join("meta.ron").is_file() {
+                v.push(step.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    v
+}
+
+#[test]
+fn sigterm_and_a_dropped_terminal_save_a_checkpoint_and_exit() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_diffscope");
+    for (k, signal) in ["TERM", "HUP"].iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let preset = dir.path().join("tiny.ron");
+        std::fs::write(&preset, TINY).unwrap();
+        let pidfile = dir.path().join("pid");
+        let t = Tmux {
+            socket: format!("diffscope-e2e-sig{k}-{}", std::process::id()),
+        };
+        // `exec` makes the shell's pid the workbench's.
+        let cmd = format!(
+            "echo $$ > {pf}; exec env XDG_CONFIG_HOME={cfg} XDG_DATA_HOME={cfg} {bin} tui \
+             --preset {p} --image-protocol halfblocks",
+            pf = pidfile.display(),
+            cfg = dir.path().display(),
+            p = preset.display()
+        );
+        t.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            "-c",
+            &dir.path().display().to_string(),
+            &cmd,
+        ]);
+        t.wait("training to report", 120, |s| {
+            status(s).is_some_and(|(step, _)| step > 0)
+        });
+        let pid = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .to_string();
+        if *signal == "HUP" {
+            // Closing the terminal sends SIGHUP, as a dropped SSH connection does.
+            t.run(&["kill-session", "-t", "e2e"]);
+        } else {
+            Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        }
+        let start = Instant::now();
+        while Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "SIG{signal}: still running"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let steps = saved_steps(dir.path());
+        assert_eq!(
+            steps.len(),
+            1,
+            "SIG{signal}: one checkpoint saved: {steps:?}"
+        );
+    }
 }

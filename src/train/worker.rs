@@ -141,7 +141,12 @@ fn run(
         (0, n) | (n, _) => n,
     };
     tch::set_num_threads(threads as i32);
-    tch::set_num_interop_threads(1);
+    // libtorch refuses a second call once work has run (a later worker in the same
+    // process, e.g. the workbench opening another run).
+    static INTEROP: std::sync::Once = std::sync::Once::new();
+    INTEROP.call_once(|| {
+        let _ = guarded(|| tch::set_num_interop_threads(1));
+    });
     send(Event::Ready(RunInfo {
         preset: tr.preset.name.clone(),
         device: format!("{:?}", opts.device).to_lowercase(),

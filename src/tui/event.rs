@@ -127,8 +127,10 @@ impl Runtime {
     /// Starts a worker for `plan` (the old one, if any, is told to shut down) and returns
     /// the message that tells the app.
     pub fn start(&mut self, plan: RunPlan, save_old: bool) -> Msg {
-        self.send(Command::Shutdown { save: save_old });
+        // Bump the generation first, so nothing the old worker says from now on (its
+        // `Exited` above all) is taken for the new one's.
         let gen = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.send(Command::Shutdown { save: save_old });
         let handle = worker::spawn(WorkerOptions {
             origin: plan.origin,
             device: self.device,
@@ -143,14 +145,27 @@ impl Runtime {
         let tx = self.tx.clone();
         let current = self.generation.clone();
         self.bridges.push(std::thread::spawn(move || {
+            let mut exited = false;
             for ev in handle.events.iter() {
-                let exited = ev == Event::Exited;
+                exited = ev == Event::Exited;
                 if current.load(Ordering::SeqCst) == gen {
                     let _ = tx.send(Msg::Worker(ev));
                 }
                 if exited {
                     break;
                 }
+            }
+            if !exited && current.load(Ordering::SeqCst) == gen {
+                // The worker thread died without saying goodbye.
+                let why = super::WORKER_PANIC
+                    .lock()
+                    .ok()
+                    .and_then(|g| g.clone())
+                    .unwrap_or_else(|| "unknown error".into());
+                let _ = tx.send(Msg::Worker(Event::Error(format!(
+                    "the worker stopped: {why}"
+                ))));
+                let _ = tx.send(Msg::Worker(Event::Exited));
             }
             handle.join();
         }));

@@ -129,12 +129,29 @@ fn restore_terminal() {
     );
 }
 
+/// The last panic message seen on the worker thread (reported if the worker dies).
+pub static WORKER_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
 /// Restores the terminal even when a panic unwinds out of the UI. Panics on the worker
-/// thread are caught there and reported as events, so they are kept quiet.
+/// thread are mostly caught there and reported as events, so they are kept off the screen
+/// and remembered instead.
 fn install_panic_hook() {
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         if std::thread::current().name() == Some("diffscope-worker") {
+            let p = info.payload();
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown error".into());
+            let at = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            if let Ok(mut g) = WORKER_PANIC.lock() {
+                *g = Some(format!("{}{at}", msg.lines().next().unwrap_or("")));
+            }
             return;
         }
         restore_terminal();
