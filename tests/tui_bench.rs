@@ -56,11 +56,11 @@ fn tmux(socket: &str, args: &[&str]) -> String {
 
 const PRESET: &str = r#"(
     name: "bench",
-    description: "swissroll, shortened for the benchmark",
+    description: "a smaller swissroll model, so the benchmark runs in minutes on two cores",
     data: Toy2d((shape: SwissRoll, points: 20000, noise: 0.02)),
-    model: Mlp((hidden: 128, blocks: 3, time_dim: 64)),
+    model: Mlp((hidden: 64, blocks: 2, time_dim: 32)),
     diffusion: (schedule: Linear, timesteps: 1000),
-    train: (steps: 3000, batch_size: 256, lr: 2e-3, log_every: 50, sample_every: 1000, threads: 2),
+    train: (steps: 3000, batch_size: 128, lr: 2e-3, log_every: 50, sample_every: 1000, threads: 2),
     sample: (sampler: Ddpm, steps: 1000, n: 2000),
 )"#;
 

@@ -251,7 +251,9 @@ fn sigterm_and_a_dropped_terminal_save_a_checkpoint_and_exit() {
         return;
     }
     let bin = env!("CARGO_BIN_EXE_diffscope");
-    for (k, signal) in ["TERM", "HUP"].iter().enumerate() {
+    // HUP: the pane's process is the workbench; CLOSE: a shell runs it, so closing the pane
+    // only hangs up its terminal, as when an SSH connection drops without a signal.
+    for (k, signal) in ["TERM", "HUP", "CLOSE"].iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
         let preset = dir.path().join("tiny.ron");
         std::fs::write(&preset, TINY).unwrap();
@@ -260,9 +262,10 @@ fn sigterm_and_a_dropped_terminal_save_a_checkpoint_and_exit() {
             socket: format!("diffscope-e2e-sig{k}-{}", std::process::id()),
         };
         // `exec` makes the shell's pid the workbench's.
+        let exec = if *signal == "CLOSE" { "" } else { "exec" };
         let cmd = format!(
-            "echo $$ > {pf}; exec env XDG_CONFIG_HOME={cfg} XDG_DATA_HOME={cfg} {bin} tui \
-             --preset {p} --image-protocol halfblocks",
+            "echo $$ > {pf}; {exec} env XDG_CONFIG_HOME={cfg} XDG_DATA_HOME={cfg} {bin} tui \
+             --preset {p} --image-protocol halfblocks; sleep 60",
             pf = pidfile.display(),
             cfg = dir.path().display(),
             p = preset.display()

@@ -157,3 +157,11 @@ fn status_while_sampling_and_after_a_nan() {
         )));
     });
 }
+
+#[test]
+fn a_terminal_resized_below_the_minimum_gets_a_message() {
+    let app = demo::app();
+    let screen = render(&app, 60, 12);
+    assert!(screen.contains("needs 80×24"), "{screen}");
+    assert!(!screen.contains("Process"), "{screen}");
+}

@@ -234,6 +234,8 @@ impl Runtime {
     /// Waits for every worker to finish (saving included) and removes run folders that
     /// were left empty.
     pub fn finish(mut self) {
+        // Normally the worker has already exited; if not, stop it now (unsaved).
+        self.send(Command::Shutdown { save: false });
         self.commands = None;
         for b in self.bridges.drain(..) {
             let _ = b.join();
@@ -251,10 +253,29 @@ pub fn terminal_events() -> impl Stream<Item = std::io::Result<CEvent>> + Unpin 
     std::thread::Builder::new()
         .name("diffscope-input".into())
         .spawn(move || loop {
-            let ev = crossterm::event::read();
-            let failed = ev.is_err();
-            if tx.send(ev).is_err() || failed {
-                break;
+            match crossterm::event::poll(Duration::from_millis(250)) {
+                Ok(true) => {
+                    let ev = crossterm::event::read();
+                    let failed = ev.is_err();
+                    if tx.send(ev).is_err() || failed {
+                        break;
+                    }
+                }
+                Ok(false) => {
+                    // A hung-up terminal (a closed SSH session or tmux pane) may never
+                    // report an error on input; its size query does.
+                    if crossterm::terminal::size().is_err() {
+                        let _ = tx.send(Err(std::io::Error::other("the terminal closed")));
+                        break;
+                    }
+                    if tx.is_closed() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
             }
         })
         .ok();

@@ -45,6 +45,19 @@ pub fn areas(area: Rect) -> Areas {
 /// Draws the whole screen.
 pub fn draw(f: &mut Frame, app: &App) {
     let area = f.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        // Resized below the minimum while running: say so instead of a garbled screen.
+        let msg = format!(
+            "The terminal is {}×{}; the workbench needs {MIN_WIDTH}×{MIN_HEIGHT}. \
+             Enlarge it (training goes on), or press q to quit.",
+            area.width, area.height
+        );
+        f.render_widget(
+            ratatui::widgets::Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }),
+            area,
+        );
+        return;
+    }
     let a = areas(area);
     status::draw_status(f, app, a.status);
     if app.show_schedule {
