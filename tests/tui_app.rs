@@ -456,3 +456,37 @@ fn themes_cycle_and_toggles_flip() {
     app.update(ch('v'));
     assert!(app.log_scale && app.quarters_view && app.show_schedule);
 }
+
+#[test]
+fn image_samples_are_encoded_off_the_ui_thread_for_the_detected_protocol() {
+    use diffscope::tui::images;
+    let mut app = training_app();
+    let fx = app.update(ch('s'));
+    let id = sample_requests(&fx)[0].id;
+    let (n, c, h, w) = (4usize, 1usize, 8usize, 8usize);
+    let s = diffscope::train::protocol::Samples {
+        id,
+        step: 10,
+        ema: true,
+        shape: vec![n as i64, c as i64, h as i64, w as i64],
+        values: vec![0.5; n * c * h * w],
+        frame_timesteps: vec![],
+        frames_xt: vec![],
+        frames_x0: vec![],
+    };
+    let fx = app.update(Msg::Worker(Event::Samples(s.clone())));
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::EncodeImages(_))),
+        "{fx:?}"
+    );
+    // What the runtime does with it, on a background thread:
+    let grid = images::grid(&s.values, [n, c, h, w], [0, 0, 0]);
+    assert_eq!((grid.width(), grid.height()), (2 * 8 + 3, 2 * 8 + 3));
+    let picker = images::picker(images::ImageProtocol::Halfblocks);
+    assert_eq!(images::protocol_name(&picker), "halfblocks");
+    let area = ratatui::layout::Rect::new(0, 0, 30, 10);
+    let set = images::encode(&picker, id, 10, grid, area);
+    assert!(set.protocol.is_some());
+    app.update(Msg::ImagesReady(Arc::new(set)));
+    assert_eq!(app.images.as_ref().unwrap().id, id);
+}

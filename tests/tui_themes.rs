@@ -68,3 +68,14 @@ fn unknown_fields_and_bad_colours_name_the_file_line_and_column() {
     let e = Theme::from_file(&p).unwrap_err();
     assert!(e.contains("odd.ron") && e.contains("accent"), "{e}");
 }
+
+#[test]
+fn no_color_selects_monochrome() {
+    // Only this test reads NO_COLOR in this binary.
+    std::env::set_var("NO_COLOR", "1");
+    let (themes, idx, _) = diffscope::tui::themes(Some("light"));
+    std::env::remove_var("NO_COLOR");
+    assert_eq!(themes[idx].name, "monochrome");
+    let (themes, idx, _) = diffscope::tui::themes(Some("light"));
+    assert_eq!(themes[idx].name, "light");
+}
