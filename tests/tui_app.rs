@@ -490,3 +490,17 @@ fn image_samples_are_encoded_off_the_ui_thread_for_the_detected_protocol() {
     app.update(Msg::ImagesReady(Arc::new(set)));
     assert_eq!(app.images.as_ref().unwrap().id, id);
 }
+
+#[test]
+fn forward_frames_stay_within_a_memory_budget_for_big_items() {
+    // 2-D points: every t. Big images: an even spread that keeps 0 and T.
+    assert_eq!(inspect::forward_timesteps(1000, 2000).len(), 1001);
+    let ts = inspect::forward_timesteps(1000, 16 * 3 * 32 * 32);
+    assert!(
+        ts.len() * 16 * 3 * 32 * 32 <= inspect::FORWARD_BUDGET,
+        "{}",
+        ts.len()
+    );
+    assert_eq!((ts[0], *ts.last().unwrap()), (0, 1000));
+    assert!(ts.windows(2).all(|w| w[0] < w[1]));
+}

@@ -364,7 +364,10 @@ impl App {
         match self.mode {
             Mode::Forward => {
                 let d = self.data.as_ref()?;
-                d.forward.get(self.t).or_else(|| d.forward.last())
+                match d.forward.get(self.t) {
+                    Some(f) if f.t == self.t => Some(f),
+                    _ => super::inspect::nearest(&d.forward, self.t),
+                }
             }
             Mode::Reverse => super::inspect::nearest(self.reverse.as_ref()?, self.t),
         }

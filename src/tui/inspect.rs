@@ -96,9 +96,28 @@ impl DataView {
     }
 }
 
-/// x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε for each t in 0..=T (t = 0 is x_0 itself).
+/// Values kept over all forward frames (f32s): bounds the memory for big images.
+pub const FORWARD_BUDGET: usize = 8_000_000;
+
+/// The timesteps that get a forward frame: every t in 0..=T when the budget allows, else
+/// an even spread that includes 0 and T.
+pub fn forward_timesteps(tt: usize, values_per_frame: usize) -> Vec<usize> {
+    let most = (FORWARD_BUDGET / values_per_frame.max(1)).clamp(2, tt + 1);
+    if most > tt {
+        return (0..=tt).collect();
+    }
+    let mut v: Vec<usize> = (0..most)
+        .map(|k| (k as f64 * tt as f64 / (most - 1) as f64).round() as usize)
+        .collect();
+    v.dedup();
+    v
+}
+
+/// x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε at the timesteps of [`forward_timesteps`] (t = 0 is x_0
+/// itself).
 pub fn forward_frames(schedule: &Schedule, x0: &[f32], eps: &[f32]) -> Vec<Frame> {
-    (0..=schedule.len())
+    forward_timesteps(schedule.len(), x0.len())
+        .into_iter()
         .map(|t| {
             let ab = if t == 0 {
                 1.0

@@ -46,7 +46,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             num(snr)
         )),
     ];
-    if let (Mode::Reverse, Some(fr)) = (app.mode, frame) {
+    if let Some(fr) = frame {
         if fr.t != app.t {
             spans.push(Span::styled(
                 format!("  (nearest frame t={})", fr.t),
