@@ -312,3 +312,60 @@ fn sigterm_and_a_dropped_terminal_save_a_checkpoint_and_exit() {
         );
     }
 }
+
+#[test]
+fn a_checkpoint_opens_for_inspection_and_sampling_without_training() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let preset = dir.path().join("tiny.ron");
+    std::fs::write(&preset, TINY).unwrap();
+    let bin = env!("CARGO_BIN_EXE_diffscope");
+    let run = dir.path().join("run");
+    let out = Command::new(bin)
+        .args(["train", "--steps", "40", "--preset"])
+        .arg(&preset)
+        .arg("--out")
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = Tmux {
+        socket: format!("diffscope-e2e-ck-{}", std::process::id()),
+    };
+    let cmd = format!(
+        "env XDG_CONFIG_HOME={d} XDG_DATA_HOME={d} {bin} tui --checkpoint {r} \
+         --image-protocol halfblocks; echo EXIT=$?; sleep 60",
+        d = dir.path().display(),
+        r = run.display()
+    );
+    t.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "e2e",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    // It samples the checkpoint at once, and the label names the checkpoint's step.
+    let s = t.wait("samples from the checkpoint", 120, |s| {
+        s.contains("Samples · step 40")
+    });
+    assert!(s.lines().next().unwrap().contains("inspecting"), "{s}");
+    let (step, _) = status(&s).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let (again, _) = status(&t.screen()).unwrap();
+    assert_eq!((step, again), (40, 40), "no training");
+    // Nothing to save: q quits at once.
+    t.keys(&["q"]);
+    t.wait("the program to exit", 60, |s| s.contains("EXIT=0"));
+}
