@@ -176,7 +176,10 @@ pub fn draw_schedule(f: &mut Frame, app: &App, area: Rect) {
             .data(&mark),
     ];
     let chart = Chart::new(datasets)
-        .block(block(format!(" Schedule · {} ", s.kind.name()), th))
+        .block(block(
+            format!(" Schedule ({}): ᾱ_t, β_t, log-SNR ", s.kind.name()),
+            th,
+        ))
         .x_axis(
             Axis::default()
                 .style(faint(th))

@@ -146,7 +146,7 @@ fn selected(th: &crate::tui::theme::Theme) -> Style {
 
 fn menu(f: &mut Frame, app: &App, area: Rect) {
     let th = app.theme();
-    let r = centered(area, 44, 11);
+    let r = centered(area, 52, 11);
     f.render_widget(Clear, r);
     let mut lines: Vec<Line> = app
         .sampler
