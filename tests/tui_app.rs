@@ -30,6 +30,7 @@ fn training_app() -> App {
         train: true,
         run_dir: PathBuf::from("checkpoints/x"),
         source: "swissroll".into(),
+        loss: None,
     });
     assert!(matches!(fx[..], [Effect::PrepareData(_)]), "{fx:?}");
     let fx = app.update(Msg::Worker(Event::Ready(RunInfo {
@@ -419,7 +420,9 @@ fn inspecting_a_checkpoint_samples_at_once_and_does_not_train() {
         train: false,
         run_dir: PathBuf::from("checkpoints/x"),
         source: "checkpoints/x/step-00006000".into(),
+        loss: Some(0.3125),
     });
+    assert_eq!(app.loss, Some(0.3125), "the checkpoint's loss is shown");
     let fx = app.update(Msg::Worker(Event::Ready(RunInfo {
         preset: "swissroll".into(),
         device: "cpu".into(),

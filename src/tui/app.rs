@@ -72,6 +72,8 @@ pub enum Msg {
         run_dir: PathBuf,
         /// Where it came from, for the status bar.
         source: String,
+        /// The checkpoint's last loss, when opening one.
+        loss: Option<f64>,
     },
     /// Starting a run failed; the old one goes on.
     RunFailed(String),
@@ -517,13 +519,16 @@ impl App {
                 train,
                 run_dir,
                 source,
+                loss,
             } => {
                 self.notify(format!(
                     "{} {}",
                     if train { "training" } else { "inspecting" },
                     source
                 ));
-                self.begin_run(*preset, train, run_dir, source)
+                let fx = self.begin_run(*preset, train, run_dir, source);
+                self.loss = loss;
+                fx
             }
             Msg::RunFailed(e) => {
                 self.dirty = true;

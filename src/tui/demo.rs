@@ -60,6 +60,7 @@ pub fn app() -> App {
         train: true,
         run_dir: PathBuf::from("checkpoints/swissroll-demo"),
         source: "swissroll".into(),
+        loss: None,
     });
     let data = Arc::new(inspect::prepare_data(&p).expect("swissroll data"));
     app.update(Msg::DataReady(data.clone()));

@@ -36,6 +36,8 @@ pub struct RunPlan {
     pub run_dir: PathBuf,
     pub train: bool,
     pub source: String,
+    /// The checkpoint's last loss, when opening one.
+    pub loss: Option<f64>,
 }
 
 /// Resolves a run: loads the preset or the checkpoint and prepares the run folder.
@@ -57,6 +59,7 @@ pub fn plan(spec: &RunSpec) -> Result<RunPlan, String> {
                 origin: Origin::Preset(Box::new(loaded.preset)),
                 run_dir,
                 train: spec.train,
+                loss: None,
             })
         }
         RunOrigin::Checkpoint(path) => {
@@ -70,6 +73,7 @@ pub fn plan(spec: &RunSpec) -> Result<RunPlan, String> {
                 prepare_run_dir(&run_dir, true)?;
             }
             Ok(RunPlan {
+                loss: ck.meta.loss,
                 preset: ck.meta.preset,
                 source: ck.dir.display().to_string(),
                 origin: Origin::Checkpoint(ck.dir),
@@ -177,6 +181,7 @@ impl Runtime {
             train: plan.train,
             run_dir: plan.run_dir,
             source: plan.source,
+            loss: plan.loss,
         }
     }
 
