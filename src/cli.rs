@@ -9,11 +9,15 @@ use std::path::PathBuf;
     version,
     about = "A terminal workbench for denoising diffusion models (DDPM)",
     long_about = "A terminal workbench for denoising diffusion models (DDPM).\n\n\
-        With no command, trains the default preset (swissroll) and plots its samples."
+        With no command, opens the workbench (a terminal UI) on the default preset and \
+        starts training."
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Cmd>,
+    /// How the workbench draws images: auto, kitty, sixel, iterm2 or halfblocks.
+    #[arg(long, global = true, value_enum)]
+    pub image_protocol: Option<crate::tui::images::ImageProtocol>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,6 +32,8 @@ pub enum Cmd {
     Eval(EvalArgs),
     /// Preview (or export) the training data after pre-processing.
     Data(DataArgs),
+    /// Open the workbench (the default with no command).
+    Tui(TuiArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -50,6 +56,26 @@ pub struct DataArgs {
     /// Nearest-neighbour upscaling of the grid.
     #[arg(long)]
     pub scale: Option<u32>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct TuiArgs {
+    /// A preset to train: a name (from presets/, the user's config folder or the built-ins)
+    /// or a path.
+    #[arg(long, conflicts_with = "checkpoint")]
+    pub preset: Option<String>,
+    /// Open a checkpoint (a run folder or a step folder) for inspection, without training.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// libtorch threads on the worker (default: the preset's).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Start with this theme (dark, light, high-contrast, monochrome or a user theme).
+    #[arg(long)]
+    pub theme: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -13,4 +13,5 @@ pub mod model;
 pub mod render;
 pub mod rng;
 pub mod train;
+pub mod tui;
 pub mod util;

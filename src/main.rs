@@ -1,12 +1,25 @@
 use clap::Parser;
 use diffscope::cli::{Cli, Cmd};
 use diffscope::commands;
+use diffscope::tui::{self, TuiOptions};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => commands::main_job(),
+        None => tui::run(TuiOptions {
+            image_protocol: cli.image_protocol,
+            device: "auto".into(),
+            ..TuiOptions::default()
+        }),
+        Some(Cmd::Tui(a)) => tui::run(TuiOptions {
+            preset: a.preset,
+            checkpoint: a.checkpoint,
+            image_protocol: cli.image_protocol,
+            device: a.device,
+            threads: a.threads,
+            theme: a.theme,
+        }),
         Some(Cmd::Train(a)) => commands::train::run(&a).map(|_| ()),
         Some(Cmd::Sample(a)) => commands::sample::run(&a),
         Some(Cmd::Schedule(a)) => commands::schedule::run(&a),

@@ -7,7 +7,9 @@ use super::trainer::{TrainError, Trainer, Weights};
 use crate::diffusion::Trajectory;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 use tch::{Device, Tensor};
@@ -36,6 +38,9 @@ pub struct WorkerOptions {
 pub struct WorkerHandle {
     pub commands: Sender<Command>,
     pub events: Receiver<Event>,
+    /// Set to abandon a sampling run in progress (it ends with an `Error` event). Checked
+    /// between reverse steps; used before a shutdown so that it is not kept waiting.
+    pub cancel: Arc<AtomicBool>,
     join: Option<JoinHandle<()>>,
 }
 
@@ -58,13 +63,16 @@ pub fn spawn(opts: WorkerOptions) -> WorkerHandle {
     install_quiet_panic_hook();
     let (ctx, crx) = channel();
     let (etx, erx) = channel();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
     let join = std::thread::Builder::new()
         .name(THREAD_NAME.into())
-        .spawn(move || run(opts, crx, etx))
+        .spawn(move || run(opts, crx, etx, flag))
         .ok();
     WorkerHandle {
         commands: ctx,
         events: erx,
+        cancel,
         join,
     }
 }
@@ -140,7 +148,12 @@ fn build(opts: &WorkerOptions) -> Result<Trainer, String> {
     Ok(tr)
 }
 
-fn run(opts: WorkerOptions, commands: Receiver<Command>, events: Sender<Event>) {
+fn run(
+    opts: WorkerOptions,
+    commands: Receiver<Command>,
+    events: Sender<Event>,
+    cancel: Arc<AtomicBool>,
+) {
     let send = |e: Event| {
         let _ = events.send(e);
     };
@@ -160,7 +173,12 @@ fn run(opts: WorkerOptions, commands: Receiver<Command>, events: Sender<Event>) 
         (0, n) | (n, _) => n,
     };
     tch::set_num_threads(threads as i32);
-    tch::set_num_interop_threads(1);
+    // libtorch refuses a second call once work has run (a later worker in the same
+    // process, e.g. the workbench opening another run).
+    static INTEROP: std::sync::Once = std::sync::Once::new();
+    INTEROP.call_once(|| {
+        let _ = guarded(|| tch::set_num_interop_threads(1));
+    });
     send(Event::Ready(RunInfo {
         preset: tr.preset.name.clone(),
         device: format!("{:?}", opts.device).to_lowercase(),
@@ -210,7 +228,7 @@ fn run(opts: WorkerOptions, commands: Receiver<Command>, events: Sender<Event>) 
                     last_report = (Instant::now(), tr.step);
                     send(Event::Resumed);
                 }
-                Command::Sample(req) => match guarded(|| sample(&tr, &req, &send)) {
+                Command::Sample(req) => match guarded(|| sample(&tr, &req, &send, &cancel)) {
                     Ok(s) => send(Event::Samples(s)),
                     Err(e) => send(Event::Error(format!("sampling failed: {e}"))),
                 },
@@ -285,7 +303,7 @@ fn to_vec(t: &Tensor) -> Vec<f32> {
     Vec::<f32>::try_from(&t).unwrap_or_default()
 }
 
-fn sample(tr: &Trainer, req: &SampleRequest, send: &dyn Fn(Event)) -> Samples {
+fn sample(tr: &Trainer, req: &SampleRequest, send: &dyn Fn(Event), cancel: &AtomicBool) -> Samples {
     let mut traj = Trajectory::new();
     let weights = if req.ema { Weights::Ema } else { Weights::Raw };
     let every = (req.options.steps.min(tr.diffusion.steps()) / 50).max(1);
@@ -296,6 +314,10 @@ fn sample(tr: &Trainer, req: &SampleRequest, send: &dyn Fn(Event)) -> Samples {
         req.seed,
         (req.frames > 0).then_some((&mut traj, req.frames)),
         &mut |done, of| {
+            if cancel.load(Ordering::Relaxed) {
+                // Unwinds to `guarded` without running the panic hook.
+                std::panic::resume_unwind(Box::new("sampling cancelled"));
+            }
             if done % every == 0 || done == of {
                 send(Event::SampleProgress {
                     id: req.id,

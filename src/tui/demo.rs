@@ -1,0 +1,107 @@
+//! A synthetic, deterministic workbench state: a swissroll run part-way through training,
+//! with a loss history, samples and a reverse trajectory. Used by the snapshot tests and
+//! the frame-time benchmark, so both see a screen like a real one without a worker.
+
+use super::app::{App, Msg};
+use super::inspect::{self, DataView};
+use super::theme::Theme;
+use crate::config::Preset;
+use crate::rng::Rng;
+use crate::train::protocol::{Event, RunInfo, Samples};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The swissroll preset, as built in.
+pub fn preset() -> Preset {
+    let text = crate::config::preset::BUILTIN
+        .iter()
+        .find(|(n, _)| *n == "swissroll")
+        .map(|(_, t)| *t)
+        .expect("swissroll is built in");
+    Preset::parse(text, &PathBuf::from("<builtin>/swissroll.ron")).expect("valid preset")
+}
+
+/// Fake samples: data points pulled towards the origin, with a trajectory of `frames`
+/// frames (x_t interpolating from noise to the samples).
+pub fn samples(data: &DataView, id: u64, step: u64, frames: usize) -> Samples {
+    let n = data.n;
+    let x0: Vec<f32> = data.forward[0].xt.iter().map(|v| v * 0.9).collect();
+    let mut r = Rng::new(7);
+    let noise: Vec<f32> = (0..x0.len()).map(|_| r.normal() as f32).collect();
+    let tt = data.forward.len() - 1;
+    let ts: Vec<usize> = (0..frames)
+        .map(|k| tt - 1 - k * (tt - 1) / frames.max(2).saturating_sub(1).max(1))
+        .collect();
+    let mix = |t: usize| -> Vec<f32> {
+        let a = 1.0 - (t + 1) as f32 / tt as f32;
+        x0.iter()
+            .zip(&noise)
+            .map(|(x, e)| a * x + (1.0 - a * a).max(0.0).sqrt() * e)
+            .collect()
+    };
+    Samples {
+        id,
+        step,
+        ema: true,
+        shape: vec![n as i64, 2],
+        values: x0.clone(),
+        frame_timesteps: ts.clone(),
+        frames_xt: ts.iter().map(|&t| mix(t)).collect(),
+        frames_x0: ts.iter().map(|_| x0.clone()).collect(),
+    }
+}
+
+/// A swissroll run at step 2400 of 6000, paused on nothing, inspector at t = 250.
+pub fn app() -> App {
+    let mut app = App::new(vec![Theme::default()], 0, "halfblocks");
+    let p = preset();
+    app.update(Msg::RunStarted {
+        preset: Box::new(p.clone()),
+        train: true,
+        run_dir: PathBuf::from("checkpoints/swissroll-demo"),
+        source: "swissroll".into(),
+        loss: None,
+    });
+    let data = Arc::new(inspect::prepare_data(&p).expect("swissroll data"));
+    app.update(Msg::DataReady(data.clone()));
+    app.update(Msg::Worker(Event::Ready(RunInfo {
+        preset: "swissroll".into(),
+        device: "cpu".into(),
+        parameters: 117_506,
+        step: 0,
+        total_steps: 6000,
+        item_shape: vec![2],
+        run_dir: PathBuf::from("checkpoints/swissroll-demo"),
+    })));
+    let mut r = Rng::new(3);
+    for k in 1..=48u64 {
+        let step = k * 50;
+        let base = 0.25 + 0.6 * (-(step as f64) / 500.0).exp();
+        let loss = base * (1.0 + 0.15 * (r.uniform() - 0.5));
+        let q = [
+            Some(loss * 1.9),
+            Some(loss * 1.1),
+            Some(loss * 0.6),
+            Some(loss * 0.3),
+        ];
+        app.update(Msg::Worker(Event::Progress {
+            step,
+            loss,
+            quarter_losses: q,
+            lr: 2e-3,
+            grad_norm: 0.5,
+            steps_per_sec: 120.0,
+        }));
+    }
+    // Whatever sampling the refresh asked for is answered by the demo samples.
+    let s = samples(&data, app.sampling.map_or(99, |s| s.id), 2000, 20);
+    let frames = Arc::new(inspect::reverse_frames(&s));
+    let id = s.id;
+    app.update(Msg::Worker(Event::Samples(s)));
+    app.update(Msg::ReverseReady { id, frames });
+    app.sampling = None;
+    app.t = 250;
+    app.notice = None;
+    app.dirty = true;
+    app
+}

@@ -1,0 +1,395 @@
+//! The event loop: a tokio `select!` over the terminal's key events, messages from the
+//! worker and from background jobs, signals and a render tick. It redraws only when the
+//! state changed, at most about 30 times a second. The worker runs on its own thread; its
+//! events are forwarded into a tokio channel by a small bridge thread.
+
+use super::app::{App, Effect, Msg, RunOrigin, RunSpec};
+use super::{browse, images, inspect, ui};
+use crate::commands::train::prepare_run_dir;
+use crate::config::Preset;
+use crate::train::checkpoint;
+use crate::train::protocol::{Command, Event};
+use crate::train::worker::{self, Origin, WorkerOptions};
+use crate::util::{now_unix, timestamp};
+use crossterm::event::Event as CEvent;
+use futures_util::{Stream, StreamExt};
+use ratatui::backend::Backend;
+use ratatui::layout::Rect;
+use ratatui::Terminal;
+use ratatui_image::picker::Picker;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+/// The shortest time between two frames.
+pub const FRAME: Duration = Duration::from_millis(33);
+
+/// A run, resolved and ready to start.
+pub struct RunPlan {
+    pub preset: Preset,
+    pub origin: Origin,
+    pub run_dir: PathBuf,
+    pub train: bool,
+    pub source: String,
+    /// The checkpoint's last loss, when opening one.
+    pub loss: Option<f64>,
+}
+
+/// Resolves a run: loads the preset or the checkpoint and prepares the run folder.
+pub fn plan(spec: &RunSpec) -> Result<RunPlan, String> {
+    match &spec.origin {
+        RunOrigin::Preset(name) => {
+            let loaded = Preset::load(name)?;
+            let run_dir = PathBuf::from("checkpoints").join(format!(
+                "{}-{}",
+                loaded.preset.name,
+                timestamp(now_unix())
+            ));
+            if spec.train {
+                prepare_run_dir(&run_dir, false)?;
+            }
+            Ok(RunPlan {
+                source: loaded.preset.name.clone(),
+                preset: loaded.preset.clone(),
+                origin: Origin::Preset(Box::new(loaded.preset)),
+                run_dir,
+                train: spec.train,
+                loss: None,
+            })
+        }
+        RunOrigin::Checkpoint(path) => {
+            let ck = checkpoint::read(path)?;
+            let run_dir = ck
+                .dir
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("."));
+            if spec.train {
+                prepare_run_dir(&run_dir, true)?;
+            }
+            Ok(RunPlan {
+                loss: ck.meta.loss,
+                preset: ck.meta.preset,
+                source: ck.dir.display().to_string(),
+                origin: Origin::Checkpoint(ck.dir),
+                run_dir,
+                train: spec.train,
+            })
+        }
+    }
+}
+
+/// Starts workers and background jobs for the loop.
+pub struct Runtime {
+    pub tx: UnboundedSender<Msg>,
+    rx: UnboundedReceiver<Msg>,
+    commands: Option<Sender<Command>>,
+    cancel: Option<Arc<AtomicBool>>,
+    generation: Arc<AtomicU64>,
+    bridges: Vec<JoinHandle<()>>,
+    pub picker: Picker,
+    /// Where the samples pane was last drawn (images are encoded for it).
+    pub samples_area: Rect,
+    pub device: tch::Device,
+    pub threads: usize,
+    run_dirs: Vec<PathBuf>,
+}
+
+impl Runtime {
+    pub fn new(picker: Picker, device: tch::Device, threads: usize) -> Runtime {
+        let (tx, rx) = unbounded_channel();
+        Runtime {
+            tx,
+            rx,
+            commands: None,
+            cancel: None,
+            generation: Arc::new(AtomicU64::new(0)),
+            bridges: Vec::new(),
+            picker,
+            samples_area: Rect::new(0, 0, 40, 12),
+            device,
+            threads,
+            run_dirs: Vec::new(),
+        }
+    }
+
+    fn send(&self, c: Command) {
+        if let (Command::Shutdown { .. }, Some(flag)) = (&c, &self.cancel) {
+            // Do not keep a shutdown (and its save) waiting behind a long sampling run.
+            flag.store(true, Ordering::Relaxed);
+        }
+        if let Some(tx) = &self.commands {
+            let _ = tx.send(c);
+        }
+    }
+
+    /// Starts a worker for `plan` (the old one, if any, is told to shut down) and returns
+    /// the message that tells the app.
+    pub fn start(&mut self, plan: RunPlan, save_old: bool) -> Msg {
+        // Bump the generation first, so nothing the old worker says from now on (its
+        // `Exited` above all) is taken for the new one's.
+        let gen = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.send(Command::Shutdown { save: save_old });
+        let handle = worker::spawn(WorkerOptions {
+            origin: plan.origin,
+            device: self.device,
+            run_dir: plan.run_dir.clone(),
+            total_steps: None,
+            seed: None,
+            threads: self.threads,
+            command: crate::commands::command_line(),
+        });
+        self.commands = Some(handle.commands.clone());
+        self.cancel = Some(handle.cancel.clone());
+        let tx = self.tx.clone();
+        let current = self.generation.clone();
+        self.bridges.push(std::thread::spawn(move || {
+            let mut exited = false;
+            for ev in handle.events.iter() {
+                exited = ev == Event::Exited;
+                if current.load(Ordering::SeqCst) == gen {
+                    let _ = tx.send(Msg::Worker(ev));
+                }
+                if exited {
+                    break;
+                }
+            }
+            if !exited && current.load(Ordering::SeqCst) == gen {
+                // The worker thread died without saying goodbye.
+                let why = super::WORKER_PANIC
+                    .lock()
+                    .ok()
+                    .and_then(|g| g.clone())
+                    .unwrap_or_else(|| "unknown error".into());
+                let _ = tx.send(Msg::Worker(Event::Error(format!(
+                    "the worker stopped: {why}"
+                ))));
+                let _ = tx.send(Msg::Worker(Event::Exited));
+            }
+            handle.join();
+        }));
+        if plan.train {
+            self.run_dirs.push(plan.run_dir.clone());
+        }
+        Msg::RunStarted {
+            preset: Box::new(plan.preset),
+            train: plan.train,
+            run_dir: plan.run_dir,
+            source: plan.source,
+            loss: plan.loss,
+        }
+    }
+
+    fn job(&self, f: impl FnOnce() -> Msg + Send + 'static) {
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+    }
+
+    /// Carries out effects (and the effects of the messages they produce at once).
+    /// Returns true when the loop must end.
+    pub fn apply(&mut self, app: &mut App, effects: Vec<Effect>) -> bool {
+        let mut queue: VecDeque<Effect> = effects.into();
+        while let Some(e) = queue.pop_front() {
+            match e {
+                Effect::Send(c) => self.send(c),
+                Effect::StartRun { spec, save_old } => {
+                    let msg = match plan(&spec) {
+                        Ok(p) => self.start(p, save_old),
+                        Err(e) => Msg::RunFailed(e),
+                    };
+                    queue.extend(app.update(msg));
+                }
+                Effect::PrepareData(p) => self.job(move || match inspect::prepare_data(&p) {
+                    Ok(d) => Msg::DataReady(Arc::new(d)),
+                    Err(e) => Msg::RunFailed(format!("cannot load the data: {e}")),
+                }),
+                Effect::PrepareReverse(s) => self.job(move || Msg::ReverseReady {
+                    id: s.id,
+                    frames: Arc::new(inspect::reverse_frames(&s)),
+                }),
+                Effect::EncodeImages(s) => {
+                    let picker = self.picker.clone();
+                    let area = self.samples_area;
+                    self.job(move || {
+                        let shape = images::image_shape(&s.shape).unwrap_or([0, 1, 1, 1]);
+                        let g = images::grid(&s.values, shape, [0, 0, 0]);
+                        Msg::ImagesReady(Arc::new(images::encode(&picker, s.id, s.step, g, area)))
+                    })
+                }
+                Effect::ScanCheckpoints => self.job(|| {
+                    Msg::Checkpoints(browse::scan_checkpoints(&browse::checkpoint_roots()))
+                }),
+                Effect::ScanPresets => self.job(|| Msg::Presets(browse::scan_presets())),
+                Effect::DeleteCheckpoint(p) => {
+                    self.job(move || Msg::Deleted(browse::delete_checkpoint(&p).map(|_| p)))
+                }
+                Effect::Quit => return true,
+            }
+        }
+        false
+    }
+
+    /// Waits for every worker to finish (saving included) and removes run folders that
+    /// were left empty.
+    pub fn finish(mut self) {
+        // Normally the worker has already exited; if not, stop it now (unsaved).
+        self.send(Command::Shutdown { save: false });
+        self.commands = None;
+        for b in self.bridges.drain(..) {
+            let _ = b.join();
+        }
+        for d in &self.run_dirs {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+/// The terminal's events as a stream. A dedicated thread blocks in `crossterm::event::read`
+/// and forwards each event, so the event loop never polls the terminal itself.
+pub fn terminal_events() -> impl Stream<Item = std::io::Result<CEvent>> + Unpin {
+    let (tx, mut rx) = unbounded_channel();
+    std::thread::Builder::new()
+        .name("diffscope-input".into())
+        .spawn(move || loop {
+            match crossterm::event::poll(Duration::from_millis(250)) {
+                Ok(true) => {
+                    let ev = crossterm::event::read();
+                    let failed = ev.is_err();
+                    if tx.send(ev).is_err() || failed {
+                        break;
+                    }
+                }
+                Ok(false) => {
+                    // A hung-up terminal (a closed SSH session or tmux pane) may never
+                    // report an error on input; its size query does.
+                    if crossterm::terminal::size().is_err() {
+                        let _ = tx.send(Err(std::io::Error::other("the terminal closed")));
+                        break;
+                    }
+                    if tx.is_closed() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e));
+                    break;
+                }
+            }
+        })
+        .ok();
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// Runs the loop until the app quits. Generic over the backend so that tests can use
+/// ratatui's `TestBackend` and a scripted input stream.
+pub async fn run_loop<B: Backend, S>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    rt: &mut Runtime,
+    mut input: S,
+    first: Vec<Effect>,
+) -> Result<(), String>
+where
+    S: Stream<Item = std::io::Result<CEvent>> + Unpin,
+{
+    if rt.apply(app, first) {
+        return Ok(());
+    }
+    let mut tick = tokio::time::interval(FRAME);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut last_draw: Option<Instant> = None;
+    let mut input_open = true;
+    let mut signals = Signals::new();
+    loop {
+        if app.dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
+            let mut samples_area = rt.samples_area;
+            let drawn = terminal.draw(|f| {
+                ui::draw(f, app);
+                samples_area = ui::areas(f.area()).samples;
+            });
+            if drawn.is_ok() {
+                rt.samples_area = Rect {
+                    x: 0,
+                    y: 0,
+                    width: samples_area.width.saturating_sub(2),
+                    height: samples_area.height.saturating_sub(2),
+                };
+            }
+            app.dirty = false;
+            last_draw = Some(Instant::now());
+        }
+        let msg = tokio::select! {
+            ev = input.next(), if input_open => match ev {
+                Some(Ok(CEvent::Key(k))) => Msg::Key(k),
+                Some(Ok(CEvent::Resize(..))) => {
+                    app.dirty = true;
+                    continue;
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => {
+                    // The terminal is gone (e.g. the SSH connection dropped).
+                    input_open = false;
+                    Msg::Signal("the terminal closed".into())
+                }
+            },
+            Some(m) = rt.rx.recv() => m,
+            name = signals.next() => Msg::Signal(name.into()),
+            _ = tick.tick() => Msg::Tick,
+        };
+        let fx = app.update(msg);
+        if rt.apply(app, fx) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// SIGTERM and SIGHUP as a future (never ready where they cannot be installed).
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                hup: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = recv(&mut self.term) => "SIGTERM",
+                _ = recv(&mut self.hup) => "SIGHUP",
+            }
+        }
+        #[cfg(not(unix))]
+        std::future::pending().await
+    }
+}

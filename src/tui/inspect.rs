@@ -1,0 +1,196 @@
+//! Data for the process inspector, prepared off the UI thread: the forward process
+//! q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I) in closed form for a fixed batch of data items,
+//! and the frames of a stored reverse trajectory. Plain f32, no tensors.
+
+use crate::config::Preset;
+use crate::data::Split;
+use crate::diffusion::Schedule;
+use crate::rng::Rng;
+use crate::train::protocol::Samples;
+
+/// Items in the fixed forward batch: points for 2-D data, images otherwise.
+pub const FORWARD_POINTS: usize = 1000;
+pub const FORWARD_IMAGES: usize = 16;
+/// Data points drawn faintly behind 2-D scatters.
+pub const BACKGROUND_POINTS: usize = 2000;
+
+/// A histogram of values over a fixed range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    pub lo: f64,
+    pub hi: f64,
+    pub counts: Vec<u32>,
+    pub total: usize,
+}
+
+impl Histogram {
+    pub const RANGE: f64 = 4.0;
+    pub const BINS: usize = 40;
+
+    pub fn of(values: &[f32]) -> Histogram {
+        let (lo, hi, bins) = (-Self::RANGE, Self::RANGE, Self::BINS);
+        let mut counts = vec![0u32; bins];
+        let w = (hi - lo) / bins as f64;
+        for &v in values {
+            let v = v as f64;
+            if v.is_finite() && v >= lo && v < hi {
+                counts[((v - lo) / w) as usize] += 1;
+            }
+        }
+        Histogram {
+            lo,
+            hi,
+            counts,
+            total: values.len(),
+        }
+    }
+
+    pub fn bin_width(&self) -> f64 {
+        (self.hi - self.lo) / self.counts.len() as f64
+    }
+
+    /// (bin centre, density) pairs, normalised like a probability density.
+    pub fn density(&self) -> Vec<(f64, f64)> {
+        let w = self.bin_width();
+        let n = self.total.max(1) as f64;
+        self.counts
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| (self.lo + (i as f64 + 0.5) * w, c as f64 / (n * w)))
+            .collect()
+    }
+}
+
+/// The standard normal density.
+pub fn normal_pdf(x: f64) -> f64 {
+    (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
+}
+
+/// One frame of the inspector: x_t for the batch (laid out like the data) and, in reverse
+/// mode, the model's x̂_0.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    /// t in 0..=T (0 is the data, T pure noise).
+    pub t: usize,
+    pub xt: Vec<f32>,
+    pub x0: Option<Vec<f32>>,
+    pub hist: Histogram,
+}
+
+/// Data about the preset's training set, for the scatters and the forward process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataView {
+    /// [C, H, W] for images, [d] for points.
+    pub item_shape: Vec<i64>,
+    /// Points drawn faintly behind 2-D scatters (empty for images).
+    pub background: Vec<f32>,
+    /// Forward frames for t = 0..=T.
+    pub forward: Vec<Frame>,
+    /// Items in the forward batch.
+    pub n: usize,
+}
+
+impl DataView {
+    pub fn is_2d(&self) -> bool {
+        self.item_shape == [2]
+    }
+}
+
+/// Values kept over all forward frames (f32s): bounds the memory for big images.
+pub const FORWARD_BUDGET: usize = 8_000_000;
+
+/// The timesteps that get a forward frame: every t in 0..=T when the budget allows, else
+/// an even spread that includes 0 and T.
+pub fn forward_timesteps(tt: usize, values_per_frame: usize) -> Vec<usize> {
+    let most = (FORWARD_BUDGET / values_per_frame.max(1)).clamp(2, tt + 1);
+    if most > tt {
+        return (0..=tt).collect();
+    }
+    let mut v: Vec<usize> = (0..most)
+        .map(|k| (k as f64 * tt as f64 / (most - 1) as f64).round() as usize)
+        .collect();
+    v.dedup();
+    v
+}
+
+/// x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε at the timesteps of [`forward_timesteps`] (t = 0 is x_0
+/// itself).
+pub fn forward_frames(schedule: &Schedule, x0: &[f32], eps: &[f32]) -> Vec<Frame> {
+    forward_timesteps(schedule.len(), x0.len())
+        .into_iter()
+        .map(|t| {
+            let ab = if t == 0 {
+                1.0
+            } else {
+                schedule.alpha_bars[t - 1]
+            };
+            let (a, s) = (ab.sqrt() as f32, (1.0 - ab).sqrt() as f32);
+            let xt: Vec<f32> = x0.iter().zip(eps).map(|(x, e)| a * x + s * e).collect();
+            let hist = Histogram::of(&xt);
+            Frame {
+                t,
+                xt,
+                x0: None,
+                hist,
+            }
+        })
+        .collect()
+}
+
+/// Loads held-out data for `preset` and computes its forward frames. Slow for big data
+/// sets: call it off the UI thread.
+pub fn prepare_data(preset: &Preset) -> Result<DataView, String> {
+    let d = &preset.diffusion;
+    let schedule = Schedule::new(d.schedule, d.timesteps).map_err(|e| e.to_string())?;
+    let data = preset
+        .data
+        .source()
+        .load(preset.train.seed, Split::Held(BACKGROUND_POINTS))
+        .map_err(|e| e.to_string())?;
+    let item = data.item_len().max(1);
+    let is_2d = data.item_shape == [2];
+    let n = (if is_2d {
+        FORWARD_POINTS
+    } else {
+        FORWARD_IMAGES
+    })
+    .min(data.len());
+    let x0 = data.values[..n * item].to_vec();
+    let mut rng = Rng::derive(preset.train.seed, 0x001A_5EC7);
+    let eps: Vec<f32> = (0..x0.len()).map(|_| rng.normal() as f32).collect();
+    Ok(DataView {
+        item_shape: data.item_shape.clone(),
+        background: if is_2d { data.values } else { Vec::new() },
+        forward: forward_frames(&schedule, &x0, &eps),
+        n,
+    })
+}
+
+/// The frames of a stored reverse trajectory, t decreasing, ending with the samples (t = 0).
+pub fn reverse_frames(s: &Samples) -> Vec<Frame> {
+    let mut v: Vec<Frame> = s
+        .frame_timesteps
+        .iter()
+        .zip(s.frames_xt.iter().zip(&s.frames_x0))
+        .map(|(&t, (xt, x0))| Frame {
+            t: t + 1,
+            hist: Histogram::of(xt),
+            xt: xt.clone(),
+            x0: Some(x0.clone()),
+        })
+        .collect();
+    if !v.is_empty() {
+        v.push(Frame {
+            t: 0,
+            hist: Histogram::of(&s.values),
+            xt: s.values.clone(),
+            x0: Some(s.values.clone()),
+        });
+    }
+    v
+}
+
+/// The frame whose t is nearest to `t`.
+pub fn nearest(frames: &[Frame], t: usize) -> Option<&Frame> {
+    frames.iter().min_by_key(|f| f.t.abs_diff(t))
+}

@@ -1,0 +1,354 @@
+//! The key map: one table of (key, context, action, description). The footer hints and the
+//! help overlay are both generated from it, so they never disagree with what the keys do.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// The main screen.
+    Main,
+    /// The process inspector (also on the main screen).
+    Inspector,
+    /// The sampler menu.
+    Menu,
+    /// The checkpoint browser.
+    Browser,
+    /// The preset picker.
+    Picker,
+}
+
+impl Context {
+    pub fn title(self) -> &'static str {
+        match self {
+            Context::Main => "Training and views",
+            Context::Inspector => "Process inspector",
+            Context::Menu => "Sampler menu",
+            Context::Browser => "Checkpoint browser",
+            Context::Picker => "Preset picker",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    Help,
+    TogglePause,
+    SampleNow,
+    SamplerMenu,
+    Save,
+    Browser,
+    Presets,
+    CycleTheme,
+    ToggleEma,
+    ToggleLogScale,
+    ToggleQuarters,
+    ToggleSchedule,
+    ToggleMode,
+    StepBack,
+    StepForward,
+    JumpBack,
+    JumpForward,
+    First,
+    Last,
+    GotoT,
+    Play,
+    Up,
+    Down,
+    Decrease,
+    Increase,
+    Accept,
+    Resume,
+    Delete,
+    Close,
+}
+
+/// How a key is matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub code: KeyCode,
+    /// Only Control and Shift are compared (Shift only for non-character keys).
+    pub mods: KeyModifiers,
+}
+
+pub struct Binding {
+    pub key: Key,
+    pub label: &'static str,
+    pub context: Context,
+    pub action: Action,
+    pub description: &'static str,
+    /// A short label for the footer ("": not shown there).
+    pub hint: &'static str,
+}
+
+const NONE: KeyModifiers = KeyModifiers::NONE;
+const SHIFT: KeyModifiers = KeyModifiers::SHIFT;
+const CTRL: KeyModifiers = KeyModifiers::CONTROL;
+
+const fn ch(c: char) -> Key {
+    Key {
+        code: KeyCode::Char(c),
+        mods: NONE,
+    }
+}
+const fn k(code: KeyCode, mods: KeyModifiers) -> Key {
+    Key { code, mods }
+}
+
+macro_rules! b {
+    ($key:expr, $label:expr, $ctx:ident, $act:ident, $desc:expr, $hint:expr) => {
+        Binding {
+            key: $key,
+            label: $label,
+            context: Context::$ctx,
+            action: Action::$act,
+            description: $desc,
+            hint: $hint,
+        }
+    };
+}
+
+/// Every binding. Earlier entries win when two match.
+pub const BINDINGS: &[Binding] = &[
+    b!(ch('q'), "q", Main, Quit, "quit (offers to save)", "quit"),
+    b!(k(KeyCode::Char('c'), CTRL), "^C", Main, Quit, "quit", ""),
+    b!(ch('?'), "?", Main, Help, "help", "help"),
+    b!(
+        ch(' '),
+        "space",
+        Main,
+        TogglePause,
+        "pause / resume training",
+        "pause"
+    ),
+    b!(ch('s'), "s", Main, SampleNow, "sample now", "sample"),
+    b!(ch('m'), "m", Main, SamplerMenu, "sampler menu", "sampler"),
+    b!(ch('w'), "w", Main, Save, "save a checkpoint", "save"),
+    b!(
+        ch('c'),
+        "c",
+        Main,
+        Browser,
+        "checkpoint browser",
+        "checkpoints"
+    ),
+    b!(ch('p'), "p", Main, Presets, "preset picker", "presets"),
+    b!(ch('t'), "t", Main, CycleTheme, "cycle themes", ""),
+    b!(ch('e'), "e", Main, ToggleEma, "EMA / raw weights", ""),
+    b!(ch('l'), "l", Main, ToggleLogScale, "loss: log / linear", ""),
+    b!(
+        ch('u'),
+        "u",
+        Main,
+        ToggleQuarters,
+        "loss: per quarter of t",
+        ""
+    ),
+    b!(ch('v'), "v", Main, ToggleSchedule, "schedule view", ""),
+    b!(
+        ch('f'),
+        "f",
+        Inspector,
+        ToggleMode,
+        "forward / reverse process",
+        "fwd/rev"
+    ),
+    b!(
+        k(KeyCode::Left, NONE),
+        "←",
+        Inspector,
+        StepBack,
+        "t − 1",
+        ""
+    ),
+    b!(
+        k(KeyCode::Right, NONE),
+        "→",
+        Inspector,
+        StepForward,
+        "t + 1",
+        ""
+    ),
+    b!(
+        k(KeyCode::Left, SHIFT),
+        "S-←",
+        Inspector,
+        JumpBack,
+        "t − 10% of T",
+        ""
+    ),
+    b!(
+        k(KeyCode::Right, SHIFT),
+        "S-→",
+        Inspector,
+        JumpForward,
+        "t + 10% of T",
+        ""
+    ),
+    b!(
+        k(KeyCode::PageDown, NONE),
+        "PgDn",
+        Inspector,
+        JumpBack,
+        "t − 10% of T",
+        ""
+    ),
+    b!(
+        k(KeyCode::PageUp, NONE),
+        "PgUp",
+        Inspector,
+        JumpForward,
+        "t + 10% of T",
+        ""
+    ),
+    b!(
+        k(KeyCode::Home, NONE),
+        "Home",
+        Inspector,
+        First,
+        "t = 0 (data)",
+        ""
+    ),
+    b!(
+        k(KeyCode::End, NONE),
+        "End",
+        Inspector,
+        Last,
+        "t = T (noise)",
+        ""
+    ),
+    b!(ch('g'), "g", Inspector, GotoT, "go to a typed t", "go to t"),
+    b!(
+        ch('a'),
+        "a",
+        Inspector,
+        Play,
+        "play / stop through t",
+        "play"
+    ),
+    b!(
+        k(KeyCode::Up, NONE),
+        "↑",
+        Menu,
+        Up,
+        "previous field",
+        "field"
+    ),
+    b!(k(KeyCode::Down, NONE), "↓", Menu, Down, "next field", ""),
+    b!(
+        k(KeyCode::Left, NONE),
+        "←",
+        Menu,
+        Decrease,
+        "change the value",
+        "change"
+    ),
+    b!(
+        k(KeyCode::Right, NONE),
+        "→",
+        Menu,
+        Increase,
+        "change the value",
+        ""
+    ),
+    b!(
+        k(KeyCode::Enter, NONE),
+        "Enter",
+        Menu,
+        Accept,
+        "sample with these",
+        "sample"
+    ),
+    b!(k(KeyCode::Esc, NONE), "Esc", Menu, Close, "close", "close"),
+    b!(k(KeyCode::Up, NONE), "↑", Browser, Up, "previous", ""),
+    b!(k(KeyCode::Down, NONE), "↓", Browser, Down, "next", ""),
+    b!(
+        k(KeyCode::Enter, NONE),
+        "Enter",
+        Browser,
+        Accept,
+        "open for inspection",
+        "inspect"
+    ),
+    b!(
+        ch('r'),
+        "r",
+        Browser,
+        Resume,
+        "resume training from it",
+        "resume"
+    ),
+    b!(
+        ch('d'),
+        "d",
+        Browser,
+        Delete,
+        "delete (asks first)",
+        "delete"
+    ),
+    b!(
+        k(KeyCode::Esc, NONE),
+        "Esc",
+        Browser,
+        Close,
+        "close",
+        "close"
+    ),
+    b!(k(KeyCode::Up, NONE), "↑", Picker, Up, "previous", ""),
+    b!(k(KeyCode::Down, NONE), "↓", Picker, Down, "next", ""),
+    b!(
+        k(KeyCode::Enter, NONE),
+        "Enter",
+        Picker,
+        Accept,
+        "new run (asks first)",
+        "new run"
+    ),
+    b!(
+        k(KeyCode::Esc, NONE),
+        "Esc",
+        Picker,
+        Close,
+        "close",
+        "close"
+    ),
+];
+
+fn matches(key: &Key, ev: &KeyEvent) -> bool {
+    match (key.code, ev.code) {
+        (KeyCode::Char(a), KeyCode::Char(b)) => {
+            a == b
+                && key.mods.contains(KeyModifiers::CONTROL)
+                    == ev.modifiers.contains(KeyModifiers::CONTROL)
+        }
+        (a, b) => {
+            let m = KeyModifiers::CONTROL | KeyModifiers::SHIFT;
+            a == b && key.mods & m == ev.modifiers & m
+        }
+    }
+}
+
+/// The action of a key press in the given contexts (searched in order).
+pub fn lookup(contexts: &[Context], ev: &KeyEvent) -> Option<Action> {
+    contexts.iter().find_map(|c| {
+        BINDINGS
+            .iter()
+            .find(|b| b.context == *c && matches(&b.key, ev))
+            .map(|b| b.action)
+    })
+}
+
+/// Footer hints for the given contexts: (key label, short description).
+pub fn hints(contexts: &[Context]) -> Vec<(&'static str, &'static str)> {
+    let mut v = Vec::new();
+    for c in contexts {
+        for b in BINDINGS
+            .iter()
+            .filter(|b| b.context == *c && !b.hint.is_empty())
+        {
+            v.push((b.label, b.hint));
+        }
+    }
+    v
+}

@@ -1,0 +1,200 @@
+//! The loss pane: raw loss (faint) and smoothed loss (bold) against step, on a linear or
+//! log scale, or the losses per quarter of t; and the schedule view that can replace it.
+
+use super::{block, faint, num};
+use crate::tui::app::App;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph};
+use ratatui::Frame;
+
+fn transform(points: &[(f64, f64)], log: bool) -> Vec<(f64, f64)> {
+    points
+        .iter()
+        .filter(|p| !log || p.1 > 0.0)
+        .map(|&(x, y)| (x, if log { y.log10() } else { y }))
+        .collect()
+}
+
+fn y_label(v: f64, log: bool) -> String {
+    if log {
+        num(10f64.powf(v))
+    } else {
+        num(v)
+    }
+}
+
+/// A named, styled line of (step, value) points.
+type Curve = (String, Vec<(f64, f64)>, Style);
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let th = app.theme();
+    let h = &app.history;
+    let scale = if app.log_scale { "log" } else { "linear" };
+    let title = if app.quarters_view {
+        format!(" Loss ({scale}) per quarter of t: Q1 (t ≤ T/4) … Q4 ")
+    } else {
+        format!(" Loss ({scale}) · raw faint · smoothed bold ")
+    };
+    let b = block(title, th);
+    if h.raw.is_empty() {
+        let msg = if app.training {
+            "waiting for the first steps…"
+        } else {
+            "no training in this session (inspecting a checkpoint)"
+        };
+        f.render_widget(Paragraph::new(Span::styled(msg, faint(th))).block(b), area);
+        return;
+    }
+    let log = app.log_scale;
+    let series: Vec<Curve> = if app.quarters_view {
+        h.quarters
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                (
+                    format!("t∈Q{}", i + 1),
+                    transform(s.points(), log),
+                    Style::default().fg(th.quarters[i]),
+                )
+            })
+            .collect()
+    } else {
+        vec![
+            (
+                "raw".into(),
+                transform(h.raw.points(), log),
+                faint(th).fg(th.raw_loss),
+            ),
+            (
+                "smoothed".into(),
+                transform(h.smooth.points(), log),
+                Style::default()
+                    .fg(th.smooth_loss)
+                    .add_modifier(Modifier::BOLD),
+            ),
+        ]
+    };
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for (_, pts, _) in &series {
+        for &(x, y) in pts {
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+    }
+    if x0 > x1 {
+        f.render_widget(Paragraph::new("no finite loss yet").block(b), area);
+        return;
+    }
+    if x1 - x0 < 1.0 {
+        x1 = x0 + 1.0;
+    }
+    let pad = ((y1 - y0) * 0.05).max(1e-6);
+    let (y0, y1) = (y0 - pad, y1 + pad);
+    let datasets: Vec<Dataset> = series
+        .iter()
+        .map(|(name, pts, style)| {
+            Dataset::default()
+                .name(name.clone())
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(*style)
+                .data(pts)
+        })
+        .collect();
+    let ax = faint(th);
+    let chart = Chart::new(datasets)
+        .block(b)
+        .x_axis(Axis::default().style(ax).bounds([x0, x1]).labels([
+            Line::from(format!("{x0:.0}")),
+            Line::from(format!("{x1:.0}")),
+        ]))
+        .y_axis(
+            Axis::default()
+                .style(ax)
+                .bounds([y0, y1])
+                .labels([Line::from(y_label(y0, log)), Line::from(y_label(y1, log))]),
+        )
+        .legend_position(None);
+    f.render_widget(chart, area);
+}
+
+/// ᾱ_t, β_t (scaled to its maximum) and log-SNR (scaled to [0, 1]) over t, with the
+/// inspector's t marked.
+pub fn draw_schedule(f: &mut Frame, app: &App, area: Rect) {
+    let th = app.theme();
+    let Some(s) = app.schedule.as_ref() else {
+        f.render_widget(
+            Paragraph::new("no schedule").block(block(" Schedule ", th)),
+            area,
+        );
+        return;
+    };
+    let tt = s.len();
+    let bmax = s.betas.iter().cloned().fold(1e-12, f64::max);
+    let ls: Vec<f64> = (0..tt).map(|i| s.snr(i).max(1e-30).ln()).collect();
+    let (lmin, lmax) = ls
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let span = (lmax - lmin).max(1e-9);
+    let ab: Vec<(f64, f64)> = (0..tt).map(|i| ((i + 1) as f64, s.alpha_bars[i])).collect();
+    let be: Vec<(f64, f64)> = (0..tt)
+        .map(|i| ((i + 1) as f64, s.betas[i] / bmax))
+        .collect();
+    let sn: Vec<(f64, f64)> = (0..tt)
+        .map(|i| ((i + 1) as f64, (ls[i] - lmin) / span))
+        .collect();
+    let mark = [(app.t as f64, 0.0), (app.t as f64, 1.0)];
+    let datasets = vec![
+        Dataset::default()
+            .name("ᾱ_t")
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(th.smooth_loss))
+            .data(&ab),
+        Dataset::default()
+            .name(format!("β_t/{}", num(bmax)))
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(th.density))
+            .data(&be),
+        Dataset::default()
+            .name(format!("log-SNR {:.0}…{:.0}", lmin, lmax))
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(th.x0_hat))
+            .data(&sn),
+        Dataset::default()
+            .name(format!("t={}", app.t))
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(th.accent).add_modifier(Modifier::BOLD))
+            .data(&mark),
+    ];
+    let chart = Chart::new(datasets)
+        .block(block(
+            format!(" Schedule ({}): ᾱ_t, β_t, log-SNR ", s.kind.name()),
+            th,
+        ))
+        .x_axis(
+            Axis::default()
+                .style(faint(th))
+                .bounds([0.0, tt as f64])
+                .labels([Line::from("0"), Line::from(tt.to_string())]),
+        )
+        .y_axis(
+            Axis::default()
+                .style(faint(th))
+                .bounds([0.0, 1.0])
+                .labels([Line::from("0"), Line::from("1")]),
+        )
+        .hidden_legend_constraints((
+            ratatui::layout::Constraint::Percentage(60),
+            ratatui::layout::Constraint::Percentage(60),
+        ));
+    f.render_widget(chart, area);
+}

@@ -1,0 +1,256 @@
+//! Overlays: help (built from the key map), the sampler menu, the checkpoint browser, the
+//! preset picker, confirmations and the go-to-t prompt.
+
+use super::{block, faint, key_span, num};
+use crate::tui::app::{App, Confirm, Overlay};
+use crate::tui::keymap::{Context, BINDINGS};
+use crate::util::human_time;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+/// A centred rectangle of at most `w`×`h`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    match &app.overlay {
+        Overlay::None => {}
+        Overlay::Help => help(f, app, area),
+        Overlay::Menu => menu(f, app, area),
+        Overlay::Browser => browser(f, app, area),
+        Overlay::Picker => picker(f, app, area),
+        Overlay::Goto(buf) => {
+            let r = centered(area, 36, 3);
+            f.render_widget(Clear, r);
+            let line = Line::from(vec![
+                Span::raw(format!(" t (0…{}): ", app.timesteps())),
+                Span::styled(
+                    format!("{buf}▏"),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+            ]);
+            f.render_widget(
+                Paragraph::new(line).block(block(" Go to t ", app.theme())),
+                r,
+            );
+        }
+        Overlay::Confirm(c) => {
+            let text = match c {
+                Confirm::Quit => format!(
+                    "Training has {} unsaved steps. Save a checkpoint before quitting?",
+                    app.step.saturating_sub(app.saved_step)
+                ),
+                Confirm::Delete(p) => format!("Delete the checkpoint {}?", p.display()),
+                Confirm::NewRun(s) => format!(
+                    "Start a new training run on {s}?{}",
+                    if app.unsaved() {
+                        " The current run is saved first."
+                    } else {
+                        ""
+                    }
+                ),
+            };
+            let keys = match c {
+                Confirm::Quit => "y save and quit · n quit without saving · Esc stay",
+                _ => "y yes · n / Esc no",
+            };
+            let r = centered(area, 60, 7);
+            f.render_widget(Clear, r);
+            let th = app.theme();
+            f.render_widget(
+                Paragraph::new(vec![
+                    Line::from(text),
+                    Line::from(""),
+                    Line::from(Span::styled(keys, Style::default().fg(th.key))),
+                ])
+                .wrap(Wrap { trim: true })
+                .block(block(" Confirm ", th)),
+                r,
+            );
+        }
+    }
+}
+
+/// Help lines: one per (context, action), keys joined, grouped under context titles.
+pub fn help_lines(app: &App) -> Vec<Line<'static>> {
+    let th = app.theme();
+    let mut lines = Vec::new();
+    for ctx in [
+        Context::Main,
+        Context::Inspector,
+        Context::Menu,
+        Context::Browser,
+        Context::Picker,
+    ] {
+        lines.push(Line::from(Span::styled(
+            ctx.title().to_string(),
+            Style::default().fg(th.title).add_modifier(Modifier::BOLD),
+        )));
+        let mut seen: Vec<(String, &str)> = Vec::new();
+        for b in BINDINGS.iter().filter(|b| b.context == ctx) {
+            match seen.iter_mut().find(|(_, d)| *d == b.description) {
+                Some(e) => {
+                    e.0.push('/');
+                    e.0.push_str(b.label);
+                }
+                None => seen.push((b.label.to_string(), b.description)),
+            }
+        }
+        for (k, d) in seen {
+            lines.push(Line::from(vec![
+                Span::raw(" "),
+                key_span(&format!("{k:<10}"), th),
+                Span::raw(d.to_string()),
+            ]));
+        }
+    }
+    lines
+}
+
+fn help(f: &mut Frame, app: &App, area: Rect) {
+    let th = app.theme();
+    let lines = help_lines(app);
+    let r = centered(area, 120, 44);
+    f.render_widget(Clear, r);
+    let b = block(" Help · any key closes ", th);
+    let inner = b.inner(r);
+    f.render_widget(b, r);
+    let per_col = (inner.height as usize).max(1);
+    let ncols = lines.len().div_ceil(per_col).max(1);
+    let cols = Layout::horizontal(vec![Constraint::Ratio(1, ncols as u32); ncols]).split(inner);
+    for (i, chunk) in lines.chunks(per_col).enumerate() {
+        if let Some(c) = cols.get(i) {
+            f.render_widget(Paragraph::new(chunk.to_vec()), *c);
+        }
+    }
+}
+
+fn selected(th: &crate::tui::theme::Theme) -> Style {
+    if th.selection_bg == ratatui::style::Color::Reset {
+        Style::default().add_modifier(Modifier::REVERSED)
+    } else {
+        Style::default().fg(th.selection_fg).bg(th.selection_bg)
+    }
+}
+
+fn menu(f: &mut Frame, app: &App, area: Rect) {
+    let th = app.theme();
+    let r = centered(area, 52, 11);
+    f.render_widget(Clear, r);
+    let mut lines: Vec<Line> = app
+        .sampler
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| {
+            let text = format!(" {k:<14} ◂ {v} ▸");
+            if i == app.menu_field {
+                Line::from(Span::styled(text, selected(th)))
+            } else {
+                Line::from(text)
+            }
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        " ↑↓ field · ←→ change · Enter sample · Esc close",
+        faint(th),
+    )));
+    f.render_widget(Paragraph::new(lines).block(block(" Sampler ", th)), r);
+}
+
+fn browser(f: &mut Frame, app: &App, area: Rect) {
+    let th = app.theme();
+    let r = centered(area, 140, 40);
+    f.render_widget(Clear, r);
+    let b = block(
+        " Checkpoints · Enter inspect · r resume · d delete · Esc close ",
+        th,
+    );
+    let inner = b.inner(r);
+    f.render_widget(b, r);
+    if app.checkpoints.is_empty() {
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                "no checkpoints in checkpoints/ or the user data folder (w saves one)",
+                faint(th),
+            )),
+            inner,
+        );
+        return;
+    }
+    let head = format!(
+        " {:<16} {:>9} {:>9}  {:<16}  {}",
+        "preset", "step", "loss", "date", "folder"
+    );
+    let mut lines = vec![Line::from(Span::styled(
+        head,
+        Style::default().add_modifier(Modifier::BOLD),
+    ))];
+    let rows = inner.height.saturating_sub(1) as usize;
+    let start = app.browser_sel.saturating_sub(rows.saturating_sub(1));
+    for (i, c) in app.checkpoints.iter().enumerate().skip(start).take(rows) {
+        let text = format!(
+            " {:<16} {:>9} {:>9}  {:<16}  {}{}",
+            c.preset,
+            c.step,
+            c.loss.map_or("-".into(), num),
+            human_time(c.created_unix),
+            c.dir.display(),
+            if c.manual { " (saved by hand)" } else { "" }
+        );
+        lines.push(if i == app.browser_sel {
+            Line::from(Span::styled(text, selected(th)))
+        } else {
+            Line::from(text)
+        });
+    }
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn picker(f: &mut Frame, app: &App, area: Rect) {
+    let th = app.theme();
+    let r = centered(area, 100, 30);
+    f.render_widget(Clear, r);
+    let b = block(" Presets · Enter start a new run · Esc close ", th);
+    let inner = b.inner(r);
+    f.render_widget(b, r);
+    let [list, desc] = Layout::vertical([Constraint::Min(3), Constraint::Length(4)]).areas(inner);
+    let rows = list.height as usize;
+    let start = app.picker_sel.saturating_sub(rows.saturating_sub(1));
+    let lines: Vec<Line> = app
+        .presets
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(rows)
+        .map(|(i, p)| {
+            let text = format!(" {:<20} {}", p.name, p.origin);
+            if i == app.picker_sel {
+                Line::from(Span::styled(text, selected(th)))
+            } else {
+                Line::from(text)
+            }
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), list);
+    if let Some(p) = app.presets.get(app.picker_sel) {
+        f.render_widget(
+            Paragraph::new(p.description.clone())
+                .wrap(Wrap { trim: true })
+                .block(ratatui::widgets::Block::default().borders(ratatui::widgets::Borders::TOP)),
+            desc,
+        );
+    }
+}

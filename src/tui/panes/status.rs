@@ -1,0 +1,142 @@
+//! The status bar (two lines: figures, then the training and sampling gauges) and the
+//! footer (a notice line and the key hints).
+
+use super::{faint, key_span, num};
+use crate::tui::app::App;
+use crate::tui::keymap;
+use crate::util::duration;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{LineGauge, Paragraph};
+use ratatui::Frame;
+
+pub fn state_label(app: &App) -> &'static str {
+    if !app.alive && app.preset.is_some() {
+        "stopped"
+    } else if app.stopped.is_some() {
+        "halted"
+    } else if !app.training {
+        "inspecting"
+    } else if app.finished {
+        "finished"
+    } else if app.paused {
+        "paused"
+    } else if app.info.is_none() {
+        "starting"
+    } else {
+        "training"
+    }
+}
+
+pub fn draw_status(f: &mut Frame, app: &App, area: Rect) {
+    let th = app.theme();
+    let [top, gauges] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let narrow = area.width < 110;
+    let sep = Span::styled(if narrow { "│" } else { " │ " }, faint(th));
+    let bold = Style::default().fg(th.accent).add_modifier(Modifier::BOLD);
+    let name = app
+        .preset
+        .as_ref()
+        .map(|p| p.name.clone())
+        .unwrap_or_else(|| "-".into());
+    let device = app.info.as_ref().map_or("-".into(), |i| i.device.clone());
+    let eta = if app.training && app.steps_per_sec > 0.0 && app.step < app.total && !app.paused {
+        duration((app.total - app.step) as f64 / app.steps_per_sec)
+    } else {
+        "-".into()
+    };
+    let loss = app.loss.map_or("-".into(), num);
+    let spans = vec![
+        Span::styled(format!(" {name}"), bold),
+        sep.clone(),
+        Span::raw(device),
+        sep.clone(),
+        Span::raw(if narrow {
+            format!("{}/{}", app.step, app.total)
+        } else {
+            format!("step {}/{}", app.step, app.total)
+        }),
+        sep.clone(),
+        Span::raw("loss "),
+        Span::styled(loss, Style::default().add_modifier(Modifier::BOLD)),
+        sep.clone(),
+        Span::raw(format!("lr {}", num(app.lr))),
+        sep.clone(),
+        Span::raw(format!("{:.0}it/s", app.steps_per_sec)),
+        sep.clone(),
+        Span::raw(format!("ETA {eta}")),
+        sep,
+        Span::styled(state_label(app), bold),
+    ];
+    f.render_widget(Paragraph::new(Line::from(spans)), top);
+
+    let [g1, g2] =
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(gauges);
+    let ratio = if app.total > 0 {
+        (app.step as f64 / app.total as f64).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    f.render_widget(
+        LineGauge::default()
+            .ratio(ratio)
+            .label(format!(" train {:>3.0}% ", ratio * 100.0))
+            .filled_style(Style::default().fg(th.gauge))
+            .unfilled_style(faint(th)),
+        g1,
+    );
+    if let Some(s) = app.sampling {
+        let r = if s.of > 0 {
+            (s.done as f64 / s.of as f64).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        f.render_widget(
+            LineGauge::default()
+                .ratio(r)
+                .label(format!(" sampling {}/{} ", s.done, s.of))
+                .filled_style(Style::default().fg(th.accent))
+                .unfilled_style(faint(th)),
+            g2,
+        );
+    } else {
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                format!(" images: {}", app.image_protocol),
+                faint(th),
+            )),
+            g2,
+        );
+    }
+}
+
+pub fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
+    let th = app.theme();
+    let [notice, hints] =
+        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    if let Some(n) = &app.notice {
+        let style = if n.error {
+            Style::default().fg(th.error).add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().fg(th.fg)
+        };
+        f.render_widget(
+            Paragraph::new(Span::styled(format!(" {}", n.text), style)),
+            notice,
+        );
+    }
+    let mut spans = vec![Span::raw(" ")];
+    let mut used = 1usize;
+    for (k, d) in keymap::hints(&app.contexts()) {
+        let w = k.chars().count() + d.chars().count() + 3;
+        if used + w > area.width as usize {
+            break;
+        }
+        used += w;
+        spans.push(key_span(k, th));
+        spans.push(Span::raw(format!(" {d}  ")));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), hints);
+}

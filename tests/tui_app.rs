@@ -1,0 +1,509 @@
+//! App-state tests: synthetic worker events and key presses go into `App::update`, and
+//! the state and effects that come out are checked. No terminal, no worker.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use diffscope::train::protocol::{Command, Event, RunInfo};
+use diffscope::tui::app::{App, Confirm, Effect, Mode, Msg, Overlay, RunOrigin};
+use diffscope::tui::browse::{CheckpointEntry, PresetEntry};
+use diffscope::tui::demo;
+use diffscope::tui::history::{LossHistory, HISTORY_POINTS};
+use diffscope::tui::inspect;
+use diffscope::tui::theme::Theme;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+fn ch(c: char) -> Msg {
+    key(KeyCode::Char(c))
+}
+fn shift(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::SHIFT))
+}
+
+/// A fresh training run of swissroll that has reported Ready.
+fn training_app() -> App {
+    let mut app = App::new(vec![Theme::default()], 0, "halfblocks");
+    let fx = app.update(Msg::RunStarted {
+        preset: Box::new(demo::preset()),
+        train: true,
+        run_dir: PathBuf::from("checkpoints/x"),
+        source: "swissroll".into(),
+        loss: None,
+    });
+    assert!(matches!(fx[..], [Effect::PrepareData(_)]), "{fx:?}");
+    let fx = app.update(Msg::Worker(Event::Ready(RunInfo {
+        preset: "swissroll".into(),
+        device: "cpu".into(),
+        parameters: 1000,
+        step: 0,
+        total_steps: 6000,
+        item_shape: vec![2],
+        run_dir: PathBuf::from("checkpoints/x"),
+    })));
+    assert_eq!(fx, vec![Effect::Send(Command::Start)]);
+    app
+}
+
+fn progress(step: u64, loss: f64) -> Msg {
+    Msg::Worker(Event::Progress {
+        step,
+        loss,
+        quarter_losses: [Some(loss), None, Some(loss / 2.0), None],
+        lr: 1e-3,
+        grad_norm: 1.0,
+        steps_per_sec: 100.0,
+    })
+}
+
+fn sample_requests(fx: &[Effect]) -> Vec<&diffscope::train::protocol::SampleRequest> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Send(Command::Sample(r)) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn progress_updates_the_figures_and_the_loss_history() {
+    let mut app = training_app();
+    app.update(progress(50, 0.8));
+    app.update(progress(100, 0.6));
+    assert_eq!(app.step, 100);
+    assert_eq!(app.loss, Some(0.6));
+    assert_eq!(app.history.raw.len(), 2);
+    assert_eq!(app.history.quarters[0].len(), 2);
+    assert!(app.history.quarters[1].is_empty());
+    let smooth = app.history.smoothed().unwrap();
+    assert!(smooth > 0.6 && smooth < 0.8, "{smooth}");
+}
+
+#[test]
+fn loss_history_stays_bounded_over_a_million_steps() {
+    let mut h = LossHistory::default();
+    for s in 1..=1_000_000u64 {
+        h.push(s, 1.0 / s as f64, &[Some(1.0); 4]);
+    }
+    assert!(h.raw.len() <= HISTORY_POINTS, "{}", h.raw.len());
+    assert!(h.raw.len() >= HISTORY_POINTS / 2);
+    let (first, last) = (h.raw.points()[0], h.raw.last().unwrap());
+    assert!(first.0 < 2000.0 && last.0 > 990_000.0, "{first:?} {last:?}");
+}
+
+#[test]
+fn samples_refresh_every_n_steps_and_not_while_one_runs() {
+    let mut app = training_app();
+    app.sampler.every = 500;
+    assert!(sample_requests(&app.update(progress(450, 0.5))).is_empty());
+    let fx = app.update(progress(500, 0.5));
+    let reqs = sample_requests(&fx);
+    assert_eq!(reqs.len(), 1);
+    assert!(reqs[0].frames > 0, "a trajectory is kept for the inspector");
+    // Still sampling at the next period: no second request piles up.
+    assert!(sample_requests(&app.update(progress(1000, 0.5))).is_empty());
+}
+
+#[test]
+fn samples_arrive_with_their_trajectory_and_reverse_mode_shows_it() {
+    let mut app = training_app();
+    let fx = app.update(ch('s'));
+    let id = sample_requests(&fx)[0].id;
+    assert!(app.sampling.is_some());
+    let data = Arc::new(inspect::prepare_data(&demo::preset()).unwrap());
+    app.update(Msg::DataReady(data.clone()));
+    let s = demo::samples(&data, id, 700, 10);
+    let fx = app.update(Msg::Worker(Event::Samples(s.clone())));
+    assert!(app.sampling.is_none());
+    assert!(fx.iter().any(|e| matches!(e, Effect::PrepareReverse(_))));
+    assert_eq!(app.samples.as_ref().unwrap().step, 700);
+    app.update(Msg::ReverseReady {
+        id,
+        frames: Arc::new(inspect::reverse_frames(&s)),
+    });
+    app.update(ch('f'));
+    assert_eq!(app.mode, Mode::Reverse);
+    app.update(key(KeyCode::End));
+    let f = app.frame().expect("a reverse frame");
+    assert_eq!(f.t, 1000, "the first stored frame is x_T");
+    assert!(f.x0.is_some(), "reverse frames carry x̂_0");
+    app.update(key(KeyCode::Home));
+    assert_eq!(app.frame().unwrap().t, 0);
+}
+
+#[test]
+fn scrubbing_keys_move_t_within_0_to_t() {
+    let mut app = training_app();
+    assert_eq!(app.t, 0);
+    app.update(key(KeyCode::Right));
+    app.update(key(KeyCode::Right));
+    assert_eq!(app.t, 2);
+    app.update(key(KeyCode::Left));
+    assert_eq!(app.t, 1);
+    app.update(shift(KeyCode::Right));
+    assert_eq!(app.t, 101);
+    app.update(key(KeyCode::PageDown));
+    assert_eq!(app.t, 1);
+    app.update(key(KeyCode::Left));
+    app.update(key(KeyCode::Left));
+    assert_eq!(app.t, 0, "t stops at 0");
+    app.update(key(KeyCode::End));
+    assert_eq!(app.t, 1000);
+    app.update(key(KeyCode::Right));
+    assert_eq!(app.t, 1000, "t stops at T");
+    app.update(ch('g'));
+    for c in "250".chars() {
+        app.update(ch(c));
+    }
+    assert_eq!(app.overlay, Overlay::Goto("250".into()));
+    app.update(key(KeyCode::Enter));
+    assert_eq!((app.t, &app.overlay), (250, &Overlay::None));
+    app.update(ch('g'));
+    for c in "99999".chars() {
+        app.update(ch(c));
+    }
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.t, 1000, "a typed t beyond T goes to T");
+}
+
+#[test]
+fn schedule_figures_follow_t() {
+    let mut app = training_app();
+    let (b0, a0, _) = app.schedule_at(0).unwrap();
+    assert_eq!((b0, a0), (0.0, 1.0));
+    app.update(key(KeyCode::End));
+    let (b, a, snr) = app.schedule_at(app.t).unwrap();
+    assert!(b > 0.01 && a < 1e-3 && snr < 1e-3, "{b} {a} {snr}");
+}
+
+#[test]
+fn play_animates_t_on_ticks_and_stops_at_the_end() {
+    let mut app = training_app();
+    app.update(ch('a'));
+    assert!(app.playing);
+    app.update(Msg::Tick);
+    assert_eq!(app.t, 10);
+    for _ in 0..200 {
+        app.update(Msg::Tick);
+    }
+    assert_eq!(app.t, 1000);
+    assert!(!app.playing);
+}
+
+#[test]
+fn forward_frames_turn_the_data_into_a_standard_normal() {
+    let data = inspect::prepare_data(&demo::preset()).unwrap();
+    assert_eq!(data.forward.len(), 1001);
+    let stats = |v: &[f32]| {
+        let n = v.len() as f64;
+        let m = v.iter().map(|&x| x as f64).sum::<f64>() / n;
+        let var = v.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / n;
+        (m, var)
+    };
+    let (m, var) = stats(&data.forward[1000].xt);
+    assert!(m.abs() < 0.1 && (var - 1.0).abs() < 0.1, "{m} {var}");
+    // The histogram at T follows N(0, 1): most mass within ±2.
+    let h = &data.forward[1000].hist;
+    let inside: u32 = h
+        .density()
+        .iter()
+        .zip(&h.counts)
+        .filter(|((x, _), _)| x.abs() < 2.0)
+        .map(|(_, c)| *c)
+        .sum();
+    let frac = inside as f64 / h.total as f64;
+    assert!((frac - 0.954).abs() < 0.03, "{frac}");
+    // At t = 0 it is the data itself: the swiss roll is not Gaussian around 0.
+    assert_ne!(data.forward[0].xt, data.forward[1].xt);
+}
+
+#[test]
+fn space_pauses_and_resumes_through_the_worker() {
+    let mut app = training_app();
+    assert_eq!(app.update(ch(' ')), vec![Effect::Send(Command::Pause)]);
+    app.update(Msg::Worker(Event::Paused));
+    assert!(app.paused);
+    assert_eq!(app.update(ch(' ')), vec![Effect::Send(Command::Resume)]);
+}
+
+#[test]
+fn w_saves_and_saved_clears_unsaved_progress() {
+    let mut app = training_app();
+    app.update(progress(300, 0.4));
+    assert!(app.unsaved());
+    assert_eq!(
+        app.update(ch('w')),
+        vec![Effect::Send(Command::Save { manual: true })]
+    );
+    app.update(Msg::Worker(Event::Saved {
+        path: PathBuf::from("checkpoints/x/step-00000300"),
+        step: 300,
+    }));
+    assert!(!app.unsaved());
+}
+
+#[test]
+fn quitting_with_unsaved_progress_asks_then_saves_and_quits_after_exit() {
+    let mut app = training_app();
+    app.update(progress(300, 0.4));
+    assert!(app.update(ch('q')).is_empty());
+    assert_eq!(app.overlay, Overlay::Confirm(Confirm::Quit));
+    assert_eq!(
+        app.update(ch('y')),
+        vec![Effect::Send(Command::Shutdown { save: true })]
+    );
+    assert_eq!(app.update(Msg::Worker(Event::Exited)), vec![Effect::Quit]);
+}
+
+#[test]
+fn quitting_without_saving_and_ctrl_c() {
+    let mut app = training_app();
+    app.update(progress(300, 0.4));
+    app.update(ch('q'));
+    assert_eq!(
+        app.update(ch('n')),
+        vec![Effect::Send(Command::Shutdown { save: false })]
+    );
+    // Nothing unsaved: Ctrl-C quits without asking.
+    let mut app = training_app();
+    let fx = app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    assert_eq!(fx, vec![Effect::Send(Command::Shutdown { save: false })]);
+    // Asked again while the worker finishes: leave now.
+    let fx = app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    assert_eq!(fx, vec![Effect::Quit]);
+}
+
+#[test]
+fn a_nan_loss_stops_training_keeps_the_checkpoint_and_the_ui() {
+    let mut app = training_app();
+    app.update(progress(300, 0.4));
+    app.update(Msg::Worker(Event::TrainingStopped(
+        "non-finite loss (NaN) at step 301".into(),
+    )));
+    assert!(app.stopped.is_some());
+    let n = app.notice.clone().unwrap();
+    assert!(n.error && n.text.contains("NaN"), "{n:?}");
+    // Pausing is refused with a message, and quitting does not save over the last good
+    // checkpoint.
+    assert!(app.update(ch(' ')).is_empty());
+    assert_eq!(
+        app.update(ch('q')),
+        vec![Effect::Send(Command::Shutdown { save: false })]
+    );
+}
+
+#[test]
+fn a_sampling_failure_shows_an_error_and_sampling_can_go_on() {
+    let mut app = training_app();
+    app.update(ch('s'));
+    app.update(Msg::Worker(Event::Error(
+        "sampling failed: out of memory".into(),
+    )));
+    assert!(app.sampling.is_none());
+    assert!(app.notice.as_ref().unwrap().error);
+    assert_eq!(sample_requests(&app.update(ch('s'))).len(), 1);
+}
+
+#[test]
+fn sigterm_saves_unsaved_progress_and_quits() {
+    let mut app = training_app();
+    app.update(progress(300, 0.4));
+    assert_eq!(
+        app.update(Msg::Signal("SIGTERM".into())),
+        vec![Effect::Send(Command::Shutdown { save: true })]
+    );
+    assert_eq!(app.update(Msg::Worker(Event::Exited)), vec![Effect::Quit]);
+}
+
+#[test]
+fn sampler_menu_changes_the_next_request() {
+    let mut app = training_app();
+    app.update(ch('m'));
+    assert_eq!(app.overlay, Overlay::Menu);
+    app.update(key(KeyCode::Right)); // sampler: DDPM -> DDIM
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Left)); // steps down one notch
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Right)); // η 0.0 -> 0.1
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Right)); // raw weights
+    let fx = app.update(key(KeyCode::Enter));
+    let r = sample_requests(&fx)[0];
+    assert_eq!(r.options.sampler, diffscope::diffusion::SamplerKind::Ddim);
+    assert_eq!(r.options.steps, 50);
+    assert!((r.options.eta - 0.1).abs() < 1e-9);
+    assert!(!r.ema);
+    assert_eq!(app.overlay, Overlay::None);
+}
+
+#[test]
+fn checkpoint_browser_opens_resumes_and_deletes_after_confirmation() {
+    let mut app = training_app();
+    assert_eq!(app.update(ch('c')), vec![Effect::ScanCheckpoints]);
+    let entry = |n: u64| CheckpointEntry {
+        dir: PathBuf::from(format!("checkpoints/r/step-{n:08}")),
+        preset: "swissroll".into(),
+        step: n,
+        loss: Some(0.3),
+        created_unix: 1_795_000_000,
+        manual: false,
+    };
+    app.update(Msg::Checkpoints(vec![entry(200), entry(100)]));
+    app.update(key(KeyCode::Down));
+    let fx = app.update(key(KeyCode::Enter));
+    match &fx[..] {
+        [Effect::StartRun { spec, .. }] => {
+            assert_eq!(
+                spec.origin,
+                RunOrigin::Checkpoint(PathBuf::from("checkpoints/r/step-00000100"))
+            );
+            assert!(!spec.train, "Enter opens for inspection");
+        }
+        other => panic!("{other:?}"),
+    }
+    app.update(ch('c'));
+    app.update(Msg::Checkpoints(vec![entry(200)]));
+    match &app.update(ch('r'))[..] {
+        [Effect::StartRun { spec, .. }] => assert!(spec.train, "r resumes training"),
+        other => panic!("{other:?}"),
+    }
+    app.update(ch('c'));
+    app.update(Msg::Checkpoints(vec![entry(200)]));
+    assert!(app.update(ch('d')).is_empty(), "deleting asks first");
+    assert!(app.update(ch('n')).is_empty());
+    assert_eq!(app.overlay, Overlay::Browser);
+    app.update(ch('d'));
+    assert_eq!(
+        app.update(ch('y')),
+        vec![Effect::DeleteCheckpoint(PathBuf::from(
+            "checkpoints/r/step-00000200"
+        ))]
+    );
+}
+
+#[test]
+fn preset_picker_starts_a_new_run_after_confirmation() {
+    let mut app = training_app();
+    app.update(progress(300, 0.4));
+    assert_eq!(app.update(ch('p')), vec![Effect::ScanPresets]);
+    app.update(Msg::Presets(vec![PresetEntry {
+        source: "moons".into(),
+        name: "moons".into(),
+        description: "Two moons".into(),
+        origin: "built in".into(),
+    }]));
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    let fx = app.update(ch('y'));
+    match &fx[..] {
+        [Effect::StartRun { spec, save_old }] => {
+            assert_eq!(spec.origin, RunOrigin::Preset("moons".into()));
+            assert!(spec.train);
+            assert!(save_old, "the unsaved run is saved first");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn inspecting_a_checkpoint_samples_at_once_and_does_not_train() {
+    let mut app = App::new(vec![Theme::default()], 0, "halfblocks");
+    app.update(Msg::RunStarted {
+        preset: Box::new(demo::preset()),
+        train: false,
+        run_dir: PathBuf::from("checkpoints/x"),
+        source: "checkpoints/x/step-00006000".into(),
+        loss: Some(0.3125),
+    });
+    assert_eq!(app.loss, Some(0.3125), "the checkpoint's loss is shown");
+    let fx = app.update(Msg::Worker(Event::Ready(RunInfo {
+        preset: "swissroll".into(),
+        device: "cpu".into(),
+        parameters: 1000,
+        step: 6000,
+        total_steps: 6000,
+        item_shape: vec![2],
+        run_dir: PathBuf::from("checkpoints/x"),
+    })));
+    assert_eq!(sample_requests(&fx).len(), 1);
+    assert!(!fx.contains(&Effect::Send(Command::Start)));
+    assert!(app.update(ch(' ')).is_empty(), "nothing to pause");
+    assert!(!app.unsaved());
+}
+
+#[test]
+fn help_opens_with_question_mark_and_any_key_closes_it() {
+    let mut app = training_app();
+    app.update(ch('?'));
+    assert_eq!(app.overlay, Overlay::Help);
+    app.update(key(KeyCode::Esc));
+    assert_eq!(app.overlay, Overlay::None);
+}
+
+#[test]
+fn themes_cycle_and_toggles_flip() {
+    let (themes, _, _) = diffscope::tui::themes(None);
+    let mut app = App::new(themes, 0, "halfblocks");
+    let first = app.theme().name.clone();
+    app.update(ch('t'));
+    assert_ne!(app.theme().name, first);
+    app.update(ch('l'));
+    app.update(ch('u'));
+    app.update(ch('v'));
+    assert!(app.log_scale && app.quarters_view && app.show_schedule);
+}
+
+#[test]
+fn image_samples_are_encoded_off_the_ui_thread_for_the_detected_protocol() {
+    use diffscope::tui::images;
+    let mut app = training_app();
+    let fx = app.update(ch('s'));
+    let id = sample_requests(&fx)[0].id;
+    let (n, c, h, w) = (4usize, 1usize, 8usize, 8usize);
+    let s = diffscope::train::protocol::Samples {
+        id,
+        step: 10,
+        ema: true,
+        shape: vec![n as i64, c as i64, h as i64, w as i64],
+        values: vec![0.5; n * c * h * w],
+        frame_timesteps: vec![],
+        frames_xt: vec![],
+        frames_x0: vec![],
+    };
+    let fx = app.update(Msg::Worker(Event::Samples(s.clone())));
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::EncodeImages(_))),
+        "{fx:?}"
+    );
+    // What the runtime does with it, on a background thread:
+    let grid = images::grid(&s.values, [n, c, h, w], [0, 0, 0]);
+    assert_eq!((grid.width(), grid.height()), (2 * 8 + 3, 2 * 8 + 3));
+    let picker = images::picker(images::ImageProtocol::Halfblocks);
+    assert_eq!(images::protocol_name(&picker), "halfblocks");
+    let area = ratatui::layout::Rect::new(0, 0, 30, 10);
+    let set = images::encode(&picker, id, 10, grid, area);
+    assert!(set.protocol.is_some());
+    app.update(Msg::ImagesReady(Arc::new(set)));
+    assert_eq!(app.images.as_ref().unwrap().id, id);
+}
+
+#[test]
+fn forward_frames_stay_within_a_memory_budget_for_big_items() {
+    // 2-D points: every t. Big images: an even spread that keeps 0 and T.
+    assert_eq!(inspect::forward_timesteps(1000, 2000).len(), 1001);
+    let ts = inspect::forward_timesteps(1000, 16 * 3 * 32 * 32);
+    assert!(
+        ts.len() * 16 * 3 * 32 * 32 <= inspect::FORWARD_BUDGET,
+        "{}",
+        ts.len()
+    );
+    assert_eq!((ts[0], *ts.last().unwrap()), (0, 1000));
+    assert!(ts.windows(2).all(|w| w[0] < w[1]));
+}

@@ -1,0 +1,167 @@
+//! Snapshots of every pane and overlay on ratatui's TestBackend, at 80×24 and 160×48.
+//! Images go through the half-block path, so the snapshots are deterministic.
+//! Review changes with `cargo insta review` (or set INSTA_UPDATE=always and read the diff).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use diffscope::train::protocol::{Event, Samples};
+use diffscope::tui::app::{App, Msg};
+use diffscope::tui::browse::{CheckpointEntry, PresetEntry};
+use diffscope::tui::{demo, ui};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::path::PathBuf;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(f, app)).unwrap();
+    t.backend().to_string()
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn snap(name: &str, setup: impl Fn(&mut App)) {
+    for (w, h) in SIZES {
+        let mut app = demo::app();
+        setup(&mut app);
+        let screen = render(&app, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen);
+    }
+}
+
+#[test]
+fn main_screen_forward_mode() {
+    snap("main_forward", |_| {});
+}
+
+#[test]
+fn main_screen_reverse_mode() {
+    snap("main_reverse", |a| key(a, KeyCode::Char('f')));
+}
+
+#[test]
+fn loss_log_scale_and_quarters() {
+    snap("loss_log", |a| key(a, KeyCode::Char('l')));
+    snap("loss_quarters", |a| key(a, KeyCode::Char('u')));
+}
+
+#[test]
+fn schedule_view() {
+    snap("schedule", |a| key(a, KeyCode::Char('v')));
+}
+
+#[test]
+fn help_overlay() {
+    snap("help", |a| key(a, KeyCode::Char('?')));
+}
+
+#[test]
+fn sampler_menu() {
+    snap("sampler_menu", |a| key(a, KeyCode::Char('m')));
+}
+
+#[test]
+fn goto_prompt_and_quit_confirmation() {
+    snap("goto", |a| {
+        key(a, KeyCode::Char('g'));
+        key(a, KeyCode::Char('4'));
+        key(a, KeyCode::Char('2'));
+    });
+    snap("confirm_quit", |a| key(a, KeyCode::Char('q')));
+}
+
+#[test]
+fn checkpoint_browser() {
+    snap("browser", |a| {
+        key(a, KeyCode::Char('c'));
+        let entries = (0..3)
+            .map(|i| CheckpointEntry {
+                dir: PathBuf::from(format!(
+                    "checkpoints/swissroll-20261125-1200{i}0/step-0000{i}000"
+                )),
+                preset: "swissroll".into(),
+                step: 1000 * (i + 1),
+                loss: Some(0.4 - 0.05 * i as f64),
+                created_unix: 1_795_000_000 + 600 * i,
+                manual: i == 1,
+            })
+            .collect();
+        a.update(Msg::Checkpoints(entries));
+        key(a, KeyCode::Down);
+    });
+    snap("browser_empty", |a| {
+        key(a, KeyCode::Char('c'));
+        a.update(Msg::Checkpoints(vec![]));
+    });
+}
+
+#[test]
+fn preset_picker() {
+    snap("picker", |a| {
+        key(a, KeyCode::Char('p'));
+        let entries = [("swissroll", "A 2-D swiss roll."), ("moons", "Two moons.")]
+            .iter()
+            .map(|(n, d)| PresetEntry {
+                source: n.to_string(),
+                name: n.to_string(),
+                description: d.to_string(),
+                origin: "built in".into(),
+            })
+            .collect();
+        a.update(Msg::Presets(entries));
+        key(a, KeyCode::Down);
+    });
+}
+
+#[test]
+fn image_samples_use_half_blocks() {
+    snap("image_samples", |a| {
+        // 16 synthetic 8×8 grey images: diagonal gradients.
+        let (n, s) = (16usize, 8usize);
+        let values: Vec<f32> = (0..n * s * s)
+            .map(|i| {
+                let (k, y, x) = (i / (s * s), (i / s) % s, i % s);
+                ((x + y + k) % 16) as f32 / 7.5 - 1.0
+            })
+            .collect();
+        a.update(Msg::Worker(Event::Samples(Samples {
+            id: 999,
+            step: 2400,
+            ema: false,
+            shape: vec![n as i64, 1, s as i64, s as i64],
+            values,
+            frame_timesteps: vec![],
+            frames_xt: vec![],
+            frames_x0: vec![],
+        })));
+    });
+}
+
+#[test]
+fn status_while_sampling_and_after_a_nan() {
+    snap("sampling", |a| {
+        key(a, KeyCode::Char('s'));
+        let id = a.sampling.unwrap().id;
+        a.update(Msg::Worker(Event::SampleProgress {
+            id,
+            done: 40,
+            of: 100,
+        }));
+    });
+    snap("stopped", |a| {
+        a.update(Msg::Worker(Event::TrainingStopped(
+            "non-finite loss (NaN) at step 2401".into(),
+        )));
+    });
+}
+
+#[test]
+fn a_terminal_resized_below_the_minimum_gets_a_message() {
+    let app = demo::app();
+    let screen = render(&app, 60, 12);
+    assert!(screen.contains("needs 80×24"), "{screen}");
+    assert!(!screen.contains("Process"), "{screen}");
+}
