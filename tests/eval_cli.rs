@@ -231,17 +231,24 @@ fn eval_reports_bits_per_dim_for_images_and_names_missing_data() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = dir.path().join("terms.csv");
-    let o = diffscope(&[
-        "eval",
-        "--checkpoint",
-        run.to_str().unwrap(),
-        "--n",
-        "32",
-        "--terms",
-        csv.to_str().unwrap(),
-        "--device",
-        "cpu",
-    ]);
+    // labelled images also get the classifier's figures; its cache goes to the temp folder
+    let o = Command::new(env!("CARGO_BIN_EXE_diffscope"))
+        .env("DIFFSCOPE_CACHE", dir.path().join("cache"))
+        .args([
+            "eval",
+            "--checkpoint",
+            run.to_str().unwrap(),
+            "--n",
+            "32",
+            "--samples",
+            "40",
+            "--terms",
+            csv.to_str().unwrap(),
+            "--device",
+            "cpu",
+        ])
+        .output()
+        .unwrap();
     let out = stdout(&o);
     println!("{out}");
     assert!(o.status.success(), "{}", stderr(&o));
@@ -260,6 +267,11 @@ fn eval_reports_bits_per_dim_for_images_and_names_missing_data() {
     assert!((parts.iter().sum::<f64>() - bound).abs() < 2e-3);
     let terms = read_terms(&csv);
     assert_eq!(terms.len(), 20, "one row per timestep (T = 20)");
+    assert!(
+        out.contains("Fréchet distance in classifier features"),
+        "{out}"
+    );
+    assert!(out.contains("class histogram of samples"), "{out}");
 
     // the same checkpoint pointed at a data set that is not there
     let step = std::fs::read_dir(&run)

@@ -210,17 +210,25 @@ pub fn run(a: &EvalArgs) -> Result<(), String> {
         );
     }
 
-    let samples = counts.samples.unwrap_or(if image { 0 } else { 2000 });
+    let labelled = tr.preset.data.class_names().is_some();
+    let default_samples = match (image, labelled) {
+        (false, _) => 2000,
+        (true, true) => 256,
+        (true, false) => 0,
+    };
+    let samples = counts.samples.unwrap_or(default_samples);
     if samples == 0 {
+        if image && !labelled {
+            println!("sample quality: needs labelled data (a classifier's features); none here");
+        }
         return Ok(());
     }
-    if image {
-        println!("sample quality: not available for image data yet");
-        return Ok(());
+    if image && !labelled {
+        return Err(format!(
+            "--samples {samples}: image quality figures need labelled data (glyphs, shapes, \
+             MNIST, Fashion-MNIST, CIFAR-10)"
+        ));
     }
-    let reference = source
-        .load(a.seed.wrapping_add(1), Split::Held(samples))
-        .map_err(|e| format!("{}: {e}", ck.dir.display()))?;
     let opts = tr.sample_options();
     let steps = opts.steps.min(tr.diffusion.steps());
     let mut progress = Progress::new("sample", 0, steps as u64);
@@ -237,6 +245,27 @@ pub fn run(a: &EvalArgs) -> Result<(), String> {
             values[i]
         ));
     }
+    if image {
+        let q = crate::eval::image_quality::image_quality(
+            &x,
+            &tr.preset.data,
+            tr.preset.train.seed,
+            tr.device,
+            &mut |line| eprintln!("{line}"),
+        )
+        .map_err(|e| format!("{}: {e}", ck.dir.display()))?;
+        println!(
+            "sample quality ({samples} samples, {} {steps} steps, vs held-out data):",
+            opts.sampler.name()
+        );
+        for line in q.report() {
+            println!("  {line}");
+        }
+        return Ok(());
+    }
+    let reference = source
+        .load(a.seed.wrapping_add(1), Split::Held(samples))
+        .map_err(|e| format!("{}: {e}", ck.dir.display()))?;
     let q = point_quality(&values, &reference.values, held.item_len(), a.seed);
     println!(
         "sample quality ({} samples, {} {} steps, vs {} fresh data points; ratio: against N(0, I) noise):",
