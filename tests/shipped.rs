@@ -9,26 +9,32 @@ use diffscope::train::{checkpoint, Trainer, Weights};
 use std::path::Path;
 use std::sync::Mutex;
 
+use tch::Device;
+
 /// libtorch's generator is process-wide: the two tests take turns.
 static RNG: Mutex<()> = Mutex::new(());
-use tch::Device;
+
+/// Opens `checkpoints/NAME`, checking that it was made by the bundled preset of that name
+/// and is at most 5 MB.
+fn open_shipped(name: &str) -> Trainer {
+    let dir = Path::new("checkpoints").join(name);
+    let ck = checkpoint::read(&dir).unwrap();
+    let by = format!("diffscope train --preset {name}");
+    assert!(ck.meta.command.starts_with(&by), "{}", ck.meta.command);
+    let size: u64 = std::fs::read_dir(&ck.dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    println!("checkpoints/{name}: {size} bytes, step {}", ck.meta.step);
+    assert!(size <= 5 << 20, "{size} bytes");
+    Trainer::load_model(&dir, Device::Cpu).unwrap()
+}
 
 #[test]
 fn shipped_swissroll_draws_the_swiss_roll() {
     let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
     tch::set_num_threads(2);
-    let dir = Path::new("checkpoints/swissroll");
-    let ck = checkpoint::read(dir).unwrap();
-    assert!(ck
-        .meta
-        .command
-        .starts_with("diffscope train --preset swissroll"));
-    let size: u64 = std::fs::read_dir(&ck.dir)
-        .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
-        .sum();
-    assert!(size <= 5 << 20, "{size} bytes");
-    let tr = Trainer::load_model(dir, Device::Cpu).unwrap();
+    let tr = open_shipped("swissroll");
     let n = 3000;
     let x = tr.sample(
         n,
@@ -64,18 +70,7 @@ fn shipped_glyphs16_draws_every_digit() {
     let cache = tempfile::tempdir().unwrap();
     std::env::set_var("DIFFSCOPE_CACHE", cache.path());
     tch::set_num_threads(2);
-    let dir = Path::new("checkpoints/glyphs16");
-    let ck = checkpoint::read(dir).unwrap();
-    assert!(ck
-        .meta
-        .command
-        .starts_with("diffscope train --preset glyphs16"));
-    let size: u64 = std::fs::read_dir(&ck.dir)
-        .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
-        .sum();
-    assert!(size <= 5 << 20, "{size} bytes");
-    let tr = Trainer::load_model(dir, Device::Cpu).unwrap();
+    let tr = open_shipped("glyphs16");
     let x = tr.sample(
         400,
         &tr.sample_options(),

@@ -31,3 +31,16 @@ pub fn cache_dir() -> PathBuf {
         .map(|d| d.join("cache"))
         .unwrap_or_else(|| PathBuf::from(".cache"))
 }
+
+/// The `.ron` files directly in `dir`, sorted; none when it does not exist.
+pub fn ron_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+        .collect();
+    files.sort();
+    files
+}

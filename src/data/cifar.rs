@@ -18,10 +18,7 @@ pub struct CifarConfig {
 }
 
 fn err(path: &Path, message: impl Into<String>) -> DataError {
-    DataError::File {
-        path: path.to_path_buf(),
-        message: message.into(),
-    }
+    DataError::file(path, message)
 }
 
 /// Parses one batch file into (pixels in [−1, 1], labels).

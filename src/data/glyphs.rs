@@ -157,10 +157,11 @@ impl Source for GlyphsConfig {
                 self.size
             )));
         }
-        Ok(match split {
-            Split::Train => self.generate(seed, self.count),
-            Split::Held(n) => self.generate(seed ^ 0x00FF_F00D_5EED, n),
-        })
+        let n = match split {
+            Split::Train => self.count,
+            Split::Held(n) => n,
+        };
+        Ok(self.generate(split.seed(seed), n))
     }
 
     fn describe(&self) -> String {

@@ -20,10 +20,7 @@ pub struct IdxConfig {
 }
 
 fn err(path: &Path, message: impl Into<String>) -> DataError {
-    DataError::File {
-        path: path.to_path_buf(),
-        message: message.into(),
-    }
+    DataError::file(path, message)
 }
 
 /// Finds `stem` or `stem.gz` in `dir`.

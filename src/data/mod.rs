@@ -29,12 +29,33 @@ pub enum Split {
     Held(usize),
 }
 
+impl Split {
+    /// The seed a generated source draws this split from: held-out items come from a
+    /// stream of their own, so they are fresh, never training items.
+    pub fn seed(self, seed: u64) -> u64 {
+        match self {
+            Split::Train => seed,
+            Split::Held(_) => seed ^ 0x00FF_F00D_5EED,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error("{path}: {message}")]
     File { path: PathBuf, message: String },
     #[error("{0}")]
     Other(String),
+}
+
+impl DataError {
+    /// A problem with a file or folder.
+    pub fn file(path: &std::path::Path, message: impl Into<String>) -> DataError {
+        DataError::File {
+            path: path.to_path_buf(),
+            message: message.into(),
+        }
+    }
 }
 
 /// A source of training data.

@@ -113,10 +113,11 @@ impl Toy2dConfig {
 
 impl Source for Toy2dConfig {
     fn load(&self, seed: u64, split: Split) -> Result<Dataset, DataError> {
-        let (seed, n) = match split {
-            Split::Train => (seed, self.points),
-            Split::Held(n) => (seed ^ 0x00FF_F00D_5EED, n),
+        let n = match split {
+            Split::Train => self.points,
+            Split::Held(n) => n,
         };
+        let seed = split.seed(seed);
         Ok(Dataset::points(
             self.shape.name(),
             self.generate(seed, n),

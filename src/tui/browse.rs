@@ -109,14 +109,7 @@ pub fn delete_checkpoint(dir: &Path) -> Result<(), String> {
 pub fn scan_presets() -> Vec<PresetEntry> {
     let mut out: Vec<PresetEntry> = Vec::new();
     for dir in paths::preset_dirs() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "ron"))
-            .collect();
-        files.sort();
+        let files = paths::ron_files(&dir);
         for p in files {
             let (name, description) = match Preset::from_file(&p) {
                 Ok(pr) => (pr.name, pr.description),

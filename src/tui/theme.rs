@@ -20,22 +20,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("monochrome", include_str!("../../themes/monochrome.ron")),
 ];
 
-/// Parses RON in which optional fields are written plainly (`accent: "red"`, not
-/// `Some("red")`); errors are `FILE:LINE:COL: problem` on one line.
-pub fn parse_ron<T: serde::de::DeserializeOwned>(text: &str, origin: &Path) -> Result<T, String> {
-    ron::Options::default()
-        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
-        .from_str(text)
-        .map_err(|e| {
-            format!(
-                "{}:{}:{}: {}",
-                origin.display(),
-                e.span.start.line,
-                e.span.start.col,
-                e.code
-            )
-        })
-}
+pub use crate::config::parse_ron;
 
 /// A theme as written in a file: every field optional.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -240,14 +225,7 @@ pub fn load_all() -> (Vec<Theme>, Vec<String>) {
         .collect();
     let mut warnings = Vec::new();
     if let Some(dir) = paths::config_dir().map(|d| d.join("themes")) {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "ron"))
-            .collect();
-        files.sort();
+        let files = paths::ron_files(&dir);
         for p in files {
             match Theme::from_file(&p) {
                 Ok(t) => match themes.iter_mut().find(|x| x.name == t.name) {
