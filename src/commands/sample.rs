@@ -129,7 +129,7 @@ pub fn picture(
     }
 }
 
-/// One animation frame: x_t beside x̂_0, captioned with t (0-based, as everywhere).
+/// One animation frame: x_t beside x̂_0, captioned with t (x_0 is the sample, x_T noise).
 fn trajectory_frame(
     t: usize,
     xt: &[f32],
@@ -260,8 +260,10 @@ pub fn run(a: &SampleArgs) -> Result<(), String> {
             .iter()
             .zip(traj.xt.iter().zip(&traj.x0_hat))
             .map(|(&t, (xt, x0))| {
+                // captions name states as the seed note does (x_T noise, x_0 the sample):
+                // the model's input at schedule index t is x_{t+1}
                 trajectory_frame(
-                    t,
+                    t + 1,
                     &to_vec(xt),
                     &to_vec(x0),
                     &tr.item_shape,
