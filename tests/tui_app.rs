@@ -507,3 +507,51 @@ fn forward_frames_stay_within_a_memory_budget_for_big_items() {
     assert_eq!((ts[0], *ts.last().unwrap()), (0, 1000));
     assert!(ts.windows(2).all(|w| w[0] < w[1]));
 }
+
+#[test]
+fn b_evaluates_on_demand_and_shows_the_bound_terms() {
+    use diffscope::train::protocol::Evaluation;
+    let mut app = training_app();
+    app.update(progress(500, 0.5));
+    let fx = app.update(ch('b'));
+    let id = match &fx[..] {
+        [Effect::Send(Command::Evaluate { id, ema: true })] => *id,
+        _ => panic!("expected an evaluation request, got {fx:?}"),
+    };
+    assert!(app.show_terms);
+    assert_eq!(app.evaluating, Some(id));
+    // pressing again while it runs only hides the view
+    assert!(app.update(ch('b')).is_empty());
+    assert!(!app.show_terms);
+    let eval = Evaluation {
+        id,
+        step: 500,
+        ema: true,
+        unit: "nats/dim".into(),
+        bits: false,
+        total: 0.41,
+        total_se: 0.03,
+        per_t: vec![-3.1, 0.5, 0.2, 0.1],
+        summary: "bound 0.410 nats/dim · SW/noise 0.25".into(),
+        lines: vec![],
+    };
+    app.update(Msg::Worker(Event::Evaluation(Box::new(eval))));
+    assert_eq!(app.evaluating, None);
+    assert_eq!(app.evaluation.as_ref().map(|e| e.step), Some(500));
+    // fresh figures at this step: showing the view again asks for nothing
+    assert!(app.update(ch('b')).is_empty());
+    assert!(app.show_terms);
+    // after more training they are stale: b off and on again refreshes them
+    app.update(progress(600, 0.4));
+    app.update(ch('b'));
+    let fx = app.update(ch('b'));
+    assert!(
+        matches!(fx[..], [Effect::Send(Command::Evaluate { .. })]),
+        "{fx:?}"
+    );
+    // a failed evaluation clears the running flag
+    app.update(Msg::Worker(Event::Error(
+        "evaluation failed: no data".into(),
+    )));
+    assert_eq!(app.evaluating, None);
+}

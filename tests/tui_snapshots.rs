@@ -165,3 +165,41 @@ fn a_terminal_resized_below_the_minimum_gets_a_message() {
     assert!(screen.contains("needs 80×24"), "{screen}");
     assert!(!screen.contains("Process"), "{screen}");
 }
+
+#[test]
+fn bound_terms_view_and_quality_figures() {
+    use diffscope::train::protocol::{Command, Evaluation};
+    use diffscope::tui::app::Effect;
+    snap("bound_terms", |a| {
+        let fx = a.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char('b'),
+            KeyModifiers::NONE,
+        )));
+        let Some(Effect::Send(Command::Evaluate { id, .. })) = fx.first() else {
+            panic!("no evaluation request: {fx:?}");
+        };
+        // terms falling from 0.5 to 1e-4 over T, as a trained model's do
+        let t = a.timesteps();
+        let per_t: Vec<f64> = (0..t)
+            .map(|i| {
+                if i == 0 {
+                    -3.2
+                } else {
+                    0.5 * (-(i as f64) / 120.0).exp() + 1e-4
+                }
+            })
+            .collect();
+        a.update(Msg::Worker(Event::Evaluation(Box::new(Evaluation {
+            id: *id,
+            step: a.step,
+            ema: true,
+            unit: "nats/dim".into(),
+            bits: false,
+            total: 0.413,
+            total_se: 0.035,
+            per_t,
+            summary: "bound 0.413 nats/dim · SW/noise 0.25".into(),
+            lines: vec![],
+        }))));
+    });
+}

@@ -4,6 +4,7 @@
 pub mod adam;
 pub mod checkpoint;
 pub mod ema;
+pub mod evaluate;
 pub mod protocol;
 pub mod trainer;
 pub mod worker;

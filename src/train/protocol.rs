@@ -24,6 +24,11 @@ pub enum Command {
     Pause,
     Resume,
     Sample(SampleRequest),
+    /// Evaluate the bound (with its per-timestep terms) and the sample quality.
+    Evaluate {
+        id: u64,
+        ema: bool,
+    },
     /// Save a checkpoint; `manual` ones are never pruned.
     Save {
         manual: bool,
@@ -64,6 +69,27 @@ pub struct Samples {
     pub frames_x0: Vec<Vec<f32>>,
 }
 
+/// The workbench's evaluation of a model: the variational bound on a few held-out items
+/// with its terms per timestep, and sample-quality figures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub id: u64,
+    /// Training step of the weights evaluated.
+    pub step: u64,
+    pub ema: bool,
+    /// "bits/dim" (images) or "nats/dim" (continuous data).
+    pub unit: String,
+    pub bits: bool,
+    pub total: f64,
+    pub total_se: f64,
+    /// The term at each 0-based schedule index (index 0 is the decoder L_0), in `unit`.
+    pub per_t: Vec<f64>,
+    /// One line for the samples pane.
+    pub summary: String,
+    /// The figures in full.
+    pub lines: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Ready(RunInfo),
@@ -82,6 +108,7 @@ pub enum Event {
         of: usize,
     },
     Samples(Samples),
+    Evaluation(Box<Evaluation>),
     Saved {
         path: PathBuf,
         step: u64,

@@ -232,6 +232,15 @@ fn run(
                     Ok(s) => send(Event::Samples(s)),
                     Err(e) => send(Event::Error(format!("sampling failed: {e}"))),
                 },
+                Command::Evaluate { id, ema } => {
+                    let w = if ema { Weights::Ema } else { Weights::Raw };
+                    match guarded(|| super::evaluate::evaluate(&tr, id, w, &mut |_, _| {})) {
+                        Ok(Ok(e)) => send(Event::Evaluation(Box::new(e))),
+                        Ok(Err(e)) | Err(e) => {
+                            send(Event::Error(format!("evaluation failed: {e}")))
+                        }
+                    }
+                }
                 Command::Save { manual } => save(&tr, &opts, manual, &send),
                 Command::Shutdown { save: s } => {
                     if s {

@@ -11,7 +11,7 @@ use super::keymap::{self, Action, Context};
 use super::theme::Theme;
 use crate::config::Preset;
 use crate::diffusion::{SampleOptions, SamplerKind, Schedule};
-use crate::train::protocol::{Command, Event, RunInfo, SampleRequest, Samples};
+use crate::train::protocol::{Command, Evaluation, Event, RunInfo, SampleRequest, Samples};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -271,6 +271,12 @@ pub struct App {
     pub quitting: bool,
     /// Name of the image protocol in use.
     pub image_protocol: String,
+    /// The latest evaluation (bound terms and quality figures).
+    pub evaluation: Option<Box<Evaluation>>,
+    /// The id of the evaluation being computed.
+    pub evaluating: Option<u64>,
+    /// The inspector shows the bound's terms per t instead of the histogram.
+    pub show_terms: bool,
     /// Something changed since the last draw.
     pub dirty: bool,
 }
@@ -333,6 +339,9 @@ impl App {
             notice: None,
             quitting: false,
             image_protocol: image_protocol.to_string(),
+            evaluation: None,
+            evaluating: None,
+            show_terms: false,
             dirty: true,
         }
     }
@@ -433,6 +442,8 @@ impl App {
         self.images = None;
         self.reverse = None;
         self.data = None;
+        self.evaluation = None;
+        self.evaluating = None;
         self.t = self.t.min(d.timesteps);
         self.playing = false;
         self.quitting = false;
@@ -700,9 +711,20 @@ impl App {
                     vec![]
                 }
             }
+            Event::Evaluation(e) => {
+                if self.evaluating == Some(e.id) {
+                    self.evaluating = None;
+                }
+                self.notify(format!("step {}: {}", e.step, e.summary));
+                self.evaluation = Some(e);
+                vec![]
+            }
             Event::Error(msg) => {
                 if self.sampling.is_some() && msg.starts_with("sampling failed") {
                     self.sampling = None;
+                }
+                if msg.starts_with("evaluation failed") {
+                    self.evaluating = None;
                 }
                 self.error(msg);
                 vec![]
@@ -893,6 +915,23 @@ impl App {
             Action::ToggleLogScale => self.log_scale = !self.log_scale,
             Action::ToggleQuarters => self.quarters_view = !self.quarters_view,
             Action::ToggleSchedule => self.show_schedule = !self.show_schedule,
+            Action::BoundView => {
+                self.show_terms = !self.show_terms;
+                let stale = self
+                    .evaluation
+                    .as_ref()
+                    .is_none_or(|e| e.step != self.step || e.ema != self.sampler.ema);
+                if self.show_terms && stale && self.evaluating.is_none() && self.alive {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    self.evaluating = Some(id);
+                    self.notify("evaluating the bound and sample quality…");
+                    return vec![Effect::Send(Command::Evaluate {
+                        id,
+                        ema: self.sampler.ema,
+                    })];
+                }
+            }
             Action::ToggleMode => {
                 self.mode = match self.mode {
                     Mode::Forward => Mode::Reverse,

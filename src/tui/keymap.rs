@@ -45,6 +45,7 @@ pub enum Action {
     ToggleLogScale,
     ToggleQuarters,
     ToggleSchedule,
+    BoundView,
     ToggleMode,
     StepBack,
     StepForward,
@@ -146,6 +147,14 @@ pub const BINDINGS: &[Binding] = &[
         ""
     ),
     b!(ch('v'), "v", Main, ToggleSchedule, "schedule view", ""),
+    b!(
+        ch('b'),
+        "b",
+        Main,
+        BoundView,
+        "bound terms and quality",
+        "bound"
+    ),
     b!(
         ch('f'),
         "f",

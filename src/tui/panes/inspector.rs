@@ -92,7 +92,90 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         (a, b)
     };
     draw_pictures(f, app, fr, pics);
-    draw_histogram(f, app, &fr.hist, hist);
+    if app.show_terms {
+        draw_terms(f, app, hist);
+    } else {
+        draw_histogram(f, app, &fr.hist, hist);
+    }
+}
+
+/// The variational bound's term at each t on a log scale, with the inspector's t marked.
+/// The term at schedule index i involves x_{i+1}, so it is drawn at t = i + 1; the decoder
+/// L_0 (which can be negative for continuous data) is given in the title.
+fn draw_terms(f: &mut Frame, app: &App, area: Rect) {
+    let th = app.theme();
+    let Some(e) = &app.evaluation else {
+        let msg = if app.evaluating.is_some() {
+            "evaluating the bound (all T timesteps)…"
+        } else {
+            "no evaluation yet: press b"
+        };
+        f.render_widget(
+            Paragraph::new(Span::styled(msg, faint(th))).block(block(" bound terms ", th)),
+            area,
+        );
+        return;
+    };
+    let pts: Vec<(f64, f64)> = e
+        .per_t
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, v)| v.is_finite() && **v > 0.0)
+        .map(|(i, v)| ((i + 1) as f64, v.log10()))
+        .collect();
+    let tt = e.per_t.len().max(1) as f64;
+    let (lo, hi) = pts
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.1), b.max(p.1))
+        });
+    let (lo, hi) = if lo.is_finite() {
+        (lo.floor(), hi.ceil().max(lo.floor() + 1.0))
+    } else {
+        (-6.0, 0.0)
+    };
+    let marker = [(app.t as f64, lo), (app.t as f64, hi)];
+    let here = app
+        .t
+        .checked_sub(1)
+        .and_then(|i| e.per_t.get(i))
+        .map(|v| format!(" · at t={}: {} ", app.t, num(*v)))
+        .unwrap_or_default();
+    let datasets = vec![
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(th.samples))
+            .data(&pts),
+        Dataset::default()
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::default().fg(th.accent).add_modifier(Modifier::BOLD))
+            .data(&marker),
+    ];
+    let title = format!(
+        " log₁₀ L_t ({}) · step {} · total {:.3} ± {:.3} · L_0 {}{here}",
+        e.unit,
+        e.step,
+        e.total,
+        e.total_se,
+        e.per_t.first().map_or("-".into(), |v| num(*v))
+    );
+    let chart = Chart::new(datasets)
+        .block(block(title, th))
+        .x_axis(
+            Axis::default()
+                .style(faint(th))
+                .bounds([0.0, tt])
+                .labels([Line::from("0"), Line::from(format!("{}", tt as usize))]),
+        )
+        .y_axis(Axis::default().style(faint(th)).bounds([lo, hi]).labels([
+            Line::from(format!("{:.0}", lo + 0.0)),
+            Line::from(format!("{:.0}", hi + 0.0)),
+        ]))
+        .legend_position(None);
+    f.render_widget(chart, area);
 }
 
 fn draw_pictures(f: &mut Frame, app: &App, fr: &PFrame, area: Rect) {

@@ -59,9 +59,22 @@ pub fn title(app: &App) -> String {
     }
 }
 
+/// The latest evaluation's figures (or that one is running), for the pane's lower edge.
+pub fn figures(app: &App) -> Option<String> {
+    if app.evaluating.is_some() {
+        return Some(" evaluating… ".into());
+    }
+    app.evaluation
+        .as_ref()
+        .map(|e| format!(" step {}: {} (b refreshes) ", e.step, e.summary))
+}
+
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let th = app.theme();
-    let b = block(title(app), th);
+    let mut b = block(title(app), th);
+    if let Some(text) = figures(app) {
+        b = b.title_bottom(Span::styled(text, faint(th)));
+    }
     let Some(s) = &app.samples else {
         let msg = if app.sampling.is_some() {
             "sampling…"
