@@ -234,7 +234,13 @@ fn run(
                 },
                 Command::Evaluate { id, ema } => {
                     let w = if ema { Weights::Ema } else { Weights::Raw };
-                    match guarded(|| super::evaluate::evaluate(&tr, id, w, &mut |_, _| {})) {
+                    // like sampling, an evaluation gives way to a shutdown
+                    let mut check = |_, _| {
+                        if cancel.load(Ordering::Relaxed) {
+                            std::panic::resume_unwind(Box::new("evaluation cancelled"));
+                        }
+                    };
+                    match guarded(|| super::evaluate::evaluate(&tr, id, w, &mut check)) {
                         Ok(Ok(e)) => send(Event::Evaluation(Box::new(e))),
                         Ok(Err(e)) | Err(e) => {
                             send(Event::Error(format!("evaluation failed: {e}")))
