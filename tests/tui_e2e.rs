@@ -304,12 +304,30 @@ fn sigterm_and_a_dropped_terminal_save_a_checkpoint_and_exit() {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+        // Without `exec` the pid was the shell's: the workbench itself notices the hang-up
+        // a moment later, saves and exits. Wait for it too.
+        let preset_arg = preset.display().to_string();
+        let running = || {
+            Command::new("pgrep")
+                .args(["-f", &preset_arg])
+                .output()
+                .map(|o| !o.stdout.is_empty())
+                .unwrap_or(false)
+        };
+        while running() {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "SIG{signal}: the workbench is still running"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
         let steps = saved_steps(dir.path());
         assert_eq!(
             steps.len(),
             1,
             "SIG{signal}: one checkpoint saved: {steps:?}"
         );
+        t.run(&["kill-server"]);
     }
 }
 
