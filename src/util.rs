@@ -5,6 +5,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// A tensor's values as a flat f32 vector on the CPU (empty if they cannot be read).
+pub fn tensor_values(x: &tch::Tensor) -> Vec<f32> {
+    Vec::try_from(
+        x.to_device(tch::Device::Cpu)
+            .to_kind(tch::Kind::Float)
+            .contiguous()
+            .view([-1]),
+    )
+    .unwrap_or_default()
+}
+
 /// Flushes a folder's entries to disk (after a rename into it).
 pub fn fsync_dir(path: &Path) {
     if let Ok(f) = fs::File::open(path) {

@@ -7,7 +7,7 @@ use crate::cli::{EvalArgs, VarianceArg};
 use crate::data::{ItemKind, Split};
 use crate::diffusion::bound::Decoder;
 use crate::diffusion::VarianceKind;
-use crate::eval::likelihood::{evaluate_bound, flat_values, progress_total, BoundOptions};
+use crate::eval::likelihood::{evaluate_bound, progress_total, BoundOptions};
 use crate::eval::{point_quality, BoundReport};
 use crate::train::{checkpoint, parse_device, Trainer, Weights};
 use crate::util::write_atomic;
@@ -236,7 +236,7 @@ pub fn run(a: &EvalArgs) -> Result<(), String> {
         progress.update(done as u64, "")
     });
     progress.finish();
-    let values = flat_values(&x);
+    let values = crate::util::tensor_values(&x);
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
         return Err(format!(
             "{}: sample {} is not finite ({}); no quality figure was computed",

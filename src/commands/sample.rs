@@ -11,11 +11,10 @@ use crate::render::scatter::{png_bytes, scatter, ScatterStyle};
 use crate::render::side_by_side;
 use crate::render::text::draw_text;
 use crate::train::{parse_device, Trainer, Weights};
-use crate::util::write_atomic;
+use crate::util::{tensor_values, write_atomic};
 use image::RgbImage;
 use std::fmt::Write;
 use std::path::Path;
-use tch::{Device, Tensor};
 
 const BACKGROUND: [u8; 3] = [18, 20, 26];
 
@@ -79,16 +78,6 @@ pub fn points_csv(values: &[f32], dim: usize) -> String {
         let _ = writeln!(out, "{}", cells.join(","));
     }
     out
-}
-
-pub fn to_vec(x: &Tensor) -> Vec<f32> {
-    Vec::try_from(
-        x.to_device(Device::Cpu)
-            .to_kind(tch::Kind::Float)
-            .contiguous()
-            .view([-1]),
-    )
-    .unwrap_or_default()
 }
 
 /// The default nearest-neighbour scale: cells of about 64 pixels.
@@ -221,7 +210,7 @@ pub fn run(a: &SampleArgs) -> Result<(), String> {
         &mut |done, _| progress.update(done as u64, ""),
     );
     progress.finish();
-    let values = to_vec(&x);
+    let values = tensor_values(&x);
     let dim: usize = tr.item_shape.iter().product::<i64>() as usize;
     let is_image = tr.preset.data.item_shape().len() == 3;
     // 2-D plots show the samples over faint data points: fresh ones, generated or held out.
@@ -264,8 +253,8 @@ pub fn run(a: &SampleArgs) -> Result<(), String> {
                 // the model's input at schedule index t is x_{t+1}
                 trajectory_frame(
                     t + 1,
-                    &to_vec(xt),
-                    &to_vec(x0),
+                    &tensor_values(xt),
+                    &tensor_values(x0),
                     &tr.item_shape,
                     &reference,
                     scale,

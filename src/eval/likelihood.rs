@@ -5,7 +5,7 @@
 
 use crate::diffusion::bound::{BoundError, Decoder};
 use crate::diffusion::Diffusion;
-use tch::{Device, Tensor};
+use tch::Tensor;
 
 /// Natural units for a kind of data: bits/dim for 8-bit images (a discrete likelihood,
 /// comparable with the DDPM paper's figures), nats/dim for continuous data (a density).
@@ -197,11 +197,6 @@ pub fn evaluate_bound(
             .map(|(s, &c)| (c > 0).then(|| s / c as f64))
             .collect(),
     })
-}
-
-/// Copies a tensor's values to a flat f32 vector on the CPU.
-pub fn flat_values(x: &Tensor) -> Vec<f32> {
-    Vec::try_from(x.to_device(Device::Cpu).contiguous().view([-1])).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use crate::data::{ItemKind, Split};
 use crate::diffusion::bound::Decoder;
 use crate::eval::image_quality::image_quality;
 use crate::eval::{evaluate_bound, point_quality, BoundOptions, Unit};
-use tch::Device;
+use crate::util::tensor_values;
 
 /// Held-out items for the bound: few enough that all T timesteps take seconds.
 const POINTS: usize = 256;
@@ -76,7 +76,7 @@ pub fn evaluate(
             None,
             &mut |_, _| {},
         );
-        let values = flat(&x);
+        let values = tensor_values(&x);
         let fresh = source
             .load(seed.wrapping_add(1), Split::Held(POINT_SAMPLES))
             .map_err(|e| format!("held-out data: {e}"))?;
@@ -124,14 +124,4 @@ pub fn evaluate(
         summary,
         lines,
     })
-}
-
-fn flat(x: &tch::Tensor) -> Vec<f32> {
-    Vec::try_from(
-        x.to_device(Device::Cpu)
-            .to_kind(tch::Kind::Float)
-            .contiguous()
-            .view([-1]),
-    )
-    .unwrap_or_default()
 }

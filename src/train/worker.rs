@@ -5,6 +5,7 @@
 use super::protocol::{Command, Event, RunInfo, SampleRequest, Samples};
 use super::trainer::{TrainError, Trainer, Weights};
 use crate::diffusion::Trajectory;
+use crate::util::tensor_values;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +13,7 @@ use std::sync::mpsc::{channel, Receiver, Sender, TryRecvError};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
-use tch::{Device, Tensor};
+use tch::Device;
 
 /// How to build the worker's trainer.
 pub enum Origin {
@@ -309,15 +310,6 @@ fn save(tr: &Trainer, opts: &WorkerOptions, manual: bool, send: &dyn Fn(Event)) 
     }
 }
 
-fn to_vec(t: &Tensor) -> Vec<f32> {
-    let t = t
-        .to_device(Device::Cpu)
-        .to_kind(tch::Kind::Float)
-        .contiguous()
-        .view([-1]);
-    Vec::<f32>::try_from(&t).unwrap_or_default()
-}
-
 fn sample(tr: &Trainer, req: &SampleRequest, send: &dyn Fn(Event), cancel: &AtomicBool) -> Samples {
     let mut traj = Trajectory::new();
     let weights = if req.ema { Weights::Ema } else { Weights::Raw };
@@ -347,10 +339,10 @@ fn sample(tr: &Trainer, req: &SampleRequest, send: &dyn Fn(Event), cancel: &Atom
         step: tr.step,
         ema: req.ema,
         shape: x.size(),
-        values: to_vec(&x),
+        values: tensor_values(&x),
         frame_timesteps: traj.timesteps.clone(),
-        frames_xt: traj.xt.iter().map(to_vec).collect(),
-        frames_x0: traj.x0_hat.iter().map(to_vec).collect(),
+        frames_xt: traj.xt.iter().map(tensor_values).collect(),
+        frames_x0: traj.x0_hat.iter().map(tensor_values).collect(),
     }
 }
 
