@@ -4,8 +4,7 @@
 
 use diffscope::config::Preset;
 use diffscope::data::Split;
-use diffscope::eval::sliced_wasserstein;
-use diffscope::rng::Rng;
+use diffscope::eval::point_quality;
 use diffscope::train::{Trainer, Weights};
 use std::time::Instant;
 use tch::Device;
@@ -40,11 +39,9 @@ fn swissroll_samples_are_close_to_the_data() {
         .load(12345, Split::Held(n))
         .unwrap()
         .values;
-    let mut r = Rng::new(99);
-    let noise: Vec<f32> = (0..2 * n).map(|_| r.normal() as f32).collect();
-
-    let sw = sliced_wasserstein(&samples, &fresh, 2, 128, 7);
-    let sw_noise = sliced_wasserstein(&noise, &fresh, 2, 128, 7);
+    // sliced W1 over 128 directions, against fresh data and against N(0, I) noise
+    let q = point_quality(&samples, &fresh, 2, 7);
+    let (sw, sw_noise) = (q.sw1, q.sw1_noise);
     let ratio = sw / sw_noise;
     println!(
         "swissroll: {steps} steps in {train_secs:.1}s (final loss {last:.4}); \

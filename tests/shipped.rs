@@ -3,8 +3,7 @@
 
 use diffscope::data::Split;
 use diffscope::eval::image_quality::image_quality;
-use diffscope::eval::sliced_wasserstein;
-use diffscope::rng::Rng;
+use diffscope::eval::point_quality;
 use diffscope::train::{checkpoint, Trainer, Weights};
 use std::path::Path;
 use std::sync::Mutex;
@@ -52,10 +51,8 @@ fn shipped_swissroll_draws_the_swiss_roll() {
         .load(4242, Split::Held(n))
         .unwrap()
         .values;
-    let mut r = Rng::new(1);
-    let noise: Vec<f32> = (0..2 * n).map(|_| r.normal() as f32).collect();
-    let sw = sliced_wasserstein(&samples, &fresh, 2, 128, 3);
-    let base = sliced_wasserstein(&noise, &fresh, 2, 128, 3);
+    let q = point_quality(&samples, &fresh, 2, 3);
+    let (sw, base) = (q.sw1, q.sw1_noise);
     println!(
         "shipped swissroll (step {}): SW1 {sw:.4}, noise {base:.4}, ratio {:.3} (bound 0.25)",
         tr.step,
