@@ -1,55 +1,10 @@
 //! The headless command line as a user meets it: the forms scripts rely on, and a one-line
 //! error with a non-zero exit (never a panic, never a lost file) for each kind of bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn diffscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_diffscope"))
-        .args(args)
-        .output()
-        .expect("run diffscope")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-/// Asserts a failed run whose stderr ends with exactly one error line mentioning
-/// `needle` (progress lines may come before it) and returns that line.
-fn assert_one_line_error(o: &Output, needle: &str) -> String {
-    let all = stderr(o);
-    println!("{}", all.trim_end());
-    assert!(!o.status.success(), "expected failure, got success: {all}");
-    assert!(!all.contains("panicked"), "panic: {all}");
-    let errors: Vec<&str> = all
-        .lines()
-        .filter(|l| l.starts_with("diffscope: error:"))
-        .collect();
-    assert_eq!(errors.len(), 1, "one error line: {all}");
-    assert_eq!(
-        all.trim_end().lines().last(),
-        Some(errors[0]),
-        "error comes last"
-    );
-    assert!(errors[0].contains(needle), "expected {needle:?} in {all}");
-    errors[0].to_string()
-}
-
-fn train_tiny(dir: &Path) -> PathBuf {
-    let out = dir.join("run");
-    let o = diffscope(&[
-        "train",
-        "--preset",
-        "tests/valid_presets/tiny.ron",
-        "--out",
-        out.to_str().unwrap(),
-        "--device",
-        "cpu",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    out
-}
+use common::{assert_one_line_error, diffscope, stderr, train_tiny};
+use std::path::Path;
 
 #[test]
 fn schedule_csv_has_the_documented_header_and_rows() {

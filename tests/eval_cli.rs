@@ -2,48 +2,11 @@
 //! the per-timestep CSV, the sample-quality ratios, and a one-line error with a non-zero
 //! exit for each kind of bad input (including a model that produces NaN).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn diffscope(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_diffscope"))
-        .args(args)
-        .output()
-        .expect("run diffscope")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
-
-/// Asserts a failed run whose stderr is exactly one line mentioning `needle`.
-fn assert_one_line_error(o: &Output, needle: &str) {
-    let err = stderr(o);
-    println!("{}", err.trim_end());
-    assert!(!o.status.success(), "expected failure, got success: {err}");
-    assert!(!err.contains("panicked"), "panic: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(err.contains(needle), "expected {needle:?} in {err}");
-}
-
-fn train_tiny(dir: &Path) -> PathBuf {
-    let out = dir.join("run");
-    let o = diffscope(&[
-        "train",
-        "--preset",
-        "tests/valid_presets/tiny.ron",
-        "--out",
-        out.to_str().unwrap(),
-        "--device",
-        "cpu",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    out
-}
+use common::{assert_one_line_error, diffscope, stderr, stdout, train_tiny};
+use std::path::Path;
+use std::process::Command;
 
 /// The first number after `label` on the line that starts with it (after indentation).
 fn figure(text: &str, label: &str) -> f64 {
