@@ -11,6 +11,17 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// Starts session `e2e` of `w`×`h` running the shell command `cmd`, in `dir` if given.
+    fn start(&self, w: u16, h: u16, dir: Option<&Path>, cmd: &str) {
+        let (w, h) = (w.to_string(), h.to_string());
+        let mut args = vec!["new-session", "-d", "-s", "e2e", "-x", &w, "-y", &h];
+        let dir = dir.map(|d| d.display().to_string());
+        if let Some(d) = &dir {
+            args.extend(["-c", d]);
+        }
+        args.push(cmd);
+        self.run(&args);
+    }
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")
             .arg("-L")
@@ -101,19 +112,7 @@ fn the_workbench_trains_scrubs_helps_and_quits_cleanly_in_tmux() {
         cfg = dir.path().display(),
         p = preset.display()
     );
-    t.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "-c",
-        &dir.path().display().to_string(),
-        &cmd,
-    ]);
+    t.start(100, 30, Some(dir.path()), &cmd);
 
     // Training starts and the step advances while the loss figure changes.
     let first = t.wait("training to report", 120, |s| {
@@ -185,17 +184,7 @@ fn bad_input_and_small_terminals_get_a_message_in_tmux() {
         socket: format!("diffscope-e2e-bad-{}", std::process::id()),
     };
     let cmd = format!("{bin} tui --preset no-such-preset; echo EXIT=$?; sleep 30");
-    t.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &cmd,
-    ]);
+    t.start(100, 30, None, &cmd);
     let s = t.wait("the command to exit", 60, |s| s.contains("EXIT=1"));
     assert!(
         s.contains("no-such-preset") && s.contains("no such preset"),
@@ -208,17 +197,7 @@ fn bad_input_and_small_terminals_get_a_message_in_tmux() {
     );
     t.run(&["kill-session", "-t", "e2e"]);
     let cmd = format!("{bin}; echo EXIT=$?; sleep 30");
-    t.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "70",
-        "-y",
-        "20",
-        &cmd,
-    ]);
+    t.start(70, 20, None, &cmd);
     let s = t.wait("the command to exit", 60, |s| s.contains("EXIT=1"));
     assert!(s.contains("80×24") && s.contains("headless"), "{s}");
 }
@@ -270,19 +249,7 @@ fn sigterm_and_a_dropped_terminal_save_a_checkpoint_and_exit() {
             cfg = dir.path().display(),
             p = preset.display()
         );
-        t.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "e2e",
-            "-x",
-            "100",
-            "-y",
-            "30",
-            "-c",
-            &dir.path().display().to_string(),
-            &cmd,
-        ]);
+        t.start(100, 30, Some(dir.path()), &cmd);
         t.wait("training to report", 120, |s| {
             status(s).is_some_and(|(step, _)| step > 0)
         });
@@ -363,17 +330,7 @@ fn a_checkpoint_opens_for_inspection_and_sampling_without_training() {
         d = dir.path().display(),
         r = run.display()
     );
-    t.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "e2e",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &cmd,
-    ]);
+    t.start(100, 30, None, &cmd);
     // It samples the checkpoint at once, and the label names the checkpoint's step.
     let s = t.wait("samples from the checkpoint", 120, |s| {
         s.contains("Samples · step 40")
