@@ -1,7 +1,7 @@
 //! CIFAR-10 binary batches (`data_batch_1.bin` … `data_batch_5.bin`, `test_batch.bin`):
 //! records of one label byte and 3,072 bytes of 32×32 RGB in planar order.
 
-use super::{DataError, Dataset, ItemKind, Source, Split};
+use super::{DataError, Dataset, Source, Split};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -76,14 +76,12 @@ impl CifarConfig {
             labels.truncate(limit);
             values.truncate(limit * (RECORD - 1));
         }
-        Ok(Dataset {
-            name: "CIFAR-10".into(),
-            kind: ItemKind::Image,
-            item_shape: vec![3, 32, 32],
+        Ok(Dataset::images(
+            "CIFAR-10".into(),
+            [3, 32, 32],
             values,
-            labels: Some(labels),
-            notes: Vec::new(),
-        })
+            Some(labels),
+        ))
     }
 }
 

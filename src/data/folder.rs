@@ -2,7 +2,7 @@
 //! resized (shorter side first) and centre-cropped to the configured size. Unreadable files
 //! are skipped and counted; a folder with nothing usable is an error.
 
-use super::{DataError, Dataset, ItemKind, Source, Split};
+use super::{DataError, Dataset, Source, Split};
 use crate::rng::Rng;
 use image::imageops::FilterType;
 use serde::{Deserialize, Serialize};
@@ -147,14 +147,14 @@ impl Source for FolderConfig {
                 skipped[0]
             ));
         }
-        Ok(Dataset {
-            name: format!("{} ({}×{})", self.path.display(), self.height, self.width),
-            kind: ItemKind::Image,
-            item_shape: vec![self.channels as i64, self.height as i64, self.width as i64],
+        let mut data = Dataset::images(
+            format!("{} ({}×{})", self.path.display(), self.height, self.width),
+            [self.channels as i64, self.height as i64, self.width as i64],
             values,
-            labels: None,
-            notes,
-        })
+            None,
+        );
+        data.notes = notes;
+        Ok(data)
     }
 
     fn describe(&self) -> String {

@@ -2,7 +2,7 @@
 //! rotation, shift, stroke thickness and blur. Grayscale, labels kept. Works anywhere: no
 //! download.
 
-use super::{DataError, Dataset, ItemKind, Source, Split};
+use super::{DataError, Dataset, Source, Split};
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -138,14 +138,12 @@ impl GlyphsConfig {
             render(self.size, &mut r, &fonts[d], &mut values);
             labels.push(d as u8);
         }
-        Dataset {
-            name: format!("glyphs {0}×{0}", self.size),
-            kind: ItemKind::Image,
-            item_shape: vec![1, self.size as i64, self.size as i64],
+        Dataset::images(
+            format!("glyphs {0}×{0}", self.size),
+            [1, self.size as i64, self.size as i64],
             values,
-            labels: Some(labels),
-            notes: Vec::new(),
-        }
+            Some(labels),
+        )
     }
 }
 

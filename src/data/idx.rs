@@ -4,7 +4,7 @@
 //! held-out data, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`), each optionally
 //! gzipped, as distributed.
 
-use super::{DataError, Dataset, ItemKind, Source, Split};
+use super::{DataError, Dataset, Source, Split};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -133,14 +133,12 @@ impl IdxConfig {
             .iter()
             .map(|&p| p as f32 / 127.5 - 1.0)
             .collect();
-        Ok(Dataset {
-            name: format!("{} ({}×{})", self.path.display(), h, w),
-            kind: ItemKind::Image,
-            item_shape: vec![1, h as i64, w as i64],
+        Ok(Dataset::images(
+            format!("{} ({}×{})", self.path.display(), h, w),
+            [1, h as i64, w as i64],
             values,
-            labels: Some(labels[..n].to_vec()),
-            notes: Vec::new(),
-        })
+            Some(labels[..n].to_vec()),
+        ))
     }
 }
 

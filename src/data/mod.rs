@@ -98,6 +98,23 @@ impl Dataset {
         }
     }
 
+    /// Images of shape [C, H, W] in [−1, 1], optionally labelled.
+    pub fn images(
+        name: String,
+        shape: [i64; 3],
+        values: Vec<f32>,
+        labels: Option<Vec<u8>>,
+    ) -> Dataset {
+        Dataset {
+            name,
+            kind: ItemKind::Image,
+            item_shape: shape.to_vec(),
+            values,
+            labels,
+            notes: Vec::new(),
+        }
+    }
+
     pub fn item_len(&self) -> usize {
         self.item_shape.iter().product::<i64>() as usize
     }

@@ -1,7 +1,7 @@
 //! `shapes`: circles, squares, triangles and crosses with random position, size and colour
 //! on a plain background. RGB; the label is the kind of shape. No download needed.
 
-use super::{DataError, Dataset, ItemKind, Source, Split};
+use super::{DataError, Dataset, Source, Split};
 use crate::rng::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -82,14 +82,12 @@ impl ShapesConfig {
             values.extend_from_slice(&img);
             labels.push(kind as u8);
         }
-        Dataset {
-            name: format!("shapes {0}×{0}", self.size),
-            kind: ItemKind::Image,
-            item_shape: vec![3, self.size as i64, self.size as i64],
+        Dataset::images(
+            format!("shapes {0}×{0}", self.size),
+            [3, self.size as i64, self.size as i64],
             values,
-            labels: Some(labels),
-            notes: Vec::new(),
-        }
+            Some(labels),
+        )
     }
 }
 
