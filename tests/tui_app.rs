@@ -6,6 +6,7 @@ use diffscope::train::protocol::{Command, Event, RunInfo};
 use diffscope::tui::app::{App, Confirm, Effect, Mode, Msg, Overlay, RunOrigin};
 use diffscope::tui::browse::{CheckpointEntry, PresetEntry};
 use diffscope::tui::demo;
+use diffscope::tui::graphics::Setup;
 use diffscope::tui::history::{LossHistory, HISTORY_POINTS};
 use diffscope::tui::inspect;
 use diffscope::tui::theme::Theme;
@@ -24,7 +25,7 @@ fn shift(code: KeyCode) -> Msg {
 
 /// A fresh training run of swissroll that has reported Ready.
 fn training_app() -> App {
-    let mut app = App::new(vec![Theme::default()], 0, "halfblocks");
+    let mut app = App::new(vec![Theme::default()], 0, Setup::halfblocks("chosen"));
     let fx = app.update(Msg::RunStarted {
         preset: Box::new(demo::preset()),
         train: true,
@@ -414,7 +415,7 @@ fn preset_picker_starts_a_new_run_after_confirmation() {
 
 #[test]
 fn inspecting_a_checkpoint_samples_at_once_and_does_not_train() {
-    let mut app = App::new(vec![Theme::default()], 0, "halfblocks");
+    let mut app = App::new(vec![Theme::default()], 0, Setup::halfblocks("chosen"));
     app.update(Msg::RunStarted {
         preset: Box::new(demo::preset()),
         train: false,
@@ -450,7 +451,7 @@ fn help_opens_with_question_mark_and_any_key_closes_it() {
 #[test]
 fn themes_cycle_and_toggles_flip() {
     let (themes, _, _) = diffscope::tui::themes(None);
-    let mut app = App::new(themes, 0, "halfblocks");
+    let mut app = App::new(themes, 0, Setup::halfblocks("chosen"));
     let first = app.theme().name.clone();
     app.update(ch('t'));
     assert_ne!(app.theme().name, first);
@@ -461,37 +462,29 @@ fn themes_cycle_and_toggles_flip() {
 }
 
 #[test]
-fn image_samples_are_encoded_off_the_ui_thread_for_the_detected_protocol() {
-    use diffscope::tui::images;
+fn focus_zoom_and_pages_follow_the_keys() {
+    use diffscope::tui::app::Focus;
     let mut app = training_app();
-    let fx = app.update(ch('s'));
-    let id = sample_requests(&fx)[0].id;
-    let (n, c, h, w) = (4usize, 1usize, 8usize, 8usize);
-    let s = diffscope::train::protocol::Samples {
-        id,
-        step: 10,
-        ema: true,
-        shape: vec![n as i64, c as i64, h as i64, w as i64],
-        values: vec![0.5; n * c * h * w],
-        frame_timesteps: vec![],
-        frames_xt: vec![],
-        frames_x0: vec![],
-    };
-    let fx = app.update(Msg::Worker(Event::Samples(s.clone())));
-    assert!(
-        fx.iter().any(|e| matches!(e, Effect::EncodeImages(_))),
-        "{fx:?}"
-    );
-    // What the runtime does with it, on a background thread:
-    let grid = images::grid(&s.values, [n, c, h, w], [0, 0, 0]);
-    assert_eq!((grid.width(), grid.height()), (2 * 8 + 3, 2 * 8 + 3));
-    let picker = images::picker(images::ImageProtocol::Halfblocks);
-    assert_eq!(images::protocol_name(&picker), "halfblocks");
-    let area = ratatui::layout::Rect::new(0, 0, 30, 10);
-    let set = images::encode(&picker, id, 10, grid, area);
-    assert!(set.protocol.is_some());
-    app.update(Msg::ImagesReady(Arc::new(set)));
-    assert_eq!(app.images.as_ref().unwrap().id, id);
+    assert_eq!(app.focus, Focus::Samples);
+    app.page_counts = (3, 2);
+    app.update(ch(']'));
+    app.update(ch(']'));
+    assert_eq!(app.sample_page, 2);
+    app.update(ch(']'));
+    assert_eq!(app.sample_page, 0, "paging wraps around");
+    app.update(ch('['));
+    assert_eq!(app.sample_page, 2);
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.focus, Focus::Inspector);
+    app.update(ch('['));
+    assert_eq!((app.inspector_page, app.sample_page), (1, 2));
+    app.update(ch('z'));
+    assert!(app.zoom);
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.focus, Focus::Samples);
+    app.update(ch('z'));
+    assert!(!app.zoom);
 }
 
 #[test]

@@ -34,7 +34,10 @@ fn frame_render_time() {
             for i in 0..300 {
                 app.t = (i * 7) % 1001; // a new frame every time, as when scrubbing
                 let t0 = Instant::now();
-                term.draw(|f| ui::draw(f, &app)).unwrap();
+                term.draw(|f| {
+                    ui::draw(f, &app);
+                })
+                .unwrap();
                 times.push(t0.elapsed().as_secs_f64() * 1e3);
             }
             let med = median(&mut times);

@@ -15,7 +15,10 @@ const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
 fn render(app: &App, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| ui::draw(f, app)).unwrap();
+    t.draw(|f| {
+        ui::draw(f, app);
+    })
+    .unwrap();
     t.backend().to_string()
 }
 

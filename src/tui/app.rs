@@ -4,8 +4,8 @@
 //! so tests drive it directly.
 
 use super::browse::{CheckpointEntry, PresetEntry};
+use super::graphics::{Encoded, Setup};
 use super::history::LossHistory;
-use super::images::ImageSet;
 use super::inspect::{DataView, Frame};
 use super::keymap::{self, Action, Context};
 use super::theme::Theme;
@@ -49,8 +49,6 @@ pub enum Effect {
     PrepareData(Box<Preset>),
     /// Compute the reverse frames of a trajectory.
     PrepareReverse(Box<Samples>),
-    /// Lay out and encode image samples.
-    EncodeImages(Box<Samples>),
     ScanCheckpoints,
     ScanPresets,
     DeleteCheckpoint(PathBuf),
@@ -82,12 +80,31 @@ pub enum Msg {
         id: u64,
         frames: Arc<Vec<Frame>>,
     },
-    ImagesReady(Arc<ImageSet>),
+    /// A picture for a graphics slot is encoded (the screen must be drawn again).
+    GraphicReady(Arc<Encoded>),
     Checkpoints(Vec<CheckpointEntry>),
     Presets(Vec<PresetEntry>),
     Deleted(Result<PathBuf, String>),
     /// SIGTERM or SIGHUP: save and leave.
     Signal(String),
+}
+
+/// The panes that can have the focus (paging and zoom apply to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Loss,
+    Samples,
+    Inspector,
+}
+
+impl Focus {
+    pub fn next(self) -> Focus {
+        match self {
+            Focus::Loss => Focus::Samples,
+            Focus::Samples => Focus::Inspector,
+            Focus::Inspector => Focus::Loss,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,7 +270,6 @@ pub struct App {
     pub sample_queued: bool,
     pub last_sample_step: Option<u64>,
     pub samples: Option<Samples>,
-    pub images: Option<Arc<ImageSet>>,
     pub reverse: Option<Arc<Vec<Frame>>>,
     pub data: Option<Arc<DataView>>,
     pub t: usize,
@@ -269,8 +285,17 @@ pub struct App {
     pub theme_idx: usize,
     pub notice: Option<Notice>,
     pub quitting: bool,
-    /// Name of the image protocol in use.
-    pub image_protocol: String,
+    /// How images are drawn (the protocol and the terminal's cell size).
+    pub graphics: Setup,
+    /// The pane that paging and zoom apply to.
+    pub focus: Focus,
+    /// The focused pane fills the screen between the status bar and the footer.
+    pub zoom: bool,
+    /// The page of images shown in the samples pane and in the inspector.
+    pub sample_page: usize,
+    pub inspector_page: usize,
+    /// The page counts of the last frame drawn (samples, inspector), for paging.
+    pub page_counts: (usize, usize),
     /// The latest evaluation (bound terms and quality figures).
     pub evaluation: Option<Box<Evaluation>>,
     /// The id of the evaluation being computed.
@@ -282,7 +307,7 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(themes: Vec<Theme>, theme_idx: usize, image_protocol: &str) -> App {
+    pub fn new(themes: Vec<Theme>, theme_idx: usize, graphics: Setup) -> App {
         let themes = if themes.is_empty() {
             vec![Theme::default()]
         } else {
@@ -322,7 +347,6 @@ impl App {
             sample_queued: false,
             last_sample_step: None,
             samples: None,
-            images: None,
             reverse: None,
             data: None,
             t: 0,
@@ -338,7 +362,12 @@ impl App {
             themes,
             notice: None,
             quitting: false,
-            image_protocol: image_protocol.to_string(),
+            graphics,
+            focus: Focus::Samples,
+            zoom: false,
+            sample_page: 0,
+            inspector_page: 0,
+            page_counts: (1, 1),
             evaluation: None,
             evaluating: None,
             show_terms: false,
@@ -439,8 +468,9 @@ impl App {
         self.sample_queued = false;
         self.last_sample_step = None;
         self.samples = None;
-        self.images = None;
         self.reverse = None;
+        self.sample_page = 0;
+        self.inspector_page = 0;
         self.data = None;
         self.evaluation = None;
         self.evaluating = None;
@@ -532,11 +562,14 @@ impl App {
                 source,
                 loss,
             } => {
-                self.notify(format!(
-                    "{} {}",
-                    if train { "training" } else { "inspecting" },
-                    source
-                ));
+                // A warning from the start (a theme, the image protocol) stays up.
+                if !self.notice.as_ref().is_some_and(|n| n.error) {
+                    self.notify(format!(
+                        "{} {}",
+                        if train { "training" } else { "inspecting" },
+                        source
+                    ));
+                }
                 let fx = self.begin_run(*preset, train, run_dir, source);
                 self.loss = loss;
                 fx
@@ -558,11 +591,8 @@ impl App {
                 }
                 vec![]
             }
-            Msg::ImagesReady(set) => {
-                if self.samples.as_ref().is_some_and(|s| s.id == set.id) {
-                    self.images = Some(set);
-                    self.dirty = true;
-                }
+            Msg::GraphicReady(_) => {
+                self.dirty = true;
                 vec![]
             }
             Msg::Checkpoints(list) => {
@@ -671,9 +701,6 @@ impl App {
                 let mut fx = vec![];
                 if !s.frame_timesteps.is_empty() {
                     fx.push(Effect::PrepareReverse(Box::new(s.clone())));
-                }
-                if s.shape.len() == 4 {
-                    fx.push(Effect::EncodeImages(Box::new(s.clone())));
                 }
                 self.samples = Some(s);
                 if self.sample_queued {
@@ -946,6 +973,10 @@ impl App {
             Action::First => self.t = 0,
             Action::Last => self.t = self.timesteps(),
             Action::GotoT => self.overlay = Overlay::Goto(String::new()),
+            Action::FocusNext => self.focus = self.focus.next(),
+            Action::Zoom => self.zoom = !self.zoom,
+            Action::PageNext => self.turn_page(true),
+            Action::PagePrev => self.turn_page(false),
             Action::Play => {
                 self.playing = !self.playing;
                 if self.playing {
@@ -960,6 +991,22 @@ impl App {
             _ => {}
         }
         vec![]
+    }
+
+    /// Pages through the images of the focused pane (the samples when the loss pane has
+    /// the focus). The panes clamp the page to the pages there are.
+    fn turn_page(&mut self, next: bool) {
+        let (page, n) = match self.focus {
+            Focus::Inspector => (&mut self.inspector_page, self.page_counts.1.max(1)),
+            _ => (&mut self.sample_page, self.page_counts.0.max(1)),
+        };
+        // Wrap around at either end.
+        let cur = (*page).min(n - 1);
+        *page = if next {
+            (cur + 1) % n
+        } else {
+            (cur + n - 1) % n
+        };
     }
 
     fn on_menu(&mut self, a: Action) -> Vec<Effect> {

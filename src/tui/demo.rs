@@ -53,7 +53,11 @@ pub fn samples(data: &DataView, id: u64, step: u64, frames: usize) -> Samples {
 
 /// A swissroll run at step 2400 of 6000, paused on nothing, inspector at t = 250.
 pub fn app() -> App {
-    let mut app = App::new(vec![Theme::default()], 0, "halfblocks");
+    let mut app = App::new(
+        vec![Theme::default()],
+        0,
+        super::graphics::Setup::halfblocks("chosen"),
+    );
     let p = preset();
     app.update(Msg::RunStarted {
         preset: Box::new(p.clone()),

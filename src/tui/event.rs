@@ -4,7 +4,8 @@
 //! events are forwarded into a tokio channel by a small bridge thread.
 
 use super::app::{App, Effect, Msg, RunOrigin, RunSpec};
-use super::{browse, images, inspect, ui};
+use super::graphics::{self, Screen, Setup, Slot};
+use super::{browse, inspect, ui};
 use crate::commands::train::prepare_run_dir;
 use crate::config::Preset;
 use crate::train::checkpoint;
@@ -14,10 +15,9 @@ use crate::util::{now_unix, timestamp};
 use crossterm::event::Event as CEvent;
 use futures_util::{Stream, StreamExt};
 use ratatui::backend::Backend;
-use ratatui::layout::Rect;
 use ratatui::Terminal;
-use ratatui_image::picker::Picker;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
@@ -92,17 +92,26 @@ pub struct Runtime {
     cancel: Option<Arc<AtomicBool>>,
     generation: Arc<AtomicU64>,
     bridges: Vec<JoinHandle<()>>,
-    pub picker: Picker,
-    /// Where the samples pane was last drawn (images are encoded for it).
-    pub samples_area: Rect,
+    /// How images are drawn, and what the graphics protocol has on the screen.
+    pub graphics: Setup,
+    screen: Screen,
+    /// The encoder thread's queue (graphics protocols only).
+    encoder: Option<Sender<Slot>>,
+    /// Where pictures are written: the terminal (a sink in tests).
+    out: Box<dyn Write + Send>,
+    /// The screen must be repainted (it was resized).
+    repaint: bool,
     pub device: tch::Device,
     pub threads: usize,
     run_dirs: Vec<PathBuf>,
 }
 
 impl Runtime {
-    pub fn new(picker: Picker, device: tch::Device, threads: usize) -> Runtime {
+    pub fn new(graphics: Setup, device: tch::Device, threads: usize) -> Runtime {
         let (tx, rx) = unbounded_channel();
+        let encoder = graphics
+            .graphic()
+            .then(|| spawn_encoder(graphics.clone(), tx.clone()));
         Runtime {
             tx,
             rx,
@@ -110,8 +119,11 @@ impl Runtime {
             cancel: None,
             generation: Arc::new(AtomicU64::new(0)),
             bridges: Vec::new(),
-            picker,
-            samples_area: Rect::new(0, 0, 40, 12),
+            graphics,
+            screen: Screen::default(),
+            encoder,
+            out: Box::new(std::io::stdout()),
+            repaint: false,
             device,
             threads,
             run_dirs: Vec::new(),
@@ -214,15 +226,6 @@ impl Runtime {
                     id: s.id,
                     frames: Arc::new(inspect::reverse_frames(&s)),
                 }),
-                Effect::EncodeImages(s) => {
-                    let picker = self.picker.clone();
-                    let area = self.samples_area;
-                    self.job(move || {
-                        let shape = images::image_shape(&s.shape).unwrap_or([0, 1, 1, 1]);
-                        let g = images::grid(&s.values, shape, [0, 0, 0]);
-                        Msg::ImagesReady(Arc::new(images::encode(&picker, s.id, s.step, g, area)))
-                    })
-                }
                 Effect::ScanCheckpoints => self.job(|| {
                     Msg::Checkpoints(browse::scan_checkpoints(&browse::checkpoint_roots()))
                 }),
@@ -236,12 +239,65 @@ impl Runtime {
         false
     }
 
+    /// Where pictures go instead of the terminal (tests).
+    pub fn set_output(&mut self, out: Box<dyn Write + Send>) {
+        self.out = out;
+    }
+
+    /// Draws a frame, then brings the graphics protocol's pictures up to date: erases
+    /// those that moved or went away, hands new ones to the encoder and writes those that
+    /// are ready.
+    fn draw<B: Backend>(&mut self, terminal: &mut Terminal<B>, app: &mut App) {
+        let mut bytes = Vec::new();
+        if std::mem::take(&mut self.repaint) {
+            self.screen.cleared(&self.graphics, &mut bytes);
+            let _ = terminal.clear();
+        }
+        let mut drawn = ui::Drawn::default();
+        if terminal.draw(|f| drawn = ui::draw(f, app)).is_err() {
+            return;
+        }
+        app.page_counts = drawn.pages;
+        if !self.graphics.graphic() {
+            return;
+        }
+        let plan = self.screen.plan(&self.graphics, &drawn.slots, &mut bytes);
+        if plan.repaint {
+            self.flush(&mut bytes);
+            let _ = terminal.clear();
+            let _ = terminal.draw(|f| drawn = ui::draw(f, app));
+        }
+        if let Some(enc) = &self.encoder {
+            for s in plan.encode {
+                let _ = enc.send(s);
+            }
+        }
+        self.screen.draw(&drawn.slots, &mut bytes);
+        self.flush(&mut bytes);
+    }
+
+    fn flush(&mut self, bytes: &mut Vec<u8>) {
+        if !bytes.is_empty() {
+            let _ = self.out.write_all(bytes);
+            let _ = self.out.flush();
+            bytes.clear();
+        }
+    }
+
+    /// Removes the pictures the graphics protocol left (kitty keeps them otherwise).
+    pub fn clear_pictures(&mut self) {
+        let mut bytes = Vec::new();
+        self.screen.cleared(&self.graphics, &mut bytes);
+        self.flush(&mut bytes);
+    }
+
     /// Waits for every worker to finish (saving included) and removes run folders that
     /// were left empty.
     pub fn finish(mut self) {
         // Normally the worker has already exited; if not, stop it now (unsaved).
         self.send(Command::Shutdown { save: false });
         self.commands = None;
+        self.encoder = None;
         for b in self.bridges.drain(..) {
             let _ = b.join();
         }
@@ -249,6 +305,30 @@ impl Runtime {
             let _ = std::fs::remove_dir(d);
         }
     }
+}
+
+/// The encoder thread: encodes the newest picture of each slot (older requests for the
+/// same slot are skipped, so playing through t never builds a backlog) and sends it back.
+fn spawn_encoder(setup: Setup, tx: UnboundedSender<Msg>) -> Sender<Slot> {
+    let (jobs, rx) = std::sync::mpsc::channel::<Slot>();
+    let _ = std::thread::Builder::new()
+        .name("diffscope-images".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut newest = BTreeMap::new();
+                newest.insert(first.id, first);
+                while let Ok(s) = rx.try_recv() {
+                    newest.insert(s.id, s);
+                }
+                for s in newest.into_values() {
+                    let e = graphics::encode(&setup, &s);
+                    if tx.send(Msg::GraphicReady(Arc::new(e))).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    jobs
 }
 
 /// The terminal's events as a stream. A dedicated thread blocks in `crossterm::event::read`
@@ -309,19 +389,7 @@ where
     let mut signals = Signals::new();
     loop {
         if app.dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
-            let mut samples_area = rt.samples_area;
-            let drawn = terminal.draw(|f| {
-                ui::draw(f, app);
-                samples_area = ui::areas(f.area()).samples;
-            });
-            if drawn.is_ok() {
-                rt.samples_area = Rect {
-                    x: 0,
-                    y: 0,
-                    width: samples_area.width.saturating_sub(2),
-                    height: samples_area.height.saturating_sub(2),
-                };
-            }
+            rt.draw(terminal, app);
             app.dirty = false;
             last_draw = Some(Instant::now());
         }
@@ -330,6 +398,7 @@ where
                 Some(Ok(CEvent::Key(k))) => Msg::Key(k),
                 Some(Ok(CEvent::Resize(..))) => {
                     app.dirty = true;
+                    rt.repaint = true;
                     continue;
                 }
                 Some(Ok(_)) => continue,
@@ -339,7 +408,12 @@ where
                     Msg::Signal("the terminal closed".into())
                 }
             },
-            Some(m) = rt.rx.recv() => m,
+            Some(m) = rt.rx.recv() => {
+                if let Msg::GraphicReady(e) = &m {
+                    rt.screen.ready(e.clone());
+                }
+                m
+            }
             name = signals.next() => Msg::Signal(name.into()),
             _ = tick.tick() => Msg::Tick,
         };
@@ -348,6 +422,7 @@ where
             break;
         }
     }
+    rt.clear_pictures();
     Ok(())
 }
 

@@ -55,6 +55,10 @@ pub enum Action {
     Last,
     GotoT,
     Play,
+    FocusNext,
+    Zoom,
+    PageNext,
+    PagePrev,
     Up,
     Down,
     Decrease,
@@ -235,6 +239,38 @@ pub const BINDINGS: &[Binding] = &[
         Play,
         "play / stop through t",
         "play"
+    ),
+    b!(
+        k(KeyCode::Tab, NONE),
+        "Tab",
+        Main,
+        FocusNext,
+        "focus the next pane (loss, samples, inspector)",
+        ""
+    ),
+    b!(
+        ch('z'),
+        "z",
+        Main,
+        Zoom,
+        "zoom: the focused pane fills the screen",
+        "zoom"
+    ),
+    b!(
+        ch(']'),
+        "]",
+        Main,
+        PageNext,
+        "next page of images (focused pane)",
+        ""
+    ),
+    b!(
+        ch('['),
+        "[",
+        Main,
+        PagePrev,
+        "previous page of images (focused pane)",
+        ""
     ),
     b!(
         k(KeyCode::Up, NONE),

@@ -7,11 +7,14 @@ pub mod app;
 pub mod browse;
 pub mod demo;
 pub mod event;
+pub mod gallery;
+pub mod graphics;
 pub mod history;
 pub mod images;
 pub mod inspect;
 pub mod keymap;
 pub mod panes;
+pub mod probe;
 pub mod theme;
 pub mod ui;
 
@@ -179,12 +182,15 @@ pub fn run(opts: TuiOptions) -> Result<(), String> {
         .or(settings.image_protocol)
         .unwrap_or(ImageProtocol::Auto);
     // The terminal query must come before raw mode and the event stream.
-    let picker = images::picker(choice);
-    let mut app = App::new(themes, theme_idx, images::protocol_name(&picker));
+    let (graphics, notice) = images::setup(choice);
+    let mut app = App::new(themes, theme_idx, graphics.clone());
     if let Some(w) = warnings.first() {
         app.update(app::Msg::RunFailed(format!("theme ignored: {w}")));
     }
-    let mut rt = event::Runtime::new(picker, device, opts.threads.unwrap_or(0));
+    if let Some(n) = notice {
+        app.update(app::Msg::RunFailed(n));
+    }
+    let mut rt = event::Runtime::new(graphics, device, opts.threads.unwrap_or(0));
 
     install_panic_hook();
     crossterm::terminal::enable_raw_mode().map_err(|e| format!("cannot enter raw mode: {e}"))?;

@@ -1,6 +1,7 @@
 //! The screen layout. Fits 80×24 and gives larger terminals' room to the inspector.
 
-use super::app::App;
+use super::app::{App, Focus};
+use super::graphics::Slot;
 use super::panes::{inspector, loss, overlays, samples, status};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::Frame;
@@ -16,6 +17,38 @@ pub struct Areas {
     pub samples: Rect,
     pub inspector: Rect,
     pub footer: Rect,
+}
+
+/// What a frame left for the event loop: the graphics slots to fill and the page counts
+/// of the image panes (samples, inspector).
+#[derive(Debug, Default)]
+pub struct Drawn {
+    pub slots: Vec<Slot>,
+    pub pages: (usize, usize),
+}
+
+/// The areas of the panes; with `zoom`, the focused pane takes the whole body and the
+/// others get none.
+pub fn layout(area: Rect, zoom: Option<Focus>) -> Areas {
+    let mut a = areas(area);
+    if let Some(focus) = zoom {
+        let body = Rect {
+            x: area.x,
+            y: a.status.bottom(),
+            width: area.width,
+            height: a.footer.y.saturating_sub(a.status.bottom()),
+        };
+        let none = Rect::new(body.x, body.y, 0, 0);
+        a.loss = none;
+        a.samples = none;
+        a.inspector = none;
+        match focus {
+            Focus::Loss => a.loss = body,
+            Focus::Samples => a.samples = body,
+            Focus::Inspector => a.inspector = body,
+        }
+    }
+    a
 }
 
 pub fn areas(area: Rect) -> Areas {
@@ -43,7 +76,8 @@ pub fn areas(area: Rect) -> Areas {
 }
 
 /// Draws the whole screen.
-pub fn draw(f: &mut Frame, app: &App) {
+pub fn draw(f: &mut Frame, app: &App) -> Drawn {
+    let mut drawn = Drawn::default();
     let area = f.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         // Resized below the minimum while running: say so instead of a garbled screen.
@@ -56,17 +90,27 @@ pub fn draw(f: &mut Frame, app: &App) {
             ratatui::widgets::Paragraph::new(msg).wrap(ratatui::widgets::Wrap { trim: true }),
             area,
         );
-        return;
+        return drawn;
     }
-    let a = areas(area);
+    let a = layout(area, app.zoom.then_some(app.focus));
     status::draw_status(f, app, a.status);
-    if app.show_schedule {
-        loss::draw_schedule(f, app, a.loss);
-    } else {
-        loss::draw(f, app, a.loss);
+    if !a.loss.is_empty() {
+        if app.show_schedule {
+            loss::draw_schedule(f, app, a.loss);
+        } else {
+            loss::draw(f, app, a.loss);
+        }
     }
-    samples::draw(f, app, a.samples);
-    inspector::draw(f, app, a.inspector);
+    if !a.samples.is_empty() {
+        drawn.pages.0 = samples::draw(f, app, a.samples, &mut drawn.slots);
+    }
+    if !a.inspector.is_empty() {
+        drawn.pages.1 = inspector::draw(f, app, a.inspector, &mut drawn.slots);
+    }
     status::draw_footer(f, app, a.footer);
-    overlays::draw(f, app, area);
+    if let Some(covered) = overlays::draw(f, app, area) {
+        // Pictures under an overlay would hide it: those panes stay blank meanwhile.
+        drawn.slots.retain(|s| !s.rect.intersects(covered));
+    }
+    drawn
 }

@@ -2,10 +2,11 @@
 //! reverse mode x̂_0) as a scatter or an image grid; a histogram of x_t's values against the
 //! N(0, 1) density.
 
+use super::pictures::{self, Images};
 use super::samples::scatter;
-use super::{block, faint, num};
-use crate::tui::app::{App, Mode};
-use crate::tui::images::{self, HalfBlocks};
+use super::{block, faint, focused, num};
+use crate::tui::app::{App, Focus, Mode};
+use crate::tui::graphics::{Slot, SlotId};
 use crate::tui::inspect::{normal_pdf, Frame as PFrame, Histogram};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -17,14 +18,19 @@ use ratatui::Frame;
 /// Half-width of the view of x_t (noise reaches about ±4).
 pub const VIEW: f64 = 4.0;
 
-pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+/// Draws the inspector; returns its number of pages of images.
+pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usize {
     let th = app.theme();
     let tt = app.timesteps();
     let mode = match app.mode {
         Mode::Forward => "forward q(x_t|x_0)",
         Mode::Reverse => "reverse (sampling trajectory)",
     };
-    let b = block(format!(" Process · {mode} "), th);
+    let b = focused(
+        block(format!(" Process · {mode} "), th),
+        th,
+        app.focus == Focus::Inspector,
+    );
     let inner = b.inner(area);
     f.render_widget(b, area);
     let [info, scrub, body] = Layout::vertical([
@@ -79,7 +85,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             Mode::Reverse => "no trajectory yet: press s to sample one",
         };
         f.render_widget(Paragraph::new(Span::styled(msg, faint(th))), body);
-        return;
+        return 1;
     };
     let wide = body.width >= 2 * body.height * 2;
     let (pics, hist) = if wide {
@@ -91,12 +97,13 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body);
         (a, b)
     };
-    draw_pictures(f, app, fr, pics);
+    let pages = draw_pictures(f, app, fr, pics, slots);
     if app.show_terms {
         draw_terms(f, app, hist);
     } else {
         draw_histogram(f, app, &fr.hist, hist);
     }
+    pages
 }
 
 /// The variational bound's term at each t on a log scale, with the inspector's t marked.
@@ -178,7 +185,14 @@ fn draw_terms(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(chart, area);
 }
 
-fn draw_pictures(f: &mut Frame, app: &App, fr: &PFrame, area: Rect) {
+/// x_t (and x̂_0) as scatters or as pages of images; returns the number of pages.
+fn draw_pictures(
+    f: &mut Frame,
+    app: &App,
+    fr: &PFrame,
+    area: Rect,
+    slots: &mut Vec<Slot>,
+) -> usize {
     let th = app.theme();
     let item_shape = app
         .data
@@ -186,33 +200,67 @@ fn draw_pictures(f: &mut Frame, app: &App, fr: &PFrame, area: Rect) {
         .map(|d| d.item_shape.clone())
         .or_else(|| app.samples.as_ref().map(|s| s.shape[1..].to_vec()))
         .unwrap_or_default();
-    let views: Vec<(String, &[f32])> = match &fr.x0 {
+    let views: Vec<(&str, &[f32], SlotId)> = match &fr.x0 {
         Some(x0) => vec![
-            (format!(" x_t (t={}) ", fr.t), &fr.xt[..]),
-            (" x̂_0 ".to_string(), &x0[..]),
+            ("x_t", &fr.xt[..], SlotId::Xt),
+            ("x̂_0", &x0[..], SlotId::X0),
         ],
-        None => vec![(format!(" x_t (t={}) ", fr.t), &fr.xt[..])],
+        None => vec![("x_t", &fr.xt[..], SlotId::Xt)],
     };
     let cols =
         Layout::horizontal(vec![Constraint::Ratio(1, views.len() as u32); views.len()]).split(area);
     let bg = app.data.as_ref().map_or(&[][..], |d| &d.background[..]);
-    for (i, (title, values)) in views.into_iter().enumerate() {
-        let b = block(title, th);
-        if item_shape == [2] {
+    if item_shape == [2] {
+        for (i, (name, values, _)) in views.into_iter().enumerate() {
+            let title = if i == 0 {
+                format!(" {name} (t={}) ", fr.t)
+            } else {
+                format!(" {name} ")
+            };
             let color = if i == 0 { th.samples } else { th.x0_hat };
-            scatter(f, cols[i], b, bg, values, (th.data, color), VIEW);
-        } else if let [c, h, w] = item_shape[..] {
-            let item = (c * h * w).max(1) as usize;
-            let n = values.len() / item;
-            let shape = [n, c as usize, h as usize, w as usize];
-            let g = images::grid(values, shape, [0, 0, 0]);
-            let inner = b.inner(cols[i]);
-            f.render_widget(b, cols[i]);
-            f.render_widget(HalfBlocks { image: &g }, inner);
-        } else {
-            f.render_widget(Paragraph::new("").block(b), cols[i]);
+            scatter(
+                f,
+                cols[i],
+                block(title, th),
+                bg,
+                values,
+                (th.data, color),
+                VIEW,
+            );
         }
+        return 1;
     }
+    let [c, h, w] = item_shape[..] else {
+        for (i, (name, _, _)) in views.into_iter().enumerate() {
+            f.render_widget(
+                Paragraph::new("").block(block(format!(" {name} "), th)),
+                cols[i],
+            );
+        }
+        return 1;
+    };
+    let item = [c as usize, h as usize, w as usize];
+    let n = fr.xt.len() / item.iter().product::<usize>().max(1);
+    // Both views show the same page, laid out for the narrower one.
+    let inners: Vec<Rect> = cols.iter().map(|r| block("", th).inner(*r)).collect();
+    let narrow = inners
+        .iter()
+        .copied()
+        .min_by_key(|r| (r.width, r.height))
+        .unwrap_or_default();
+    let page = pictures::fit(app, narrow, n, item, app.inspector_page);
+    let shown = page.as_ref().map_or(format!("0 of {n}"), |p| p.label());
+    for (i, (name, values, id)) in views.into_iter().enumerate() {
+        let title = if i == 0 {
+            format!(" {name} (t={}) · {shown} ", fr.t)
+        } else {
+            format!(" {name} ")
+        };
+        f.render_widget(block(title, th), cols[i]);
+        let imgs = Images { values, item, id };
+        pictures::draw(f, app, inners[i], page.as_ref(), &imgs, slots);
+    }
+    page.map_or(1, |p| p.pages)
 }
 
 fn draw_histogram(f: &mut Frame, app: &App, h: &Histogram, area: Rect) {

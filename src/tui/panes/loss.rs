@@ -38,7 +38,11 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     } else {
         format!(" Loss ({scale}) · raw faint · smoothed bold ")
     };
-    let b = block(title, th);
+    let b = super::focused(
+        block(title, th),
+        th,
+        app.focus == crate::tui::app::Focus::Loss,
+    );
     if h.raw.is_empty() {
         let msg = if app.training {
             "waiting for the first steps…"
@@ -176,9 +180,13 @@ pub fn draw_schedule(f: &mut Frame, app: &App, area: Rect) {
             .data(&mark),
     ];
     let chart = Chart::new(datasets)
-        .block(block(
-            format!(" Schedule ({}): ᾱ_t, β_t, log-SNR ", s.kind.name()),
+        .block(super::focused(
+            block(
+                format!(" Schedule ({}): ᾱ_t, β_t, log-SNR ", s.kind.name()),
+                th,
+            ),
             th,
+            app.focus == crate::tui::app::Focus::Loss,
         ))
         .x_axis(
             Axis::default()

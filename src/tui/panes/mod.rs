@@ -3,6 +3,7 @@
 pub mod inspector;
 pub mod loss;
 pub mod overlays;
+pub mod pictures;
 pub mod samples;
 pub mod status;
 
@@ -23,6 +24,15 @@ pub fn block<'a>(title: impl Into<Line<'a>>, th: &Theme) -> Block<'a> {
                 .style(Style::default().fg(th.title).add_modifier(Modifier::BOLD)),
         )
         .style(Style::default().fg(th.fg).bg(th.bg))
+}
+
+/// Marks the focused pane by its border.
+pub fn focused<'a>(b: Block<'a>, th: &Theme, focus: bool) -> Block<'a> {
+    if focus {
+        b.border_style(Style::default().fg(th.accent))
+    } else {
+        b
+    }
 }
 
 pub fn faint(th: &Theme) -> Style {

@@ -23,9 +23,10 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-pub fn draw(f: &mut Frame, app: &App, area: Rect) {
-    match &app.overlay {
-        Overlay::None => {}
+/// Draws the open overlay, if any, and returns the area it covers.
+pub fn draw(f: &mut Frame, app: &App, area: Rect) -> Option<Rect> {
+    Some(match &app.overlay {
+        Overlay::None => return None,
         Overlay::Help => help(f, app, area),
         Overlay::Menu => menu(f, app, area),
         Overlay::Browser => browser(f, app, area),
@@ -44,6 +45,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 Paragraph::new(line).block(block(" Go to t ", app.theme())),
                 r,
             );
+            r
         }
         Overlay::Confirm(c) => {
             let text = match c {
@@ -78,8 +80,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 .block(block(" Confirm ", th)),
                 r,
             );
+            r
         }
-    }
+    })
 }
 
 /// Help lines: one per (context, action), keys joined, grouped under context titles.
@@ -118,7 +121,7 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
     lines
 }
 
-fn help(f: &mut Frame, app: &App, area: Rect) {
+fn help(f: &mut Frame, app: &App, area: Rect) -> Rect {
     let th = app.theme();
     let lines = help_lines(app);
     let r = centered(area, 120, 44);
@@ -134,6 +137,7 @@ fn help(f: &mut Frame, app: &App, area: Rect) {
             f.render_widget(Paragraph::new(chunk.to_vec()), *c);
         }
     }
+    r
 }
 
 fn selected(th: &crate::tui::theme::Theme) -> Style {
@@ -144,7 +148,7 @@ fn selected(th: &crate::tui::theme::Theme) -> Style {
     }
 }
 
-fn menu(f: &mut Frame, app: &App, area: Rect) {
+fn menu(f: &mut Frame, app: &App, area: Rect) -> Rect {
     let th = app.theme();
     let r = centered(area, 52, 11);
     f.render_widget(Clear, r);
@@ -168,9 +172,10 @@ fn menu(f: &mut Frame, app: &App, area: Rect) {
         faint(th),
     )));
     f.render_widget(Paragraph::new(lines).block(block(" Sampler ", th)), r);
+    r
 }
 
-fn browser(f: &mut Frame, app: &App, area: Rect) {
+fn browser(f: &mut Frame, app: &App, area: Rect) -> Rect {
     let th = app.theme();
     let r = centered(area, 140, 40);
     f.render_widget(Clear, r);
@@ -188,7 +193,7 @@ fn browser(f: &mut Frame, app: &App, area: Rect) {
             )),
             inner,
         );
-        return;
+        return r;
     }
     let head = format!(
         " {:<16} {:>9} {:>9}  {:<16}  {}",
@@ -217,9 +222,10 @@ fn browser(f: &mut Frame, app: &App, area: Rect) {
         });
     }
     f.render_widget(Paragraph::new(lines), inner);
+    r
 }
 
-fn picker(f: &mut Frame, app: &App, area: Rect) {
+fn picker(f: &mut Frame, app: &App, area: Rect) -> Rect {
     let th = app.theme();
     let r = centered(area, 100, 30);
     f.render_widget(Clear, r);
@@ -253,4 +259,5 @@ fn picker(f: &mut Frame, app: &App, area: Rect) {
             desc,
         );
     }
+    r
 }

@@ -1,9 +1,11 @@
 //! The samples pane: the latest sample grid (images) or a braille scatter of the samples
 //! over faint data points (2-D), labelled with the step and weights they come from.
 
-use super::{block, faint, pairs};
-use crate::tui::app::App;
-use crate::tui::images::{self, HalfBlocks};
+use super::pictures::{self, Images};
+use super::{block, faint, focused, pairs};
+use crate::tui::app::{App, Focus};
+use crate::tui::graphics::{Slot, SlotId};
+use crate::tui::images;
 use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::symbols::Marker;
@@ -11,7 +13,6 @@ use ratatui::text::Span;
 use ratatui::widgets::canvas::{Canvas, Points};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
-use ratatui_image::Image;
 
 /// Half-width of the scatter's view for 2-D samples.
 pub const VIEW: f64 = 3.0;
@@ -47,13 +48,14 @@ pub fn scatter(
     f.render_widget(canvas, area);
 }
 
-pub fn title(app: &App) -> String {
+/// The pane's title; `shown` says how many images it shows ("16 of 64").
+pub fn title(app: &App, shown: Option<String>) -> String {
     match &app.samples {
         Some(s) => format!(
-            " Samples · step {} · {} · n={} ",
+            " Samples · step {} · {} · {} ",
             s.step,
             if s.ema { "EMA" } else { "raw" },
-            s.shape.first().copied().unwrap_or(0)
+            shown.unwrap_or_else(|| format!("n={}", s.shape.first().copied().unwrap_or(0)))
         ),
         None => " Samples ".into(),
     }
@@ -69,9 +71,26 @@ pub fn figures(app: &App) -> Option<String> {
         .map(|e| format!(" step {}: {} (b refreshes) ", e.step, e.summary))
 }
 
-pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+/// Draws the pane; returns its number of pages of images.
+pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usize {
     let th = app.theme();
-    let mut b = block(title(app), th);
+    let inner = block("", th).inner(area);
+    let shape = app
+        .samples
+        .as_ref()
+        .and_then(|s| images::image_shape(&s.shape));
+    let page =
+        shape.and_then(|[n, c, h, w]| pictures::fit(app, inner, n, [c, h, w], app.sample_page));
+    let shown = match (shape, &page) {
+        (Some(_), Some(p)) => Some(p.label()),
+        (Some([n, ..]), None) => Some(format!("0 of {n}")),
+        _ => None,
+    };
+    let mut b = focused(
+        block(title(app, shown), th),
+        th,
+        app.focus == Focus::Samples,
+    );
     if let Some(text) = figures(app) {
         b = b.title_bottom(Span::styled(text, faint(th)));
     }
@@ -82,32 +101,26 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             "no samples yet (s samples now)"
         };
         f.render_widget(Paragraph::new(Span::styled(msg, faint(th))).block(b), area);
-        return;
+        return 1;
     };
-    if let Some(shape) = images::image_shape(&s.shape) {
-        let inner = b.inner(area);
+    if let Some([_, c, h, w]) = shape {
         f.render_widget(b, area);
-        match &app.images {
-            Some(set) if set.id == s.id => match &set.protocol {
-                Some(p) if set.area.width <= inner.width && set.area.height <= inner.height => {
-                    f.render_widget(Image::new(p), inner)
-                }
-                _ => f.render_widget(HalfBlocks { image: &set.grid }, inner),
-            },
-            _ => {
-                let g = images::grid(&s.values, shape, [0, 0, 0]);
-                f.render_widget(HalfBlocks { image: &g }, inner);
-            }
-        }
-        return;
+        let imgs = Images {
+            values: &s.values,
+            item: [c, h, w],
+            id: SlotId::Samples,
+        };
+        pictures::draw(f, app, inner, page.as_ref(), &imgs, slots);
+        return page.map_or(1, |p| p.pages);
     }
     if s.shape.get(1) == Some(&2) {
         let bg = app.data.as_ref().map_or(&[][..], |d| &d.background[..]);
         scatter(f, area, b, bg, &s.values, (th.data, th.samples), VIEW);
-        return;
+        return 1;
     }
     f.render_widget(
         Paragraph::new(format!("{} values of shape {:?}", s.values.len(), s.shape)).block(b),
         area,
     );
+    1
 }

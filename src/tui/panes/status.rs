@@ -104,7 +104,7 @@ pub fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     } else {
         f.render_widget(
             Paragraph::new(Span::styled(
-                format!(" images: {}", app.image_protocol),
+                format!(" images: {}", app.graphics.label()),
                 faint(th),
             )),
             g2,
