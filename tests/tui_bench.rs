@@ -171,3 +171,68 @@ fn key_to_screen_latency_while_training() {
         median(&mut lat)
     );
 }
+
+/// Playing through t (`a`) with images at 160×48: each frame is drawn and, with a
+/// graphics protocol, its pictures encoded, one after the other (in the workbench the
+/// encoding runs on its own thread, so this is the slower bound).
+#[test]
+#[ignore]
+fn play_speed_with_images() {
+    use diffscope::tui::graphics::{self, Screen, Setup};
+    use diffscope::tui::probe::Proto;
+    use std::sync::Arc;
+    let kinds = [
+        ("half-blocks", Proto::Halfblocks, (8, 16)),
+        ("kitty", Proto::KittyDirect, (9, 20)),
+        ("sixel", Proto::Sixel, (6, 13)),
+    ];
+    for (name, proto, cell) in kinds {
+        for reverse in [false, true] {
+            let setup = Setup {
+                proto,
+                reason: "benchmark".into(),
+                cell,
+                colors: 256,
+                tmux: false,
+            };
+            let mut app = demo::image_app(setup.clone(), 100);
+            if reverse {
+                app.update(Msg::Key(crossterm::event::KeyEvent::new(
+                    crossterm::event::KeyCode::Char('f'),
+                    crossterm::event::KeyModifiers::NONE,
+                )));
+            }
+            let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
+            let (frames, mut bytes, mut slots) = (200, 0usize, 0usize);
+            let mut screen = Screen::default();
+            let start = Instant::now();
+            for _ in 0..frames {
+                if !app.playing {
+                    app.t = if reverse { app.timesteps() } else { 0 };
+                    app.playing = true;
+                }
+                app.update(Msg::Tick);
+                let mut drawn = ui::Drawn::default();
+                term.draw(|f| drawn = ui::draw(f, &app)).unwrap();
+                // What the event loop and the encoder thread do with the frame's slots.
+                let mut out = Vec::new();
+                let plan = screen.plan(&setup, &drawn.slots, &mut out);
+                for s in &plan.encode {
+                    screen.ready(Arc::new(graphics::encode(&setup, s)));
+                    slots += 1;
+                }
+                screen.draw(&drawn.slots, &mut out);
+                bytes += out.len();
+            }
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "play {name:<11} {:<7} 160x48: {:>6.1} frames/s ({:.2} ms a frame, {} pictures encoded, {:.0} kB written a frame)",
+                if reverse { "reverse" } else { "forward" },
+                frames as f64 / secs,
+                secs * 1e3 / frames as f64,
+                slots,
+                bytes as f64 / frames as f64 / 1e3
+            );
+        }
+    }
+}

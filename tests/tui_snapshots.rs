@@ -206,3 +206,56 @@ fn bound_terms_view_and_quality_figures() {
         }))));
     });
 }
+
+/// The picture rebuilt from the half-block cells of the samples pane: at scale 1, one
+/// cell column per pixel and two pixels per cell row, it must equal the image's pixels.
+#[test]
+fn half_block_cells_rebuild_the_picture() {
+    use diffscope::tui::graphics::Setup;
+    let app = demo::image_app(Setup::halfblocks("chosen"), 10);
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let mut pages = (0, 0);
+    t.draw(|f| pages = ui::draw(f, &app).pages).unwrap();
+    let area = ui::areas(ratatui::layout::Rect::new(0, 0, 80, 24)).samples;
+    let buf = t.backend().buffer();
+    let title: String = (area.x..area.right())
+        .map(|x| buf[(x, area.y)].symbol().to_string())
+        .collect();
+    assert!(title.contains("image 1 of 64"), "{title}");
+    assert_eq!(pages.0, 64);
+    // The cells that hold '▀', and the pixels they stand for.
+    let cells: Vec<(u16, u16)> = (area.y + 1..area.bottom() - 1)
+        .flat_map(|y| (area.x + 1..area.right() - 1).map(move |x| (x, y)))
+        .filter(|&(x, y)| buf[(x, y)].symbol() == "▀")
+        .collect();
+    let (x0, y0) = (
+        cells.iter().map(|c| c.0).min().unwrap(),
+        cells.iter().map(|c| c.1).min().unwrap(),
+    );
+    let rgb = |c: ratatui::style::Color| match c {
+        ratatui::style::Color::Rgb(r, g, b) => [r, g, b],
+        other => panic!("not a pixel: {other:?}"),
+    };
+    let pixel = |x: u32, y: u32| {
+        let cell = &buf[(x0 + x as u16, y0 + (y / 2) as u16)];
+        rgb(if y % 2 == 0 { cell.fg } else { cell.bg })
+    };
+    // The page is the image with a one-pixel black frame (the gaps of the grid).
+    let s = app.samples.as_ref().unwrap();
+    let to_u8 = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
+    let mut differing = 0;
+    for y in 0..16u32 {
+        for x in 0..16u32 {
+            let g = to_u8(s.values[(y * 16 + x) as usize]);
+            if pixel(x + 1, y + 1) != [g, g, g] {
+                differing += 1;
+            }
+        }
+    }
+    assert_eq!(pixel(0, 0), [0, 0, 0], "the frame");
+    assert_eq!(differing, 0, "pixels that differ from the image");
+    println!(
+        "16×16 image rebuilt from {} half-block cells: equal",
+        cells.len()
+    );
+}

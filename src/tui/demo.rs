@@ -109,3 +109,68 @@ pub fn app() -> App {
     app.dirty = true;
     app
 }
+
+/// A glyphs16 checkpoint open for inspection, with the given image set-up: 16 forward
+/// images and a reverse trajectory of 64 images over `frames` frames (the data, noised).
+/// Used by the image tests and the play-speed benchmark.
+pub fn image_app(graphics: super::graphics::Setup, frames: usize) -> App {
+    let p = Preset::parse(
+        crate::config::preset::BUILTIN
+            .iter()
+            .find(|(n, _)| *n == "glyphs16")
+            .map(|(_, t)| *t)
+            .expect("glyphs16 is built in"),
+        &PathBuf::from("<builtin>/glyphs16.ron"),
+    )
+    .expect("valid preset");
+    let mut app = App::new(vec![Theme::default()], 0, graphics);
+    app.update(Msg::RunStarted {
+        preset: Box::new(p.clone()),
+        train: false,
+        run_dir: PathBuf::from("checkpoints/glyphs16"),
+        source: "checkpoints/glyphs16".into(),
+        loss: Some(0.08),
+    });
+    let data = Arc::new(inspect::prepare_data(&p).expect("glyphs16 data"));
+    app.update(Msg::DataReady(data.clone()));
+    let x0 = &data.forward[0].xt;
+    let n = 64;
+    let values: Vec<f32> = (0..n)
+        .flat_map(|k| {
+            let item = x0.len() / data.n;
+            let j = k % data.n;
+            x0[j * item..(j + 1) * item].to_vec()
+        })
+        .collect();
+    let tt = data.forward.len() - 1;
+    let ts: Vec<usize> = (0..frames)
+        .map(|k| tt - 1 - k * (tt - 1) / frames.max(2).saturating_sub(1))
+        .collect();
+    let mut r = Rng::new(11);
+    let noise: Vec<f32> = (0..values.len()).map(|_| r.normal() as f32).collect();
+    let mix = |t: usize| -> Vec<f32> {
+        let a = 1.0 - (t + 1) as f32 / tt as f32;
+        values
+            .iter()
+            .zip(&noise)
+            .map(|(x, e)| a * x + (1.0 - a * a).max(0.0).sqrt() * e)
+            .collect()
+    };
+    let s = Samples {
+        id: 1,
+        step: 2000,
+        ema: true,
+        shape: vec![n as i64, 1, 16, 16],
+        values: values.clone(),
+        frame_timesteps: ts.clone(),
+        frames_xt: ts.iter().map(|&t| mix(t)).collect(),
+        frames_x0: ts.iter().map(|_| values.clone()).collect(),
+    };
+    let frames = Arc::new(inspect::reverse_frames(&s));
+    app.update(Msg::Worker(Event::Samples(s)));
+    app.update(Msg::ReverseReady { id: 1, frames });
+    app.sampling = None;
+    app.t = 0;
+    app.dirty = true;
+    app
+}

@@ -93,19 +93,20 @@ impl Page {
         )
     }
 
-    /// For a pane title: "16 of 64", and the page when there are several.
+    /// For a pane title: "16 of 64" when a page shows all, else the range shown, e.g.
+    /// "17–32 of 64" (`[` and `]` turn the pages).
     pub fn label(&self) -> String {
-        if self.pages > 1 {
+        if self.pages == 1 {
+            format!("{} of {}", self.count, self.total)
+        } else if self.count == 1 {
+            format!("image {} of {}", self.first + 1, self.total)
+        } else {
             format!(
-                "{}–{} of {} · page {}/{}",
+                "{}–{} of {}",
                 self.first + 1,
                 self.first + self.count,
-                self.total,
-                self.page + 1,
-                self.pages
+                self.total
             )
-        } else {
-            format!("{} of {}", self.count, self.total)
         }
     }
 
@@ -213,7 +214,7 @@ mod tests {
         assert_eq!(p.pages, 11);
         let last = Page::fit(64, (16, 16), (60, 40), 99).unwrap();
         assert_eq!((last.page, last.first, last.count), (10, 60, 4));
-        assert_eq!(last.label(), "61–64 of 64 · page 11/11");
+        assert_eq!(last.label(), "61–64 of 64");
     }
 
     #[test]

@@ -18,6 +18,23 @@ use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::sync::Arc;
 
+/// The variable that names a file to log image decisions and placements to (for finding
+/// out why a terminal shows what it shows).
+pub const LOG_VAR: &str = "DIFFSCOPE_IMAGE_LOG";
+
+/// Appends a line to the image log, when one is asked for.
+pub fn log(line: impl FnOnce() -> String) {
+    if let Some(path) = std::env::var_os(LOG_VAR) {
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(f, "{}", line());
+        }
+    }
+}
+
 /// How the workbench draws images, decided once at start.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Setup {
@@ -462,6 +479,7 @@ impl Screen {
             } else {
                 // Their pixels (or placeholders) are in the cells: repaint everything,
                 // then draw the pictures that stay again.
+                log(|| format!("repaint (gone: {gone:?})"));
                 plan.repaint = true;
                 self.shown.clear();
             }
@@ -489,6 +507,20 @@ impl Screen {
             }
             out.extend_from_slice(&e.bytes);
             self.shown.insert(s.id, (s.rect, s.key));
+            let r = s.rect;
+            log(|| {
+                format!(
+                    "draw {:?} x={} y={} w={} h={} px={}x{} bytes={}",
+                    s.id,
+                    r.x,
+                    r.y,
+                    r.width,
+                    r.height,
+                    s.picture.width(),
+                    s.picture.height(),
+                    e.bytes.len()
+                )
+            });
         }
     }
 

@@ -52,7 +52,22 @@ pub fn setup_from(d: &Detection) -> Setup {
 /// Probes the terminal (before raw mode and before the event stream starts) and returns
 /// the set-up, with a notice when the wanted protocol could not be used.
 pub fn setup(choice: ImageProtocol) -> (Setup, Option<String>) {
+    let start = std::time::Instant::now();
     let d = probe::detect(choice.wanted());
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    super::graphics::log(|| {
+        format!(
+            "probe wanted={} proto={:?} reason={:?} cell={}x{} source={:?} colors={} ms={ms:.1} notice={:?}",
+            choice.name(),
+            d.proto,
+            d.reason,
+            d.cell.0,
+            d.cell.1,
+            d.cell_source,
+            d.sixel_colors,
+            d.notice
+        )
+    });
     (setup_from(&d), d.notice)
 }
 

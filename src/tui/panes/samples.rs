@@ -52,10 +52,10 @@ pub fn scatter(
 pub fn title(app: &App, shown: Option<String>) -> String {
     match &app.samples {
         Some(s) => format!(
-            " Samples · step {} · {} · {} ",
+            " Samples · {} · step {} · {} ",
+            shown.unwrap_or_else(|| format!("n={}", s.shape.first().copied().unwrap_or(0))),
             s.step,
             if s.ema { "EMA" } else { "raw" },
-            shown.unwrap_or_else(|| format!("n={}", s.shape.first().copied().unwrap_or(0)))
         ),
         None => " Samples ".into(),
     }
