@@ -50,14 +50,18 @@ pub fn scatter(
 
 /// The pane's title; `shown` says how many images it shows ("16 of 64").
 pub fn title(app: &App, shown: Option<String>) -> String {
-    match &app.samples {
-        Some(s) => format!(
-            " Samples · {} · step {} · {} ",
-            shown.unwrap_or_else(|| format!("n={}", s.shape.first().copied().unwrap_or(0))),
+    let Some(s) = &app.samples else {
+        return " Samples ".into();
+    };
+    let weights = if s.ema { "EMA" } else { "raw" };
+    match shown {
+        // How many images are shown comes first: narrow panes cut titles short.
+        Some(shown) => format!(" Samples · {shown} · step {} · {weights} ", s.step),
+        None => format!(
+            " Samples · step {} · {weights} · n={} ",
             s.step,
-            if s.ema { "EMA" } else { "raw" },
+            s.shape.first().copied().unwrap_or(0)
         ),
-        None => " Samples ".into(),
     }
 }
 
