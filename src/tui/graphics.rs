@@ -162,6 +162,8 @@ impl Slot {
 pub struct Encoded {
     pub id: SlotId,
     pub key: u64,
+    /// Where it goes.
+    pub rect: Rect,
     pub bytes: Vec<u8>,
 }
 
@@ -253,6 +255,7 @@ pub fn encode(setup: &Setup, slot: &Slot) -> Encoded {
     Encoded {
         id: slot.id,
         key: slot.key,
+        rect: slot.rect,
         bytes: out,
     }
 }
@@ -495,22 +498,23 @@ impl Screen {
     }
 
     /// Writes the pictures that are ready and not yet on the screen (after a repaint, all
-    /// of them). A slot whose new picture is not ready keeps the old one while it stays in
-    /// place.
+    /// of them). While a slot's newest picture is being encoded (when playing through t,
+    /// say), the newest one ready for the same place is shown, so pictures keep coming
+    /// even when encoding is slower than the frames.
     pub fn draw(&mut self, slots: &[Slot], out: &mut Vec<u8>) {
         for s in slots {
-            let Some(e) = self.ready.get(&s.id).filter(|e| e.key == s.key) else {
+            let Some(e) = self.ready.get(&s.id).filter(|e| e.rect == s.rect) else {
                 continue;
             };
-            if self.shown.get(&s.id) == Some(&(s.rect, s.key)) {
+            if self.shown.get(&s.id) == Some(&(s.rect, e.key)) {
                 continue;
             }
             out.extend_from_slice(&e.bytes);
-            self.shown.insert(s.id, (s.rect, s.key));
+            self.shown.insert(s.id, (s.rect, e.key));
             let r = s.rect;
             log(|| {
                 format!(
-                    "draw {:?} x={} y={} w={} h={} px={}x{} bytes={}",
+                    "draw {:?} x={} y={} w={} h={} px={}x{} bytes={}{}",
                     s.id,
                     r.x,
                     r.y,
@@ -518,7 +522,12 @@ impl Screen {
                     r.height,
                     s.picture.width(),
                     s.picture.height(),
-                    e.bytes.len()
+                    e.bytes.len(),
+                    if e.key == s.key {
+                        ""
+                    } else {
+                        " (an earlier frame)"
+                    }
                 )
             });
         }
@@ -618,5 +627,34 @@ mod tests {
                 _ => assert!(String::from_utf8_lossy(&out[n..]).contains("a=d")),
             }
         }
+    }
+
+    #[test]
+    fn while_playing_the_newest_ready_picture_is_shown() {
+        let s = setup(Proto::Sixel);
+        let mut screen = Screen::default();
+        let rect = Rect::new(0, 0, 3, 2);
+        let frame = |v: u8| {
+            Slot::new(
+                SlotId::Xt,
+                rect,
+                RgbImage::from_pixel(12, 12, image::Rgb([v; 3])),
+            )
+        };
+        let (a, c) = (frame(10), frame(30));
+        let mut out = Vec::new();
+        screen.plan(&s, std::slice::from_ref(&a), &mut out);
+        // The encoder finishes frame a only after the screen has moved on to frame c.
+        screen.ready(Arc::new(encode(&s, &a)));
+        screen.plan(&s, std::slice::from_ref(&c), &mut out);
+        screen.draw(std::slice::from_ref(&c), &mut out);
+        assert!(!out.is_empty(), "the earlier frame is shown meanwhile");
+        let n = out.len();
+        screen.ready(Arc::new(encode(&s, &c)));
+        screen.draw(std::slice::from_ref(&c), &mut out);
+        assert!(out.len() > n, "then the newest");
+        let n = out.len();
+        screen.draw(std::slice::from_ref(&c), &mut out);
+        assert_eq!(out.len(), n);
     }
 }
