@@ -259,3 +259,26 @@ fn half_block_cells_rebuild_the_picture() {
         cells.len()
     );
 }
+
+/// A pane too small for even one image at full size says so in one line.
+#[test]
+fn a_pane_too_small_for_one_image_says_so() {
+    let mut app = demo::app();
+    app.update(Msg::Worker(Event::Samples(Samples {
+        id: 998,
+        step: 2400,
+        ema: true,
+        shape: vec![2, 1, 40, 40],
+        values: vec![0.0; 2 * 40 * 40],
+        frame_timesteps: vec![],
+        frames_xt: vec![],
+        frames_x0: vec![],
+    })));
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("Samples · 0 of 2"), "{screen}");
+    assert!(screen.contains("too small for one 40×40 image"), "{screen}");
+    assert!(
+        !screen.contains('▀'),
+        "nothing unreadable is drawn: {screen}"
+    );
+}

@@ -657,4 +657,30 @@ mod tests {
         screen.draw(std::slice::from_ref(&c), &mut out);
         assert_eq!(out.len(), n);
     }
+
+    #[test]
+    fn kitty_in_tmux_sends_a_wrapped_virtual_placement_and_placeholder_cells() {
+        let mut s = setup(Proto::KittyPlaceholders);
+        s.tmux = true;
+        let slot = Slot::new(
+            SlotId::Samples,
+            Rect::new(4, 2, 3, 2),
+            RgbImage::from_pixel(18, 26, image::Rgb([200; 3])),
+        );
+        let text = String::from_utf8(encode(&s, &slot).bytes).unwrap();
+        assert!(
+            text.starts_with("\x1bPtmux;\x1b\x1b_Ga=T,U=1,f=100,"),
+            "{text:.40}"
+        );
+        // Two rows of three placeholders, each row starting with its row diacritic.
+        assert_eq!(text.matches(PLACEHOLDER).count(), 6);
+        assert!(text.contains(&format!(
+            "\x1b[3;5H\x1b[38;2;209;245;1m{PLACEHOLDER}{}{}",
+            DIACRITICS[0], DIACRITICS[0]
+        )));
+        assert!(text.contains(&format!(
+            "\x1b[4;5H\x1b[38;2;209;245;1m{PLACEHOLDER}{}{}",
+            DIACRITICS[1], DIACRITICS[0]
+        )));
+    }
 }
