@@ -72,12 +72,12 @@ fn progress_updates_the_figures_and_the_loss_history() {
     let mut app = training_app();
     app.update(progress(50, 0.8));
     app.update(progress(100, 0.6));
-    assert_eq!(app.step, 100);
-    assert_eq!(app.loss, Some(0.6));
-    assert_eq!(app.history.raw.len(), 2);
-    assert_eq!(app.history.quarters[0].len(), 2);
-    assert!(app.history.quarters[1].is_empty());
-    let smooth = app.history.smoothed().unwrap();
+    assert_eq!(app.run.step, 100);
+    assert_eq!(app.run.loss, Some(0.6));
+    assert_eq!(app.run.history.raw.len(), 2);
+    assert_eq!(app.run.history.quarters[0].len(), 2);
+    assert!(app.run.history.quarters[1].is_empty());
+    let smooth = app.run.history.smoothed().unwrap();
     assert!(smooth > 0.6 && smooth < 0.8, "{smooth}");
 }
 
@@ -111,20 +111,20 @@ fn samples_arrive_with_their_trajectory_and_reverse_mode_shows_it() {
     let mut app = training_app();
     let fx = app.update(ch('s'));
     let id = sample_requests(&fx)[0].id;
-    assert!(app.sampling.is_some());
+    assert!(app.run.sampling.is_some());
     let data = Arc::new(inspect::prepare_data(&demo::preset()).unwrap());
     app.update(Msg::DataReady(data.clone()));
     let s = demo::samples(&data, id, 700, 10);
     let fx = app.update(Msg::Worker(Event::Samples(s.clone())));
-    assert!(app.sampling.is_none());
+    assert!(app.run.sampling.is_none());
     assert!(fx.iter().any(|e| matches!(e, Effect::PrepareReverse(_))));
-    assert_eq!(app.samples.as_ref().unwrap().step, 700);
+    assert_eq!(app.run.samples.as_ref().unwrap().step, 700);
     app.update(Msg::ReverseReady {
         id,
         frames: Arc::new(inspect::reverse_frames(&s)),
     });
     app.update(ch('f'));
-    assert_eq!(app.mode, Mode::Reverse);
+    assert_eq!(app.inspector.mode, Mode::Reverse);
     app.update(key(KeyCode::End));
     let f = app.frame().expect("a reverse frame");
     assert_eq!(f.t, 1000, "the first stored frame is x_T");
@@ -136,36 +136,36 @@ fn samples_arrive_with_their_trajectory_and_reverse_mode_shows_it() {
 #[test]
 fn scrubbing_keys_move_t_within_0_to_t() {
     let mut app = training_app();
-    assert_eq!(app.t, 0);
+    assert_eq!(app.inspector.t, 0);
     app.update(key(KeyCode::Right));
     app.update(key(KeyCode::Right));
-    assert_eq!(app.t, 2);
+    assert_eq!(app.inspector.t, 2);
     app.update(key(KeyCode::Left));
-    assert_eq!(app.t, 1);
+    assert_eq!(app.inspector.t, 1);
     app.update(shift(KeyCode::Right));
-    assert_eq!(app.t, 101);
+    assert_eq!(app.inspector.t, 101);
     app.update(key(KeyCode::PageDown));
-    assert_eq!(app.t, 1);
+    assert_eq!(app.inspector.t, 1);
     app.update(key(KeyCode::Left));
     app.update(key(KeyCode::Left));
-    assert_eq!(app.t, 0, "t stops at 0");
+    assert_eq!(app.inspector.t, 0, "t stops at 0");
     app.update(key(KeyCode::End));
-    assert_eq!(app.t, 1000);
+    assert_eq!(app.inspector.t, 1000);
     app.update(key(KeyCode::Right));
-    assert_eq!(app.t, 1000, "t stops at T");
+    assert_eq!(app.inspector.t, 1000, "t stops at T");
     app.update(ch('g'));
     for c in "250".chars() {
         app.update(ch(c));
     }
     assert_eq!(app.overlay, Overlay::Goto("250".into()));
     app.update(key(KeyCode::Enter));
-    assert_eq!((app.t, &app.overlay), (250, &Overlay::None));
+    assert_eq!((app.inspector.t, &app.overlay), (250, &Overlay::None));
     app.update(ch('g'));
     for c in "99999".chars() {
         app.update(ch(c));
     }
     app.update(key(KeyCode::Enter));
-    assert_eq!(app.t, 1000, "a typed t beyond T goes to T");
+    assert_eq!(app.inspector.t, 1000, "a typed t beyond T goes to T");
 }
 
 #[test]
@@ -174,7 +174,7 @@ fn schedule_figures_follow_t() {
     let (b0, a0, _) = app.schedule_at(0).unwrap();
     assert_eq!((b0, a0), (0.0, 1.0));
     app.update(key(KeyCode::End));
-    let (b, a, snr) = app.schedule_at(app.t).unwrap();
+    let (b, a, snr) = app.schedule_at(app.inspector.t).unwrap();
     assert!(b > 0.01 && a < 1e-3 && snr < 1e-3, "{b} {a} {snr}");
 }
 
@@ -182,14 +182,14 @@ fn schedule_figures_follow_t() {
 fn play_animates_t_on_ticks_and_stops_at_the_end() {
     let mut app = training_app();
     app.update(ch('a'));
-    assert!(app.playing);
+    assert!(app.inspector.playing);
     app.update(Msg::Tick);
-    assert_eq!(app.t, 10);
+    assert_eq!(app.inspector.t, 10);
     for _ in 0..200 {
         app.update(Msg::Tick);
     }
-    assert_eq!(app.t, 1000);
-    assert!(!app.playing);
+    assert_eq!(app.inspector.t, 1000);
+    assert!(!app.inspector.playing);
 }
 
 #[test]
@@ -224,7 +224,7 @@ fn space_pauses_and_resumes_through_the_worker() {
     let mut app = training_app();
     assert_eq!(app.update(ch(' ')), vec![Effect::Send(Command::Pause)]);
     app.update(Msg::Worker(Event::Paused));
-    assert!(app.paused);
+    assert!(app.run.paused);
     assert_eq!(app.update(ch(' ')), vec![Effect::Send(Command::Resume)]);
 }
 
@@ -232,7 +232,7 @@ fn space_pauses_and_resumes_through_the_worker() {
 fn w_saves_and_saved_clears_unsaved_progress() {
     let mut app = training_app();
     app.update(progress(300, 0.4));
-    assert!(app.unsaved());
+    assert!(app.run.unsaved());
     assert_eq!(
         app.update(ch('w')),
         vec![Effect::Send(Command::Save { manual: true })]
@@ -241,7 +241,7 @@ fn w_saves_and_saved_clears_unsaved_progress() {
         path: PathBuf::from("checkpoints/x/step-00000300"),
         step: 300,
     }));
-    assert!(!app.unsaved());
+    assert!(!app.run.unsaved());
 }
 
 #[test]
@@ -249,7 +249,17 @@ fn quitting_with_unsaved_progress_asks_then_saves_and_quits_after_exit() {
     let mut app = training_app();
     app.update(progress(300, 0.4));
     assert!(app.update(ch('q')).is_empty());
-    assert_eq!(app.overlay, Overlay::Confirm(Confirm::Quit));
+    assert!(
+        matches!(
+            &app.overlay,
+            Overlay::Confirm {
+                ask: Confirm::Quit,
+                ..
+            }
+        ),
+        "{:?}",
+        app.overlay
+    );
     assert_eq!(
         app.update(ch('y')),
         vec![Effect::Send(Command::Shutdown { save: true })]
@@ -288,7 +298,7 @@ fn a_nan_loss_stops_training_keeps_the_checkpoint_and_the_ui() {
     app.update(Msg::Worker(Event::TrainingStopped(
         "non-finite loss (NaN) at step 301".into(),
     )));
-    assert!(app.stopped.is_some());
+    assert!(app.run.stopped.is_some());
     let n = app.notice.clone().unwrap();
     assert!(n.error && n.text.contains("NaN"), "{n:?}");
     // Pausing is refused with a message, and quitting does not save over the last good
@@ -303,11 +313,12 @@ fn a_nan_loss_stops_training_keeps_the_checkpoint_and_the_ui() {
 #[test]
 fn a_sampling_failure_shows_an_error_and_sampling_can_go_on() {
     let mut app = training_app();
-    app.update(ch('s'));
-    app.update(Msg::Worker(Event::Error(
-        "sampling failed: out of memory".into(),
-    )));
-    assert!(app.sampling.is_none());
+    let id = sample_requests(&app.update(ch('s')))[0].id;
+    app.update(Msg::Worker(Event::Failed {
+        what: diffscope::train::protocol::Failure::Sampling { id },
+        message: "out of memory".into(),
+    }));
+    assert!(app.run.sampling.is_none());
     assert!(app.notice.as_ref().unwrap().error);
     assert_eq!(sample_requests(&app.update(ch('s'))).len(), 1);
 }
@@ -327,7 +338,7 @@ fn sigterm_saves_unsaved_progress_and_quits() {
 fn sampler_menu_changes_the_next_request() {
     let mut app = training_app();
     app.update(ch('m'));
-    assert_eq!(app.overlay, Overlay::Menu);
+    assert_eq!(app.overlay, Overlay::Menu { field: 0 });
     app.update(key(KeyCode::Right)); // sampler: DDPM -> DDIM
     app.update(key(KeyCode::Down));
     app.update(key(KeyCode::Left)); // steps down one notch
@@ -380,7 +391,12 @@ fn checkpoint_browser_opens_resumes_and_deletes_after_confirmation() {
     app.update(Msg::Checkpoints(vec![entry(200)]));
     assert!(app.update(ch('d')).is_empty(), "deleting asks first");
     assert!(app.update(ch('n')).is_empty());
-    assert_eq!(app.overlay, Overlay::Browser);
+    match &app.overlay {
+        Overlay::Browser { entries, sel } => {
+            assert_eq!((entries.len(), *sel), (1, 0), "back to the same browser")
+        }
+        other => panic!("{other:?}"),
+    }
     app.update(ch('d'));
     assert_eq!(
         app.update(ch('y')),
@@ -423,7 +439,7 @@ fn inspecting_a_checkpoint_samples_at_once_and_does_not_train() {
         source: "checkpoints/x/step-00006000".into(),
         loss: Some(0.3125),
     });
-    assert_eq!(app.loss, Some(0.3125), "the checkpoint's loss is shown");
+    assert_eq!(app.run.loss, Some(0.3125), "the checkpoint's loss is shown");
     let fx = app.update(Msg::Worker(Event::Ready(RunInfo {
         preset: "swissroll".into(),
         device: "cpu".into(),
@@ -436,7 +452,7 @@ fn inspecting_a_checkpoint_samples_at_once_and_does_not_train() {
     assert_eq!(sample_requests(&fx).len(), 1);
     assert!(!fx.contains(&Effect::Send(Command::Start)));
     assert!(app.update(ch(' ')).is_empty(), "nothing to pause");
-    assert!(!app.unsaved());
+    assert!(!app.run.unsaved());
 }
 
 #[test]
@@ -458,33 +474,33 @@ fn themes_cycle_and_toggles_flip() {
     app.update(ch('l'));
     app.update(ch('u'));
     app.update(ch('v'));
-    assert!(app.log_scale && app.quarters_view && app.show_schedule);
+    assert!(app.view.log_scale && app.view.quarters && app.view.schedule);
 }
 
 #[test]
 fn focus_zoom_and_pages_follow_the_keys() {
     use diffscope::tui::app::Focus;
     let mut app = training_app();
-    assert_eq!(app.focus, Focus::Samples);
-    app.page_counts = (3, 2);
+    assert_eq!(app.view.focus, Focus::Samples);
+    app.view.page_counts = (3, 2);
     app.update(ch(']'));
     app.update(ch(']'));
-    assert_eq!(app.sample_page, 2);
+    assert_eq!(app.view.sample_page, 2);
     app.update(ch(']'));
-    assert_eq!(app.sample_page, 0, "paging wraps around");
+    assert_eq!(app.view.sample_page, 0, "paging wraps around");
     app.update(ch('['));
-    assert_eq!(app.sample_page, 2);
+    assert_eq!(app.view.sample_page, 2);
     app.update(key(KeyCode::Tab));
-    assert_eq!(app.focus, Focus::Inspector);
+    assert_eq!(app.view.focus, Focus::Inspector);
     app.update(ch('['));
-    assert_eq!((app.inspector_page, app.sample_page), (1, 2));
+    assert_eq!((app.inspector.page, app.view.sample_page), (1, 2));
     app.update(ch('z'));
-    assert!(app.zoom);
+    assert!(app.view.zoom);
     app.update(key(KeyCode::Tab));
     app.update(key(KeyCode::Tab));
-    assert_eq!(app.focus, Focus::Samples);
+    assert_eq!(app.view.focus, Focus::Samples);
     app.update(ch('z'));
-    assert!(!app.zoom);
+    assert!(!app.view.zoom);
 }
 
 #[test]
@@ -511,11 +527,11 @@ fn b_evaluates_on_demand_and_shows_the_bound_terms() {
         [Effect::Send(Command::Evaluate { id, ema: true })] => *id,
         _ => panic!("expected an evaluation request, got {fx:?}"),
     };
-    assert!(app.show_terms);
-    assert_eq!(app.evaluating, Some(id));
+    assert!(app.view.terms);
+    assert_eq!(app.run.evaluating, Some(id));
     // pressing again while it runs only hides the view
     assert!(app.update(ch('b')).is_empty());
-    assert!(!app.show_terms);
+    assert!(!app.view.terms);
     let eval = Evaluation {
         id,
         step: 500,
@@ -529,11 +545,11 @@ fn b_evaluates_on_demand_and_shows_the_bound_terms() {
         lines: vec![],
     };
     app.update(Msg::Worker(Event::Evaluation(Box::new(eval))));
-    assert_eq!(app.evaluating, None);
-    assert_eq!(app.evaluation.as_ref().map(|e| e.step), Some(500));
+    assert_eq!(app.run.evaluating, None);
+    assert_eq!(app.run.evaluation.as_ref().map(|e| e.step), Some(500));
     // fresh figures at this step: showing the view again asks for nothing
     assert!(app.update(ch('b')).is_empty());
-    assert!(app.show_terms);
+    assert!(app.view.terms);
     // after more training they are stale: b off and on again refreshes them
     app.update(progress(600, 0.4));
     app.update(ch('b'));
@@ -543,8 +559,10 @@ fn b_evaluates_on_demand_and_shows_the_bound_terms() {
         "{fx:?}"
     );
     // a failed evaluation clears the running flag
-    app.update(Msg::Worker(Event::Error(
-        "evaluation failed: no data".into(),
-    )));
-    assert_eq!(app.evaluating, None);
+    let id = app.run.evaluating.expect("an evaluation runs");
+    app.update(Msg::Worker(Event::Failed {
+        what: diffscope::train::protocol::Failure::Evaluation { id },
+        message: "no data".into(),
+    }));
+    assert_eq!(app.run.evaluating, None);
 }

@@ -32,7 +32,7 @@ fn frame_render_time() {
             let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
             let mut times = Vec::new();
             for i in 0..300 {
-                app.t = (i * 7) % 1001; // a new frame every time, as when scrubbing
+                app.inspector.t = (i * 7) % 1001; // a new frame every time, as when scrubbing
                 let t0 = Instant::now();
                 term.draw(|f| {
                     ui::draw(f, &app);
@@ -207,9 +207,9 @@ fn play_speed_with_images() {
             let mut screen = Screen::default();
             let start = Instant::now();
             for _ in 0..frames {
-                if !app.playing {
-                    app.t = if reverse { app.timesteps() } else { 0 };
-                    app.playing = true;
+                if !app.inspector.playing {
+                    app.inspector.t = if reverse { app.timesteps() } else { 0 };
+                    app.inspector.playing = true;
                 }
                 app.update(Msg::Tick);
                 let mut drawn = ui::Drawn::default();

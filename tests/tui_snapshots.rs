@@ -147,7 +147,7 @@ fn image_samples_use_half_blocks() {
 fn status_while_sampling_and_after_a_nan() {
     snap("sampling", |a| {
         key(a, KeyCode::Char('s'));
-        let id = a.sampling.unwrap().id;
+        let id = a.run.sampling.unwrap().id;
         a.update(Msg::Worker(Event::SampleProgress {
             id,
             done: 40,
@@ -194,7 +194,7 @@ fn bound_terms_view_and_quality_figures() {
             .collect();
         a.update(Msg::Worker(Event::Evaluation(Box::new(Evaluation {
             id: *id,
-            step: a.step,
+            step: a.run.step,
             ema: true,
             unit: "nats/dim".into(),
             bits: false,
@@ -241,7 +241,7 @@ fn half_block_cells_rebuild_the_picture() {
         rgb(if y % 2 == 0 { cell.fg } else { cell.bg })
     };
     // The page is the image with a one-pixel black frame (the gaps of the grid).
-    let s = app.samples.as_ref().unwrap();
+    let s = app.run.samples.as_ref().unwrap();
     let to_u8 = |v: f32| ((v.clamp(-1.0, 1.0) + 1.0) * 127.5).round() as u8;
     let mut differing = 0;
     for y in 0..16u32 {

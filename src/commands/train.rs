@@ -136,8 +136,8 @@ pub fn run(a: &TrainArgs) -> Result<TrainOutcome, String> {
                 failure = Some(msg);
                 handle.send(Command::Shutdown { save: false });
             }
-            Event::Error(msg) => {
-                failure = Some(msg);
+            Event::Failed { what, message } => {
+                failure = Some(what.describe(&message));
                 handle.send(Command::Shutdown { save: false });
             }
             Event::Exited => break,

@@ -90,6 +90,34 @@ pub struct Evaluation {
     pub lines: Vec<String>,
 }
 
+/// What failed, so that front ends never have to read it from the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Building the trainer (the preset's data or model, or the checkpoint).
+    Start,
+    /// The sampling request with this id (also when it was cancelled).
+    Sampling { id: u64 },
+    /// The evaluation request with this id (also when it was cancelled).
+    Evaluation { id: u64 },
+    /// Saving a checkpoint.
+    Save,
+    /// The worker thread died.
+    Worker,
+}
+
+impl Failure {
+    /// The line to show for a failure with `message` ("sampling failed: …"). Start and
+    /// worker failures speak for themselves.
+    pub fn describe(self, message: &str) -> String {
+        match self {
+            Failure::Start | Failure::Worker => message.to_string(),
+            Failure::Sampling { .. } => format!("sampling failed: {message}"),
+            Failure::Evaluation { .. } => format!("evaluation failed: {message}"),
+            Failure::Save => format!("saving failed: {message}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Ready(RunInfo),
@@ -121,8 +149,12 @@ pub enum Event {
     },
     /// Something the user should know that is not an error (e.g. skipped data files).
     Notice(String),
-    /// Something failed; the worker is still alive.
-    Error(String),
+    /// Something failed (what, and the message); the worker is still alive, unless it
+    /// could not start, in which case `Exited` follows.
+    Failed {
+        what: Failure,
+        message: String,
+    },
     /// Training cannot go on (e.g. a NaN loss); the worker still answers commands.
     TrainingStopped(String),
     /// The worker has exited.

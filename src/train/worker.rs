@@ -2,7 +2,7 @@
 //! command and reports by events. libtorch errors (which tch raises as panics) are caught
 //! here and sent as events; they never take the program down.
 
-use super::protocol::{Command, Event, RunInfo, SampleRequest, Samples};
+use super::protocol::{Command, Event, Failure, RunInfo, SampleRequest, Samples};
 use super::trainer::{TrainError, Trainer, Weights};
 use crate::diffusion::Trajectory;
 use crate::util::tensor_values;
@@ -161,8 +161,11 @@ fn run(
     let trainer = guarded(|| build(&opts)).and_then(|r| r);
     let mut tr = match trainer {
         Ok(t) => t,
-        Err(e) => {
-            send(Event::Error(e));
+        Err(message) => {
+            send(Event::Failed {
+                what: Failure::Start,
+                message,
+            });
             send(Event::Exited);
             return;
         }
@@ -231,7 +234,10 @@ fn run(
                 }
                 Command::Sample(req) => match guarded(|| sample(&tr, &req, &send, &cancel)) {
                     Ok(s) => send(Event::Samples(s)),
-                    Err(e) => send(Event::Error(format!("sampling failed: {e}"))),
+                    Err(message) => send(Event::Failed {
+                        what: Failure::Sampling { id: req.id },
+                        message,
+                    }),
                 },
                 Command::Evaluate { id, ema } => {
                     let w = if ema { Weights::Ema } else { Weights::Raw };
@@ -243,9 +249,10 @@ fn run(
                     };
                     match guarded(|| super::evaluate::evaluate(&tr, id, w, &mut check)) {
                         Ok(Ok(e)) => send(Event::Evaluation(Box::new(e))),
-                        Ok(Err(e)) | Err(e) => {
-                            send(Event::Error(format!("evaluation failed: {e}")))
-                        }
+                        Ok(Err(message)) | Err(message) => send(Event::Failed {
+                            what: Failure::Evaluation { id },
+                            message,
+                        }),
                     }
                 }
                 Command::Save { manual } => save(&tr, &opts, manual, &send),
@@ -306,7 +313,10 @@ fn save(tr: &Trainer, opts: &WorkerOptions, manual: bool, send: &dyn Fn(Event)) 
             path,
             step: tr.step,
         }),
-        Ok(Err(e)) | Err(e) => send(Event::Error(format!("saving failed: {e}"))),
+        Ok(Err(message)) | Err(message) => send(Event::Failed {
+            what: Failure::Save,
+            message,
+        }),
     }
 }
 

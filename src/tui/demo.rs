@@ -98,13 +98,13 @@ pub fn app() -> App {
         }));
     }
     // Whatever sampling the refresh asked for is answered by the demo samples.
-    let s = samples(&data, app.sampling.map_or(99, |s| s.id), 2000, 20);
+    let s = samples(&data, app.run.sampling.map_or(99, |s| s.id), 2000, 20);
     let frames = Arc::new(inspect::reverse_frames(&s));
     let id = s.id;
     app.update(Msg::Worker(Event::Samples(s)));
     app.update(Msg::ReverseReady { id, frames });
-    app.sampling = None;
-    app.t = 250;
+    app.run.sampling = None;
+    app.inspector.t = 250;
     app.notice = None;
     app.dirty = true;
     app
@@ -169,8 +169,8 @@ pub fn image_app(graphics: super::graphics::Setup, frames: usize) -> App {
     let frames = Arc::new(inspect::reverse_frames(&s));
     app.update(Msg::Worker(Event::Samples(s)));
     app.update(Msg::ReverseReady { id: 1, frames });
-    app.sampling = None;
-    app.t = 0;
+    app.run.sampling = None;
+    app.inspector.t = 0;
     app.dirty = true;
     app
 }

@@ -178,9 +178,10 @@ impl Runtime {
                     .ok()
                     .and_then(|g| g.clone())
                     .unwrap_or_else(|| "unknown error".into());
-                let _ = tx.send(Msg::Worker(Event::Error(format!(
-                    "the worker stopped: {why}"
-                ))));
+                let _ = tx.send(Msg::Worker(Event::Failed {
+                    what: crate::train::protocol::Failure::Worker,
+                    message: format!("the worker stopped: {why}"),
+                }));
                 let _ = tx.send(Msg::Worker(Event::Exited));
             }
             handle.join();
@@ -257,7 +258,7 @@ impl Runtime {
         if terminal.draw(|f| drawn = ui::draw(f, app)).is_err() {
             return;
         }
-        app.page_counts = drawn.pages;
+        app.view.page_counts = drawn.pages;
         if !self.graphics.graphic() {
             return;
         }

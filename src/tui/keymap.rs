@@ -16,6 +16,14 @@ pub enum Context {
     Browser,
     /// The preset picker.
     Picker,
+    /// The go-to-t prompt.
+    Goto,
+    /// A yes/no question.
+    Confirm,
+    /// The help overlay.
+    Help,
+    /// Every screen and overlay but a question.
+    Anywhere,
 }
 
 impl Context {
@@ -26,6 +34,10 @@ impl Context {
             Context::Menu => "Sampler menu",
             Context::Browser => "Checkpoint browser",
             Context::Picker => "Preset picker",
+            Context::Goto => "Go to t",
+            Context::Confirm => "Questions",
+            Context::Help => "Help",
+            Context::Anywhere => "Anywhere",
         }
     }
 }
@@ -67,6 +79,11 @@ pub enum Action {
     Resume,
     Delete,
     Close,
+    /// A digit typed into a prompt.
+    Digit(u8),
+    Backspace,
+    Yes,
+    No,
 }
 
 /// How a key is matched.
@@ -114,10 +131,27 @@ macro_rules! b {
     };
 }
 
-/// Every binding. Earlier entries win when two match.
+/// Matches any key (for "any key closes").
+const ANY: Key = k(KeyCode::Null, NONE);
+
+macro_rules! digits {
+    ($($d:literal),*) => {
+        [$(Binding {
+            key: ch((b'0' + $d) as char),
+            label: "0-9",
+            context: Context::Goto,
+            action: Action::Digit($d),
+            description: "type a digit of t",
+            hint: "",
+        }),*]
+    };
+}
+const DIGITS: [Binding; 10] = digits!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+
+/// Every binding. Earlier entries win when two match; the digits of the go-to prompt
+/// follow in [`DIGITS`].
 pub const BINDINGS: &[Binding] = &[
     b!(ch('q'), "q", Main, Quit, "quit (offers to save)", "quit"),
-    b!(k(KeyCode::Char('c'), CTRL), "^C", Main, Quit, "quit", ""),
     b!(ch('?'), "?", Main, Help, "help", "help"),
     b!(
         ch(' '),
@@ -358,10 +392,57 @@ pub const BINDINGS: &[Binding] = &[
         "close",
         "close"
     ),
+    b!(
+        k(KeyCode::Backspace, NONE),
+        "⌫",
+        Goto,
+        Backspace,
+        "delete a digit",
+        ""
+    ),
+    b!(
+        k(KeyCode::Enter, NONE),
+        "Enter",
+        Goto,
+        Accept,
+        "go there",
+        "go"
+    ),
+    b!(
+        k(KeyCode::Esc, NONE),
+        "Esc",
+        Goto,
+        Close,
+        "cancel",
+        "cancel"
+    ),
+    b!(ch('y'), "y", Confirm, Yes, "yes", "yes"),
+    b!(ch('Y'), "Y", Confirm, Yes, "yes", ""),
+    b!(ch('n'), "n", Confirm, No, "no", "no"),
+    b!(ch('N'), "N", Confirm, No, "no", ""),
+    b!(k(KeyCode::Esc, NONE), "Esc", Confirm, Close, "back", "back"),
+    b!(
+        k(KeyCode::Char('c'), CTRL),
+        "^C",
+        Confirm,
+        Quit,
+        "quit (when asked about quitting: save and quit)",
+        ""
+    ),
+    b!(ANY, "any key", Help, Close, "close the help", "close"),
+    b!(
+        k(KeyCode::Char('c'), CTRL),
+        "^C",
+        Anywhere,
+        Quit,
+        "quit",
+        ""
+    ),
 ];
 
 fn matches(key: &Key, ev: &KeyEvent) -> bool {
     match (key.code, ev.code) {
+        (KeyCode::Null, _) => true,
         (KeyCode::Char(a), KeyCode::Char(b)) => {
             a == b
                 && key.mods.contains(KeyModifiers::CONTROL)
@@ -377,21 +458,22 @@ fn matches(key: &Key, ev: &KeyEvent) -> bool {
 /// The action of a key press in the given contexts (searched in order).
 pub fn lookup(contexts: &[Context], ev: &KeyEvent) -> Option<Action> {
     contexts.iter().find_map(|c| {
-        BINDINGS
-            .iter()
+        all()
             .find(|b| b.context == *c && matches(&b.key, ev))
             .map(|b| b.action)
     })
+}
+
+/// Every binding, the digits included.
+pub fn all() -> impl Iterator<Item = &'static Binding> {
+    BINDINGS.iter().chain(DIGITS.iter())
 }
 
 /// Footer hints for the given contexts: (key label, short description).
 pub fn hints(contexts: &[Context]) -> Vec<(&'static str, &'static str)> {
     let mut v = Vec::new();
     for c in contexts {
-        for b in BINDINGS
-            .iter()
-            .filter(|b| b.context == *c && !b.hint.is_empty())
-        {
+        for b in all().filter(|b| b.context == *c && !b.hint.is_empty()) {
             v.push((b.label, b.hint));
         }
     }

@@ -92,10 +92,10 @@ pub fn draw(f: &mut Frame, app: &App) -> Drawn {
         );
         return drawn;
     }
-    let a = layout(area, app.zoom.then_some(app.focus));
+    let a = layout(area, app.view.zoom.then_some(app.view.focus));
     status::draw_status(f, app, a.status);
     if !a.loss.is_empty() {
-        if app.show_schedule {
+        if app.view.schedule {
             loss::draw_schedule(f, app, a.loss);
         } else {
             loss::draw(f, app, a.loss);

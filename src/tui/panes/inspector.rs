@@ -22,14 +22,14 @@ pub const VIEW: f64 = 4.0;
 pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usize {
     let th = app.theme();
     let tt = app.timesteps();
-    let mode = match app.mode {
+    let mode = match app.inspector.mode {
         Mode::Forward => "forward q(x_t|x_0)",
         Mode::Reverse => "reverse (sampling trajectory)",
     };
     let b = focused(
         block(format!(" Process · {mode} "), th),
         th,
-        app.focus == Focus::Inspector,
+        app.view.focus == Focus::Inspector,
     );
     let inner = b.inner(area);
     f.render_widget(b, area);
@@ -41,10 +41,12 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usiz
     .areas(inner);
 
     let frame = app.frame();
-    let (beta, ab, snr) = app.schedule_at(app.t).unwrap_or((0.0, 1.0, f64::INFINITY));
+    let (beta, ab, snr) = app
+        .schedule_at(app.inspector.t)
+        .unwrap_or((0.0, 1.0, f64::INFINITY));
     let bold = Style::default().fg(th.accent).add_modifier(Modifier::BOLD);
     let mut spans = vec![
-        Span::styled(format!("t = {}", app.t), bold),
+        Span::styled(format!("t = {}", app.inspector.t), bold),
         Span::raw(format!(
             "/{tt}  β_t {}  ᾱ_t {}  SNR {}",
             num(beta),
@@ -53,19 +55,19 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usiz
         )),
     ];
     if let Some(fr) = frame {
-        if fr.t != app.t {
+        if fr.t != app.inspector.t {
             spans.push(Span::styled(
                 format!("  (nearest frame t={})", fr.t),
                 faint(th),
             ));
         }
     }
-    if app.playing {
+    if app.inspector.playing {
         spans.push(Span::styled("  ▶", bold));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), info);
     let ratio = if tt > 0 {
-        app.t as f64 / tt as f64
+        app.inspector.t as f64 / tt as f64
     } else {
         0.0
     };
@@ -79,9 +81,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usiz
     );
 
     let Some(fr) = frame else {
-        let msg = match app.mode {
+        let msg = match app.inspector.mode {
             Mode::Forward => "computing the forward process…",
-            Mode::Reverse if app.sampling.is_some() => "sampling a trajectory…",
+            Mode::Reverse if app.run.sampling.is_some() => "sampling a trajectory…",
             Mode::Reverse => "no trajectory yet: press s to sample one",
         };
         f.render_widget(Paragraph::new(Span::styled(msg, faint(th))), body);
@@ -98,7 +100,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usiz
         (a, b)
     };
     let pages = draw_pictures(f, app, fr, pics, slots);
-    if app.show_terms {
+    if app.view.terms {
         draw_terms(f, app, hist);
     } else {
         draw_histogram(f, app, &fr.hist, hist);
@@ -111,8 +113,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usiz
 /// L_0 (which can be negative for continuous data) is given in the title.
 fn draw_terms(f: &mut Frame, app: &App, area: Rect) {
     let th = app.theme();
-    let Some(e) = &app.evaluation else {
-        let msg = if app.evaluating.is_some() {
+    let Some(e) = &app.run.evaluation else {
+        let msg = if app.run.evaluating.is_some() {
             "evaluating the bound (all T timesteps)…"
         } else {
             "no evaluation yet: press b"
@@ -142,12 +144,13 @@ fn draw_terms(f: &mut Frame, app: &App, area: Rect) {
     } else {
         (-6.0, 0.0)
     };
-    let marker = [(app.t as f64, lo), (app.t as f64, hi)];
+    let marker = [(app.inspector.t as f64, lo), (app.inspector.t as f64, hi)];
     let here = app
+        .inspector
         .t
         .checked_sub(1)
         .and_then(|i| e.per_t.get(i))
-        .map(|v| format!(" · at t={}: {} ", app.t, num(*v)))
+        .map(|v| format!(" · at t={}: {} ", app.inspector.t, num(*v)))
         .unwrap_or_default();
     let datasets = vec![
         Dataset::default()
@@ -195,10 +198,11 @@ fn draw_pictures(
 ) -> usize {
     let th = app.theme();
     let item_shape = app
+        .run
         .data
         .as_ref()
         .map(|d| d.item_shape.clone())
-        .or_else(|| app.samples.as_ref().map(|s| s.shape[1..].to_vec()))
+        .or_else(|| app.run.samples.as_ref().map(|s| s.shape[1..].to_vec()))
         .unwrap_or_default();
     let views: Vec<(&str, &[f32], SlotId)> = match &fr.x0 {
         Some(x0) => vec![
@@ -209,7 +213,7 @@ fn draw_pictures(
     };
     let cols =
         Layout::horizontal(vec![Constraint::Ratio(1, views.len() as u32); views.len()]).split(area);
-    let bg = app.data.as_ref().map_or(&[][..], |d| &d.background[..]);
+    let bg = app.run.data.as_ref().map_or(&[][..], |d| &d.background[..]);
     if item_shape == [2] {
         for (i, (name, values, _)) in views.into_iter().enumerate() {
             let title = if i == 0 {
@@ -248,7 +252,7 @@ fn draw_pictures(
         .copied()
         .min_by_key(|r| (r.width, r.height))
         .unwrap_or_default();
-    let page = pictures::fit(app, narrow, n, item, app.inspector_page);
+    let page = pictures::fit(app, narrow, n, item, app.inspector.page);
     let shown = page.as_ref().map_or(format!("0 of {n}"), |p| p.label());
     for (i, (name, values, id)) in views.into_iter().enumerate() {
         let title = if i == 0 {

@@ -31,9 +31,9 @@ type Curve = (String, Vec<(f64, f64)>, Style);
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let th = app.theme();
-    let h = &app.history;
-    let scale = if app.log_scale { "log" } else { "linear" };
-    let title = if app.quarters_view {
+    let h = &app.run.history;
+    let scale = if app.view.log_scale { "log" } else { "linear" };
+    let title = if app.view.quarters {
         format!(" Loss ({scale}) per quarter of t: Q1 (t ≤ T/4) … Q4 ")
     } else {
         format!(" Loss ({scale}) · raw faint · smoothed bold ")
@@ -41,10 +41,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let b = super::focused(
         block(title, th),
         th,
-        app.focus == crate::tui::app::Focus::Loss,
+        app.view.focus == crate::tui::app::Focus::Loss,
     );
     if h.raw.is_empty() {
-        let msg = if app.training {
+        let msg = if app.run.training {
             "waiting for the first steps…"
         } else {
             "no training in this session (inspecting a checkpoint)"
@@ -52,8 +52,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         f.render_widget(Paragraph::new(Span::styled(msg, faint(th))).block(b), area);
         return;
     }
-    let log = app.log_scale;
-    let series: Vec<Curve> = if app.quarters_view {
+    let log = app.view.log_scale;
+    let series: Vec<Curve> = if app.view.quarters {
         h.quarters
             .iter()
             .enumerate()
@@ -131,7 +131,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
 /// inspector's t marked.
 pub fn draw_schedule(f: &mut Frame, app: &App, area: Rect) {
     let th = app.theme();
-    let Some(s) = app.schedule.as_ref() else {
+    let Some(s) = app.run.schedule.as_ref() else {
         f.render_widget(
             Paragraph::new("no schedule").block(block(" Schedule ", th)),
             area,
@@ -152,7 +152,7 @@ pub fn draw_schedule(f: &mut Frame, app: &App, area: Rect) {
     let sn: Vec<(f64, f64)> = (0..tt)
         .map(|i| ((i + 1) as f64, (ls[i] - lmin) / span))
         .collect();
-    let mark = [(app.t as f64, 0.0), (app.t as f64, 1.0)];
+    let mark = [(app.inspector.t as f64, 0.0), (app.inspector.t as f64, 1.0)];
     let datasets = vec![
         Dataset::default()
             .name("ᾱ_t")
@@ -173,7 +173,7 @@ pub fn draw_schedule(f: &mut Frame, app: &App, area: Rect) {
             .style(Style::default().fg(th.x0_hat))
             .data(&sn),
         Dataset::default()
-            .name(format!("t={}", app.t))
+            .name(format!("t={}", app.inspector.t))
             .marker(Marker::Braille)
             .graph_type(GraphType::Line)
             .style(Style::default().fg(th.accent).add_modifier(Modifier::BOLD))
@@ -186,7 +186,7 @@ pub fn draw_schedule(f: &mut Frame, app: &App, area: Rect) {
                 th,
             ),
             th,
-            app.focus == crate::tui::app::Focus::Loss,
+            app.view.focus == crate::tui::app::Focus::Loss,
         ))
         .x_axis(
             Axis::default()

@@ -3,7 +3,8 @@
 
 use super::{block, faint, key_span, num};
 use crate::tui::app::{App, Confirm, Overlay};
-use crate::tui::keymap::{Context, BINDINGS};
+use crate::tui::browse::{CheckpointEntry, PresetEntry};
+use crate::tui::keymap::{self, Context};
 use crate::util::human_time;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -28,9 +29,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) -> Option<Rect> {
     Some(match &app.overlay {
         Overlay::None => return None,
         Overlay::Help => help(f, app, area),
-        Overlay::Menu => menu(f, app, area),
-        Overlay::Browser => browser(f, app, area),
-        Overlay::Picker => picker(f, app, area),
+        Overlay::Menu { field } => menu(f, app, area, *field),
+        Overlay::Browser { entries, sel } => browser(f, app, area, entries, *sel),
+        Overlay::Picker { entries, sel } => picker(f, app, area, entries, *sel),
         Overlay::Goto(buf) => {
             let r = centered(area, 36, 3);
             f.render_widget(Clear, r);
@@ -47,16 +48,16 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) -> Option<Rect> {
             );
             r
         }
-        Overlay::Confirm(c) => {
+        Overlay::Confirm { ask: c, .. } => {
             let text = match c {
                 Confirm::Quit => format!(
                     "Training has {} unsaved steps. Save a checkpoint before quitting?",
-                    app.step.saturating_sub(app.saved_step)
+                    app.run.step.saturating_sub(app.run.saved_step)
                 ),
                 Confirm::Delete(p) => format!("Delete the checkpoint {}?", p.display()),
                 Confirm::NewRun(s) => format!(
                     "Start a new training run on {s}?{}",
-                    if app.unsaved() {
+                    if app.run.unsaved() {
                         " The current run is saved first."
                     } else {
                         ""
@@ -95,14 +96,18 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         Context::Menu,
         Context::Browser,
         Context::Picker,
+        Context::Goto,
+        Context::Confirm,
+        Context::Anywhere,
     ] {
         lines.push(Line::from(Span::styled(
             ctx.title().to_string(),
             Style::default().fg(th.title).add_modifier(Modifier::BOLD),
         )));
         let mut seen: Vec<(String, &str)> = Vec::new();
-        for b in BINDINGS.iter().filter(|b| b.context == ctx) {
+        for b in keymap::all().filter(|b| b.context == ctx) {
             match seen.iter_mut().find(|(_, d)| *d == b.description) {
+                Some(e) if e.0.split('/').any(|l| l == b.label) => {}
                 Some(e) => {
                     e.0.push('/');
                     e.0.push_str(b.label);
@@ -148,7 +153,7 @@ fn selected(th: &crate::tui::theme::Theme) -> Style {
     }
 }
 
-fn menu(f: &mut Frame, app: &App, area: Rect) -> Rect {
+fn menu(f: &mut Frame, app: &App, area: Rect, field: usize) -> Rect {
     let th = app.theme();
     let r = centered(area, 52, 11);
     f.render_widget(Clear, r);
@@ -159,7 +164,7 @@ fn menu(f: &mut Frame, app: &App, area: Rect) -> Rect {
         .enumerate()
         .map(|(i, (k, v))| {
             let text = format!(" {k:<14} ◂ {v} ▸");
-            if i == app.menu_field {
+            if i == field {
                 Line::from(Span::styled(text, selected(th)))
             } else {
                 Line::from(text)
@@ -175,7 +180,7 @@ fn menu(f: &mut Frame, app: &App, area: Rect) -> Rect {
     r
 }
 
-fn browser(f: &mut Frame, app: &App, area: Rect) -> Rect {
+fn browser(f: &mut Frame, app: &App, area: Rect, entries: &[CheckpointEntry], sel: usize) -> Rect {
     let th = app.theme();
     let r = centered(area, 140, 40);
     f.render_widget(Clear, r);
@@ -185,7 +190,7 @@ fn browser(f: &mut Frame, app: &App, area: Rect) -> Rect {
     );
     let inner = b.inner(r);
     f.render_widget(b, r);
-    if app.checkpoints.is_empty() {
+    if entries.is_empty() {
         f.render_widget(
             Paragraph::new(Span::styled(
                 "no checkpoints in checkpoints/ or the user data folder (w saves one)",
@@ -204,8 +209,8 @@ fn browser(f: &mut Frame, app: &App, area: Rect) -> Rect {
         Style::default().add_modifier(Modifier::BOLD),
     ))];
     let rows = inner.height.saturating_sub(1) as usize;
-    let start = app.browser_sel.saturating_sub(rows.saturating_sub(1));
-    for (i, c) in app.checkpoints.iter().enumerate().skip(start).take(rows) {
+    let start = sel.saturating_sub(rows.saturating_sub(1));
+    for (i, c) in entries.iter().enumerate().skip(start).take(rows) {
         let text = format!(
             " {:<16} {:>9} {:>9}  {:<16}  {}{}",
             c.preset,
@@ -215,7 +220,7 @@ fn browser(f: &mut Frame, app: &App, area: Rect) -> Rect {
             c.dir.display(),
             if c.manual { " (saved by hand)" } else { "" }
         );
-        lines.push(if i == app.browser_sel {
+        lines.push(if i == sel {
             Line::from(Span::styled(text, selected(th)))
         } else {
             Line::from(text)
@@ -225,7 +230,7 @@ fn browser(f: &mut Frame, app: &App, area: Rect) -> Rect {
     r
 }
 
-fn picker(f: &mut Frame, app: &App, area: Rect) -> Rect {
+fn picker(f: &mut Frame, app: &App, area: Rect, entries: &[PresetEntry], sel: usize) -> Rect {
     let th = app.theme();
     let r = centered(area, 100, 30);
     f.render_widget(Clear, r);
@@ -234,16 +239,15 @@ fn picker(f: &mut Frame, app: &App, area: Rect) -> Rect {
     f.render_widget(b, r);
     let [list, desc] = Layout::vertical([Constraint::Min(3), Constraint::Length(4)]).areas(inner);
     let rows = list.height as usize;
-    let start = app.picker_sel.saturating_sub(rows.saturating_sub(1));
-    let lines: Vec<Line> = app
-        .presets
+    let start = sel.saturating_sub(rows.saturating_sub(1));
+    let lines: Vec<Line> = entries
         .iter()
         .enumerate()
         .skip(start)
         .take(rows)
         .map(|(i, p)| {
             let text = format!(" {:<20} {}", p.name, p.origin);
-            if i == app.picker_sel {
+            if i == sel {
                 Line::from(Span::styled(text, selected(th)))
             } else {
                 Line::from(text)
@@ -251,7 +255,7 @@ fn picker(f: &mut Frame, app: &App, area: Rect) -> Rect {
         })
         .collect();
     f.render_widget(Paragraph::new(lines), list);
-    if let Some(p) = app.presets.get(app.picker_sel) {
+    if let Some(p) = entries.get(sel) {
         f.render_widget(
             Paragraph::new(p.description.clone())
                 .wrap(Wrap { trim: true })

@@ -50,7 +50,7 @@ pub fn scatter(
 
 /// The pane's title; `shown` says how many images it shows ("16 of 64").
 pub fn title(app: &App, shown: Option<String>) -> String {
-    let Some(s) = &app.samples else {
+    let Some(s) = &app.run.samples else {
         return " Samples ".into();
     };
     let weights = if s.ema { "EMA" } else { "raw" };
@@ -67,10 +67,11 @@ pub fn title(app: &App, shown: Option<String>) -> String {
 
 /// The latest evaluation's figures (or that one is running), for the pane's lower edge.
 pub fn figures(app: &App) -> Option<String> {
-    if app.evaluating.is_some() {
+    if app.run.evaluating.is_some() {
         return Some(" evaluating… ".into());
     }
-    app.evaluation
+    app.run
+        .evaluation
         .as_ref()
         .map(|e| format!(" step {}: {} (b refreshes) ", e.step, e.summary))
 }
@@ -80,11 +81,12 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usiz
     let th = app.theme();
     let inner = block("", th).inner(area);
     let shape = app
+        .run
         .samples
         .as_ref()
         .and_then(|s| images::image_shape(&s.shape));
-    let page =
-        shape.and_then(|[n, c, h, w]| pictures::fit(app, inner, n, [c, h, w], app.sample_page));
+    let page = shape
+        .and_then(|[n, c, h, w]| pictures::fit(app, inner, n, [c, h, w], app.view.sample_page));
     let shown = match (shape, &page) {
         (Some(_), Some(p)) => Some(p.label()),
         (Some([n, ..]), None) => Some(format!("0 of {n}")),
@@ -93,13 +95,13 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usiz
     let mut b = focused(
         block(title(app, shown), th),
         th,
-        app.focus == Focus::Samples,
+        app.view.focus == Focus::Samples,
     );
     if let Some(text) = figures(app) {
         b = b.title_bottom(Span::styled(text, faint(th)));
     }
-    let Some(s) = &app.samples else {
-        let msg = if app.sampling.is_some() {
+    let Some(s) = &app.run.samples else {
+        let msg = if app.run.sampling.is_some() {
             "sampling…"
         } else {
             "no samples yet (s samples now)"
@@ -118,7 +120,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usiz
         return page.map_or(1, |p| p.pages);
     }
     if s.shape.get(1) == Some(&2) {
-        let bg = app.data.as_ref().map_or(&[][..], |d| &d.background[..]);
+        let bg = app.run.data.as_ref().map_or(&[][..], |d| &d.background[..]);
         scatter(f, area, b, bg, &s.values, (th.data, th.samples), VIEW);
         return 1;
     }

@@ -12,17 +12,17 @@ use ratatui::widgets::{LineGauge, Paragraph};
 use ratatui::Frame;
 
 pub fn state_label(app: &App) -> &'static str {
-    if !app.alive && app.preset.is_some() {
+    if !app.run.alive && app.run.preset.is_some() {
         "stopped"
-    } else if app.stopped.is_some() {
+    } else if app.run.stopped.is_some() {
         "halted"
-    } else if !app.training {
+    } else if !app.run.training {
         "inspecting"
-    } else if app.finished {
+    } else if app.run.finished {
         "finished"
-    } else if app.paused {
+    } else if app.run.paused {
         "paused"
-    } else if app.info.is_none() {
+    } else if app.run.info.is_none() {
         "starting"
     } else {
         "training"
@@ -37,34 +37,43 @@ pub fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     let sep = Span::styled(if narrow { "│" } else { " │ " }, faint(th));
     let bold = Style::default().fg(th.accent).add_modifier(Modifier::BOLD);
     let name = app
+        .run
         .preset
         .as_ref()
         .map(|p| p.name.clone())
         .unwrap_or_else(|| "-".into());
-    let device = app.info.as_ref().map_or("-".into(), |i| i.device.clone());
-    let eta = if app.training && app.steps_per_sec > 0.0 && app.step < app.total && !app.paused {
-        duration((app.total - app.step) as f64 / app.steps_per_sec)
+    let device = app
+        .run
+        .info
+        .as_ref()
+        .map_or("-".into(), |i| i.device.clone());
+    let eta = if app.run.training
+        && app.run.steps_per_sec > 0.0
+        && app.run.step < app.run.total
+        && !app.run.paused
+    {
+        duration((app.run.total - app.run.step) as f64 / app.run.steps_per_sec)
     } else {
         "-".into()
     };
-    let loss = app.loss.map_or("-".into(), num);
+    let loss = app.run.loss.map_or("-".into(), num);
     let spans = vec![
         Span::styled(format!(" {name}"), bold),
         sep.clone(),
         Span::raw(device),
         sep.clone(),
         Span::raw(if narrow {
-            format!("{}/{}", app.step, app.total)
+            format!("{}/{}", app.run.step, app.run.total)
         } else {
-            format!("step {}/{}", app.step, app.total)
+            format!("step {}/{}", app.run.step, app.run.total)
         }),
         sep.clone(),
         Span::raw("loss "),
         Span::styled(loss, Style::default().add_modifier(Modifier::BOLD)),
         sep.clone(),
-        Span::raw(format!("lr {}", num(app.lr))),
+        Span::raw(format!("lr {}", num(app.run.lr))),
         sep.clone(),
-        Span::raw(format!("{:.0}it/s", app.steps_per_sec)),
+        Span::raw(format!("{:.0}it/s", app.run.steps_per_sec)),
         sep.clone(),
         Span::raw(format!("ETA {eta}")),
         sep,
@@ -74,8 +83,8 @@ pub fn draw_status(f: &mut Frame, app: &App, area: Rect) {
 
     let [g1, g2] =
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(gauges);
-    let ratio = if app.total > 0 {
-        (app.step as f64 / app.total as f64).clamp(0.0, 1.0)
+    let ratio = if app.run.total > 0 {
+        (app.run.step as f64 / app.run.total as f64).clamp(0.0, 1.0)
     } else {
         0.0
     };
@@ -87,7 +96,7 @@ pub fn draw_status(f: &mut Frame, app: &App, area: Rect) {
             .unfilled_style(faint(th)),
         g1,
     );
-    if let Some(s) = app.sampling {
+    if let Some(s) = app.run.sampling {
         let r = if s.of > 0 {
             (s.done as f64 / s.of as f64).clamp(0.0, 1.0)
         } else {

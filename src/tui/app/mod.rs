@@ -1,0 +1,336 @@
+//! The workbench's state and its update function. Everything the UI does goes through
+//! [`App::update`]: a message in (a key, a worker event, a tick, a finished background
+//! job), the new state and a list of [`Effect`]s out. No terminal, thread or tensor here,
+//! so tests drive it directly.
+//!
+//! The state is a few parts, each replaced whole when its time comes: the current run
+//! ([`RunState`], on a new run), the inspector ([`Inspector`]), the sampler menu's
+//! settings ([`SamplerSettings`]), the open [`Overlay`] (which owns its entries and
+//! selection) and the view's toggles ([`View`]).
+
+mod inspector;
+mod keys;
+mod msg;
+mod overlay;
+mod run;
+mod sampler;
+
+pub use inspector::{Inspector, Mode};
+pub use msg::{Effect, Msg, RunOrigin, RunSpec};
+pub use overlay::{Confirm, Overlay};
+pub use run::{RunState, SamplingState};
+pub use sampler::{SamplerSettings, MENU_FIELDS, PREVIEW_N, PREVIEW_STEPS};
+
+use super::graphics::Setup;
+use super::keymap::Context;
+use super::theme::Theme;
+use crate::config::Preset;
+use crate::diffusion::{SampleOptions, SamplerKind};
+use crate::train::protocol::{Command, SampleRequest};
+use std::path::PathBuf;
+
+/// Frames of the reverse process kept from each sampling run.
+pub const REVERSE_FRAMES: usize = 100;
+
+/// The panes that can have the focus (paging and zoom apply to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Loss,
+    Samples,
+    Inspector,
+}
+
+impl Focus {
+    pub fn next(self) -> Focus {
+        match self {
+            Focus::Loss => Focus::Samples,
+            Focus::Samples => Focus::Inspector,
+            Focus::Inspector => Focus::Loss,
+        }
+    }
+}
+
+/// How the panes are shown: toggles, focus and zoom, the samples' page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    /// The loss on a log scale.
+    pub log_scale: bool,
+    /// The loss per quarter of t.
+    pub quarters: bool,
+    /// The schedule instead of the loss.
+    pub schedule: bool,
+    /// The bound's terms per t instead of the histogram.
+    pub terms: bool,
+    /// The pane that paging and zoom apply to.
+    pub focus: Focus,
+    /// The focused pane fills the screen between the status bar and the footer.
+    pub zoom: bool,
+    /// The page of images in the samples pane.
+    pub sample_page: usize,
+    /// The page counts of the last frame drawn (samples, inspector), for paging.
+    pub page_counts: (usize, usize),
+}
+
+impl Default for View {
+    fn default() -> View {
+        View {
+            log_scale: false,
+            quarters: false,
+            schedule: false,
+            terms: false,
+            focus: Focus::Samples,
+            zoom: false,
+            sample_page: 0,
+            page_counts: (1, 1),
+        }
+    }
+}
+
+/// A message line under the panes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+}
+
+pub struct App {
+    pub run: RunState,
+    pub inspector: Inspector,
+    pub sampler: SamplerSettings,
+    pub overlay: Overlay,
+    pub view: View,
+    pub themes: Vec<Theme>,
+    pub theme_idx: usize,
+    /// How images are drawn (the protocol and the terminal's cell size).
+    pub graphics: Setup,
+    pub notice: Option<Notice>,
+    /// Quitting: the worker was told to stop, and `Quit` follows its exit.
+    pub quitting: bool,
+    /// Something changed since the last draw.
+    pub dirty: bool,
+    /// The last id given to a sampling or evaluation request.
+    last_id: u64,
+}
+
+impl App {
+    pub fn new(themes: Vec<Theme>, theme_idx: usize, graphics: Setup) -> App {
+        let themes = if themes.is_empty() {
+            vec![Theme::default()]
+        } else {
+            themes
+        };
+        App {
+            run: RunState::default(),
+            inspector: Inspector::default(),
+            sampler: SamplerSettings {
+                kind: SamplerKind::Ddpm,
+                steps: 1000,
+                eta: 0.0,
+                n: 1000,
+                ema: true,
+                every: 0,
+            },
+            overlay: Overlay::None,
+            view: View::default(),
+            theme_idx: theme_idx.min(themes.len() - 1),
+            themes,
+            graphics,
+            notice: None,
+            quitting: false,
+            dirty: true,
+            last_id: 0,
+        }
+    }
+
+    pub fn theme(&self) -> &Theme {
+        &self.themes[self.theme_idx]
+    }
+
+    /// T, the number of diffusion steps (0 before a run starts).
+    pub fn timesteps(&self) -> usize {
+        self.run.schedule.as_ref().map_or(0, |s| s.len())
+    }
+
+    /// β_t, ᾱ_t and SNR at the inspector's t (t = 0 is the data: β = 0, ᾱ = 1).
+    pub fn schedule_at(&self, t: usize) -> Option<(f64, f64, f64)> {
+        let s = self.run.schedule.as_ref()?;
+        if t == 0 {
+            return Some((0.0, 1.0, f64::INFINITY));
+        }
+        let i = (t - 1).min(s.len().saturating_sub(1));
+        Some((s.betas[i], s.alpha_bars[i], s.snr(i)))
+    }
+
+    /// The contexts whose keys apply now, most specific first.
+    pub fn contexts(&self) -> Vec<Context> {
+        match self.overlay {
+            Overlay::None => vec![Context::Inspector, Context::Main, Context::Anywhere],
+            Overlay::Help => vec![Context::Anywhere, Context::Help],
+            Overlay::Menu { .. } => vec![Context::Menu, Context::Anywhere],
+            Overlay::Browser { .. } => vec![Context::Browser, Context::Anywhere],
+            Overlay::Picker { .. } => vec![Context::Picker, Context::Anywhere],
+            Overlay::Goto(_) => vec![Context::Goto, Context::Anywhere],
+            Overlay::Confirm { .. } => vec![Context::Confirm],
+        }
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.last_id += 1;
+        self.last_id
+    }
+
+    fn notify(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    fn error(&mut self, text: impl Into<String>) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    /// Starts a new run: its state replaces the old one whole.
+    fn begin_run(&mut self, preset: Preset, train: bool, run_dir: PathBuf, source: String) {
+        self.sampler = SamplerSettings::from_preset(&preset);
+        self.run = RunState::new(preset, train, run_dir, source);
+        self.inspector.t = self.inspector.t.min(self.timesteps());
+        self.inspector.playing = false;
+        self.inspector.page = 0;
+        self.view.sample_page = 0;
+        self.quitting = false;
+    }
+
+    /// Asks the worker for samples with the menu's settings (queued behind a sampling run
+    /// in progress).
+    fn sample_request(&mut self) -> Vec<Effect> {
+        if !self.run.alive || self.run.preset.is_none() {
+            return vec![];
+        }
+        if self.run.sampling.is_some() {
+            self.run.sample_queued = true;
+            return vec![];
+        }
+        let id = self.next_id();
+        let r = &mut self.run;
+        let p = r.preset.as_ref().expect("checked above");
+        let s = &self.sampler;
+        let steps = s.steps.min(p.diffusion.timesteps);
+        let req = SampleRequest {
+            id,
+            n: s.n,
+            options: SampleOptions {
+                sampler: s.kind,
+                steps,
+                eta: s.eta,
+                clip_x0: p.diffusion.clip_x0,
+                variance: None,
+            },
+            ema: s.ema,
+            seed: 0,
+            frames: REVERSE_FRAMES,
+        };
+        r.sampling = Some(SamplingState {
+            id,
+            done: 0,
+            of: steps,
+        });
+        r.last_sample_step = Some(r.step);
+        vec![Effect::Send(Command::Sample(req))]
+    }
+
+    /// Starts leaving: the worker saves when `save`, and `Quit` follows its exit.
+    fn quit(&mut self, save: bool) -> Vec<Effect> {
+        self.overlay = Overlay::None;
+        if !self.run.alive || self.quitting {
+            // Nothing to wait for, or asked twice: leave now.
+            return vec![Effect::Quit];
+        }
+        self.quitting = true;
+        self.notify(if save {
+            "saving a checkpoint, then quitting…"
+        } else {
+            "quitting…"
+        });
+        vec![Effect::Send(Command::Shutdown { save })]
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        if !matches!(msg, Msg::Tick) {
+            self.dirty = true;
+        }
+        match msg {
+            Msg::Tick => {
+                if self.inspector.playing {
+                    self.advance_play();
+                    self.dirty = true;
+                }
+                vec![]
+            }
+            Msg::Key(k) => self.on_key(k),
+            Msg::Worker(e) => self.on_event(e),
+            Msg::RunStarted {
+                preset,
+                train,
+                run_dir,
+                source,
+                loss,
+            } => {
+                // A warning from the start (a theme, the image protocol) stays up.
+                if !self.notice.as_ref().is_some_and(|n| n.error) {
+                    let what = if train { "training" } else { "inspecting" };
+                    self.notify(format!("{what} {source}"));
+                }
+                let fx = vec![Effect::PrepareData(preset.clone())];
+                self.begin_run(*preset, train, run_dir, source);
+                self.run.loss = loss;
+                fx
+            }
+            Msg::RunFailed(e) => {
+                self.error(e);
+                vec![]
+            }
+            Msg::DataReady(d) => {
+                self.run.data = Some(d);
+                vec![]
+            }
+            Msg::ReverseReady { id, frames } => {
+                if self.run.samples.as_ref().is_some_and(|s| s.id == id) {
+                    self.run.reverse = Some(frames);
+                }
+                vec![]
+            }
+            Msg::GraphicReady(_) => vec![],
+            Msg::Checkpoints(list) => {
+                if let Overlay::Browser { entries, sel } = &mut self.overlay {
+                    *sel = (*sel).min(list.len().saturating_sub(1));
+                    *entries = list;
+                }
+                vec![]
+            }
+            Msg::Presets(list) => {
+                if let Overlay::Picker { entries, sel } = &mut self.overlay {
+                    *sel = (*sel).min(list.len().saturating_sub(1));
+                    *entries = list;
+                }
+                vec![]
+            }
+            Msg::Deleted(r) => {
+                match r {
+                    Ok(p) => self.notify(format!("deleted {}", p.display())),
+                    Err(e) => self.error(e),
+                }
+                vec![Effect::ScanCheckpoints]
+            }
+            Msg::Signal(name) => {
+                self.notify(format!("{name}: saving and quitting"));
+                let save = self.run.unsaved();
+                self.quitting = false;
+                self.quit(save)
+            }
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The state of the current run, replaced whole when a run starts, and what the worker's
+//! events do to it.
+
+use super::{App, Effect};
+use crate::config::Preset;
+use crate::diffusion::Schedule;
+use crate::train::protocol::{Command, Evaluation, Event, Failure, RunInfo, Samples};
+use crate::tui::history::LossHistory;
+use crate::tui::inspect::{DataView, Frame};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A sampling run in progress.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SamplingState {
+    pub id: u64,
+    pub done: usize,
+    pub of: usize,
+}
+
+/// Everything that belongs to one run (a training run or a checkpoint opened for
+/// inspection). A new run replaces it whole.
+#[derive(Debug, Default)]
+pub struct RunState {
+    pub preset: Option<Preset>,
+    pub schedule: Option<Schedule>,
+    /// Where the run came from (preset name or checkpoint path).
+    pub source: String,
+    pub run_dir: PathBuf,
+    pub info: Option<RunInfo>,
+    /// A training run (false: a checkpoint opened for inspection).
+    pub training: bool,
+    pub paused: bool,
+    pub finished: bool,
+    /// Why training stopped (e.g. a NaN loss).
+    pub stopped: Option<String>,
+    /// The worker is running.
+    pub alive: bool,
+    pub step: u64,
+    pub total: u64,
+    /// Step of the last checkpoint (or of the one the run started from).
+    pub saved_step: u64,
+    pub loss: Option<f64>,
+    pub lr: f64,
+    pub steps_per_sec: f64,
+    pub history: LossHistory,
+    pub sampling: Option<SamplingState>,
+    /// Another sample was asked for while one ran.
+    pub sample_queued: bool,
+    pub last_sample_step: Option<u64>,
+    pub samples: Option<Samples>,
+    pub reverse: Option<Arc<Vec<Frame>>>,
+    pub data: Option<Arc<DataView>>,
+    /// The latest evaluation (bound terms and quality figures).
+    pub evaluation: Option<Box<Evaluation>>,
+    /// The id of the evaluation being computed.
+    pub evaluating: Option<u64>,
+}
+
+impl RunState {
+    pub fn new(preset: Preset, train: bool, run_dir: PathBuf, source: String) -> RunState {
+        let d = &preset.diffusion;
+        RunState {
+            schedule: Schedule::new(d.schedule, d.timesteps).ok(),
+            training: train,
+            run_dir,
+            source,
+            alive: true,
+            total: preset.train.steps,
+            preset: Some(preset),
+            ..RunState::default()
+        }
+    }
+
+    /// Training progress that no checkpoint holds yet.
+    pub fn unsaved(&self) -> bool {
+        self.training && self.alive && self.stopped.is_none() && self.step > self.saved_step
+    }
+}
+
+impl App {
+    pub(super) fn on_event(&mut self, e: Event) -> Vec<Effect> {
+        let r = &mut self.run;
+        match e {
+            Event::Ready(info) => {
+                r.step = info.step;
+                r.saved_step = info.step;
+                r.total = info.total_steps;
+                r.last_sample_step = Some(info.step);
+                r.info = Some(info);
+                if r.training {
+                    vec![Effect::Send(Command::Start)]
+                } else {
+                    // A checkpoint opened for inspection: sample it at once.
+                    r.last_sample_step = None;
+                    self.sample_request()
+                }
+            }
+            Event::Progress {
+                step,
+                loss,
+                quarter_losses,
+                lr,
+                steps_per_sec,
+                ..
+            } => {
+                r.step = step;
+                r.loss = Some(loss);
+                r.lr = lr;
+                r.steps_per_sec = steps_per_sec;
+                r.history.push(step, loss, &quarter_losses);
+                let every = self.sampler.every;
+                let due = every > 0 && r.last_sample_step.is_none_or(|s| step >= s + every);
+                if due && r.sampling.is_none() {
+                    self.sample_request()
+                } else {
+                    vec![]
+                }
+            }
+            Event::SampleProgress { id, done, of } => {
+                if let Some(s) = r.sampling.as_mut().filter(|s| s.id == id) {
+                    s.done = done;
+                    s.of = of;
+                }
+                vec![]
+            }
+            Event::Samples(s) => {
+                if r.sampling.is_some_and(|x| x.id == s.id) {
+                    r.sampling = None;
+                }
+                let mut fx = vec![];
+                if !s.frame_timesteps.is_empty() {
+                    fx.push(Effect::PrepareReverse(Box::new(s.clone())));
+                }
+                r.samples = Some(s);
+                if std::mem::take(&mut r.sample_queued) {
+                    fx.extend(self.sample_request());
+                }
+                fx
+            }
+            Event::Saved { path, step } => {
+                r.saved_step = r.saved_step.max(step);
+                self.notify(format!("saved {}", path.display()));
+                vec![]
+            }
+            Event::Notice(msg) => {
+                self.notify(msg);
+                vec![]
+            }
+            Event::Paused => {
+                r.paused = true;
+                vec![]
+            }
+            Event::Resumed => {
+                r.paused = false;
+                vec![]
+            }
+            Event::Finished { step } => {
+                r.step = step;
+                r.finished = true;
+                let sample = r.last_sample_step != Some(step);
+                self.notify(format!(
+                    "training finished at step {step}; press w to save, s to sample"
+                ));
+                if sample {
+                    self.sample_request()
+                } else {
+                    vec![]
+                }
+            }
+            Event::Evaluation(e) => {
+                if r.evaluating == Some(e.id) {
+                    r.evaluating = None;
+                }
+                self.notify(format!("step {}: {}", e.step, e.summary));
+                self.run.evaluation = Some(e);
+                vec![]
+            }
+            Event::Failed { what, message } => {
+                match what {
+                    Failure::Sampling { id } if r.sampling.is_some_and(|s| s.id == id) => {
+                        r.sampling = None;
+                    }
+                    Failure::Evaluation { id } if r.evaluating == Some(id) => {
+                        r.evaluating = None;
+                    }
+                    _ => {}
+                }
+                self.error(what.describe(&message));
+                vec![]
+            }
+            Event::TrainingStopped(msg) => {
+                self.error(format!(
+                    "training stopped: {msg} (the last good checkpoint is kept)"
+                ));
+                self.run.stopped = Some(msg);
+                vec![]
+            }
+            Event::Exited => {
+                r.alive = false;
+                r.sampling = None;
+                r.evaluating = None;
+                if self.quitting {
+                    vec![Effect::Quit]
+                } else {
+                    vec![]
+                }
+            }
+        }
+    }
+}
