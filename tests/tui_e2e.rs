@@ -6,6 +6,20 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// Whether tmux is here. Without it these tests fail under CI (`CI` set), and elsewhere
+/// say loudly that they did not run (`make test` installs it).
+fn tmux_available() -> bool {
+    if Command::new("tmux").arg("-V").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "tmux is needed for this test (apt-get install tmux)"
+    );
+    eprintln!("NOT RUN: tmux is not installed (apt-get install tmux)");
+    false
+}
+
 struct Tmux {
     socket: String,
 }
@@ -91,12 +105,7 @@ const TINY: &str = r#"(
 
 #[test]
 fn the_workbench_trains_scrubs_helps_and_quits_cleanly_in_tmux() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "tmux is needed for this test (apt-get install tmux)"
-        );
-        eprintln!("skipped: tmux is not installed");
+    if !tmux_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -175,8 +184,7 @@ fn the_workbench_trains_scrubs_helps_and_quits_cleanly_in_tmux() {
 
 #[test]
 fn bad_input_and_small_terminals_get_a_message_in_tmux() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed");
+    if !tmux_available() {
         return;
     }
     let bin = env!("CARGO_BIN_EXE_diffscope");
@@ -225,8 +233,7 @@ fn saved_steps(dir: &Path) -> Vec<String> {
 
 #[test]
 fn sigterm_and_a_dropped_terminal_save_a_checkpoint_and_exit() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed");
+    if !tmux_available() {
         return;
     }
     let bin = env!("CARGO_BIN_EXE_diffscope");
@@ -300,8 +307,7 @@ fn sigterm_and_a_dropped_terminal_save_a_checkpoint_and_exit() {
 
 #[test]
 fn a_checkpoint_opens_for_inspection_and_sampling_without_training() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed");
+    if !tmux_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -387,7 +387,7 @@ where
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_draw: Option<Instant> = None;
     let mut input_open = true;
-    let mut signals = Signals::new();
+    let mut signals = super::signals::Signals::new();
     loop {
         if app.dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
             rt.draw(terminal, app);
@@ -425,47 +425,4 @@ where
     }
     rt.clear_pictures();
     Ok(())
-}
-
-/// SIGTERM and SIGHUP as a future (never ready where they cannot be installed).
-struct Signals {
-    #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    hup: Option<tokio::signal::unix::Signal>,
-}
-
-impl Signals {
-    fn new() -> Signals {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            Signals {
-                term: signal(SignalKind::terminate()).ok(),
-                hup: signal(SignalKind::hangup()).ok(),
-            }
-        }
-        #[cfg(not(unix))]
-        Signals {}
-    }
-
-    async fn next(&mut self) -> &'static str {
-        #[cfg(unix)]
-        {
-            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
-                match s {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            }
-            tokio::select! {
-                _ = recv(&mut self.term) => "SIGTERM",
-                _ = recv(&mut self.hup) => "SIGHUP",
-            }
-        }
-        #[cfg(not(unix))]
-        std::future::pending().await
-    }
 }

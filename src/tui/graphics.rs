@@ -8,6 +8,9 @@
 //! is erased (kitty: its placement is deleted; sixel and iTerm2: the screen is repainted,
 //! since their pixels live in the cells). Nothing is written outside a slot's cells and
 //! the cursor is put back where it was, so the screen never scrolls.
+//!
+//! (Longer than most files: the three protocols' encoders, the screen's bookkeeping and
+//! their tests belong together.)
 
 use super::probe::Proto;
 use base64::Engine;

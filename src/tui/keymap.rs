@@ -1,5 +1,6 @@
 //! The key map: one table of (key, context, action, description). The footer hints and the
 //! help overlay are both generated from it, so they never disagree with what the keys do.
+//! (Longer than most files: it is the table, one binding a few lines.)
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 

@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod keymap;
 pub mod panes;
 pub mod probe;
+pub mod signals;
 pub mod theme;
 pub mod ui;
 
