@@ -17,7 +17,17 @@ pub struct Cli {
     pub command: Option<Cmd>,
     /// How the workbench draws images: auto, kitty, sixel, iterm2 or halfblocks.
     #[arg(long, global = true, value_enum)]
-    pub image_protocol: Option<crate::tui::images::ImageProtocol>,
+    pub image_protocol: Option<ImageProtocolArg>,
+}
+
+/// The `--image-protocol` choices (the workbench maps them to its own).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImageProtocolArg {
+    Auto,
+    Kitty,
+    Sixel,
+    Iterm2,
+    Halfblocks,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,21 +1,34 @@
 use clap::Parser;
-use diffscope::cli::{Cli, Cmd};
+use diffscope::cli::{Cli, Cmd, ImageProtocolArg};
 use diffscope::commands;
+use diffscope::tui::images::ImageProtocol;
 use diffscope::tui::{self, TuiOptions};
 use std::process::ExitCode;
+
+/// The command line's image protocol, for the workbench (the two front ends know nothing
+/// of each other; this binary joins them).
+fn image_protocol(a: Option<ImageProtocolArg>) -> Option<ImageProtocol> {
+    a.map(|a| match a {
+        ImageProtocolArg::Auto => ImageProtocol::Auto,
+        ImageProtocolArg::Kitty => ImageProtocol::Kitty,
+        ImageProtocolArg::Sixel => ImageProtocol::Sixel,
+        ImageProtocolArg::Iterm2 => ImageProtocol::Iterm2,
+        ImageProtocolArg::Halfblocks => ImageProtocol::Halfblocks,
+    })
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         None => tui::run(TuiOptions {
-            image_protocol: cli.image_protocol,
+            image_protocol: image_protocol(cli.image_protocol),
             device: "auto".into(),
             ..TuiOptions::default()
         }),
         Some(Cmd::Tui(a)) => tui::run(TuiOptions {
             preset: a.preset,
             checkpoint: a.checkpoint,
-            image_protocol: cli.image_protocol,
+            image_protocol: image_protocol(cli.image_protocol),
             device: a.device,
             threads: a.threads,
             theme: a.theme,

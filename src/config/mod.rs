@@ -1,5 +1,6 @@
 //! Presets, themes and where files live.
 
+pub mod catalog;
 pub mod paths;
 pub mod preset;
 

@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod ema;
 pub mod evaluate;
 pub mod protocol;
+pub mod runs;
 pub mod trainer;
 pub mod worker;
 

@@ -3,22 +3,19 @@
 //! state changed, at most about 30 times a second. The worker runs on its own thread; its
 //! events are forwarded into a tokio channel by a small bridge thread.
 
-use super::app::{App, Effect, Msg, RunOrigin, RunSpec};
+use super::app::{App, Effect, Msg, RunSpec};
 use super::graphics::{self, Screen, Setup, Slot};
-use super::{browse, inspect, ui};
-use crate::commands::train::prepare_run_dir;
-use crate::config::Preset;
-use crate::train::checkpoint;
+use super::{inspect, ui};
+use crate::config::catalog;
 use crate::train::protocol::{Command, Event};
-use crate::train::worker::{self, Origin, WorkerOptions};
-use crate::util::{now_unix, timestamp};
+use crate::train::runs::{self, Launch, Overrides, RunPlan};
 use crossterm::event::Event as CEvent;
 use futures_util::{Stream, StreamExt};
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
@@ -29,59 +26,10 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 /// The shortest time between two frames.
 pub const FRAME: Duration = Duration::from_millis(33);
 
-/// A run, resolved and ready to start.
-pub struct RunPlan {
-    pub preset: Preset,
-    pub origin: Origin,
-    pub run_dir: PathBuf,
-    pub train: bool,
-    pub source: String,
-    /// The checkpoint's last loss, when opening one.
-    pub loss: Option<f64>,
-}
-
-/// Resolves a run: loads the preset or the checkpoint and prepares the run folder.
+/// Plans a run for the workbench (the run service's defaults: a fresh run folder under
+/// `checkpoints/`, or the checkpoint's own when resuming).
 pub fn plan(spec: &RunSpec) -> Result<RunPlan, String> {
-    match &spec.origin {
-        RunOrigin::Preset(name) => {
-            let loaded = Preset::load(name)?;
-            let run_dir = PathBuf::from("checkpoints").join(format!(
-                "{}-{}",
-                loaded.preset.name,
-                timestamp(now_unix())
-            ));
-            if spec.train {
-                prepare_run_dir(&run_dir, false)?;
-            }
-            Ok(RunPlan {
-                source: loaded.preset.name.clone(),
-                preset: loaded.preset.clone(),
-                origin: Origin::Preset(Box::new(loaded.preset)),
-                run_dir,
-                train: spec.train,
-                loss: None,
-            })
-        }
-        RunOrigin::Checkpoint(path) => {
-            let ck = checkpoint::read(path)?;
-            let run_dir = ck
-                .dir
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| PathBuf::from("."));
-            if spec.train {
-                prepare_run_dir(&run_dir, true)?;
-            }
-            Ok(RunPlan {
-                loss: ck.meta.loss,
-                preset: ck.meta.preset,
-                source: ck.dir.display().to_string(),
-                origin: Origin::Checkpoint(ck.dir),
-                run_dir,
-                train: spec.train,
-            })
-        }
-    }
+    runs::plan(spec, &Overrides::default()).map_err(|e| e.to_string())
 }
 
 /// Starts workers and background jobs for the loop.
@@ -147,15 +95,22 @@ impl Runtime {
         // `Exited` above all) is taken for the new one's.
         let gen = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         self.send(Command::Shutdown { save: save_old });
-        let handle = worker::spawn(WorkerOptions {
-            origin: plan.origin,
-            device: self.device,
-            run_dir: plan.run_dir.clone(),
-            total_steps: None,
-            seed: None,
-            threads: self.threads,
-            command: crate::commands::command_line(),
-        });
+        let (train, run_dir, preset, source, loss) = (
+            plan.train,
+            plan.run_dir.clone(),
+            plan.preset.clone(),
+            plan.source.clone(),
+            plan.loss,
+        );
+        let handle = runs::start(
+            plan,
+            &Launch {
+                device: self.device,
+                threads: self.threads,
+                total_steps: None,
+                seed: None,
+            },
+        );
         self.commands = Some(handle.commands.clone());
         self.cancel = Some(handle.cancel.clone());
         let tx = self.tx.clone();
@@ -186,15 +141,15 @@ impl Runtime {
             }
             handle.join();
         }));
-        if plan.train {
-            self.run_dirs.push(plan.run_dir.clone());
+        if train {
+            self.run_dirs.push(run_dir.clone());
         }
         Msg::RunStarted {
-            preset: Box::new(plan.preset),
-            train: plan.train,
-            run_dir: plan.run_dir,
-            source: plan.source,
-            loss: plan.loss,
+            preset: Box::new(preset),
+            train,
+            run_dir,
+            source,
+            loss,
         }
     }
 
@@ -227,13 +182,17 @@ impl Runtime {
                     id: s.id,
                     frames: Arc::new(inspect::reverse_frames(&s)),
                 }),
-                Effect::ScanCheckpoints => self.job(|| {
-                    Msg::Checkpoints(browse::scan_checkpoints(&browse::checkpoint_roots()))
-                }),
-                Effect::ScanPresets => self.job(|| Msg::Presets(browse::scan_presets())),
-                Effect::DeleteCheckpoint(p) => {
-                    self.job(move || Msg::Deleted(browse::delete_checkpoint(&p).map(|_| p)))
+                Effect::ScanCheckpoints => {
+                    self.job(|| Msg::Checkpoints(runs::scan_checkpoints(&runs::checkpoint_roots())))
                 }
+                Effect::ScanPresets => self.job(|| Msg::Presets(catalog::scan_presets())),
+                Effect::DeleteCheckpoint(p) => self.job(move || {
+                    Msg::Deleted(
+                        runs::delete_checkpoint(&p)
+                            .map(|_| p)
+                            .map_err(|e| e.to_string()),
+                    )
+                }),
                 Effect::Quit => return true,
             }
         }

@@ -5,8 +5,8 @@
 use super::graphics::Setup;
 use super::probe::{self, Detection, Proto, Wanted};
 
-/// The `--image-protocol` choices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+/// The image protocol asked for (`--image-protocol` or `image_protocol` in `tui.ron`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ImageProtocol {
     Auto,

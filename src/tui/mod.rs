@@ -4,7 +4,6 @@
 //! tokio event loop and the worker, [`keymap`] is the single table of keys.
 
 pub mod app;
-pub mod browse;
 pub mod demo;
 pub mod event;
 pub mod gallery;

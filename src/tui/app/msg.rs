@@ -1,29 +1,15 @@
 //! What goes into [`super::App::update`] ([`Msg`]) and what comes out ([`Effect`]).
 
-use super::super::browse::{CheckpointEntry, PresetEntry};
 use super::super::graphics::Encoded;
 use super::super::inspect::{DataView, Frame};
+use crate::config::catalog::PresetEntry;
 use crate::config::Preset;
 use crate::train::protocol::{Command, Event, Samples};
+use crate::train::runs::CheckpointEntry;
+pub use crate::train::runs::{RunOrigin, RunSpec};
 use crossterm::event::KeyEvent;
 use std::path::PathBuf;
 use std::sync::Arc;
-
-/// Which run to start.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RunOrigin {
-    /// A preset name or path.
-    Preset(String),
-    /// A checkpoint (step folder or run folder).
-    Checkpoint(PathBuf),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunSpec {
-    pub origin: RunOrigin,
-    /// Train (true) or only inspect and sample (false).
-    pub train: bool,
-}
 
 /// What the runtime must do after an update.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,7 +2,8 @@
 //! opening one is a single assignment and closing one forgets it.
 
 use super::{App, Effect, RunOrigin, RunSpec};
-use crate::tui::browse::{CheckpointEntry, PresetEntry};
+use crate::config::catalog::PresetEntry;
+use crate::train::runs::CheckpointEntry;
 use crate::tui::keymap::Action;
 use std::path::PathBuf;
 

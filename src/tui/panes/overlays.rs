@@ -2,8 +2,9 @@
 //! preset picker, confirmations and the go-to-t prompt.
 
 use super::{block, faint, key_span, num};
+use crate::config::catalog::PresetEntry;
+use crate::train::runs::CheckpointEntry;
 use crate::tui::app::{App, Confirm, Overlay};
-use crate::tui::browse::{CheckpointEntry, PresetEntry};
 use crate::tui::keymap::{self, Context};
 use crate::util::human_time;
 use ratatui::layout::{Constraint, Layout, Rect};
