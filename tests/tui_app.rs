@@ -2,9 +2,10 @@
 //! the state and effects that come out are checked. No terminal, no worker.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use diffscope::config::catalog::PresetEntry;
 use diffscope::train::protocol::{Command, Event, RunInfo};
+use diffscope::train::runs::CheckpointEntry;
 use diffscope::tui::app::{App, Confirm, Effect, Mode, Msg, Overlay, RunOrigin};
-use diffscope::tui::browse::{CheckpointEntry, PresetEntry};
 use diffscope::tui::demo;
 use diffscope::tui::graphics::Setup;
 use diffscope::tui::history::{LossHistory, HISTORY_POINTS};

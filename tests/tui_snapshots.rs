@@ -3,9 +3,10 @@
 //! Review changes with `cargo insta review` (or set INSTA_UPDATE=always and read the diff).
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use diffscope::config::catalog::PresetEntry;
 use diffscope::train::protocol::{Event, Samples};
+use diffscope::train::runs::CheckpointEntry;
 use diffscope::tui::app::{App, Msg};
-use diffscope::tui::browse::{CheckpointEntry, PresetEntry};
 use diffscope::tui::{demo, ui};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -238,7 +239,11 @@ fn half_block_cells_rebuild_the_picture() {
     };
     let pixel = |x: u32, y: u32| {
         let cell = &buf[(x0 + x as u16, y0 + (y / 2) as u16)];
-        rgb(if y.is_multiple_of(2) { cell.fg } else { cell.bg })
+        rgb(if y.is_multiple_of(2) {
+            cell.fg
+        } else {
+            cell.bg
+        })
     };
     // The page is the image with a one-pixel black frame (the gaps of the grid).
     let s = app.run.samples.as_ref().unwrap();
