@@ -211,7 +211,7 @@ impl Runtime {
         let mut bytes = Vec::new();
         if std::mem::take(&mut self.repaint) {
             self.screen.cleared(&self.graphics, &mut bytes);
-            let _ = terminal.clear();
+            clear(terminal);
         }
         let mut drawn = ui::Drawn::default();
         if terminal.draw(|f| drawn = ui::draw(f, app)).is_err() {
@@ -224,7 +224,7 @@ impl Runtime {
         let plan = self.screen.plan(&self.graphics, &drawn.slots, &mut bytes);
         if plan.repaint {
             self.flush(&mut bytes);
-            let _ = terminal.clear();
+            clear(terminal);
             let _ = terminal.draw(|f| drawn = ui::draw(f, app));
         }
         if let Some(enc) = &self.encoder {
@@ -265,6 +265,18 @@ impl Runtime {
             let _ = std::fs::remove_dir(d);
         }
     }
+}
+
+/// Clears the screen and makes the next frame draw everything. (`Terminal::clear` asks the
+/// terminal for the cursor position first, which costs a round trip, and two seconds with
+/// a terminal that does not answer.)
+pub fn clear<B: Backend>(terminal: &mut Terminal<B>) {
+    let _ = terminal
+        .backend_mut()
+        .clear_region(ratatui::backend::ClearType::All);
+    // Both buffers blank, like the screen: the next diff covers every cell drawn.
+    terminal.swap_buffers();
+    terminal.swap_buffers();
 }
 
 /// The encoder thread: encodes the newest picture of each slot (older requests for the

@@ -203,7 +203,7 @@ pub fn run(opts: TuiOptions) -> Result<(), String> {
         let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
         let mut terminal = ratatui::Terminal::new(backend)
             .map_err(|e| format!("cannot open the terminal: {e}"))?;
-        let _ = terminal.clear();
+        event::clear(&mut terminal);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
