@@ -6,12 +6,11 @@
 use super::app::{App, Effect, Msg, RunOrigin, RunSpec};
 use super::graphics::{self, Screen, Setup, Slot};
 use super::{browse, inspect, ui};
-use crate::commands::train::prepare_run_dir;
 use crate::config::Preset;
-use crate::train::checkpoint;
+use crate::train::checkpoint::{self, prepare_run_dir};
 use crate::train::protocol::{Command, Event};
 use crate::train::worker::{self, Origin, WorkerOptions};
-use crate::util::{now_unix, timestamp};
+use crate::util::{now_unix, one_line, timestamp};
 use crossterm::event::Event as CEvent;
 use futures_util::{Stream, StreamExt};
 use ratatui::backend::Backend;
@@ -44,14 +43,14 @@ pub struct RunPlan {
 pub fn plan(spec: &RunSpec) -> Result<RunPlan, String> {
     match &spec.origin {
         RunOrigin::Preset(name) => {
-            let loaded = Preset::load(name)?;
+            let loaded = Preset::load(name).map_err(|e| one_line(&e))?;
             let run_dir = PathBuf::from("checkpoints").join(format!(
                 "{}-{}",
                 loaded.preset.name,
                 timestamp(now_unix())
             ));
             if spec.train {
-                prepare_run_dir(&run_dir, false)?;
+                prepare_run_dir(&run_dir, false).map_err(|e| one_line(&e))?;
             }
             Ok(RunPlan {
                 source: loaded.preset.name.clone(),
@@ -63,14 +62,14 @@ pub fn plan(spec: &RunSpec) -> Result<RunPlan, String> {
             })
         }
         RunOrigin::Checkpoint(path) => {
-            let ck = checkpoint::read(path)?;
+            let ck = checkpoint::read(path).map_err(|e| one_line(&e))?;
             let run_dir = ck
                 .dir
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| PathBuf::from("."));
             if spec.train {
-                prepare_run_dir(&run_dir, true)?;
+                prepare_run_dir(&run_dir, true).map_err(|e| one_line(&e))?;
             }
             Ok(RunPlan {
                 loss: ck.meta.loss,
