@@ -33,9 +33,13 @@ impl From<tch::TchError> for TorchError {
 
 /// A tensor whose values could not be copied out of libtorch.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read the values of a tensor of shape {shape:?}")]
+#[error("cannot read the values of a tensor{}", match shape {
+    Some(s) => format!(" of shape {s:?}"),
+    None => " (no shape: undefined)".into(),
+})]
 pub struct ReadError {
-    pub shape: Vec<i64>,
+    /// None when the tensor has no shape to tell.
+    pub shape: Option<Vec<i64>>,
     #[source]
     pub source: TorchError,
 }
@@ -61,7 +65,7 @@ pub fn read_values<T: tch::kind::Element + Copy>(x: &tch::Tensor) -> Result<Vec<
         Vec::<T>::try_from(&flat)
     };
     read().map_err(|e| ReadError {
-        shape: x.size(),
+        shape: x.defined().then(|| x.size()),
         source: e.into(),
     })
 }
@@ -174,6 +178,31 @@ pub fn duration(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tensor_reads_succeed_or_say_why() {
+        let x = tch::Tensor::from_slice(&[1.0f64, 2.0, 3.0, 4.0]).reshape([2, 2]);
+        assert_eq!(tensor_values(&x).unwrap(), vec![1.0f32, 2.0, 3.0, 4.0]);
+        assert_eq!(read_values::<i64>(&x).unwrap(), vec![1, 2, 3, 4]);
+        // an undefined tensor has nothing to read: an error, not an empty vector
+        let e = tensor_values(&tch::Tensor::new()).unwrap_err();
+        let text = one_line(&e);
+        assert!(
+            text.starts_with("cannot read the values of a tensor"),
+            "{text}"
+        );
+        assert!(!text.contains('\n'), "{text}");
+    }
+
+    #[test]
+    fn one_line_joins_the_causes() {
+        let e = WriteError {
+            path: PathBuf::from("/x/y.csv"),
+            source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied"),
+        };
+        assert_eq!(e.to_string(), "/x/y.csv: cannot write");
+        assert_eq!(one_line(&e), "/x/y.csv: cannot write: denied");
+    }
 
     #[test]
     fn timestamps() {

@@ -318,6 +318,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn accuracy_is_never_a_figure_of_nothing() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = Net::new(&vs.root(), &[1, 8, 8], 10);
+        let acc = |d: &Dataset| accuracy(&net, &net.fc2, d, Device::Cpu);
+        let empty = Dataset::images("none".into(), [1, 8, 8], Vec::new(), Some(Vec::new()));
+        let e = acc(&empty).unwrap_err().to_string();
+        assert_eq!(e, "the held-out data has 0 items; at least 1 are needed");
+        let unlabelled = Dataset::images("x".into(), [1, 8, 8], vec![0.0; 64], None);
+        assert!(matches!(acc(&unlabelled), Err(EvalError::NoLabels { .. })));
+        let three = Dataset::images(
+            "x".into(),
+            [1, 8, 8],
+            vec![0.0; 3 * 64],
+            Some(vec![1, 2, 3]),
+        );
+        let a = acc(&three).unwrap();
+        assert!([0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0].contains(&a), "{a}");
+    }
+
+    #[test]
+    fn a_stored_accuracy_is_a_share_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.accuracy");
+        assert_eq!(stored_accuracy(&p), None);
+        for (text, want) in [
+            ("0.975\n", Some(0.975)),
+            ("", None),
+            ("NaN\n", None),
+            ("1.5", None),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            assert_eq!(stored_accuracy(&p), want, "{text:?}");
+        }
+    }
+
+    #[test]
     fn frechet_of_gaussians_matches_the_closed_form() {
         tch::manual_seed(0);
         let n = 20_000;
