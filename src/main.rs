@@ -19,12 +19,13 @@ fn image_protocol(a: Option<ImageProtocolArg>) -> Option<ImageProtocol> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result: anyhow::Result<()> = match cli.command {
         None => tui::run(TuiOptions {
             image_protocol: image_protocol(cli.image_protocol),
             device: "auto".into(),
             ..TuiOptions::default()
-        }),
+        })
+        .map_err(anyhow::Error::msg),
         Some(Cmd::Tui(a)) => tui::run(TuiOptions {
             preset: a.preset,
             checkpoint: a.checkpoint,
@@ -32,7 +33,8 @@ fn main() -> ExitCode {
             device: a.device,
             threads: a.threads,
             theme: a.theme,
-        }),
+        })
+        .map_err(anyhow::Error::msg),
         Some(Cmd::Train(a)) => commands::train::run(&a).map(|_| ()),
         Some(Cmd::Sample(a)) => commands::sample::run(&a),
         Some(Cmd::Schedule(a)) => commands::schedule::run(&a),
@@ -42,7 +44,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("diffscope: error: {e}");
+            // the error and its causes, on one line
+            eprintln!("diffscope: error: {e:#}");
             ExitCode::FAILURE
         }
     }

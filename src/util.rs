@@ -5,18 +5,91 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A tensor's values as a flat f32 vector on the CPU (empty if they cannot be read).
-pub fn tensor_values(x: &tch::Tensor) -> Vec<f32> {
-    Vec::try_from(
-        x.to_device(tch::Device::Cpu)
-            .to_kind(tch::Kind::Float)
-            .contiguous()
-            .view([-1]),
-    )
-    .unwrap_or_default()
+/// A libtorch error cut to its first line: libtorch appends a C++ backtrace
+/// ("Exception raised from …") that does not belong in a one-line message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct TorchError {
+    pub message: String,
 }
 
-/// Flushes a folder's entries to disk (after a rename into it).
+impl From<tch::TchError> for TorchError {
+    fn from(e: tch::TchError) -> TorchError {
+        let text = match e {
+            // its path is the file the caller names already
+            tch::TchError::SafeTensorError { err, .. } => format!("safetensors error: {err}"),
+            e => e.to_string(),
+        };
+        let first = text.lines().next().unwrap_or("").trim();
+        TorchError {
+            message: if first.is_empty() {
+                "unknown libtorch error".into()
+            } else {
+                first.to_string()
+            },
+        }
+    }
+}
+
+/// A tensor whose values could not be copied out of libtorch.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the values of a tensor{}", match shape {
+    Some(s) => format!(" of shape {s:?}"),
+    None => " (no shape: undefined)".into(),
+})]
+pub struct ReadError {
+    /// None when the tensor has no shape to tell.
+    pub shape: Option<Vec<i64>>,
+    #[source]
+    pub source: TorchError,
+}
+
+/// A file that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: cannot write", path.display())]
+pub struct WriteError {
+    pub path: PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// The values of a tensor of any shape, flattened, as `T` (converted from the tensor's
+/// kind), copied to the CPU.
+pub fn read_values<T: tch::kind::Element + Copy>(x: &tch::Tensor) -> Result<Vec<T>, ReadError> {
+    let read = || -> Result<Vec<T>, tch::TchError> {
+        let flat = x
+            .f_to_device(tch::Device::Cpu)?
+            .f_to_kind(T::KIND)?
+            .f_contiguous()?
+            .f_view([-1])?;
+        Vec::<T>::try_from(&flat)
+    };
+    read().map_err(|e| ReadError {
+        shape: x.defined().then(|| x.size()),
+        source: e.into(),
+    })
+}
+
+/// A tensor's values as a flat f32 vector on the CPU.
+pub fn tensor_values(x: &tch::Tensor) -> Result<Vec<f32>, ReadError> {
+    read_values::<f32>(x)
+}
+
+/// An error and its causes on one line, `error: cause: cause`, as the command line prints
+/// them; for front ends that show errors as text.
+pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+/// Flushes a folder's entries to disk (after a rename into it). Best effort: some file
+/// systems cannot sync a folder, and the data itself was synced before the rename.
 pub fn fsync_dir(path: &Path) {
     if let Ok(f) = fs::File::open(path) {
         let _ = f.sync_all();
@@ -24,7 +97,7 @@ pub fn fsync_dir(path: &Path) {
 }
 
 /// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     let name = path
         .file_name()
@@ -39,9 +112,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
         f.sync_all()?;
         fs::rename(&tmp, path)
     })();
-    if let Err(e) = res {
+    if let Err(source) = res {
         let _ = fs::remove_file(&tmp);
-        return Err(format!("{}: cannot write: {e}", path.display()));
+        return Err(WriteError {
+            path: path.to_path_buf(),
+            source,
+        });
     }
     if let Some(d) = dir {
         fsync_dir(d);
@@ -102,6 +178,31 @@ pub fn duration(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tensor_reads_succeed_or_say_why() {
+        let x = tch::Tensor::from_slice(&[1.0f64, 2.0, 3.0, 4.0]).reshape([2, 2]);
+        assert_eq!(tensor_values(&x).unwrap(), vec![1.0f32, 2.0, 3.0, 4.0]);
+        assert_eq!(read_values::<i64>(&x).unwrap(), vec![1, 2, 3, 4]);
+        // an undefined tensor has nothing to read: an error, not an empty vector
+        let e = tensor_values(&tch::Tensor::new()).unwrap_err();
+        let text = one_line(&e);
+        assert!(
+            text.starts_with("cannot read the values of a tensor"),
+            "{text}"
+        );
+        assert!(!text.contains('\n'), "{text}");
+    }
+
+    #[test]
+    fn one_line_joins_the_causes() {
+        let e = WriteError {
+            path: PathBuf::from("/x/y.csv"),
+            source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied"),
+        };
+        assert_eq!(e.to_string(), "/x/y.csv: cannot write");
+        assert_eq!(one_line(&e), "/x/y.csv: cannot write: denied");
+    }
 
     #[test]
     fn timestamps() {

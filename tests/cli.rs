@@ -311,3 +311,50 @@ fn image_models_sample_grids_and_trajectory_animations() {
         "CSV output is for 2-D points",
     );
 }
+
+#[test]
+fn device_and_data_errors_name_the_flag_and_the_value_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("never");
+    let e = assert_one_line_error(
+        &diffscope(&[
+            "train",
+            "--preset",
+            "tests/valid_presets/tiny.ron",
+            "--device",
+            "cuda:99",
+            "--out",
+            out.to_str().unwrap(),
+        ]),
+        "--device cuda:99: no CUDA device 99",
+    );
+    assert_eq!(e.matches("cuda:99").count(), 1, "{e}");
+    assert!(!out.exists());
+    let csv = dir.path().join("x.csv");
+    assert_one_line_error(
+        &diffscope(&[
+            "sample",
+            "--checkpoint",
+            "nowhere",
+            "--out",
+            csv.to_str().unwrap(),
+            "--device",
+            "tpu",
+        ]),
+        "--device tpu: expected auto, cpu, cuda or cuda:N",
+    );
+    let png = dir.path().join("x.png");
+    let e = assert_one_line_error(
+        &diffscope(&[
+            "data",
+            "--preset",
+            "glyphs16",
+            "--data",
+            "/elsewhere/digits",
+            "--out",
+            png.to_str().unwrap(),
+        ]),
+        "--data /elsewhere/digits: this preset's glyphs data is generated",
+    );
+    assert_eq!(e.matches("/elsewhere/digits").count(), 1, "{e}");
+}

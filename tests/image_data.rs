@@ -83,7 +83,7 @@ fn idx_files_load_and_bad_ones_are_named() {
         limit: 0,
     };
     let e = load_err(&missing);
-    assert!(e.contains("nope") && e.contains("--data"), "{e}");
+    assert!(e.contains("nope") && e.contains("data path"), "{e}");
 }
 
 #[test]
@@ -159,6 +159,7 @@ fn unet_size_check_names_the_size_and_the_levels() {
         model: Unet((channel_mults: [1, 2, 2, 2], groups: 8)),
     )"#;
     let e = diffscope::config::Preset::parse(preset, Path::new("odd.ron")).unwrap_err();
+    let e = diffscope::util::one_line(&e);
     println!("{e}");
     assert!(
         e.contains("18×18") && e.contains("4 U-Net levels") && e.contains("8"),

@@ -71,6 +71,7 @@ fn resume_equals_straight_training_and_saves_are_safe() {
         tr.save(dir.path(), false).unwrap();
     }
     let steps: Vec<u64> = checkpoint::list_steps(dir.path())
+        .unwrap()
         .into_iter()
         .map(|(s, _)| s)
         .collect();

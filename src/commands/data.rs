@@ -1,44 +1,55 @@
 //! `diffscope data`: shows (or exports) the training data exactly as the model sees it.
 
+use super::flag_error;
 use super::sample::{check_writable, default_scale, picture};
 use crate::cli::DataArgs;
 use crate::config::Preset;
 use crate::data::{Batcher, ItemKind, Split};
 use crate::render::grid::image_grid;
-use crate::render::scatter::png_bytes;
+use crate::render::write_png;
 use crate::util::write_atomic;
+use anyhow::{bail, Context};
 use std::fmt::Write;
 
-pub fn run(a: &DataArgs) -> Result<(), String> {
+pub fn run(a: &DataArgs) -> anyhow::Result<()> {
     if a.n <= 0 {
-        return Err(format!("--n {}: at least one item is needed", a.n));
+        bail!("--n {}: at least one item is needed", a.n);
     }
     if a.out.is_none() && a.export.is_none() {
-        return Err(
-            "diffscope data: nothing to do; give --out FILE.png and/or --export DIR".into(),
-        );
+        bail!("diffscope data: nothing to do; give --out FILE.png and/or --export DIR");
     }
     if a.scale == Some(0) {
-        return Err("--scale 0: the scale must be at least 1".into());
+        bail!("--scale 0: the scale must be at least 1");
     }
     if let Some(out) = &a.out {
         if !out
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("png"))
         {
-            return Err(format!("{}: --out writes a .png picture", out.display()));
+            bail!("{}: --out writes a .png picture", out.display());
         }
         check_writable(out)?;
     }
     let mut preset = Preset::load(&a.preset)?.preset;
-    if let Some(p) = &a.data {
-        preset.data.set_path(p.clone())?;
+    let data_flag = a.data.as_ref().map(|p| p.display().to_string());
+    if let (Some(p), Some(flag)) = (&a.data, &data_flag) {
+        preset
+            .data
+            .set_path(p.clone())
+            .map_err(|e| flag_error("--data", flag, e))?;
     }
     let data = preset
         .data
         .source()
         .load(preset.train.seed, Split::Train)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match &data_flag {
+            Some(flag) => flag_error("--data", flag, e),
+            None if preset.data.path().is_some() => anyhow::Error::new(e).context(format!(
+                "preset {} (its data folder can be given with --data PATH)",
+                preset.name
+            )),
+            None => e.into(),
+        })?;
     for note in &data.notes {
         eprintln!("note: {note}");
     }
@@ -58,18 +69,18 @@ pub fn run(a: &DataArgs) -> Result<(), String> {
         };
         // for 2-D data, the whole set faint and the chosen items bright
         let img = picture(&values, &data.item_shape, reference, scale, 640);
-        write_atomic(out, &png_bytes(&img)?)?;
+        write_png(out, &img)?;
         eprintln!("{n} items of {} written to {}", data.name, out.display());
     }
     if let Some(dir) = &a.export {
         if data.kind != ItemKind::Image {
-            return Err(format!(
+            bail!(
                 "{}: --export writes images; this preset's data are 2-D points",
                 dir.display()
-            ));
+            );
         }
         std::fs::create_dir_all(dir)
-            .map_err(|e| format!("{}: cannot create the folder: {e}", dir.display()))?;
+            .with_context(|| format!("{}: cannot create the folder", dir.display()))?;
         let shape = [
             data.item_shape[0] as usize,
             data.item_shape[1] as usize,
@@ -79,16 +90,18 @@ pub fn run(a: &DataArgs) -> Result<(), String> {
         let mut csv = String::from("file,label,class\n");
         for (k, &i) in idx.iter().enumerate() {
             let file = format!("{k:05}.png");
-            let img = image_grid(data.item(i), 1, shape, 1, 1, 0, [0, 0, 0]);
-            write_atomic(&dir.join(&file), &png_bytes(&img)?)?;
             if let Some(labels) = &data.labels {
                 let l = labels[i] as usize;
-                let class = names
-                    .as_ref()
-                    .and_then(|n| n.get(l).cloned())
-                    .unwrap_or_default();
+                let Some(class) = names.as_ref().and_then(|n| n.get(l)) else {
+                    bail!(
+                        "{}: item {i} has label {l}, which names no class of this data set",
+                        data.name
+                    );
+                };
                 let _ = writeln!(csv, "{file},{l},{class}");
             }
+            let img = image_grid(data.item(i), 1, shape, 1, 1, 0, [0, 0, 0]);
+            write_png(&dir.join(&file), &img)?;
         }
         if data.labels.is_some() {
             write_atomic(&dir.join("labels.csv"), csv.as_bytes())?;

@@ -2,6 +2,7 @@
 //! estimated), its split into L_T, the KL terms and the decoder L_0, the per-timestep terms
 //! as CSV, and sample-quality figures.
 
+use super::flag_error;
 use super::progress::Progress;
 use crate::cli::{EvalArgs, VarianceArg};
 use crate::data::{ItemKind, Split};
@@ -9,8 +10,9 @@ use crate::diffusion::bound::Decoder;
 use crate::diffusion::VarianceKind;
 use crate::eval::likelihood::{evaluate_bound, progress_total, BoundOptions};
 use crate::eval::{point_quality, BoundReport};
-use crate::train::{checkpoint, parse_device, Trainer, Weights};
-use crate::util::write_atomic;
+use crate::train::{checkpoint, Trainer, Weights};
+use crate::util::{tensor_values, write_atomic};
+use anyhow::{bail, Context};
 use std::path::Path;
 
 /// The validated numeric flags.
@@ -21,23 +23,21 @@ struct Counts {
     samples: Option<usize>,
 }
 
-fn positive(flag: &str, v: Option<i64>, what: &str) -> Result<Option<usize>, String> {
+fn positive(flag: &str, v: Option<i64>, what: &str) -> anyhow::Result<Option<usize>> {
     match v {
-        Some(x) if x <= 0 => Err(format!("{flag} {x}: {what} must be at least 1")),
+        Some(x) if x <= 0 => bail!("{flag} {x}: {what} must be at least 1"),
         Some(x) => Ok(Some(x as usize)),
         None => Ok(None),
     }
 }
 
-fn validate(a: &EvalArgs) -> Result<Counts, String> {
+fn validate(a: &EvalArgs) -> anyhow::Result<Counts> {
     let n = positive("--n", a.n, "the number of held-out items")?;
     let estimate = positive("--estimate", a.estimate, "the number of timesteps per item")?;
     let batch = positive("--batch", a.batch, "the batch size")?;
     let samples = match a.samples {
         Some(x) if x < 0 => {
-            return Err(format!(
-                "--samples {x}: the number of samples must be 0 (no quality figures) or more"
-            ))
+            bail!("--samples {x}: the number of samples must be 0 (no quality figures) or more")
         }
         Some(x) => Some(x as usize),
         None => None,
@@ -51,27 +51,27 @@ fn validate(a: &EvalArgs) -> Result<Counts, String> {
 }
 
 /// Checks that the CSV's folder exists (creating it) and is writable, before any work.
-fn check_writable(path: &Path) -> Result<(), String> {
+fn check_writable(path: &Path) -> anyhow::Result<()> {
     if path.is_dir() {
-        return Err(format!(
+        bail!(
             "--terms {}: is a folder, expected a file name",
             path.display()
-        ));
+        );
     }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| {
+    std::fs::create_dir_all(dir).with_context(|| {
         format!(
-            "--terms {}: cannot create the folder {}: {e}",
+            "--terms {}: cannot create the folder {}",
             path.display(),
             dir.display()
         )
     })?;
     let probe = dir.join(".diffscope-write-test");
     std::fs::write(&probe, b"")
-        .map_err(|e| format!("--terms {}: cannot write here: {e}", path.display()))?;
+        .with_context(|| format!("--terms {}: cannot write here", path.display()))?;
     let _ = std::fs::remove_file(probe);
     Ok(())
 }
@@ -106,17 +106,20 @@ fn print_bound(r: &BoundReport) {
     }
 }
 
-pub fn run(a: &EvalArgs) -> Result<(), String> {
+pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     let counts = validate(a)?;
     if let Some(p) = &a.terms {
         check_writable(p)?;
     }
-    let device = parse_device(&a.device)?;
+    let device = super::device(&a.device)?;
     let ck = checkpoint::read(&a.checkpoint)?;
     let preset = &ck.meta.preset;
     let mut data_config = preset.data.clone();
-    if let Some(p) = &a.data {
-        data_config.set_path(p.clone())?;
+    let data_flag = a.data.as_ref().map(|p| p.display().to_string());
+    if let (Some(p), Some(flag)) = (&a.data, &data_flag) {
+        data_config
+            .set_path(p.clone())
+            .map_err(|e| flag_error("--data", flag, e))?;
     }
     let source = data_config.source();
     // The held-out data first: a missing data set is reported before any model is built.
@@ -125,32 +128,42 @@ pub fn run(a: &EvalArgs) -> Result<(), String> {
     } else {
         1000
     });
-    let held = source.load(a.seed, Split::Held(n)).map_err(|e| {
-        format!(
-            "{}: the checkpoint's data set ({}) is not available: {e}",
-            ck.dir.display(),
-            source.describe()
-        )
-    })?;
+    let held = source
+        .load(a.seed, Split::Held(n))
+        .map_err(|e| match &data_flag {
+            Some(flag) => flag_error("--data", flag, e),
+            None => {
+                let hint = if data_config.path().is_some() {
+                    " (its folder can be given with --data PATH)"
+                } else {
+                    ""
+                };
+                anyhow::Error::new(e).context(format!(
+                    "{}: the checkpoint's data set ({}) is not available{hint}",
+                    ck.dir.display(),
+                    source.describe()
+                ))
+            }
+        })?;
     let image = held.kind == ItemKind::Image;
     if held.is_empty() {
-        return Err(format!(
+        bail!(
             "{}: the data set ({}) has no held-out items",
             ck.dir.display(),
             source.describe()
-        ));
+        );
     }
     if preset.train.threads > 0 {
         tch::set_num_threads(preset.train.threads as i32);
     }
     let mut tr = Trainer::load_model(&ck.dir, device)?;
     if held.item_shape != tr.item_shape {
-        return Err(format!(
+        bail!(
             "{}: held-out items have shape {:?}, but the model expects {:?}",
             source.describe(),
             held.item_shape,
             tr.item_shape
-        ));
+        );
     }
     if let Some(v) = a.variance {
         tr.diffusion.variance = match v {
@@ -198,7 +211,7 @@ pub fn run(a: &EvalArgs) -> Result<(), String> {
         &opts,
         &mut |done, _| progress.update(done, ""),
     )
-    .map_err(|e| format!("{}: {e}", ck.dir.display()))?;
+    .with_context(|| ck.dir.display().to_string())?;
     progress.finish();
     print_bound(&report);
     if let Some(p) = &a.terms {
@@ -224,10 +237,10 @@ pub fn run(a: &EvalArgs) -> Result<(), String> {
         return Ok(());
     }
     if image && !labelled {
-        return Err(format!(
+        bail!(
             "--samples {samples}: image quality figures need labelled data (glyphs, shapes, \
              MNIST, Fashion-MNIST, CIFAR-10)"
-        ));
+        );
     }
     let opts = tr.sample_options();
     let steps = opts.steps.min(tr.diffusion.steps());
@@ -236,24 +249,25 @@ pub fn run(a: &EvalArgs) -> Result<(), String> {
         progress.update(done as u64, "")
     });
     progress.finish();
-    let values = crate::util::tensor_values(&x);
+    let values = tensor_values(&x).with_context(|| format!("{}: the samples", ck.dir.display()))?;
     if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        return Err(format!(
+        bail!(
             "{}: sample {} is not finite ({}); no quality figure was computed",
             ck.dir.display(),
             i / held.item_len(),
             values[i]
-        ));
+        );
     }
     if image {
+        // measured against the data set that was evaluated (with --data, that folder)
         let q = crate::eval::image_quality::image_quality(
             &x,
-            &tr.preset.data,
+            &data_config,
             tr.preset.train.seed,
             tr.device,
             &mut |line| eprintln!("{line}"),
         )
-        .map_err(|e| format!("{}: {e}", ck.dir.display()))?;
+        .with_context(|| ck.dir.display().to_string())?;
         println!(
             "sample quality ({samples} samples, {} {steps} steps, vs held-out data):",
             opts.sampler.name()
@@ -265,7 +279,7 @@ pub fn run(a: &EvalArgs) -> Result<(), String> {
     }
     let reference = source
         .load(a.seed.wrapping_add(1), Split::Held(samples))
-        .map_err(|e| format!("{}: {e}", ck.dir.display()))?;
+        .with_context(|| ck.dir.display().to_string())?;
     let q = point_quality(&values, &reference.values, held.item_len(), a.seed);
     println!(
         "sample quality ({} samples, {} {} steps, vs {} fresh data points; ratio: against N(0, I) noise):",

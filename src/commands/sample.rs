@@ -5,13 +5,13 @@ use super::progress::Progress;
 use crate::cli::{SampleArgs, SamplerArg};
 use crate::data::Split;
 use crate::diffusion::{SamplerKind, Trajectory};
-use crate::render::animation::gif_bytes;
 use crate::render::grid::{default_cols, image_grid};
-use crate::render::scatter::{png_bytes, scatter, ScatterStyle};
-use crate::render::side_by_side;
+use crate::render::scatter::{scatter, ScatterStyle};
 use crate::render::text::draw_text;
-use crate::train::{parse_device, Trainer, Weights};
+use crate::render::{side_by_side, write_gif, write_png};
+use crate::train::{Trainer, Weights};
 use crate::util::{tensor_values, write_atomic};
+use anyhow::{bail, Context};
 use image::RgbImage;
 use std::fmt::Write;
 use std::path::Path;
@@ -30,34 +30,31 @@ fn extension(path: &Path) -> Option<String> {
         .map(|e| e.to_ascii_lowercase())
 }
 
-fn out_kind(path: &Path) -> Result<OutKind, String> {
+fn out_kind(path: &Path) -> anyhow::Result<OutKind> {
     match extension(path).as_deref() {
         Some("png") => Ok(OutKind::Png),
         Some("csv") => Ok(OutKind::Csv),
-        _ => Err(format!(
+        _ => bail!(
             "{}: unsupported output type (use .png for a picture or .csv for the values)",
             path.display()
-        )),
+        ),
     }
 }
 
 /// Checks that the output's folder exists (creating it) and is writable, before any work.
-pub fn check_writable(path: &Path) -> Result<(), String> {
+pub fn check_writable(path: &Path) -> anyhow::Result<()> {
     if path.is_dir() {
-        return Err(format!(
-            "{}: is a folder, expected a file name",
-            path.display()
-        ));
+        bail!("{}: is a folder, expected a file name", path.display());
     }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
-        .map_err(|e| format!("{}: cannot create the output folder: {e}", dir.display()))?;
+        .with_context(|| format!("{}: cannot create the output folder", dir.display()))?;
     let probe = dir.join(".diffscope-write-test");
     std::fs::write(&probe, b"")
-        .map_err(|e| format!("{}: cannot write here: {e}", path.display()))?;
+        .with_context(|| format!("{}: cannot write here", path.display()))?;
     let _ = std::fs::remove_file(probe);
     Ok(())
 }
@@ -136,41 +133,38 @@ fn trajectory_frame(
     img
 }
 
-pub fn run(a: &SampleArgs) -> Result<(), String> {
+pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
     let kind = out_kind(&a.out)?;
     if let Some(n) = a.n {
         if n <= 0 {
-            return Err(format!("--n {n}: the number of samples must be at least 1"));
+            bail!("--n {n}: the number of samples must be at least 1");
         }
     }
     if a.steps == Some(0) {
-        return Err("--steps 0: at least one reverse step is needed".into());
+        bail!("--steps 0: at least one reverse step is needed");
     }
     if let Some(eta) = a.eta {
         if !(0.0..=1.0).contains(&eta) {
-            return Err(format!("--eta {eta}: η must be in [0, 1]"));
+            bail!("--eta {eta}: η must be in [0, 1]");
         }
     }
     if a.scale == Some(0) {
-        return Err("--scale 0: the scale must be at least 1".into());
+        bail!("--scale 0: the scale must be at least 1");
     }
     if let Some(t) = &a.trajectory {
         if extension(t).as_deref() != Some("gif") {
-            return Err(format!(
-                "{}: --trajectory writes a .gif animation",
-                t.display()
-            ));
+            bail!("{}: --trajectory writes a .gif animation", t.display());
         }
         if a.frames < 2 {
-            return Err(format!(
+            bail!(
                 "--frames {}: an animation needs at least 2 frames",
                 a.frames
-            ));
+            );
         }
         check_writable(t)?;
     }
     check_writable(&a.out)?;
-    let device = parse_device(&a.device)?;
+    let device = super::device(&a.device)?;
     let tr = Trainer::load_model(&a.checkpoint, device)?;
     let mut opts = tr.sample_options();
     if let Some(s) = a.sampler {
@@ -210,57 +204,59 @@ pub fn run(a: &SampleArgs) -> Result<(), String> {
         &mut |done, _| progress.update(done as u64, ""),
     );
     progress.finish();
-    let values = tensor_values(&x);
+    let values = tensor_values(&x).context("the samples")?;
     let dim: usize = tr.item_shape.iter().product::<i64>() as usize;
     let is_image = tr.preset.data.item_shape().len() == 3;
+    match kind {
+        OutKind::Csv if is_image => bail!(
+            "{}: CSV output is for 2-D points; write a .png grid for images",
+            a.out.display()
+        ),
+        OutKind::Png if !is_image && dim != 2 => bail!(
+            "{}: a PNG plot needs 2-D points or images; items have shape {:?}",
+            a.out.display(),
+            tr.item_shape
+        ),
+        _ => {}
+    }
     // 2-D plots show the samples over faint data points: fresh ones, generated or held out.
-    let reference = if is_image {
+    let drawn = kind == OutKind::Png || a.trajectory.is_some();
+    let reference = if is_image || !drawn {
         Vec::new()
     } else {
-        tr.preset
-            .data
-            .source()
+        let source = tr.preset.data.source();
+        source
             .load(tr.preset.train.seed, Split::Held(5000))
-            .map(|d| d.values)
-            .unwrap_or_default()
+            .with_context(|| {
+                format!(
+                    "the data drawn behind the samples ({}) is not available",
+                    source.describe()
+                )
+            })?
+            .values
     };
     let scale = a.scale.unwrap_or_else(|| default_scale(&tr.item_shape));
-    let bytes = match kind {
-        OutKind::Csv if is_image => {
-            return Err(format!(
-                "{}: CSV output is for 2-D points; write a .png grid for images",
-                a.out.display()
-            ))
-        }
-        OutKind::Csv => points_csv(&values, dim).into_bytes(),
-        OutKind::Png if !is_image && dim != 2 => {
-            return Err(format!(
-                "{}: a PNG plot needs 2-D points or images; items have shape {:?}",
-                a.out.display(),
-                tr.item_shape
-            ))
-        }
-        OutKind::Png => png_bytes(&picture(&values, &tr.item_shape, &reference, scale, 640))?,
-    };
-    write_atomic(&a.out, &bytes)?;
+    match kind {
+        OutKind::Csv => write_atomic(&a.out, points_csv(&values, dim).as_bytes())?,
+        OutKind::Png => write_png(
+            &a.out,
+            &picture(&values, &tr.item_shape, &reference, scale, 640),
+        )?,
+    }
     if let Some(path) = &a.trajectory {
-        let mut frames: Vec<RgbImage> = traj
-            .timesteps
-            .iter()
-            .zip(traj.xt.iter().zip(&traj.x0_hat))
-            .map(|(&t, (xt, x0))| {
-                // captions name states as the seed note does (x_T noise, x_0 the sample):
-                // the model's input at schedule index t is x_{t+1}
-                trajectory_frame(
-                    t + 1,
-                    &tensor_values(xt),
-                    &tensor_values(x0),
-                    &tr.item_shape,
-                    &reference,
-                    scale,
-                )
-            })
-            .collect();
+        let mut frames: Vec<RgbImage> = Vec::with_capacity(traj.timesteps.len() + 1);
+        for (&t, (xt, x0)) in traj.timesteps.iter().zip(traj.xt.iter().zip(&traj.x0_hat)) {
+            // captions name states as the seed note does (x_T noise, x_0 the sample):
+            // the model's input at schedule index t is x_{t+1}
+            frames.push(trajectory_frame(
+                t + 1,
+                &tensor_values(xt).with_context(|| format!("the frame at t = {}", t + 1))?,
+                &tensor_values(x0).with_context(|| format!("the frame at t = {}", t + 1))?,
+                &tr.item_shape,
+                &reference,
+                scale,
+            ));
+        }
         // the final x_0 beside itself closes the animation
         frames.push(trajectory_frame(
             0,
@@ -270,7 +266,7 @@ pub fn run(a: &SampleArgs) -> Result<(), String> {
             &reference,
             scale,
         ));
-        write_atomic(path, &gif_bytes(&frames, 80)?)?;
+        write_gif(path, &frames, 80)?;
         eprintln!(
             "{} frames of the reverse process written to {}",
             frames.len(),

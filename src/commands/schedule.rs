@@ -2,6 +2,7 @@
 
 use crate::cli::{FormatArg, KindArg, ScheduleArgs};
 use crate::diffusion::{Schedule, ScheduleKind};
+use anyhow::Context;
 use std::fmt::Write;
 
 pub fn kind(k: KindArg) -> ScheduleKind {
@@ -49,8 +50,8 @@ pub fn table(s: &Schedule) -> String {
     out
 }
 
-pub fn run(a: &ScheduleArgs) -> Result<(), String> {
-    let s = Schedule::new(kind(a.kind), a.steps).map_err(|e| format!("--steps: {e}"))?;
+pub fn run(a: &ScheduleArgs) -> anyhow::Result<()> {
+    let s = Schedule::new(kind(a.kind), a.steps).context("--steps")?;
     let text = match a.format {
         FormatArg::Csv => csv(&s),
         FormatArg::Table => table(&s),
@@ -60,6 +61,6 @@ pub fn run(a: &ScheduleArgs) -> Result<(), String> {
     match out.write_all(text.as_bytes()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(format!("stdout: {e}")),
+        Err(e) => Err(anyhow::Error::new(e).context("stdout")),
     }
 }

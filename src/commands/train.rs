@@ -1,13 +1,14 @@
 //! `diffscope train`: headless training on the worker thread, with progress output.
 
+use super::flag_error;
 use super::progress::Progress;
 use crate::cli::TrainArgs;
 use crate::config::preset::Preset;
-use crate::train::checkpoint;
-use crate::train::parse_device;
+use crate::train::checkpoint::{self, CheckpointError};
 use crate::train::protocol::{Command, Event};
 use crate::train::worker::{self, Origin, WorkerOptions};
 use crate::util::{now_unix, timestamp};
+use anyhow::anyhow;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -20,29 +21,11 @@ pub struct TrainOutcome {
     pub seconds: f64,
 }
 
-/// Makes sure checkpoints can be written to `dir`; a fresh run refuses a folder that
-/// already holds checkpoints, so nothing saved is overwritten.
-pub fn prepare_run_dir(dir: &Path, resuming: bool) -> Result<(), String> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(format!("{}: exists and is not a folder", dir.display()));
-    }
-    if !resuming && !checkpoint::list_steps(dir).is_empty() {
-        return Err(format!(
-            "{}: already holds checkpoints; choose another --out or continue with --resume",
-            dir.display()
-        ));
-    }
-    fs::create_dir_all(dir)
-        .map_err(|e| format!("{}: cannot create the output folder: {e}", dir.display()))?;
-    let probe = dir.join(".diffscope-write-test");
-    fs::write(&probe, b"")
-        .map_err(|e| format!("{}: cannot write checkpoints here: {e}", dir.display()))?;
-    let _ = fs::remove_file(probe);
-    Ok(())
-}
-
-pub fn run(a: &TrainArgs) -> Result<TrainOutcome, String> {
-    let device = parse_device(&a.device)?;
+pub fn run(a: &TrainArgs) -> anyhow::Result<TrainOutcome> {
+    let device = super::device(&a.device)?;
+    let data_flag = a.data.as_ref().map(|p| p.display().to_string());
+    // The data folder of a fresh run's preset, to point at --data when it is missing.
+    let mut preset_data = None;
     let (origin, name, run_dir, resuming) = match &a.resume {
         Some(path) => {
             let ck = checkpoint::read(path)?;
@@ -61,10 +44,15 @@ pub fn run(a: &TrainArgs) -> Result<TrainOutcome, String> {
         }
         None => {
             let mut loaded = Preset::load(&a.preset)?;
-            if let Some(p) = &a.data {
-                loaded.preset.data.set_path(p.clone())?;
+            if let (Some(p), Some(flag)) = (&a.data, &data_flag) {
+                loaded
+                    .preset
+                    .data
+                    .set_path(p.clone())
+                    .map_err(|e| flag_error("--data", flag, e))?;
             }
             let name = loaded.preset.name.clone();
+            preset_data = loaded.preset.data.path().map(|p| p.display().to_string());
             let run_dir = a.out.clone().unwrap_or_else(|| {
                 PathBuf::from("checkpoints").join(format!("{name}-{}", timestamp(now_unix())))
             });
@@ -76,7 +64,13 @@ pub fn run(a: &TrainArgs) -> Result<TrainOutcome, String> {
             )
         }
     };
-    prepare_run_dir(&run_dir, resuming)?;
+    checkpoint::prepare_run_dir(&run_dir, resuming).map_err(|e| match e {
+        CheckpointError::RunExists { path } => anyhow!(
+            "{}: already holds checkpoints; choose another --out or continue with --resume",
+            path.display()
+        ),
+        e => e.into(),
+    })?;
     let handle = worker::spawn(WorkerOptions {
         origin,
         device,
@@ -149,14 +143,23 @@ pub fn run(a: &TrainArgs) -> Result<TrainOutcome, String> {
     }
     handle.join();
     if let Some(msg) = failure {
-        // Remove the run folder again if this run left nothing in it.
-        if !resuming && checkpoint::list_steps(&run_dir).is_empty() {
+        // Remove the run folder again if this run left nothing in it (when it can tell).
+        if !resuming && checkpoint::list_steps(&run_dir).is_ok_and(|s| s.is_empty()) {
             let _ = fs::remove_dir(&run_dir);
         }
-        return Err(msg);
+        // A data folder that cannot be used is named with the flag that gave it, or the
+        // preset's with the flag that can change it.
+        let about = |path: &String| msg.starts_with(&format!("{path}: "));
+        return Err(match (&data_flag, &preset_data) {
+            (Some(flag), _) if about(flag) => flag_error("--data", flag, anyhow!(msg)),
+            (None, Some(path)) if about(path) => anyhow!(msg).context(format!(
+                "preset {name} (its data folder can be given with --data PATH)"
+            )),
+            _ => anyhow!(msg),
+        });
     }
     let (checkpoint, step) =
-        saved.ok_or_else(|| format!("{}: no checkpoint was saved", run_dir.display()))?;
+        saved.ok_or_else(|| anyhow!("{}: no checkpoint was saved", run_dir.display()))?;
     eprintln!(
         "trained {step} steps in {:.1}s, final loss {}; checkpoint: {}",
         seconds,

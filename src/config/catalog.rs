@@ -28,7 +28,7 @@ pub fn scan_presets() -> Vec<PresetEntry> {
                     p.file_stem()
                         .map(|s| s.to_string_lossy().into_owned())
                         .unwrap_or_default(),
-                    format!("cannot be used: {e}"),
+                    format!("cannot be used: {}", crate::util::one_line(&e)),
                 ),
             };
             if out.iter().any(|e| e.name == name) {

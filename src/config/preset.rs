@@ -1,10 +1,10 @@
 //! Presets: RON files that say what to train and how. Every field is documented here and
 //! in the README; unknown fields are rejected with their file, line and column.
 
-use super::{parse_ron, paths};
+use super::{parse_ron, paths, ConfigError};
 use crate::data::DataConfig;
 use crate::diffusion::{LossWeighting, Prediction, SamplerKind, ScheduleKind, VarianceKind};
-use crate::model::ModelConfig;
+use crate::model::{ModelConfig, ModelError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -173,29 +173,67 @@ pub struct LoadedPreset {
     pub origin: PathBuf,
 }
 
+/// A preset value that the type system cannot rule out.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PresetError {
+    #[error("diffusion.timesteps (T) must be at least 1, got 0")]
+    ZeroTimesteps,
+    #[error("diffusion.loss_weighting: MinSnr(γ) needs γ > 0, got {0}")]
+    MinSnr(f64),
+    #[error("train.lr must be positive, got {0}")]
+    LearningRate(f64),
+    #[error("train.batch_size must be at least 1")]
+    ZeroBatch,
+    #[error("train.ema_decay must be in [0, 1), got {0}")]
+    EmaDecay(f64),
+    #[error("train.grad_clip must be ≥ 0, got {0}")]
+    GradClip(f64),
+    #[error("train.final_lr_fraction must be in [0, 1], got {0}")]
+    FinalLrFraction(f64),
+    #[error("train.log_every must be at least 1")]
+    ZeroLogEvery,
+    #[error("sample.steps and sample.n must be at least 1")]
+    ZeroSamples,
+    #[error("sample.eta must be in [0, 1], got {0}")]
+    Eta(f64),
+    #[error("data: a toy data set needs at least 1 point")]
+    NoPoints,
+    #[error("model: the MLP denoiser is for 2-D points; images of shape {0:?} need Unet(…)")]
+    MlpForImages(Vec<i64>),
+    /// The network does not fit the data.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
 impl Preset {
     /// Parses and validates preset text; errors name `origin`.
-    pub fn parse(text: &str, origin: &Path) -> Result<Preset, String> {
+    pub fn parse(text: &str, origin: &Path) -> Result<Preset, ConfigError> {
         let p: Preset = parse_ron(text, origin)?;
-        p.validate()
-            .map_err(|e| format!("{}: {e}", origin.display()))?;
+        p.validate().map_err(|source| ConfigError::Invalid {
+            path: origin.to_path_buf(),
+            source,
+        })?;
         Ok(p)
     }
 
     /// Reads a preset file.
-    pub fn from_file(path: &Path) -> Result<Preset, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read preset: {e}", path.display()))?;
+    pub fn from_file(path: &Path) -> Result<Preset, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Preset::parse(&text, path)
     }
 
     /// Finds a preset by name (in `./presets`, the user's config folder, then the built-in
     /// ones) or by path (anything with a `/` or ending in `.ron`).
-    pub fn load(name_or_path: &str) -> Result<LoadedPreset, String> {
+    pub fn load(name_or_path: &str) -> Result<LoadedPreset, ConfigError> {
         let as_path = Path::new(name_or_path);
         if name_or_path.contains('/') || name_or_path.ends_with(".ron") {
             if !as_path.exists() {
-                return Err(format!("{name_or_path}: preset file not found"));
+                return Err(ConfigError::NotFound {
+                    path: as_path.to_path_buf(),
+                });
             }
             return Ok(LoadedPreset {
                 preset: Preset::from_file(as_path)?,
@@ -218,76 +256,65 @@ impl Preset {
                 origin,
             });
         }
-        let known: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
-        Err(format!(
-            "presets/{name_or_path}.ron: no such preset (built-in presets: {})",
-            known.join(", ")
-        ))
+        Err(ConfigError::UnknownPreset {
+            path: Path::new("presets").join(format!("{name_or_path}.ron")),
+            known: BUILTIN.iter().map(|(n, _)| *n).collect(),
+        })
     }
 
     /// Checks the values that the type system cannot.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), PresetError> {
         let d = &self.diffusion;
         if d.timesteps == 0 {
-            return Err("diffusion.timesteps (T) must be at least 1, got 0".into());
+            return Err(PresetError::ZeroTimesteps);
         }
         if let LossWeighting::MinSnr(g) = d.loss_weighting {
             if g.is_nan() || g <= 0.0 {
-                return Err(format!(
-                    "diffusion.loss_weighting: MinSnr(γ) needs γ > 0, got {g}"
-                ));
+                return Err(PresetError::MinSnr(g));
             }
         }
         let t = &self.train;
         if !(t.lr > 0.0 && t.lr.is_finite()) {
-            return Err(format!("train.lr must be positive, got {}", t.lr));
+            return Err(PresetError::LearningRate(t.lr));
         }
         if t.batch_size == 0 {
-            return Err("train.batch_size must be at least 1".into());
+            return Err(PresetError::ZeroBatch);
         }
         if !(0.0..1.0).contains(&t.ema_decay) {
-            return Err(format!(
-                "train.ema_decay must be in [0, 1), got {}",
-                t.ema_decay
-            ));
+            return Err(PresetError::EmaDecay(t.ema_decay));
         }
         if t.grad_clip < 0.0 {
-            return Err(format!("train.grad_clip must be ≥ 0, got {}", t.grad_clip));
+            return Err(PresetError::GradClip(t.grad_clip));
         }
         if !(0.0..=1.0).contains(&t.final_lr_fraction) {
-            return Err(format!(
-                "train.final_lr_fraction must be in [0, 1], got {}",
-                t.final_lr_fraction
-            ));
+            return Err(PresetError::FinalLrFraction(t.final_lr_fraction));
         }
         if t.log_every == 0 {
-            return Err("train.log_every must be at least 1".into());
+            return Err(PresetError::ZeroLogEvery);
         }
         let s = &self.sample;
         if s.steps == 0 || s.n == 0 {
-            return Err("sample.steps and sample.n must be at least 1".into());
+            return Err(PresetError::ZeroSamples);
         }
         if !(0.0..=1.0).contains(&s.eta) {
-            return Err(format!("sample.eta must be in [0, 1], got {}", s.eta));
+            return Err(PresetError::Eta(s.eta));
         }
         if let DataConfig::Toy2d(c) = &self.data {
             if c.points == 0 {
-                return Err("data: a toy data set needs at least 1 point".into());
+                return Err(PresetError::NoPoints);
             }
         }
         let shape = self.data.item_shape();
         match &self.model {
-            ModelConfig::Unet(u) => u.check(&shape),
-            ModelConfig::Mlp(_) if shape.len() != 1 => Err(format!(
-                "model: the MLP denoiser is for 2-D points; images of shape {shape:?} need Unet(…)"
-            )),
+            ModelConfig::Unet(u) => Ok(u.check(&shape)?),
+            ModelConfig::Mlp(_) if shape.len() != 1 => Err(PresetError::MlpForImages(shape)),
             ModelConfig::Mlp(_) => Ok(()),
         }
     }
 
     /// The preset as pretty RON (stored in checkpoints).
-    pub fn to_ron(&self) -> String {
+    pub fn to_ron(&self) -> Result<String, ConfigError> {
         ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
-            .unwrap_or_else(|e| format!("/* cannot serialise preset: {e} */"))
+            .map_err(|e| ConfigError::Serialise(Box::new(e)))
     }
 }

@@ -10,37 +10,31 @@ const RECORD: usize = 1 + 3 * 32 * 32;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CifarConfig {
-    /// The `cifar-10-batches-bin` folder (overridable by `--data PATH`).
+    /// The `cifar-10-batches-bin` folder (the command line can point it elsewhere).
     pub path: PathBuf,
     /// Use at most this many training images (0: all).
     #[serde(default)]
     pub limit: usize,
 }
 
-fn err(path: &Path, message: impl Into<String>) -> DataError {
-    DataError::file(path, message)
-}
-
 /// Parses one batch file into (pixels in [−1, 1], labels).
 pub fn parse_batch(bytes: &[u8], path: &Path) -> Result<(Vec<f32>, Vec<u8>), DataError> {
     if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
-        return Err(err(
-            path,
-            format!(
-                "truncated CIFAR-10 batch: {} bytes is not a whole number of {RECORD}-byte records",
-                bytes.len()
-            ),
-        ));
+        return Err(DataError::CifarTruncated {
+            path: path.to_path_buf(),
+            len: bytes.len(),
+            record: RECORD,
+        });
     }
     let n = bytes.len() / RECORD;
     let mut values = Vec::with_capacity(n * (RECORD - 1));
     let mut labels = Vec::with_capacity(n);
     for rec in bytes.chunks_exact(RECORD) {
         if rec[0] > 9 {
-            return Err(err(
-                path,
-                format!("label {} is not a CIFAR-10 class (0–9)", rec[0]),
-            ));
+            return Err(DataError::CifarLabel {
+                path: path.to_path_buf(),
+                label: rec[0],
+            });
         }
         labels.push(rec[0]);
         values.extend(rec[1..].iter().map(|&p| p as f32 / 127.5 - 1.0));
@@ -51,20 +45,24 @@ pub fn parse_batch(bytes: &[u8], path: &Path) -> Result<(Vec<f32>, Vec<u8>), Dat
 impl CifarConfig {
     fn load_files(&self, names: &[String], limit: usize) -> Result<Dataset, DataError> {
         if !self.path.is_dir() {
-            return Err(err(
-                &self.path,
-                "data folder not found: unpack cifar-10-binary.tar.gz there, or point the \
-                 preset's data path (or --data PATH) at the cifar-10-batches-bin folder",
-            ));
+            return Err(DataError::MissingFolder {
+                path: self.path.clone(),
+                what: "data folder",
+                help: "unpack cifar-10-binary.tar.gz there, or point the preset's data path \
+                       at the cifar-10-batches-bin folder",
+            });
         }
         let mut values = Vec::new();
         let mut labels = Vec::new();
         for name in names {
             let p = self.path.join(name);
             if !p.is_file() {
-                return Err(err(&p, "missing CIFAR-10 batch file"));
+                return Err(DataError::MissingBatch { path: p });
             }
-            let bytes = std::fs::read(&p).map_err(|e| err(&p, format!("cannot read: {e}")))?;
+            let bytes = std::fs::read(&p).map_err(|source| DataError::Read {
+                path: p.clone(),
+                source,
+            })?;
             let (v, l) = parse_batch(&bytes, &p)?;
             values.extend(v);
             labels.extend(l);

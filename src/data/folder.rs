@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FolderConfig {
-    /// The folder to search (overridable by `--data PATH`).
+    /// The folder to search (the command line can point it elsewhere).
     pub path: PathBuf,
     /// Output height and width (may differ if the U-Net allows it).
     pub height: u32,
@@ -28,15 +28,22 @@ fn default_channels() -> u32 {
     3
 }
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+/// The PNG and JPEG files under `dir`, sorted, searched recursively; a folder that
+/// cannot be listed is an error.
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DataError> {
+    let fail = |source| DataError::ReadFolder {
+        path: dir.to_path_buf(),
+        source,
     };
-    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(fail)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(fail)?;
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            collect(&p, out);
+            collect(&p, out)?;
         } else if p
             .extension()
             .and_then(|e| e.to_str())
@@ -45,6 +52,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
+    Ok(())
 }
 
 impl FolderConfig {
@@ -77,32 +85,27 @@ impl FolderConfig {
 
 impl Source for FolderConfig {
     fn load(&self, _seed: u64, split: Split) -> Result<Dataset, DataError> {
-        let fail = |m: String| DataError::File {
-            path: self.path.clone(),
-            message: m,
-        };
+        let path = || self.path.clone();
         if !(self.channels == 1 || self.channels == 3) {
-            return Err(fail(format!(
-                "channels must be 1 or 3, got {}",
-                self.channels
-            )));
+            return Err(DataError::Channels {
+                path: path(),
+                channels: self.channels,
+            });
         }
         if self.width == 0 || self.height == 0 {
-            return Err(fail("height and width must be positive".into()));
+            return Err(DataError::ZeroSize { path: path() });
         }
         if !self.path.is_dir() {
-            return Err(fail(
-                "image folder not found: point the preset's data path (or --data PATH) at a \
-                 folder of PNG or JPEG files"
-                    .into(),
-            ));
+            return Err(DataError::MissingFolder {
+                path: path(),
+                what: "image folder",
+                help: "point the preset's data path at a folder of PNG or JPEG files",
+            });
         }
         let mut files = Vec::new();
-        collect(&self.path, &mut files);
+        collect(&self.path, &mut files)?;
         if files.is_empty() {
-            return Err(fail(
-                "no PNG or JPEG images in this folder (searched recursively)".into(),
-            ));
+            return Err(DataError::NoImages { path: path() });
         }
         // A fixed 10% of the files (at least one when there are ten or more) is held out.
         Rng::new(0x0F01_DE12).shuffle(&mut files);
@@ -118,7 +121,8 @@ impl Source for FolderConfig {
         };
         let mut values = Vec::new();
         let mut used = 0usize;
-        let mut skipped = Vec::new();
+        let mut skipped = 0usize;
+        let mut first_failure: Option<(PathBuf, image::ImageError)> = None;
         for p in chosen {
             if limit > 0 && used >= limit {
                 break;
@@ -128,23 +132,26 @@ impl Source for FolderConfig {
                     values.extend(self.convert(img));
                     used += 1;
                 }
-                Err(e) => skipped.push(format!("{}: {e}", p.display())),
+                Err(e) => {
+                    skipped += 1;
+                    first_failure.get_or_insert((p.clone(), e));
+                }
             }
         }
-        if used == 0 {
-            return Err(fail(format!(
-                "none of the {} image files could be read (first: {})",
-                skipped.len(),
-                skipped.first().map(String::as_str).unwrap_or("-")
-            )));
-        }
         let mut notes = Vec::new();
-        if !skipped.is_empty() {
+        if let Some((first, source)) = first_failure {
+            if used == 0 {
+                return Err(DataError::Unreadable {
+                    path: path(),
+                    count: skipped,
+                    first,
+                    source: Box::new(source),
+                });
+            }
             notes.push(format!(
-                "skipped {} unreadable image(s) in {} (first: {})",
-                skipped.len(),
+                "skipped {skipped} unreadable image(s) in {} (first: {}: {source})",
                 self.path.display(),
-                skipped[0]
+                first.display(),
             ));
         }
         let mut data = Dataset::images(

@@ -150,10 +150,13 @@ impl GlyphsConfig {
 impl Source for GlyphsConfig {
     fn load(&self, seed: u64, split: Split) -> Result<Dataset, DataError> {
         if self.size < 8 || self.size > 64 {
-            return Err(DataError::Other(format!(
-                "data: glyphs size must be between 8 and 64 (16 or 28 are usual), got {}",
-                self.size
-            )));
+            return Err(DataError::Size {
+                what: "glyphs",
+                min: 8,
+                max: 64,
+                usual: " (16 or 28 are usual)",
+                got: self.size,
+            });
         }
         let n = match split {
             Split::Train => self.count,

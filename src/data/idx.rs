@@ -12,15 +12,11 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IdxConfig {
-    /// The folder with the IDX files (overridable by `--data PATH`).
+    /// The folder with the IDX files (the command line can point it elsewhere).
     pub path: PathBuf,
     /// Use at most this many training images (0: all).
     #[serde(default)]
     pub limit: usize,
-}
-
-fn err(path: &Path, message: impl Into<String>) -> DataError {
-    DataError::file(path, message)
 }
 
 /// Finds `stem` or `stem.gz` in `dir`.
@@ -31,23 +27,26 @@ fn find(dir: &Path, stem: &str) -> Result<PathBuf, DataError> {
             return Ok(p);
         }
     }
-    Err(err(
-        dir,
-        format!(
-            "no {stem}[.gz] here: put the dataset's IDX files in this folder, or point \
-             the preset's data path (or --data PATH) at the folder that has them"
-        ),
-    ))
+    Err(DataError::MissingIdx {
+        path: dir.to_path_buf(),
+        stem: stem.to_string(),
+    })
 }
 
 /// Reads a whole file, gunzipping `.gz` files.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
-    let raw = std::fs::read(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
+    let raw = std::fs::read(path).map_err(|source| DataError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if path.extension().is_some_and(|e| e == "gz") {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&raw[..])
             .read_to_end(&mut out)
-            .map_err(|e| err(path, format!("not a readable gzip file: {e}")))?;
+            .map_err(|source| DataError::Gzip {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(out)
     } else {
         Ok(raw)
@@ -66,21 +65,24 @@ pub fn parse_idx(
 ) -> Result<(Vec<usize>, Vec<u8>), DataError> {
     let header = 4 + 4 * dims;
     if bytes.len() < 4 {
-        return Err(err(path, "too short to be an IDX file"));
+        return Err(DataError::IdxTooShort {
+            path: path.to_path_buf(),
+        });
     }
     let magic = be_u32(bytes, 0);
     let expected = 0x0000_0800 | dims as u32;
     if magic != expected {
-        return Err(err(
-            path,
-            format!(
-                "wrong magic number 0x{magic:08x} (expected 0x{expected:08x}: unsigned bytes \
-                 in {dims} dimensions)"
-            ),
-        ));
+        return Err(DataError::IdxMagic {
+            path: path.to_path_buf(),
+            found: magic,
+            expected,
+            dims,
+        });
     }
     if bytes.len() < header {
-        return Err(err(path, "truncated IDX header"));
+        return Err(DataError::IdxHeader {
+            path: path.to_path_buf(),
+        });
     }
     let shape: Vec<usize> = (0..dims)
         .map(|i| be_u32(bytes, 4 + 4 * i) as usize)
@@ -88,13 +90,12 @@ pub fn parse_idx(
     let count: usize = shape.iter().product();
     let body = bytes.len() - header;
     if body != count {
-        return Err(err(
-            path,
-            format!(
-                "wrong dimensions: the header says {shape:?} ({count} bytes) but the file holds \
-                 {body} bytes of data"
-            ),
-        ));
+        return Err(DataError::IdxDimensions {
+            path: path.to_path_buf(),
+            shape,
+            count,
+            body,
+        });
     }
     Ok((shape, bytes[header..].to_vec()))
 }
@@ -102,26 +103,24 @@ pub fn parse_idx(
 impl IdxConfig {
     fn load_pair(&self, prefix: &str, limit: usize) -> Result<Dataset, DataError> {
         if !self.path.is_dir() {
-            return Err(err(
-                &self.path,
-                "data folder not found: download the dataset's IDX files there, or point \
-                 the preset's data path (or --data PATH) at them",
-            ));
+            return Err(DataError::MissingFolder {
+                path: self.path.clone(),
+                what: "data folder",
+                help: "download the dataset's IDX files there, or point the preset's data \
+                       path at them",
+            });
         }
         let ip = find(&self.path, &format!("{prefix}-images-idx3-ubyte"))?;
         let lp = find(&self.path, &format!("{prefix}-labels-idx1-ubyte"))?;
         let (ishape, pixels) = parse_idx(&read_bytes(&ip)?, 3, &ip)?;
         let (lshape, labels) = parse_idx(&read_bytes(&lp)?, 1, &lp)?;
         if ishape[0] != lshape[0] {
-            return Err(err(
-                &lp,
-                format!(
-                    "{} labels for {} images in {}",
-                    lshape[0],
-                    ishape[0],
-                    ip.display()
-                ),
-            ));
+            return Err(DataError::LabelCount {
+                path: lp,
+                labels: lshape[0],
+                images: ishape[0],
+                images_path: ip,
+            });
         }
         let (h, w) = (ishape[1], ishape[2]);
         let n = if limit > 0 {

@@ -40,22 +40,132 @@ impl Split {
     }
 }
 
+/// Data that cannot be loaded. Errors about files name the file or folder first.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{path}: {message}")]
-    File { path: PathBuf, message: String },
-    #[error("{0}")]
-    Other(String),
-}
-
-impl DataError {
-    /// A problem with a file or folder.
-    pub fn file(path: &std::path::Path, message: impl Into<String>) -> DataError {
-        DataError::File {
-            path: path.to_path_buf(),
-            message: message.into(),
-        }
-    }
+    /// The folder the preset points at does not exist.
+    #[error("{}: {what} not found: {help}", path.display())]
+    MissingFolder {
+        path: PathBuf,
+        /// "data folder" or "image folder".
+        what: &'static str,
+        /// Where the data should come from.
+        help: &'static str,
+    },
+    #[error(
+        "{}: no {stem}[.gz] here: put the dataset's IDX files in this folder, or point the \
+         preset's data path at the folder that has them",
+        path.display()
+    )]
+    MissingIdx { path: PathBuf, stem: String },
+    #[error("{}: missing CIFAR-10 batch file", path.display())]
+    MissingBatch { path: PathBuf },
+    #[error("{}: cannot read", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: cannot list this folder", path.display())]
+    ReadFolder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a readable gzip file", path.display())]
+    Gzip {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: too short to be an IDX file", path.display())]
+    IdxTooShort { path: PathBuf },
+    #[error(
+        "{}: wrong magic number 0x{found:08x} (expected 0x{expected:08x}: unsigned bytes \
+         in {dims} dimensions)",
+        path.display()
+    )]
+    IdxMagic {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+        dims: usize,
+    },
+    #[error("{}: truncated IDX header", path.display())]
+    IdxHeader { path: PathBuf },
+    #[error(
+        "{}: wrong dimensions: the header says {shape:?} ({count} bytes) but the file holds \
+         {body} bytes of data",
+        path.display()
+    )]
+    IdxDimensions {
+        path: PathBuf,
+        shape: Vec<usize>,
+        count: usize,
+        body: usize,
+    },
+    /// The label file (`path`) and the image file disagree on the number of items.
+    #[error(
+        "{}: {labels} labels for {images} images in {}",
+        path.display(),
+        images_path.display()
+    )]
+    LabelCount {
+        path: PathBuf,
+        labels: usize,
+        images: usize,
+        images_path: PathBuf,
+    },
+    #[error(
+        "{}: truncated CIFAR-10 batch: {len} bytes is not a whole number of {record}-byte \
+         records",
+        path.display()
+    )]
+    CifarTruncated {
+        path: PathBuf,
+        len: usize,
+        record: usize,
+    },
+    #[error("{}: label {label} is not a CIFAR-10 class (0–9)", path.display())]
+    CifarLabel { path: PathBuf, label: u8 },
+    #[error("{}: channels must be 1 or 3, got {channels}", path.display())]
+    Channels { path: PathBuf, channels: u32 },
+    #[error("{}: height and width must be positive", path.display())]
+    ZeroSize { path: PathBuf },
+    #[error(
+        "{}: no PNG or JPEG images in this folder (searched recursively)",
+        path.display()
+    )]
+    NoImages { path: PathBuf },
+    /// Not one image of a folder could be decoded; `first` is the first that failed.
+    #[error(
+        "{}: none of the {count} image files could be read (first: {})",
+        path.display(),
+        first.display()
+    )]
+    Unreadable {
+        path: PathBuf,
+        count: usize,
+        first: PathBuf,
+        #[source]
+        source: Box<image::ImageError>,
+    },
+    /// A generated source asked for a size it cannot draw.
+    #[error("data: {what} size must be between {min} and {max}{usual}, got {got}")]
+    Size {
+        what: &'static str,
+        min: u32,
+        max: u32,
+        /// A hint on the usual sizes, e.g. " (16 or 28 are usual)", or "".
+        usual: &'static str,
+        got: u32,
+    },
+    /// A data path for a source that reads no files.
+    #[error(
+        "{}: this preset's {kind} data is generated, it reads no files",
+        path.display()
+    )]
+    Generated { path: PathBuf, kind: &'static str },
 }
 
 /// A source of training data.
@@ -246,21 +356,34 @@ impl DataConfig {
         }
     }
 
-    /// Points a file-based source at another path (`--data PATH`); an error for the
-    /// built-in sources, which read no files.
-    pub fn set_path(&mut self, path: PathBuf) -> Result<(), String> {
+    /// Points a file-based source at another path; an error for the built-in sources,
+    /// which read no files.
+    pub fn set_path(&mut self, path: PathBuf) -> Result<(), DataError> {
         match self {
             DataConfig::Mnist(c) | DataConfig::FashionMnist(c) => c.path = path,
             DataConfig::Cifar10(c) => c.path = path,
             DataConfig::Folder(c) => c.path = path,
-            _ => {
-                return Err(format!(
-                    "--data {}: this preset's data is generated, it reads no files",
-                    path.display()
-                ))
+            DataConfig::Toy2d(_) | DataConfig::Glyphs(_) | DataConfig::Shapes(_) => {
+                return Err(DataError::Generated {
+                    path,
+                    kind: self.kind_name(),
+                })
             }
         }
         Ok(())
+    }
+
+    /// The kind of data, as written in presets but in lower case.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            DataConfig::Toy2d(_) => "toy2d",
+            DataConfig::Glyphs(_) => "glyphs",
+            DataConfig::Shapes(_) => "shapes",
+            DataConfig::Mnist(_) => "mnist",
+            DataConfig::FashionMnist(_) => "fashion-mnist",
+            DataConfig::Cifar10(_) => "cifar10",
+            DataConfig::Folder(_) => "folder",
+        }
     }
 
     /// The shape of one item, known from the configuration alone.

@@ -94,10 +94,13 @@ impl ShapesConfig {
 impl Source for ShapesConfig {
     fn load(&self, seed: u64, split: Split) -> Result<Dataset, DataError> {
         if self.size < 8 || self.size > 128 {
-            return Err(DataError::Other(format!(
-                "data: shapes size must be between 8 and 128, got {}",
-                self.size
-            )));
+            return Err(DataError::Size {
+                what: "shapes",
+                min: 8,
+                max: 128,
+                usual: "",
+                got: self.size,
+            });
         }
         let n = match split {
             Split::Train => self.count,

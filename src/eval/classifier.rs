@@ -3,10 +3,11 @@
 //! (the idea of FID, with a network that fits these small datasets; it is not FID) and whose
 //! predictions give the class histogram of samples (mode coverage).
 
+use super::EvalError;
 use crate::config::paths;
 use crate::data::{Batcher, DataConfig, Dataset, Split};
-use crate::util::write_atomic;
-use std::path::PathBuf;
+use crate::util::{read_values, write_atomic, TorchError};
+use std::path::{Path, PathBuf};
 use tch::{nn, nn::Module, nn::OptimizerConfig, Device, Kind, Tensor};
 
 /// Width of the feature layer.
@@ -60,8 +61,8 @@ pub struct Classifier {
 }
 
 /// A stable name for a dataset's classifier: the data configuration, hashed.
-fn cache_key(data: &DataConfig) -> String {
-    let text = ron::ser::to_string(data).unwrap_or_default();
+fn cache_key(data: &DataConfig) -> Result<String, EvalError> {
+    let text = ron::ser::to_string(data).map_err(|e| EvalError::CacheKey(Box::new(e)))?;
     // FNV-1a: stable across runs and versions, unlike the std hasher
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in text.bytes() {
@@ -69,25 +70,65 @@ fn cache_key(data: &DataConfig) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     let kind = text.split('(').next().unwrap_or("data").to_lowercase();
-    format!("{kind}-{h:016x}")
+    Ok(format!("{kind}-{h:016x}"))
 }
 
-fn accuracy(net: &Net, head: &nn::Linear, data: &Dataset, device: Device) -> f64 {
+/// The predicted class of each row of `logits` ([n, classes]), read back from libtorch
+/// and checked to be one per row; `what` names the images in errors.
+fn predict(logits: &Tensor, what: &'static str) -> Result<Vec<i64>, EvalError> {
+    let expected = logits.size().first().copied().unwrap_or(0).max(0) as usize;
+    let pred: Vec<i64> = read_values(&logits.argmax(1, false))
+        .map_err(|source| EvalError::ReadPredictions { what, source })?;
+    if pred.len() != expected {
+        return Err(EvalError::PredictionCount {
+            what,
+            got: pred.len(),
+            expected,
+        });
+    }
+    Ok(pred)
+}
+
+/// The share of `data` (labelled, non-empty) that the classifier labels correctly.
+fn accuracy(
+    net: &Net,
+    head: &nn::Linear,
+    data: &Dataset,
+    device: Device,
+) -> Result<f64, EvalError> {
+    const WHAT: &str = "held-out data";
     let _g = tch::no_grad_guard();
-    let labels = data.labels.as_deref().unwrap_or(&[]);
+    let labels = data
+        .labels
+        .as_deref()
+        .ok_or(EvalError::NoLabels { what: WHAT })?;
+    if data.is_empty() {
+        return Err(EvalError::TooFew {
+            what: WHAT,
+            got: 0,
+            needed: 1,
+        });
+    }
     let mut right = 0usize;
     let idx: Vec<usize> = (0..data.len()).collect();
     for chunk in idx.chunks(256) {
         let x = data.batch(chunk, device);
-        let pred: Vec<i64> =
-            Vec::try_from(head.forward(&net.features(&x)).argmax(1, false)).unwrap_or_default();
+        let pred = predict(&head.forward(&net.features(&x)), WHAT)?;
         right += chunk
             .iter()
             .zip(&pred)
             .filter(|(&i, &p)| labels[i] as i64 == p)
             .count();
     }
-    right as f64 / data.len().max(1) as f64
+    Ok(right as f64 / data.len() as f64)
+}
+
+/// The accuracy stored beside a cached classifier, if the file is there and holds a
+/// number in [0, 1].
+fn stored_accuracy(path: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let a: f64 = text.trim().parse().ok()?;
+    (0.0..=1.0).contains(&a).then_some(a)
 }
 
 impl Classifier {
@@ -98,52 +139,65 @@ impl Classifier {
         seed: u64,
         device: Device,
         log: &mut dyn FnMut(&str),
-    ) -> Result<Classifier, String> {
-        let names = data_cfg
-            .class_names()
-            .ok_or("this dataset has no labels, so no classifier can be trained for it")?;
+    ) -> Result<Classifier, EvalError> {
+        let names = data_cfg.class_names().ok_or(EvalError::Unlabelled)?;
         let classes = names.len();
         let shape = data_cfg.item_shape();
         if shape.len() != 3 {
-            return Err("the classifier is for image data".into());
+            return Err(EvalError::NotImages(shape));
         }
         let path = paths::cache_dir()
             .join("classifiers")
-            .join(format!("{}.safetensors", cache_key(data_cfg)));
+            .join(format!("{}.safetensors", cache_key(data_cfg)?));
         let mut vs = nn::VarStore::new(device);
         let net = Net::new(&vs.root(), &shape, classes as i64);
         let acc_path = path.with_extension("accuracy");
+        let held = || -> Result<Dataset, EvalError> {
+            Ok(data_cfg.source().load(seed, Split::Held(2000))?)
+        };
         if path.is_file() {
-            if vs.load(&path).is_ok() {
-                let accuracy = std::fs::read_to_string(&acc_path)
-                    .ok()
-                    .and_then(|s| s.trim().parse().ok())
-                    .unwrap_or(f64::NAN);
-                return Ok(Classifier {
-                    _vs: vs,
-                    net,
-                    classes,
-                    accuracy,
-                    path,
-                });
+            match vs.load(&path) {
+                Ok(()) => {
+                    let accuracy = match stored_accuracy(&acc_path) {
+                        Some(a) => a,
+                        None => {
+                            // Never report a figure that was not measured: measure it again.
+                            log(&format!(
+                                "{}: no readable accuracy; measuring it on held-out data",
+                                acc_path.display()
+                            ));
+                            let a = accuracy(&net, &net.fc2, &held()?, device)?;
+                            write_atomic(&acc_path, format!("{a}\n").as_bytes())?;
+                            a
+                        }
+                    };
+                    return Ok(Classifier {
+                        _vs: vs,
+                        net,
+                        classes,
+                        accuracy,
+                        path,
+                    });
+                }
+                Err(e) => log(&format!(
+                    "{}: unreadable ({}), training a new classifier",
+                    path.display(),
+                    TorchError::from(e)
+                )),
             }
-            log(&format!(
-                "{}: unreadable, training a new classifier",
-                path.display()
-            ));
         }
-        let train = data_cfg
-            .source()
-            .load(seed, Split::Train)
-            .map_err(|e| e.to_string())?;
-        let held = data_cfg
-            .source()
-            .load(seed, Split::Held(2000))
-            .map_err(|e| e.to_string())?;
-        let labels = train
-            .labels
-            .clone()
-            .ok_or("the training data has no labels")?;
+        let train = data_cfg.source().load(seed, Split::Train)?;
+        let held = held()?;
+        let labels = train.labels.clone().ok_or(EvalError::NoLabels {
+            what: "training data",
+        })?;
+        if train.is_empty() {
+            return Err(EvalError::TooFew {
+                what: "training data",
+                got: 0,
+                needed: 1,
+            });
+        }
         log(&format!(
             "training a {classes}-class feature classifier on {} images (once; cached in {})",
             train.len(),
@@ -152,7 +206,7 @@ impl Classifier {
         tch::manual_seed(seed as i64 ^ 0xC1A5);
         let mut opt = nn::Adam::default()
             .build(&vs, 1e-3)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| EvalError::Optimizer(e.into()))?;
         let steps = 600u64;
         let mut batcher = Batcher::new(seed ^ 0xC1A5, train.len(), 128);
         for step in 0..steps {
@@ -173,19 +227,26 @@ impl Classifier {
                 ));
             }
         }
-        let accuracy = accuracy(&net, &net.fc2, &held, device);
+        let accuracy = accuracy(&net, &net.fc2, &held, device)?;
         log(&format!(
             "classifier accuracy on held-out data: {:.1}%",
             accuracy * 100.0
         ));
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("{}: cannot create: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|source| EvalError::CreateFolder {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
         let tmp = path.with_extension("tmp.safetensors");
-        vs.save(&tmp)
-            .map_err(|e| format!("{}: cannot write: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+        vs.save(&tmp).map_err(|e| EvalError::SaveClassifier {
+            path: tmp.clone(),
+            source: e.into(),
+        })?;
+        std::fs::rename(&tmp, &path).map_err(|source| EvalError::Rename {
+            path: path.clone(),
+            source,
+        })?;
         write_atomic(&acc_path, format!("{accuracy}\n").as_bytes())?;
         vs.freeze();
         Ok(Classifier {
@@ -197,8 +258,13 @@ impl Classifier {
         })
     }
 
-    /// Penultimate features [n, FEATURES] and predicted classes of images [n, C, H, W].
-    pub fn features_and_classes(&self, x: &Tensor) -> (Tensor, Vec<usize>) {
+    /// Penultimate features [n, FEATURES] and predicted classes of images [n, C, H, W];
+    /// `what` names the images in errors.
+    pub fn features_and_classes(
+        &self,
+        x: &Tensor,
+        what: &'static str,
+    ) -> Result<(Tensor, Vec<usize>), EvalError> {
         let _g = tch::no_grad_guard();
         let mut feats = Vec::new();
         let mut classes = Vec::new();
@@ -207,13 +273,12 @@ impl Classifier {
         while start < n {
             let len = (n - start).min(256);
             let f = self.net.features(&x.narrow(0, start, len));
-            let p: Vec<i64> =
-                Vec::try_from(self.net.fc2.forward(&f).argmax(1, false)).unwrap_or_default();
+            let p = predict(&self.net.fc2.forward(&f), what)?;
             classes.extend(p.into_iter().map(|c| c as usize));
             feats.push(f);
             start += len;
         }
-        (Tensor::cat(&feats, 0).to_kind(Kind::Double), classes)
+        Ok((Tensor::cat(&feats, 0).to_kind(Kind::Double), classes))
     }
 }
 
@@ -251,6 +316,42 @@ pub fn frechet_distance(a: &Tensor, b: &Tensor) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accuracy_is_never_a_figure_of_nothing() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = Net::new(&vs.root(), &[1, 8, 8], 10);
+        let acc = |d: &Dataset| accuracy(&net, &net.fc2, d, Device::Cpu);
+        let empty = Dataset::images("none".into(), [1, 8, 8], Vec::new(), Some(Vec::new()));
+        let e = acc(&empty).unwrap_err().to_string();
+        assert_eq!(e, "the held-out data has 0 items; at least 1 are needed");
+        let unlabelled = Dataset::images("x".into(), [1, 8, 8], vec![0.0; 64], None);
+        assert!(matches!(acc(&unlabelled), Err(EvalError::NoLabels { .. })));
+        let three = Dataset::images(
+            "x".into(),
+            [1, 8, 8],
+            vec![0.0; 3 * 64],
+            Some(vec![1, 2, 3]),
+        );
+        let a = acc(&three).unwrap();
+        assert!([0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0].contains(&a), "{a}");
+    }
+
+    #[test]
+    fn a_stored_accuracy_is_a_share_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.accuracy");
+        assert_eq!(stored_accuracy(&p), None);
+        for (text, want) in [
+            ("0.975\n", Some(0.975)),
+            ("", None),
+            ("NaN\n", None),
+            ("1.5", None),
+        ] {
+            std::fs::write(&p, text).unwrap();
+            assert_eq!(stored_accuracy(&p), want, "{text:?}");
+        }
+    }
 
     #[test]
     fn frechet_of_gaussians_matches_the_closed_form() {

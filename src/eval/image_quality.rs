@@ -2,6 +2,7 @@
 //! classifier's features, with two reference points, and the class histogram of samples.
 
 use super::classifier::{frechet_distance, Classifier};
+use super::EvalError;
 use crate::data::{DataConfig, Split};
 use tch::{Device, Kind, Tensor};
 
@@ -65,23 +66,36 @@ pub fn image_quality(
     seed: u64,
     device: Device,
     log: &mut dyn FnMut(&str),
-) -> Result<ImageQuality, String> {
+) -> Result<ImageQuality, EvalError> {
+    let class_names = data.class_names().ok_or(EvalError::Unlabelled)?;
     let clf = Classifier::for_data(data, seed, device, log)?;
     let n = samples.size()[0] as usize;
-    let held = data
-        .source()
-        .load(seed, Split::Held(2 * n.max(2)))
-        .map_err(|e| e.to_string())?;
+    if n == 0 {
+        return Err(EvalError::TooFew {
+            what: "samples",
+            got: 0,
+            needed: 1,
+        });
+    }
+    let held = data.source().load(seed, Split::Held(2 * n.max(2)))?;
+    // two halves, neither of them empty
+    if held.len() < 2 {
+        return Err(EvalError::TooFew {
+            what: "held-out data",
+            got: held.len(),
+            needed: 2,
+        });
+    }
     let half = held.len() / 2;
     let a = held.head(half, device);
     let idx: Vec<usize> = (half..held.len()).collect();
     let b = held.batch(&idx, device);
-    let (fa, _) = clf.features_and_classes(&a);
-    let (fb, _) = clf.features_and_classes(&b);
-    let (fs, classes) = clf.features_and_classes(&samples.to_device(device));
+    let (fa, _) = clf.features_and_classes(&a, "held-out data")?;
+    let (fb, _) = clf.features_and_classes(&b, "held-out data")?;
+    let (fs, classes) = clf.features_and_classes(&samples.to_device(device), "samples")?;
     tch::manual_seed(seed as i64 ^ 0x4015E);
     let noise = Tensor::randn(samples.size(), (Kind::Float, device)).clamp(-1.0, 1.0);
-    let (fnoise, _) = clf.features_and_classes(&noise);
+    let (fnoise, _) = clf.features_and_classes(&noise, "noise images")?;
     let mut histogram = vec![0usize; clf.classes];
     for c in classes {
         if c < histogram.len() {
@@ -93,7 +107,7 @@ pub fn image_quality(
         frechet_floor: frechet_distance(&fb, &fa),
         frechet_noise: frechet_distance(&fnoise, &fa),
         histogram,
-        class_names: data.class_names().unwrap_or_default(),
+        class_names,
         classifier_accuracy: clf.accuracy,
     })
 }

@@ -27,6 +27,33 @@ impl ModelConfig {
     }
 }
 
+/// A network that does not fit the data it is built for.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ModelError {
+    #[error("the MLP denoiser needs flat data, but items have shape {0:?}")]
+    MlpShape(Vec<i64>),
+    #[error("the U-Net needs images of shape [C, H, W], but items have shape {0:?}")]
+    UnetShape(Vec<i64>),
+    #[error("the U-Net takes 1 or 3 channels, not {0}")]
+    UnetChannels(i64),
+    #[error("model: base_channels and channel_mults must be positive and non-empty")]
+    Levels,
+    #[error(
+        "model: a {height}×{width} image cannot pass through {levels} U-Net levels: \
+         its size must divide by 2^(levels−1) = {divisor}"
+    )]
+    ImageSize {
+        height: i64,
+        width: i64,
+        levels: usize,
+        divisor: i64,
+    },
+    #[error("model: groups = {groups} does not divide the {channels} channels of a level")]
+    Groups { groups: i64, channels: i64 },
+    #[error("model: dropout must be in [0, 1), got {0}")]
+    Dropout(f64),
+}
+
 /// A denoiser of any architecture.
 pub enum Denoiser {
     Mlp(Box<Mlp>),
@@ -35,13 +62,15 @@ pub enum Denoiser {
 
 impl Denoiser {
     /// Builds the network for items of shape `item_shape` (e.g. [2] or [C, H, W]).
-    pub fn new(vs: &nn::Path, cfg: &ModelConfig, item_shape: &[i64]) -> Result<Denoiser, String> {
+    pub fn new(
+        vs: &nn::Path,
+        cfg: &ModelConfig,
+        item_shape: &[i64],
+    ) -> Result<Denoiser, ModelError> {
         match cfg {
             ModelConfig::Mlp(c) => {
                 if item_shape.len() != 1 {
-                    return Err(format!(
-                        "the MLP denoiser needs flat data, but items have shape {item_shape:?}"
-                    ));
+                    return Err(ModelError::MlpShape(item_shape.to_vec()));
                 }
                 Ok(Denoiser::Mlp(Box::new(Mlp::new(vs, item_shape[0], c))))
             }

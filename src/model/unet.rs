@@ -6,6 +6,7 @@
 //! `up.0.res.2.skip.weight`.
 
 use super::embedding::timestep_embedding;
+use super::ModelError;
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::Module, Tensor};
 
@@ -41,42 +42,37 @@ impl Default for UnetConfig {
 
 impl UnetConfig {
     /// Checks the configuration against items of shape [C, H, W].
-    pub fn check(&self, item_shape: &[i64]) -> Result<(), String> {
+    pub fn check(&self, item_shape: &[i64]) -> Result<(), ModelError> {
         let [c, h, w] = item_shape else {
-            return Err(format!(
-                "the U-Net needs images of shape [C, H, W], but items have shape {item_shape:?}"
-            ));
+            return Err(ModelError::UnetShape(item_shape.to_vec()));
         };
         if !(*c == 1 || *c == 3) {
-            return Err(format!("the U-Net takes 1 or 3 channels, not {c}"));
+            return Err(ModelError::UnetChannels(*c));
         }
         let levels = self.channel_mults.len();
         if levels == 0 || self.base_channels <= 0 || self.channel_mults.iter().any(|&m| m <= 0) {
-            return Err(
-                "model: base_channels and channel_mults must be positive and non-empty".into(),
-            );
+            return Err(ModelError::Levels);
         }
         let div = 1i64 << (levels - 1);
         if h % div != 0 || w % div != 0 {
-            return Err(format!(
-                "model: a {h}×{w} image cannot pass through {levels} U-Net levels: \
-                 its size must divide by 2^(levels−1) = {div}"
-            ));
+            return Err(ModelError::ImageSize {
+                height: *h,
+                width: *w,
+                levels,
+                divisor: div,
+            });
         }
         for &m in &self.channel_mults {
             let ch = self.base_channels * m;
             if self.groups <= 0 || ch % self.groups != 0 {
-                return Err(format!(
-                    "model: groups = {} does not divide the {ch} channels of a level",
-                    self.groups
-                ));
+                return Err(ModelError::Groups {
+                    groups: self.groups,
+                    channels: ch,
+                });
             }
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(format!(
-                "model: dropout must be in [0, 1), got {}",
-                self.dropout
-            ));
+            return Err(ModelError::Dropout(self.dropout));
         }
         Ok(())
     }

@@ -81,10 +81,13 @@ pub fn scatter(data: &[f32], samples: &[f32], style: &ScatterStyle) -> RgbImage 
 }
 
 /// Encodes a picture as PNG bytes.
-pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>, String> {
+pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>, super::RenderError> {
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png)
-        .map_err(|e| format!("cannot encode PNG: {e}"))?;
+        .map_err(|e| super::RenderError::Encode {
+            format: "PNG",
+            source: Box::new(e),
+        })?;
     Ok(out.into_inner())
 }
 

@@ -109,22 +109,24 @@ impl Adam {
     }
 
     /// Restores the moments saved by [`Adam::state`].
-    pub fn load_state(&mut self, tensors: &[(String, Tensor)], updates: u64) -> Result<(), String> {
+    pub fn load_state(
+        &mut self,
+        tensors: &[(String, Tensor)],
+        updates: u64,
+    ) -> Result<(), StateError> {
         let _guard = tch::no_grad_guard();
         for (i, n) in self.names.iter().enumerate() {
             for (prefix, dst) in [("m", &mut self.m[i]), ("v", &mut self.v[i])] {
                 let key = format!("{prefix}.{n}");
-                let src = tensors
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, t)| t)
-                    .ok_or_else(|| format!("optimizer state has no tensor {key}"))?;
+                let Some(src) = tensors.iter().find(|(k, _)| *k == key).map(|(_, t)| t) else {
+                    return Err(StateError::Missing { key });
+                };
                 if src.size() != dst.size() {
-                    return Err(format!(
-                        "optimizer tensor {key} has shape {:?}, the model needs {:?}",
-                        src.size(),
-                        dst.size()
-                    ));
+                    return Err(StateError::Shape {
+                        key,
+                        saved: src.size(),
+                        model: dst.size(),
+                    });
                 }
                 dst.copy_(src);
             }
@@ -132,4 +134,17 @@ impl Adam {
         self.updates = updates;
         Ok(())
     }
+}
+
+/// Saved optimiser moments that do not fit the model.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StateError {
+    #[error("optimizer state has no tensor {key}")]
+    Missing { key: String },
+    #[error("optimizer tensor {key} has shape {saved:?}, the model needs {model:?}")]
+    Shape {
+        key: String,
+        saved: Vec<i64>,
+        model: Vec<i64>,
+    },
 }

@@ -13,10 +13,12 @@
 //! folder is renamed into place: a kill during a save never leaves a broken checkpoint.
 //! `meta.ron` is written last, so a step folder without it is ignored.
 
-use crate::config::{parse_ron, Preset};
-use crate::util::{fsync_dir, write_atomic};
+use super::adam::StateError;
+use crate::config::{parse_ron, ConfigError, Preset, PresetError};
+use crate::util::{fsync_dir, write_atomic, TorchError, WriteError};
 use serde::{Deserialize, Serialize};
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use tch::{nn, Tensor};
 
@@ -52,15 +54,163 @@ pub struct Checkpoint {
     pub meta: CheckpointMeta,
 }
 
+/// A checkpoint that cannot be written or read. Every variant names the file or folder.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{}: cannot create the checkpoint folder", path.display())]
+    CreateFolder {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: cannot write a checkpoint here", path.display())]
+    TempFolder {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: cannot write", path.display())]
+    WriteTensors {
+        path: PathBuf,
+        #[source]
+        source: TorchError,
+    },
+    #[error("{}: cannot sync", path.display())]
+    Sync {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot serialise checkpoint metadata")]
+    SerialiseMeta(#[source] Box<ron::Error>),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    /// A finished checkpoint could not be moved into place.
+    #[error("{}", path.display())]
+    Rename {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: no such checkpoint", path.display())]
+    NotFound { path: PathBuf },
+    #[error(
+        "{}: not a checkpoint folder (expected a folder with {META_FILE})",
+        path.display()
+    )]
+    NotCheckpoint { path: PathBuf },
+    #[error("{}: no complete checkpoint in this folder", path.display())]
+    Empty { path: PathBuf },
+    #[error("{}: cannot list this folder", path.display())]
+    ReadFolder {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: cannot read", path.display())]
+    ReadMeta {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// `meta.ron` does not parse (the file, line and column are in the cause).
+    #[error(transparent)]
+    Meta(#[from] ConfigError),
+    #[error(
+        "{}: checkpoint format {found} is not supported (this diffscope reads {FORMAT_VERSION})",
+        path.display()
+    )]
+    Format { path: PathBuf, found: u32 },
+    /// The preset stored in `meta.ron` is not valid.
+    #[error("{}", path.display())]
+    InvalidPreset {
+        path: PathBuf,
+        #[source]
+        source: PresetError,
+    },
+    #[error("{}: missing", path.display())]
+    MissingFile { path: PathBuf },
+    #[error(
+        "{}: not a readable safetensors file (truncated or corrupt?)",
+        path.display()
+    )]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: TorchError,
+    },
+    #[error(
+        "{}: no tensor {name}: the checkpoint was made for another architecture",
+        path.display()
+    )]
+    MissingTensor { path: PathBuf, name: String },
+    #[error(
+        "{}: tensor {name} has shape {file:?} in the file but {model:?} in the model: the \
+         checkpoint was made for another architecture",
+        path.display()
+    )]
+    ShapeMismatch {
+        path: PathBuf,
+        name: String,
+        file: Vec<i64>,
+        model: Vec<i64>,
+    },
+    #[error(
+        "{}: unexpected tensor {name}: the checkpoint was made for another architecture",
+        path.display()
+    )]
+    UnexpectedTensor { path: PathBuf, name: String },
+    #[error("{}: tensor {name}", path.display())]
+    CopyTensor {
+        path: PathBuf,
+        name: String,
+        #[source]
+        source: TorchError,
+    },
+    /// Saved optimiser moments that do not fit the model.
+    #[error("{}", path.display())]
+    OptimizerState {
+        path: PathBuf,
+        #[source]
+        source: StateError,
+    },
+    #[error("{}: cannot remove", path.display())]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: exists and is not a folder", path.display())]
+    NotAFolder { path: PathBuf },
+    /// A fresh run asked for a folder that already holds checkpoints.
+    #[error("{}: already holds checkpoints", path.display())]
+    RunExists { path: PathBuf },
+    #[error("{}: cannot create the output folder", path.display())]
+    CreateRunFolder {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: cannot write checkpoints here", path.display())]
+    Unwritable {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
 /// The step folder name for a step.
 pub fn step_dir_name(step: u64) -> String {
     format!("step-{step:08}")
 }
 
-fn fsync_file(path: &Path) -> Result<(), String> {
+fn fsync_file(path: &Path) -> Result<(), CheckpointError> {
     fs::File::open(path)
         .and_then(|f| f.sync_all())
-        .map_err(|e| format!("{}: cannot sync: {e}", path.display()))
+        .map_err(|source| CheckpointError::Sync {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Writes a complete checkpoint for `meta.step` into `run_dir` and returns its folder.
@@ -70,18 +220,18 @@ pub fn write(
     model: &[(String, Tensor)],
     ema: &[(String, Tensor)],
     optim: &[(String, Tensor)],
-) -> Result<PathBuf, String> {
-    fs::create_dir_all(run_dir).map_err(|e| {
-        format!(
-            "{}: cannot create the checkpoint folder: {e}",
-            run_dir.display()
-        )
+) -> Result<PathBuf, CheckpointError> {
+    fs::create_dir_all(run_dir).map_err(|source| CheckpointError::CreateFolder {
+        path: run_dir.to_path_buf(),
+        source,
     })?;
     let name = step_dir_name(meta.step);
     let tmp = run_dir.join(format!(".{name}.tmp"));
     let _ = fs::remove_dir_all(&tmp);
-    fs::create_dir(&tmp)
-        .map_err(|e| format!("{}: cannot write a checkpoint here: {e}", run_dir.display()))?;
+    fs::create_dir(&tmp).map_err(|source| CheckpointError::TempFolder {
+        path: run_dir.to_path_buf(),
+        source,
+    })?;
     let res = (|| {
         for (file, tensors) in [(MODEL_FILE, model), (EMA_FILE, ema), (OPTIM_FILE, optim)] {
             let p = tmp.join(file);
@@ -89,24 +239,32 @@ pub fn write(
                 .iter()
                 .map(|(n, t)| (n.clone(), t.to_device(tch::Device::Cpu)))
                 .collect();
-            Tensor::write_safetensors(&cpu, &p)
-                .map_err(|e| format!("{}: cannot write: {e}", p.display()))?;
+            Tensor::write_safetensors(&cpu, &p).map_err(|e| CheckpointError::WriteTensors {
+                path: p.clone(),
+                source: e.into(),
+            })?;
             fsync_file(&p)?;
         }
         let text = ron::ser::to_string_pretty(meta, ron::ser::PrettyConfig::default())
-            .map_err(|e| format!("cannot serialise checkpoint metadata: {e}"))?;
+            .map_err(|e| CheckpointError::SerialiseMeta(Box::new(e)))?;
         write_atomic(&tmp.join(META_FILE), text.as_bytes())?;
         fsync_dir(&tmp);
         let dest = run_dir.join(&name);
+        let rename = |from: &Path, to: &Path| {
+            fs::rename(from, to).map_err(|source| CheckpointError::Rename {
+                path: dest.clone(),
+                source,
+            })
+        };
         if dest.exists() {
             // Same step saved again: move the old one aside first, then drop it.
             let old = run_dir.join(format!(".{name}.old"));
             let _ = fs::remove_dir_all(&old);
-            fs::rename(&dest, &old).map_err(|e| format!("{}: {e}", dest.display()))?;
-            fs::rename(&tmp, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+            rename(&dest, &old)?;
+            rename(&tmp, &dest)?;
             let _ = fs::remove_dir_all(&old);
         } else {
-            fs::rename(&tmp, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+            rename(&tmp, &dest)?;
         }
         fsync_dir(run_dir);
         Ok(dest)
@@ -117,31 +275,47 @@ pub fn write(
     res
 }
 
-/// The complete step folders of a run, sorted by step.
-pub fn list_steps(run_dir: &Path) -> Vec<(u64, PathBuf)> {
-    let mut v: Vec<(u64, PathBuf)> = fs::read_dir(run_dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().to_string();
-            let step = name.strip_prefix("step-")?.parse::<u64>().ok()?;
-            let p = e.path();
-            p.join(META_FILE).is_file().then_some((step, p))
-        })
-        .collect();
+/// The complete step folders of a run, sorted by step; none when the folder does not
+/// exist. A folder that exists but cannot be listed is an error.
+pub fn list_steps(run_dir: &Path) -> Result<Vec<(u64, PathBuf)>, CheckpointError> {
+    let fail = |source| CheckpointError::ReadFolder {
+        path: run_dir.to_path_buf(),
+        source,
+    };
+    let entries = match fs::read_dir(run_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(fail(e)),
+    };
+    let mut v = Vec::new();
+    for e in entries {
+        let e = e.map_err(fail)?;
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(step) = name
+            .strip_prefix("step-")
+            .and_then(|s| s.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        let p = e.path();
+        if p.join(META_FILE).is_file() {
+            v.push((step, p));
+        }
+    }
     v.sort();
-    v
+    Ok(v)
 }
 
 /// Resolves PATH to a step folder: a step folder itself, or the latest complete step of
 /// a run folder.
-pub fn resolve(path: &Path) -> Result<PathBuf, String> {
+pub fn resolve(path: &Path) -> Result<PathBuf, CheckpointError> {
     if path.join(META_FILE).is_file() {
         return Ok(path.to_path_buf());
     }
     if !path.exists() {
-        return Err(format!("{}: no such checkpoint", path.display()));
+        return Err(CheckpointError::NotFound {
+            path: path.to_path_buf(),
+        });
     }
     if path.is_file() {
         if let Some(parent) = path.parent() {
@@ -149,102 +323,127 @@ pub fn resolve(path: &Path) -> Result<PathBuf, String> {
                 return Ok(parent.to_path_buf());
             }
         }
-        return Err(format!(
-            "{}: not a checkpoint folder (expected a folder with {META_FILE})",
-            path.display()
-        ));
+        return Err(CheckpointError::NotCheckpoint {
+            path: path.to_path_buf(),
+        });
     }
-    list_steps(path)
+    list_steps(path)?
         .pop()
         .map(|(_, p)| p)
-        .ok_or_else(|| format!("{}: no complete checkpoint in this folder", path.display()))
+        .ok_or_else(|| CheckpointError::Empty {
+            path: path.to_path_buf(),
+        })
 }
 
 /// Reads a checkpoint's metadata.
-pub fn read(path: &Path) -> Result<Checkpoint, String> {
+pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
     let dir = resolve(path)?;
     let meta_path = dir.join(META_FILE);
-    let text = fs::read_to_string(&meta_path)
-        .map_err(|e| format!("{}: cannot read: {e}", meta_path.display()))?;
+    let text = fs::read_to_string(&meta_path).map_err(|source| CheckpointError::ReadMeta {
+        path: meta_path.clone(),
+        source,
+    })?;
     let meta: CheckpointMeta = parse_ron(&text, &meta_path)?;
     if meta.format != FORMAT_VERSION {
-        return Err(format!(
-            "{}: checkpoint format {} is not supported (this diffscope reads {FORMAT_VERSION})",
-            meta_path.display(),
-            meta.format
-        ));
+        return Err(CheckpointError::Format {
+            path: meta_path,
+            found: meta.format,
+        });
     }
     meta.preset
         .validate()
-        .map_err(|e| format!("{}: {e}", meta_path.display()))?;
+        .map_err(|source| CheckpointError::InvalidPreset {
+            path: meta_path.clone(),
+            source,
+        })?;
     Ok(Checkpoint { dir, meta })
 }
 
 /// Reads all tensors of a safetensors file; a truncated or corrupt file is an error.
-pub fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, String> {
+pub fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointError> {
     if !path.is_file() {
-        return Err(format!("{}: missing", path.display()));
+        return Err(CheckpointError::MissingFile {
+            path: path.to_path_buf(),
+        });
     }
-    Tensor::read_safetensors(path).map_err(|e| {
-        let msg = e.to_string();
-        let first = msg.lines().next().unwrap_or("").trim().to_string();
-        format!(
-            "{}: not a readable safetensors file (truncated or corrupt?): {first}",
-            path.display()
-        )
+    Tensor::read_safetensors(path).map_err(|e| CheckpointError::Corrupt {
+        path: path.to_path_buf(),
+        source: e.into(),
     })
 }
 
 /// Copies the tensors of `path` into the variables of `vs`, checking names and shapes.
-pub fn load_into(path: &Path, vs: &nn::VarStore) -> Result<(), String> {
+pub fn load_into(path: &Path, vs: &nn::VarStore) -> Result<(), CheckpointError> {
     let tensors = read_tensors(path)?;
     let vars = vs.variables();
     let _g = tch::no_grad_guard();
     let mut names: Vec<&String> = vars.keys().collect();
     names.sort();
     for name in names {
-        let src = tensors
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, t)| t)
-            .ok_or_else(|| {
-                format!(
-                    "{}: no tensor {name}: the checkpoint was made for another architecture",
-                    path.display()
-                )
-            })?;
+        let Some(src) = tensors.iter().find(|(n, _)| n == name).map(|(_, t)| t) else {
+            return Err(CheckpointError::MissingTensor {
+                path: path.to_path_buf(),
+                name: name.clone(),
+            });
+        };
         let mut dst = vars[name].shallow_clone();
         if src.size() != dst.size() {
-            return Err(format!(
-                "{}: tensor {name} has shape {:?} in the file but {:?} in the model: \
-                 the checkpoint was made for another architecture",
-                path.display(),
-                src.size(),
-                dst.size()
-            ));
+            return Err(CheckpointError::ShapeMismatch {
+                path: path.to_path_buf(),
+                name: name.clone(),
+                file: src.size(),
+                model: dst.size(),
+            });
         }
-        dst.f_copy_(src)
-            .map_err(|e| format!("{}: tensor {name}: {e}", path.display()))?;
+        dst.f_copy_(src).map_err(|e| CheckpointError::CopyTensor {
+            path: path.to_path_buf(),
+            name: name.clone(),
+            source: e.into(),
+        })?;
     }
     if let Some((extra, _)) = tensors.iter().find(|(n, _)| !vars.contains_key(n)) {
-        return Err(format!(
-            "{}: unexpected tensor {extra}: the checkpoint was made for another architecture",
-            path.display()
-        ));
+        return Err(CheckpointError::UnexpectedTensor {
+            path: path.to_path_buf(),
+            name: extra.clone(),
+        });
     }
     Ok(())
 }
 
 /// Keeps the `keep` newest periodic checkpoints of a run; hand-made ones are never removed.
-pub fn prune(run_dir: &Path, keep: usize) -> Result<(), String> {
-    let periodic: Vec<PathBuf> = list_steps(run_dir)
+/// A step whose metadata cannot be read is kept too: nothing is removed on a guess.
+pub fn prune(run_dir: &Path, keep: usize) -> Result<(), CheckpointError> {
+    let periodic: Vec<PathBuf> = list_steps(run_dir)?
         .into_iter()
-        .filter(|(_, p)| read(p).map(|c| !c.meta.manual).unwrap_or(false))
+        .filter(|(_, p)| read(p).is_ok_and(|c| !c.meta.manual))
         .map(|(_, p)| p)
         .collect();
     let excess = periodic.len().saturating_sub(keep.max(1));
     for p in periodic.into_iter().take(excess) {
-        fs::remove_dir_all(&p).map_err(|e| format!("{}: cannot remove: {e}", p.display()))?;
+        fs::remove_dir_all(&p).map_err(|source| CheckpointError::Remove { path: p, source })?;
     }
+    Ok(())
+}
+
+/// Makes sure checkpoints can be written to `dir`; a fresh run refuses a folder that
+/// already holds checkpoints, so nothing saved is overwritten.
+pub fn prepare_run_dir(dir: &Path, resuming: bool) -> Result<(), CheckpointError> {
+    let path = || dir.to_path_buf();
+    if dir.exists() && !dir.is_dir() {
+        return Err(CheckpointError::NotAFolder { path: path() });
+    }
+    if !resuming && dir.is_dir() && !list_steps(dir)?.is_empty() {
+        return Err(CheckpointError::RunExists { path: path() });
+    }
+    fs::create_dir_all(dir).map_err(|source| CheckpointError::CreateRunFolder {
+        path: path(),
+        source,
+    })?;
+    let probe = dir.join(".diffscope-write-test");
+    fs::write(&probe, b"").map_err(|source| CheckpointError::Unwritable {
+        path: path(),
+        source,
+    })?;
+    let _ = fs::remove_file(probe);
     Ok(())
 }

@@ -8,7 +8,7 @@ use crate::data::{ItemKind, Split};
 use crate::diffusion::bound::Decoder;
 use crate::eval::image_quality::image_quality;
 use crate::eval::{evaluate_bound, point_quality, BoundOptions, Unit};
-use crate::util::tensor_values;
+use crate::util::{one_line, tensor_values};
 
 /// Held-out items for the bound: few enough that all T timesteps take seconds.
 const POINTS: usize = 256;
@@ -29,7 +29,7 @@ pub fn evaluate(
     let n = if image { IMAGES } else { POINTS };
     let held = source
         .load(seed, Split::Held(n))
-        .map_err(|e| format!("held-out data: {e}"))?;
+        .map_err(|e| format!("held-out data: {}", one_line(&e)))?;
     let decoder = if held.kind == ItemKind::Image {
         Decoder::Discretized
     } else {
@@ -76,10 +76,10 @@ pub fn evaluate(
             None,
             &mut |_, _| {},
         );
-        let values = tensor_values(&x);
+        let values = tensor_values(&x).map_err(|e| format!("samples: {}", one_line(&e)))?;
         let fresh = source
             .load(seed.wrapping_add(1), Split::Held(POINT_SAMPLES))
-            .map_err(|e| format!("held-out data: {e}"))?;
+            .map_err(|e| format!("held-out data: {}", one_line(&e)))?;
         let q = point_quality(&values, &fresh.values, held.item_len(), seed);
         lines.push(format!(
             "{POINT_SAMPLES} samples: sliced W1 {:.4} (ratio to noise {:.3}), MMD {:.4} (ratio {:.3})",
@@ -98,7 +98,8 @@ pub fn evaluate(
             None,
             &mut |_, _| {},
         );
-        let q = image_quality(&x, &tr.preset.data, seed, tr.device, &mut |_| {})?;
+        let q = image_quality(&x, &tr.preset.data, seed, tr.device, &mut |_| {})
+            .map_err(|e| one_line(&e))?;
         lines.extend(q.report());
         summary.push_str(&format!(
             " · Fréchet {:.1} (noise {:.0}) · {}/{} classes",

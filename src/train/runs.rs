@@ -2,11 +2,10 @@
 //! or checkpoint, and its folder), start or resume its worker, and list and delete the
 //! checkpoints that runs leave.
 
-use super::checkpoint::{self, CheckpointMeta, META_FILE};
+use super::checkpoint::{self, CheckpointError, CheckpointMeta, META_FILE};
 use super::worker::{self, Origin, WorkerHandle, WorkerOptions};
 use crate::config::{paths, Preset};
 use crate::util::{now_unix, timestamp};
-use std::fs;
 use std::path::{Path, PathBuf};
 use tch::Device;
 
@@ -39,32 +38,18 @@ pub struct Overrides {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("{0}")]
-    Preset(String),
-    #[error("{0}")]
-    Checkpoint(String),
-    #[error("{}: exists and is not a folder", .0.display())]
-    NotAFolder(PathBuf),
-    #[error(
-        "{}: already holds checkpoints; choose another output folder or resume from them",
-        .0.display()
-    )]
-    HoldsCheckpoints(PathBuf),
-    #[error("{}: cannot create the run folder: {source}", .dir.display())]
-    Create {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}: cannot write checkpoints here: {source}", .dir.display())]
-    Unwritable {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Preset(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
     #[error("{}: not a checkpoint folder", .0.display())]
     NotACheckpoint(PathBuf),
-    #[error("{}: cannot delete: {source}", .dir.display())]
+    #[error("{}: cannot delete", .dir.display())]
     Delete {
         dir: PathBuf,
+        #[source]
         source: std::io::Error,
     },
 }
@@ -88,13 +73,9 @@ pub struct RunPlan {
 pub fn plan(spec: &RunSpec, over: &Overrides) -> Result<RunPlan, RunError> {
     let plan = match &spec.origin {
         RunOrigin::Preset(name) => {
-            let mut loaded = Preset::load(name).map_err(RunError::Preset)?;
+            let mut loaded = Preset::load(name)?;
             if let Some(p) = &over.data {
-                loaded
-                    .preset
-                    .data
-                    .set_path(p.clone())
-                    .map_err(RunError::Preset)?;
+                loaded.preset.data.set_path(p.clone())?;
             }
             let preset = loaded.preset;
             let run_dir = over.out.clone().unwrap_or_else(|| {
@@ -115,7 +96,7 @@ pub fn plan(spec: &RunSpec, over: &Overrides) -> Result<RunPlan, RunError> {
             }
         }
         RunOrigin::Checkpoint(path) => {
-            let ck = checkpoint::read(path).map_err(RunError::Checkpoint)?;
+            let ck = checkpoint::read(path)?;
             let run_dir = over.out.clone().unwrap_or_else(|| {
                 ck.dir
                     .parent()
@@ -134,31 +115,9 @@ pub fn plan(spec: &RunSpec, over: &Overrides) -> Result<RunPlan, RunError> {
         }
     };
     if plan.train {
-        prepare_run_dir(&plan.run_dir, plan.resuming)?;
+        checkpoint::prepare_run_dir(&plan.run_dir, plan.resuming)?;
     }
     Ok(plan)
-}
-
-/// Makes sure checkpoints can be written to `dir`; a fresh run refuses a folder that
-/// already holds checkpoints, so nothing saved is overwritten.
-pub fn prepare_run_dir(dir: &Path, resuming: bool) -> Result<(), RunError> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(RunError::NotAFolder(dir.to_path_buf()));
-    }
-    if !resuming && !checkpoint::list_steps(dir).is_empty() {
-        return Err(RunError::HoldsCheckpoints(dir.to_path_buf()));
-    }
-    fs::create_dir_all(dir).map_err(|source| RunError::Create {
-        dir: dir.to_path_buf(),
-        source,
-    })?;
-    let probe = dir.join(".diffscope-write-test");
-    fs::write(&probe, b"").map_err(|source| RunError::Unwritable {
-        dir: dir.to_path_buf(),
-        source,
-    })?;
-    let _ = fs::remove_file(probe);
-    Ok(())
 }
 
 /// How to run a planned run's worker.

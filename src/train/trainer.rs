@@ -3,14 +3,15 @@
 //! lives on one thread (the worker, or the main thread of a headless command).
 
 use super::adam::Adam;
-use super::checkpoint::{self, CheckpointMeta};
+use super::checkpoint::{self, CheckpointError, CheckpointMeta};
 use super::ema::Ema;
-use crate::config::Preset;
-use crate::data::{Batcher, Dataset, Split};
+use crate::config::{Preset, PresetError};
+use crate::data::{Batcher, DataError, Dataset, Split};
 use crate::diffusion::{
-    sampler::StepView, Diffusion, SampleOptions, Schedule, ScheduleKind, Trajectory,
+    sampler::StepView, Diffusion, SampleOptions, Schedule, ScheduleError, ScheduleKind, Trajectory,
 };
-use crate::model::Denoiser;
+use crate::model::{Denoiser, ModelError};
+use crate::util::{read_values, ReadError};
 use std::path::{Path, PathBuf};
 use tch::{nn, Device, Kind, Tensor};
 
@@ -26,14 +27,40 @@ pub struct StepStats {
     pub grad_norm: f64,
 }
 
+/// A model that cannot be built, loaded or trained.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error(
         "the loss became {loss} at step {step}; training stopped (the last checkpoint is kept)"
     )]
     NonFinite { step: u64, loss: f64 },
-    #[error("{0}")]
-    Other(String),
+    #[error("this model was opened for inspection, without its training data")]
+    NoData,
+    #[error(transparent)]
+    Preset(#[from] PresetError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("{name}: the training data set is empty")]
+    EmptyData { name: String },
+    #[error("{name}: items have shape {found:?}, but the preset expects {expected:?}")]
+    ItemShape {
+        name: String,
+        found: Vec<i64>,
+        expected: Vec<i64>,
+    },
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The per-item losses of a step could not be read back.
+    #[error("step {step}: cannot read the losses")]
+    ReadLosses {
+        step: u64,
+        #[source]
+        source: ReadError,
+    },
 }
 
 /// Weights of one network: raw or EMA.
@@ -74,32 +101,29 @@ pub fn step_seed(seed: u64, step: u64) -> i64 {
 
 impl Trainer {
     /// A fresh model for `preset`, initialised from its seed, with its training data.
-    pub fn new(preset: Preset, device: Device) -> Result<Trainer, String> {
+    pub fn new(preset: Preset, device: Device) -> Result<Trainer, TrainError> {
         Trainer::build(preset, device, true)
     }
 
     /// A fresh model without loading the data (for sampling from loaded weights).
-    pub fn without_data(preset: Preset, device: Device) -> Result<Trainer, String> {
+    pub fn without_data(preset: Preset, device: Device) -> Result<Trainer, TrainError> {
         Trainer::build(preset, device, false)
     }
 
-    fn build(preset: Preset, device: Device, with_data: bool) -> Result<Trainer, String> {
+    fn build(preset: Preset, device: Device, with_data: bool) -> Result<Trainer, TrainError> {
         preset.validate()?;
         let item_shape = preset.data.item_shape();
         let (data, batcher) = if with_data {
-            let data = preset
-                .data
-                .source()
-                .load(preset.train.seed, Split::Train)
-                .map_err(|e| e.to_string())?;
+            let data = preset.data.source().load(preset.train.seed, Split::Train)?;
             if data.is_empty() {
-                return Err("the training data set is empty".into());
+                return Err(TrainError::EmptyData { name: data.name });
             }
             if data.item_shape != item_shape {
-                return Err(format!(
-                    "{}: items have shape {:?}, but the preset expects {item_shape:?}",
-                    data.name, data.item_shape
-                ));
+                return Err(TrainError::ItemShape {
+                    name: data.name,
+                    found: data.item_shape,
+                    expected: item_shape,
+                });
             }
             let b = Batcher::new(preset.train.seed, data.len(), preset.train.batch_size);
             (Some(data), Some(b))
@@ -107,7 +131,7 @@ impl Trainer {
             (None, None)
         };
         let d = &preset.diffusion;
-        let schedule = Schedule::new(d.schedule, d.timesteps).map_err(|e| e.to_string())?;
+        let schedule = Schedule::new(d.schedule, d.timesteps)?;
         let diffusion = Diffusion::new(schedule, d.prediction, d.variance, device);
         tch::manual_seed(preset.train.seed as i64);
         let vs = nn::VarStore::new(device);
@@ -166,9 +190,7 @@ impl Trainer {
     pub fn train_step(&mut self) -> Result<StepStats, TrainError> {
         let step = self.step;
         let (Some(data), Some(batcher)) = (&self.data, &mut self.batcher) else {
-            return Err(TrainError::Other(
-                "this model was opened for inspection, without its training data".into(),
-            ));
+            return Err(TrainError::NoData);
         };
         tch::manual_seed(step_seed(self.preset.train.seed, step));
         let idx = batcher.indices(step);
@@ -191,6 +213,11 @@ impl Trainer {
             &noise,
             self.preset.diffusion.loss_weighting,
         );
+        let quarter_losses =
+            quarter_means(&losses, &t, total).map_err(|source| TrainError::ReadLosses {
+                step: step + 1,
+                source,
+            })?;
         let loss_t = losses.mean(Kind::Float);
         let loss = loss_t.double_value(&[]);
         if !loss.is_finite() {
@@ -210,7 +237,7 @@ impl Trainer {
         Ok(StepStats {
             step: self.step,
             loss,
-            quarter_losses: quarter_means(&losses, &t, total),
+            quarter_losses,
             lr,
             grad_norm,
         })
@@ -274,7 +301,7 @@ impl Trainer {
     }
 
     /// Saves a checkpoint of the current state into the run folder `run_dir`.
-    pub fn save(&self, run_dir: &Path, manual: bool) -> Result<PathBuf, String> {
+    pub fn save(&self, run_dir: &Path, manual: bool) -> Result<PathBuf, CheckpointError> {
         let meta = CheckpointMeta {
             format: checkpoint::FORMAT_VERSION,
             preset: self.preset.clone(),
@@ -309,16 +336,16 @@ impl Trainer {
 
     /// Rebuilds a trainer from a checkpoint: weights, EMA, optimiser state and step, with
     /// its training data, ready to resume.
-    pub fn load(path: &Path, device: Device) -> Result<Trainer, String> {
+    pub fn load(path: &Path, device: Device) -> Result<Trainer, TrainError> {
         Trainer::load_with(path, device, true)
     }
 
     /// Opens a checkpoint to sample from or inspect: no training data needed.
-    pub fn load_model(path: &Path, device: Device) -> Result<Trainer, String> {
+    pub fn load_model(path: &Path, device: Device) -> Result<Trainer, TrainError> {
         Trainer::load_with(path, device, false)
     }
 
-    fn load_with(path: &Path, device: Device, with_data: bool) -> Result<Trainer, String> {
+    fn load_with(path: &Path, device: Device, with_data: bool) -> Result<Trainer, TrainError> {
         let ck = checkpoint::read(path)?;
         let mut tr = Trainer::build(ck.meta.preset.clone(), device, with_data)?;
         checkpoint::load_into(&ck.dir.join(checkpoint::MODEL_FILE), &tr.vs)?;
@@ -331,7 +358,10 @@ impl Trainer {
             .collect();
         tr.opt
             .load_state(&state, ck.meta.optimizer_updates)
-            .map_err(|e| format!("{}: {e}", opt_path.display()))?;
+            .map_err(|source| CheckpointError::OptimizerState {
+                path: opt_path,
+                source,
+            })?;
         tr.step = ck.meta.step;
         tr.last_loss = ck.meta.loss;
         tr.command = ck.meta.command.clone();
@@ -371,9 +401,10 @@ pub fn keep_frame(index: usize, of: usize, frames: usize) -> bool {
     (k * ratio).round() as usize == index
 }
 
-fn quarter_means(losses: &Tensor, t: &Tensor, total: i64) -> [Option<f64>; 4] {
-    let l: Vec<f32> = Vec::try_from(losses.detach().to_device(Device::Cpu)).unwrap_or_default();
-    let t: Vec<i64> = Vec::try_from(t.to_device(Device::Cpu)).unwrap_or_default();
+/// The mean loss of the items whose t fell in each quarter of 0..`total`.
+fn quarter_means(losses: &Tensor, t: &Tensor, total: i64) -> Result<[Option<f64>; 4], ReadError> {
+    let l: Vec<f32> = read_values(&losses.detach())?;
+    let t: Vec<i64> = read_values(t)?;
     let mut sum = [0.0f64; 4];
     let mut cnt = [0usize; 4];
     for (li, ti) in l.iter().zip(&t) {
@@ -381,7 +412,9 @@ fn quarter_means(losses: &Tensor, t: &Tensor, total: i64) -> [Option<f64>; 4] {
         sum[q] += *li as f64;
         cnt[q] += 1;
     }
-    std::array::from_fn(|q| (cnt[q] > 0).then(|| sum[q] / cnt[q] as f64))
+    Ok(std::array::from_fn(|q| {
+        (cnt[q] > 0).then(|| sum[q] / cnt[q] as f64)
+    }))
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 //! here and sent as events; they never take the program down.
 
 use super::protocol::{Command, Event, Failure, RunInfo, SampleRequest, Samples};
-use super::trainer::{TrainError, Trainer, Weights};
+use super::trainer::{Trainer, Weights};
 use crate::diffusion::Trajectory;
-use crate::util::tensor_values;
+use crate::util::{one_line, tensor_values};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -133,10 +133,10 @@ fn build(opts: &WorkerOptions) -> Result<Trainer, String> {
             if let Some(n) = opts.total_steps {
                 p.train.steps = n;
             }
-            Trainer::new(p, opts.device)?
+            Trainer::new(p, opts.device).map_err(|e| one_line(&e))?
         }
         Origin::Checkpoint(path) => {
-            let mut tr = Trainer::load(path, opts.device)?;
+            let mut tr = Trainer::load(path, opts.device).map_err(|e| one_line(&e))?;
             if let Some(n) = opts.total_steps {
                 tr.preset.train.steps = n;
             }
@@ -233,8 +233,8 @@ fn run(
                     send(Event::Resumed);
                 }
                 Command::Sample(req) => match guarded(|| sample(&tr, &req, &send, &cancel)) {
-                    Ok(s) => send(Event::Samples(s)),
-                    Err(message) => send(Event::Failed {
+                    Ok(Ok(s)) => send(Event::Samples(s)),
+                    Ok(Err(message)) | Err(message) => send(Event::Failed {
                         what: Failure::Sampling { id: req.id },
                         message,
                     }),
@@ -292,11 +292,7 @@ fn run(
             }
             Ok(Err(e)) => {
                 stopped = true;
-                let msg = match &e {
-                    TrainError::NonFinite { .. } => e.to_string(),
-                    TrainError::Other(m) => m.clone(),
-                };
-                send(Event::TrainingStopped(msg));
+                send(Event::TrainingStopped(one_line(&e)));
             }
             Err(e) => {
                 stopped = true;
@@ -308,7 +304,7 @@ fn run(
 }
 
 fn save(tr: &Trainer, opts: &WorkerOptions, manual: bool, send: &dyn Fn(Event)) {
-    match guarded(|| tr.save(&opts.run_dir, manual)) {
+    match guarded(|| tr.save(&opts.run_dir, manual).map_err(|e| one_line(&e))) {
         Ok(Ok(path)) => send(Event::Saved {
             path,
             step: tr.step,
@@ -320,7 +316,12 @@ fn save(tr: &Trainer, opts: &WorkerOptions, manual: bool, send: &dyn Fn(Event)) 
     }
 }
 
-fn sample(tr: &Trainer, req: &SampleRequest, send: &dyn Fn(Event), cancel: &AtomicBool) -> Samples {
+fn sample(
+    tr: &Trainer,
+    req: &SampleRequest,
+    send: &dyn Fn(Event),
+    cancel: &AtomicBool,
+) -> Result<Samples, String> {
     let mut traj = Trajectory::new();
     let weights = if req.ema { Weights::Ema } else { Weights::Raw };
     let every = (req.options.steps.min(tr.diffusion.steps()) / 50).max(1);
@@ -344,16 +345,17 @@ fn sample(tr: &Trainer, req: &SampleRequest, send: &dyn Fn(Event), cancel: &Atom
             }
         },
     );
-    Samples {
+    let read = |x| tensor_values(x).map_err(|e| one_line(&e));
+    Ok(Samples {
         id: req.id,
         step: tr.step,
         ema: req.ema,
         shape: x.size(),
-        values: tensor_values(&x),
+        values: read(&x)?,
         frame_timesteps: traj.timesteps.clone(),
-        frames_xt: traj.xt.iter().map(tensor_values).collect(),
-        frames_x0: traj.x0_hat.iter().map(tensor_values).collect(),
-    }
+        frames_xt: traj.xt.iter().map(read).collect::<Result<_, _>>()?,
+        frames_x0: traj.x0_hat.iter().map(read).collect::<Result<_, _>>()?,
+    })
 }
 
 #[cfg(test)]

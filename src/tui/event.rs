@@ -9,6 +9,7 @@ use super::{inspect, ui};
 use crate::config::catalog;
 use crate::train::protocol::{Command, Event};
 use crate::train::runs::{self, Launch, Overrides, RunPlan};
+use crate::util::one_line;
 use crossterm::event::Event as CEvent;
 use futures_util::{Stream, StreamExt};
 use ratatui::backend::Backend;
@@ -29,7 +30,7 @@ pub const FRAME: Duration = Duration::from_millis(33);
 /// Plans a run for the workbench (the run service's defaults: a fresh run folder under
 /// `checkpoints/`, or the checkpoint's own when resuming).
 pub fn plan(spec: &RunSpec) -> Result<RunPlan, String> {
-    runs::plan(spec, &Overrides::default()).map_err(|e| e.to_string())
+    runs::plan(spec, &Overrides::default()).map_err(|e| one_line(&e))
 }
 
 /// Starts workers and background jobs for the loop.
@@ -190,7 +191,7 @@ impl Runtime {
                     Msg::Deleted(
                         runs::delete_checkpoint(&p)
                             .map(|_| p)
-                            .map_err(|e| e.to_string()),
+                            .map_err(|e| one_line(&e)),
                     )
                 }),
                 Effect::Quit => return true,

@@ -146,7 +146,7 @@ pub fn prepare_data(preset: &Preset) -> Result<DataView, String> {
         .data
         .source()
         .load(preset.train.seed, Split::Held(BACKGROUND_POINTS))
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| crate::util::one_line(&e))?;
     let item = data.item_len().max(1);
     let is_2d = data.item_shape == [2];
     let n = (if is_2d {

@@ -62,7 +62,7 @@ impl Settings {
             return Ok(Settings::default());
         };
         match std::fs::read_to_string(&path) {
-            Ok(text) => theme::parse_ron(&text, &path),
+            Ok(text) => theme::parse_ron(&text, &path).map_err(|e| crate::util::one_line(&e)),
             Err(_) => Ok(Settings::default()),
         }
     }
@@ -173,7 +173,7 @@ pub fn run(opts: TuiOptions) -> Result<(), String> {
         return Err(too_small_message(w, h));
     }
     let settings = Settings::load()?;
-    let device = crate::train::parse_device(&opts.device)?;
+    let device = crate::train::parse_device(&opts.device).map_err(|e| crate::util::one_line(&e))?;
     // Resolve the first run before touching the terminal, so bad input is a plain error.
     let first = event::plan(&first_spec(&opts))?;
     let (themes, theme_idx, warnings) = themes(opts.theme.as_deref().or(settings.theme.as_deref()));

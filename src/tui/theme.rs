@@ -161,7 +161,7 @@ impl Theme {
             .find(|(n, _)| *n == name)
             .ok_or_else(|| format!("themes/{name}.ron: no such bundled theme"))?;
         let origin = PathBuf::from(format!("themes/{n}.ron"));
-        let f: ThemeFile = parse_ron(text, &origin)?;
+        let f: ThemeFile = parse_ron(text, &origin).map_err(|e| crate::util::one_line(&e))?;
         let mut t = Theme::base().overlay(&f, &origin)?;
         t.name = n.to_string();
         Ok(t)
@@ -171,7 +171,7 @@ impl Theme {
     pub fn from_file(path: &Path) -> Result<Theme, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read theme: {e}", path.display()))?;
-        let f: ThemeFile = parse_ron(&text, path)?;
+        let f: ThemeFile = parse_ron(&text, path).map_err(|e| crate::util::one_line(&e))?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
