@@ -2,10 +2,11 @@
 //! step's variance (improved-diffusion's `respace.py`, diffusers' `DDPMScheduler.step` and
 //! `DDIMScheduler.step`).
 //!
-//! A chain visits timesteps t_0 < t_1 < … < t_{S−1} of a base schedule (0-based indices).
-//! Its step i goes from x at t_i to x at t_{i−1} (to the data for i = 0), so it has
-//! ᾱ_i = ᾱ(t_i), ᾱ_prev,i = ᾱ(t_{i−1}) with ᾱ_prev,0 = 1, and β_i = 1 − ᾱ_i/ᾱ_prev,i;
-//! every other table follows from these three columns. The base [`Schedule`] is the chain
+//! A chain visits timesteps t_0 < t_1 < … < t_{S−1} of a base schedule (0-based table
+//! indices). Its reverse step i takes the state that base step t_i produces
+//! ([`state_of`](super::state_of)`(t_i)`) to the one that t_{i−1} produces (to the data for
+//! i = 0), so it has ᾱ_i = ᾱ(t_i), ᾱ_prev,i = ᾱ(t_{i−1}) with ᾱ_prev,0 = 1, and
+//! β_i = 1 − ᾱ_i/ᾱ_prev,i; every other table follows from these three columns. The base [`Schedule`] is the chain
 //! that visits every step, with its β as given (for S = T the ratio gives the same β up
 //! to f64 rounding); [`Schedule::respace`] builds the chain of a sampling run once.
 
@@ -18,7 +19,8 @@ use super::{DiffusionError, Schedule, VarianceKind};
 pub struct Respaced {
     /// The base schedule's timestep (0-based index) of each step, increasing.
     pub timesteps: Vec<usize>,
-    /// β_i, the variance of the forward step into step i.
+    /// β_i, the variance of the chain's forward step i (from the state of step i − 1, or
+    /// the data, to the state of step i).
     pub betas: Vec<f64>,
     /// α_i = 1 − β_i.
     pub alphas: Vec<f64>,
@@ -207,7 +209,12 @@ impl Respaced {
 /// ᾱ of the step before each step: 1, then ᾱ shifted by one.
 fn prev_of(alpha_bars: &[f64]) -> Vec<f64> {
     std::iter::once(1.0)
-        .chain(alpha_bars.iter().copied().take(alpha_bars.len() - 1))
+        .chain(
+            alpha_bars
+                .iter()
+                .copied()
+                .take(alpha_bars.len().saturating_sub(1)),
+        )
         .collect()
 }
 

@@ -5,7 +5,7 @@
 //! `alpha_bars[0] = α_1` and `alpha_bars[T-1] = ᾱ_T`.
 
 use super::respace::Respaced;
-use super::DiffusionError;
+use super::{state_of, DiffusionError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -171,6 +171,8 @@ fn linspace(start: f64, end: f64, n: usize) -> Vec<f64> {
     (0..n).map(|i| start + step * i as f64).collect()
 }
 
+/// β_i = 1 − ᾱ(t + 1)/ᾱ(t) for the step at index i, which goes from state t = i to state
+/// [`state_of`]`(i)`, with ᾱ(t) = f(t)/f(0).
 fn cosine_betas(steps: usize, s: f64) -> Vec<f64> {
     let f = |t: f64| {
         let x = (t / steps as f64 + s) / (1.0 + s) * std::f64::consts::FRAC_PI_2;
@@ -178,7 +180,7 @@ fn cosine_betas(steps: usize, s: f64) -> Vec<f64> {
     };
     (0..steps)
         .map(|i| {
-            let (t1, t2) = (i as f64, (i + 1) as f64);
+            let (t1, t2) = (i as f64, state_of(i) as f64);
             (1.0 - f(t2) / f(t1)).min(MAX_BETA)
         })
         .collect()
