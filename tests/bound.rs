@@ -211,7 +211,7 @@ fn a_nan_from_the_model_is_reported_with_its_timestep() {
         .bound_terms(&mut model, &x0, Decoder::Gaussian, &mut |_, _| {})
         .unwrap_err();
     println!("exact: {err}");
-    assert_eq!(err, BoundError::NanOutput { t: 37 });
+    assert!(matches!(err, BoundError::NanOutput { t: 37 }), "{err:?}");
     assert!(err.to_string().contains("t=37"));
     // the estimate draws t at random: with 2000 draws over 99 timesteps it meets t = 37
     tch::manual_seed(5);
@@ -225,7 +225,7 @@ fn a_nan_from_the_model_is_reported_with_its_timestep() {
         )
         .unwrap_err();
     println!("estimate: {err}");
-    assert_eq!(err, BoundError::NanOutput { t: 37 });
+    assert!(matches!(err, BoundError::NanOutput { t: 37 }), "{err:?}");
 }
 
 #[test]

@@ -2,8 +2,10 @@
 //! against the step-by-step chain, the posterior, the prediction targets, and the samplers
 //! fed with the exact noise predictor of Gaussian data (no training needed).
 
+use diffscope::diffusion::forward::q_sample_slice;
 use diffscope::diffusion::{
-    Diffusion, Prediction, SampleOptions, SamplerKind, Schedule, ScheduleKind, VarianceKind,
+    index_of, state_of, Diffusion, Prediction, SampleOptions, SamplerKind, Schedule, ScheduleKind,
+    VarianceKind,
 };
 use std::sync::{Mutex, MutexGuard};
 use tch::{Device, Kind, Tensor};
@@ -134,7 +136,7 @@ fn ddpm_step_equals_algorithm_2() {
         ..Default::default()
     };
     let tiny = Diffusion::new(
-        Schedule::from_betas(ScheduleKind::Linear, vec![s.betas[0]]),
+        Schedule::from_betas(ScheduleKind::Linear, vec![s.betas[0]]).unwrap(),
         Prediction::Epsilon,
         VarianceKind::FixedSmall,
         Device::Cpu,
@@ -283,4 +285,57 @@ fn min_snr_weights_cap_the_x0_weight() {
     println!("min-SNR-5 weights for ε at t=0,500,999: {w:?}");
     assert!((w[0] as f64 - 5.0 / snr0).abs() < 1e-6);
     assert!((w[2] - 1.0).abs() < 1e-6, "low-SNR steps keep weight 1");
+}
+
+#[test]
+fn the_slice_closed_form_equals_the_tensor_one_bit_for_bit() {
+    let _rng = rng_lock();
+    tch::manual_seed(13);
+    let d = diffusion(ScheduleKind::Cosine, 1000, Prediction::Epsilon);
+    let x0 = Tensor::randn([3, 5, 7], (Kind::Float, Device::Cpu));
+    let eps = Tensor::randn([3, 5, 7], (Kind::Float, Device::Cpu));
+    let flat = |x: &Tensor| -> Vec<f32> { Vec::try_from(x.view([-1])).unwrap() };
+    let (x0v, epsv) = (flat(&x0), flat(&eps));
+    for index in [0usize, 1, 250, 998, 999] {
+        let tensor = flat(&d.q_sample(&x0, &d.timestep_batch(index, 3), &eps));
+        // the same step in the seed note's numbering of states
+        let t = state_of(index);
+        assert_eq!(index_of(t), Some(index));
+        let slice = q_sample_slice(d.schedule.alpha_bar_of_state(t), &x0v, &epsv);
+        assert_eq!(tensor, slice, "index {index}");
+    }
+    // state 0 is the data itself
+    assert_eq!(index_of(0), None);
+    assert_eq!(d.schedule.alpha_bar_of_state(0), 1.0);
+    assert_eq!(q_sample_slice(1.0, &x0v, &epsv), x0v);
+    assert_eq!(
+        d.schedule.alpha_bar_of_state(1000),
+        d.schedule.alpha_bars[999]
+    );
+}
+
+#[test]
+fn samplers_visit_the_respaced_chain_and_the_trajectory_keeps_table_indices() {
+    let _rng = rng_lock();
+    let d = diffusion(ScheduleKind::Linear, 1000, Prediction::Epsilon);
+    for steps in [1000usize, 50, 10, 1] {
+        let chain = d.schedule.spaced(steps);
+        let mut seen = Vec::new();
+        let opts = SampleOptions {
+            steps,
+            ..Default::default()
+        };
+        tch::manual_seed(14);
+        let x = d.sample(&mut |x, _| x.zeros_like(), &[4, 2], &opts, &mut |v| {
+            seen.push((v.index, v.of, v.t))
+        });
+        assert_eq!(x.size(), [4, 2]);
+        let want: Vec<(usize, usize, usize)> = (0..chain.len())
+            .rev()
+            .enumerate()
+            .map(|(k, i)| (k, chain.len(), chain.timesteps[i]))
+            .collect();
+        assert_eq!(seen, want, "S = {steps}");
+        assert_eq!(*chain.timesteps.last().unwrap(), 1000 - 1000 / steps);
+    }
 }

@@ -5,10 +5,13 @@
 //! L_{t−1} = KL(q(x_{t−1} | x_t, x_0) ‖ p_θ(x_{t−1} | x_t)) (two Gaussians, in closed form),
 //! L_0 = −ln p_θ(x_0 | x_1), the decoder.
 //!
-//! Timesteps here are 0-based: our t is the seed note's t + 1, so the decoder term sits at
-//! our t = 0 and the KL at our t compares the distributions of x_{t−1} given x_t in the
-//! note's numbering. Every term is returned per item as a mean over the item's dimensions,
-//! in nats ("nats/dim"); divide by ln 2 for bits/dim. x̂_0 is never clipped here.
+//! Timesteps here are table indices (see [`super`] on the two numberings): the term at index
+//! t concerns the reverse step out of the state s = [`state_of`](super::state_of)`(t)`, so
+//! the decoder L_0 sits at index 0 and the KL at index t compares the distributions of
+//! x_{s−1} given x_s in the note's numbering. The posterior and the model's variance come
+//! from the tables of the full chain ([`super::Respaced`], reached through the schedule).
+//! Every term is returned per item as a mean over the item's dimensions, in nats
+//! ("nats/dim"); divide by ln 2 for bits/dim. x̂_0 is never clipped here.
 //!
 //! The structure follows improved-diffusion (`_vb_terms_bpd`, `calc_bpd_loop`,
 //! `_prior_bpd`, `normal_kl`, `discretized_gaussian_log_likelihood`), except that the
@@ -16,7 +19,7 @@
 //! approximation.
 
 use super::posterior::Gaussian;
-use super::{Diffusion, Table, VarianceKind};
+use super::{Diffusion, DiffusionError};
 use tch::{Device, Kind, Tensor};
 
 /// KL(N(m1, e^{lv1}) ‖ N(m2, e^{lv2})) elementwise, in nats.
@@ -79,14 +82,8 @@ pub enum Decoder {
     Discretized,
 }
 
-/// Why a bound could not be computed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum BoundError {
-    #[error("the model produced NaN at t={t} (0-based timestep); no figure was computed")]
-    NanOutput { t: usize },
-    #[error("the bound term at t={t} (0-based timestep) is {value}; no figure was computed")]
-    NonFinite { t: usize, value: f64 },
-}
+/// Why a bound could not be computed (the diffusion core's error type).
+pub type BoundError = DiffusionError;
 
 /// Per-item terms of the exact bound for one batch, in nats/dim.
 #[derive(Debug, Clone, Default)]
@@ -128,8 +125,22 @@ impl BoundEstimate {
     }
 }
 
-fn to_vec(t: &Tensor) -> Vec<f64> {
-    Vec::try_from(t.to_kind(Kind::Double).to_device(Device::Cpu).view([-1])).unwrap_or_default()
+/// Reads a tensor back as f64 values, or says which values could not be read.
+fn read_f64(t: &Tensor, what: &'static str) -> Result<Vec<f64>, DiffusionError> {
+    Vec::try_from(t.to_kind(Kind::Double).to_device(Device::Cpu).view([-1]))
+        .map_err(|source| DiffusionError::TensorRead { what, source })
+}
+
+/// Reads a Bool tensor back, or says which values could not be read.
+fn read_bool(t: &Tensor, what: &'static str) -> Result<Vec<bool>, DiffusionError> {
+    Vec::try_from(t.to_device(Device::Cpu).view([-1]))
+        .map_err(|source| DiffusionError::TensorRead { what, source })
+}
+
+/// Reads a Long tensor back, or says which values could not be read.
+fn read_i64(t: &Tensor, what: &'static str) -> Result<Vec<i64>, DiffusionError> {
+    Vec::try_from(t.to_device(Device::Cpu).view([-1]))
+        .map_err(|source| DiffusionError::TensorRead { what, source })
 }
 
 fn mean_flat(x: &Tensor) -> Tensor {
@@ -142,23 +153,11 @@ fn mean_flat(x: &Tensor) -> Tensor {
 
 impl Diffusion {
     /// The model's log-variance ln σ_t² at timesteps `t`, shaped to broadcast against a batch
-    /// with `ndim` dimensions (from `self.variance`).
+    /// with `ndim` dimensions (from `self.variance`; see [`Respaced::model_log_variance`]).
+    ///
+    /// [`Respaced::model_log_variance`]: super::Respaced::model_log_variance
     pub fn model_log_variance_at(&self, t: &Tensor, ndim: usize) -> Tensor {
-        let v: Vec<f64> = (0..self.steps())
-            .map(|s| self.schedule.model_log_variance(self.variance, s))
-            .collect();
-        Table::new(&v, self.device).at(t, ndim)
-    }
-
-    /// The decoder's log-variance ln σ_1² for continuous data. For fixed-small variance this is
-    /// the clipped ln β̃ of the next step (β̃ itself is 0 there); for fixed-large it is the
-    /// paper's σ_1² = β_1 (improved-diffusion's substitution of β̃ at the first step is made
-    /// for the discretised decoder and would loosen the bound on continuous data).
-    fn continuous_decoder_log_variance(&self) -> f64 {
-        match self.variance {
-            VarianceKind::FixedSmall => self.schedule.posterior_log_variance_clipped[0],
-            VarianceKind::FixedLarge => self.schedule.betas[0].ln(),
-        }
+        self.tables.model_log_variance(self.variance).at(t, ndim)
     }
 
     /// p_θ(x_{t−1} | x_t) from a model output: x̂_0 (never clipped) → posterior mean, with the
@@ -210,7 +209,7 @@ impl Diffusion {
             Decoder::Gaussian => {
                 let lv = p
                     .log_variance
-                    .full_like(self.continuous_decoder_log_variance());
+                    .full_like(self.schedule.continuous_decoder_log_variance(self.variance));
                 mean_flat(&gaussian_nll(x0, &p.mean, &lv))
             }
             Decoder::Discretized => mean_flat(&-discretized_gaussian_log_likelihood(
@@ -223,25 +222,33 @@ impl Diffusion {
     }
 
     /// Checks a batch of terms: a NaN from the model, or any non-finite term, is an error
-    /// naming the timestep of the first offending item.
-    fn check_terms(terms: &Tensor, nan: &Tensor, t: &[i64]) -> Result<Vec<f64>, BoundError> {
-        let values = to_vec(terms);
-        let nan: Vec<bool> =
-            Vec::try_from(nan.to_device(Device::Cpu).view([-1])).unwrap_or_default();
+    /// naming the timestep (table index) of the first offending item.
+    fn check_terms(terms: &Tensor, nan: &Tensor, t: &[i64]) -> Result<Vec<f64>, DiffusionError> {
+        let values = read_f64(terms, "the bound terms")?;
+        let nan = read_bool(nan, "the model's NaN flags")?;
         let tt = |i: usize| t[if t.len() == 1 { 0 } else { i }] as usize;
         if let Some(i) = nan.iter().position(|&b| b) {
-            return Err(BoundError::NanOutput { t: tt(i) });
+            return Err(DiffusionError::NanOutput { t: tt(i) });
         }
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             if values[i].is_nan() {
-                return Err(BoundError::NanOutput { t: tt(i) });
+                return Err(DiffusionError::NanOutput { t: tt(i) });
             }
-            return Err(BoundError::NonFinite {
+            return Err(DiffusionError::NonFinite {
                 t: tt(i),
                 value: values[i],
             });
         }
         Ok(values)
+    }
+
+    /// L_T per item, checked to be finite.
+    fn checked_prior(&self, x0: &Tensor) -> Result<Vec<f64>, DiffusionError> {
+        let prior = read_f64(&self.prior_kl(x0), "the prior term L_T")?;
+        match prior.iter().find(|v| !v.is_finite()) {
+            Some(&value) => Err(DiffusionError::NonFinitePrior { value }),
+            None => Ok(prior),
+        }
     }
 
     /// The exact bound for a batch: L_T plus every term t = T−1, …, 0, each with a fresh x_t
@@ -253,17 +260,11 @@ impl Diffusion {
         x0: &Tensor,
         decoder: Decoder,
         progress: &mut dyn FnMut(usize, usize),
-    ) -> Result<BoundTerms, BoundError> {
+    ) -> Result<BoundTerms, DiffusionError> {
         let _guard = tch::no_grad_guard();
         let total = self.steps();
         let n = x0.size()[0];
-        let prior = to_vec(&self.prior_kl(x0));
-        if let Some(v) = prior.iter().find(|v| !v.is_finite()) {
-            return Err(BoundError::NonFinite {
-                t: total,
-                value: *v,
-            });
-        }
+        let prior = self.checked_prior(x0)?;
         let mut terms = vec![Vec::new(); total];
         for (done, t) in (0..total).rev().enumerate() {
             let tt = self.timestep_batch(t, n);
@@ -290,22 +291,16 @@ impl Diffusion {
         k: usize,
         decoder: Decoder,
         progress: &mut dyn FnMut(usize, usize),
-    ) -> Result<BoundEstimate, BoundError> {
+    ) -> Result<BoundEstimate, DiffusionError> {
         let _guard = tch::no_grad_guard();
         let total = self.steps();
         let n = x0.size()[0];
         let items = n as usize;
         let rounds = k + 2;
-        let prior = to_vec(&self.prior_kl(x0));
-        if let Some(v) = prior.iter().find(|v| !v.is_finite()) {
-            return Err(BoundError::NonFinite {
-                t: total,
-                value: *v,
-            });
-        }
+        let prior = self.checked_prior(x0)?;
         let mut draws: Vec<(usize, usize, f64)> = Vec::with_capacity(items * rounds);
         let mut exact =
-            |t: usize, draws: &mut Vec<(usize, usize, f64)>| -> Result<Vec<f64>, BoundError> {
+            |t: usize, draws: &mut Vec<(usize, usize, f64)>| -> Result<Vec<f64>, DiffusionError> {
                 let tt = self.timestep_batch(t, n);
                 let (term, nan) = self.vb_term(model, x0, &tt, &Tensor::randn_like(x0), decoder);
                 let values = Self::check_terms(&term, &nan, &[t as i64])?;
@@ -326,7 +321,7 @@ impl Diffusion {
                 let tt = Tensor::randint_low(1, total as i64 - 1, [n], (Kind::Int64, self.device));
                 let noise = Tensor::randn_like(x0);
                 let (term, nan) = self.vb_term(model, x0, &tt, &noise, decoder);
-                let ts: Vec<i64> = Vec::try_from(tt.to_device(Device::Cpu)).unwrap_or_default();
+                let ts = read_i64(&tt, "the drawn timesteps")?;
                 let values = Self::check_terms(&term, &nan, &ts)?;
                 for (i, (&t, &v)) in ts.iter().zip(&values).enumerate() {
                     sum[i] += v;

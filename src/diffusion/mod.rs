@@ -2,18 +2,45 @@
 //! objective and the samplers. No I/O and no UI here.
 //!
 //! [`Diffusion`] holds a [`Schedule`] (f64 tables) and the same tables once converted to f32
-//! tensors on the model's device; each concept adds its methods in its own file.
+//! tensors on the model's device; each concept adds its methods in its own file. The
+//! posterior and the reverse step's variance of any chain of timesteps (the full schedule or
+//! the respaced one of a sampling run) come from [`Respaced`], in f64.
+//!
+//! # Timesteps
+//!
+//! Two numberings meet here. The tables are indexed from 0: index i = 0..T−1 is the i-th
+//! step of the schedule, the one with β_i (this is diffusers' and improved-diffusion's `t`,
+//! and what the model is given). The seed note and the workbench number the states
+//! instead: t = 0 is the data and t = T pure noise. Index i produces state t = i + 1, i.e.
+//! the step at index i maps x_i to x_{i+1} in the note's numbering. Convert with
+//! [`state_of`] and [`index_of`], never with a bare `± 1`.
 
 pub mod bound;
+pub mod error;
 pub mod forward;
 pub mod objective;
 pub mod posterior;
+pub mod respace;
 pub mod sampler;
 pub mod schedule;
 
+pub use error::DiffusionError;
 pub use objective::{LossWeighting, Prediction};
+pub use respace::Respaced;
 pub use sampler::{SampleOptions, SamplerKind, Trajectory};
 pub use schedule::{Schedule, ScheduleError, ScheduleKind, VarianceKind};
+
+/// The state t (0 = data, T = noise) that the step at table index `index` produces:
+/// `index + 1`.
+pub fn state_of(index: usize) -> usize {
+    index + 1
+}
+
+/// The table index of the step that produces state `t` (0 = data, T = noise): `t − 1`, or
+/// `None` for t = 0, the data, which no step produces.
+pub fn index_of(t: usize) -> Option<usize> {
+    t.checked_sub(1)
+}
 
 use tch::{Device, Kind, Tensor};
 
@@ -44,7 +71,20 @@ pub(crate) struct Tables {
     pub posterior_coef_xt: Table,
     pub posterior_variance: Table,
     pub posterior_log_variance: Table,
+    /// ln σ² of the reverse step as the bound scores it, for each variance choice.
+    pub model_log_variance_small: Table,
+    pub model_log_variance_large: Table,
     pub snr: Table,
+}
+
+impl Tables {
+    /// The model's ln σ² table for `variance`.
+    pub fn model_log_variance(&self, variance: VarianceKind) -> &Table {
+        match variance {
+            VarianceKind::FixedSmall => &self.model_log_variance_small,
+            VarianceKind::FixedLarge => &self.model_log_variance_large,
+        }
+    }
 }
 
 /// A Gaussian diffusion process: a schedule plus how the model is parametrised.
@@ -68,15 +108,18 @@ impl Diffusion {
             let v: Vec<f64> = (0..s.len()).map(f).collect();
             Table::new(&v, device)
         };
+        let marginal = |t: usize| forward::marginal_coefficients(s.alpha_bars[t]);
         let tables = Tables {
-            sqrt_alpha_bar: map(&|t| s.alpha_bars[t].sqrt()),
-            sqrt_one_minus_alpha_bar: map(&|t| (1.0 - s.alpha_bars[t]).sqrt()),
+            sqrt_alpha_bar: map(&|t| marginal(t).0),
+            sqrt_one_minus_alpha_bar: map(&|t| marginal(t).1),
             sqrt_alpha: map(&|t| s.alphas[t].sqrt()),
             sqrt_one_minus_alpha: map(&|t| s.betas[t].sqrt()),
             posterior_coef_x0: Table::new(&s.posterior_mean_coef_x0, device),
             posterior_coef_xt: Table::new(&s.posterior_mean_coef_xt, device),
             posterior_variance: Table::new(&s.posterior_variance, device),
             posterior_log_variance: Table::new(&s.posterior_log_variance_clipped, device),
+            model_log_variance_small: map(&|t| s.model_log_variance(VarianceKind::FixedSmall, t)),
+            model_log_variance_large: map(&|t| s.model_log_variance(VarianceKind::FixedLarge, t)),
             snr: map(&|t| s.snr(t)),
         };
         Diffusion {
@@ -88,17 +131,18 @@ impl Diffusion {
         }
     }
 
-    /// T, the number of diffusion steps.
+    /// T, the number of diffusion steps (table indices 0..T, states 0..=T).
     pub fn steps(&self) -> usize {
         self.schedule.len()
     }
 
-    /// A batch of timesteps as the Long tensor the tables and the model expect.
+    /// A batch of timesteps (table indices) as the Long tensor the tables and the model
+    /// expect.
     pub fn timesteps(&self, t: &[i64]) -> Tensor {
         Tensor::from_slice(t).to_device(self.device)
     }
 
-    /// The same timestep for every item of a batch of `n`.
+    /// The same timestep (table index) for every item of a batch of `n`.
     pub fn timestep_batch(&self, t: usize, n: i64) -> Tensor {
         Tensor::full([n], t as i64, (Kind::Int64, self.device))
     }

@@ -1,7 +1,9 @@
 //! Reverse-process samplers: DDPM ancestral sampling (the seed's Algorithm 2) and DDIM.
 //!
 //! Both can run over a subsequence of S ≤ T timesteps ("respacing"): the reverse step
-//! between visited timesteps t > t' uses β = 1 − ᾱ_t/ᾱ_{t'}, which for S = T is exactly β_t.
+//! between visited timesteps t > t' uses β = 1 − ᾱ_t/ᾱ_{t'}, which for S = T is β_t (up to
+//! f64 rounding), as diffusers' schedulers compute it. The coefficients of every step come
+//! from the chain's tables ([`Respaced`](super::Respaced)).
 //! Algorithm 2's update x_{t−1} = (x_t − β_t/√(1−ᾱ_t) ε̂)/√α_t + σ_t z is written here in the
 //! equivalent form μ̃(x̂_0, x_t) + σ_t z, which lets x̂_0 be clipped for images.
 
@@ -52,8 +54,9 @@ impl Default for SampleOptions {
     }
 }
 
-/// One reverse step as seen by an observer: the timestep t (0-based) of the input x_t, x_t
-/// itself, and the model's x̂_0 there.
+/// One reverse step as seen by an observer: the timestep t (0-based table index) of the
+/// step, its input x (the state [`state_of`](super::state_of)`(t)` of the seed note), and the
+/// model's x̂_0 there.
 pub struct StepView<'a> {
     pub index: usize,
     pub of: usize,
@@ -64,6 +67,7 @@ pub struct StepView<'a> {
 
 /// A stored reverse trajectory: frames in sampling order (t decreasing), then x_0.
 pub struct Trajectory {
+    /// The 0-based table index of each frame's step (see [`StepView`]).
     pub timesteps: Vec<usize>,
     pub xt: Vec<Tensor>,
     pub x0_hat: Vec<Tensor>,
@@ -109,7 +113,9 @@ impl Diffusion {
         self.sample_from(model, x, opts, observe)
     }
 
-    /// Runs the reverse process from a given x_T.
+    /// Runs the reverse process from a given x_T, over the chain of `opts.steps` evenly
+    /// spaced timesteps ([`Schedule::spaced`](super::Schedule::spaced)), whose tables are
+    /// built once here.
     pub fn sample_from(
         &self,
         model: &mut dyn FnMut(&Tensor, &Tensor) -> Tensor,
@@ -118,13 +124,12 @@ impl Diffusion {
         observe: &mut dyn FnMut(StepView),
     ) -> Tensor {
         let _guard = tch::no_grad_guard();
-        let total = self.steps();
-        let ts = super::schedule::spaced_timesteps(total, opts.steps.min(total));
+        let chain = self.schedule.spaced(opts.steps);
         let n = x.size()[0];
-        let ab = &self.schedule.alpha_bars;
         let variance = opts.variance.unwrap_or(self.variance);
-        for i in (0..ts.len()).rev() {
-            let t = ts[i];
+        let of = chain.len();
+        for i in (0..of).rev() {
+            let t = chain.timesteps[i];
             let tt = self.timestep_batch(t, n);
             let out = model(&x, &tt);
             let (mut x0, mut eps) = self.predict_x0_eps(&out, &x, &tt);
@@ -133,41 +138,29 @@ impl Diffusion {
                 eps = self.eps_from_x0(&x0, &x, &tt);
             }
             observe(StepView {
-                index: ts.len() - 1 - i,
-                of: ts.len(),
+                index: of - 1 - i,
+                of,
                 t,
                 xt: &x,
                 x0_hat: &x0,
             });
-            let a_t = ab[t];
-            let a_prev = if i == 0 { 1.0 } else { ab[ts[i - 1]] };
             x = match opts.sampler {
                 SamplerKind::Ddpm => {
-                    let beta = 1.0 - a_t / a_prev;
-                    let alpha = 1.0 - beta;
-                    let coef_x0 = beta * a_prev.sqrt() / (1.0 - a_t);
-                    let coef_xt = (1.0 - a_prev) * alpha.sqrt() / (1.0 - a_t);
-                    let mean = &x0 * coef_x0 + &x * coef_xt;
+                    let step = chain.ddpm_step(variance, i);
+                    let mean = &x0 * step.coef_x0 + &x * step.coef_xt;
                     if i == 0 {
                         mean
                     } else {
-                        let var = match variance {
-                            VarianceKind::FixedLarge => beta,
-                            VarianceKind::FixedSmall => beta * (1.0 - a_prev) / (1.0 - a_t),
-                        };
-                        mean + Tensor::randn_like(&x) * var.sqrt()
+                        mean + Tensor::randn_like(&x) * step.sigma
                     }
                 }
                 SamplerKind::Ddim => {
-                    let sigma = opts.eta
-                        * ((1.0 - a_prev) / (1.0 - a_t)).sqrt()
-                        * (1.0 - a_t / a_prev).sqrt();
-                    let dir = (1.0 - a_prev - sigma * sigma).max(0.0).sqrt();
-                    let mean = &x0 * a_prev.sqrt() + &eps * dir;
-                    if i == 0 || sigma == 0.0 {
+                    let step = chain.ddim_step(opts.eta, i);
+                    let mean = &x0 * step.coef_x0 + &eps * step.coef_eps;
+                    if i == 0 || step.sigma == 0.0 {
                         mean
                     } else {
-                        mean + Tensor::randn_like(&x) * sigma
+                        mean + Tensor::randn_like(&x) * step.sigma
                     }
                 }
             };

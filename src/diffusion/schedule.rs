@@ -1,10 +1,14 @@
 //! Noise schedules: β_t and every table derived from it, computed in f64.
 //!
-//! Timesteps are counted from 0, as in diffusers: index `t` here is step `t + 1` of the
-//! seed note, whose steps run 1..=T. So `alpha_bar[0] = α_1` and `alpha_bar[T-1] = ᾱ_T`.
+//! Timesteps are counted from 0, as in diffusers: index `t` here produces the state
+//! [`state_of`](super::state_of)`(t)` of the seed note, whose states run 0..=T. So
+//! `alpha_bars[0] = α_1` and `alpha_bars[T-1] = ᾱ_T`.
 
+use super::respace::Respaced;
+use super::{state_of, DiffusionError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::str::FromStr;
 
 /// The largest β any schedule may produce (as in improved-diffusion).
 pub const MAX_BETA: f64 = 0.999;
@@ -45,44 +49,45 @@ impl ScheduleKind {
     }
 }
 
+impl FromStr for ScheduleKind {
+    type Err = DiffusionError;
+
+    fn from_str(s: &str) -> Result<ScheduleKind, DiffusionError> {
+        ScheduleKind::parse(s).ok_or_else(|| DiffusionError::UnknownSchedule { name: s.into() })
+    }
+}
+
 impl fmt::Display for ScheduleKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
 }
 
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ScheduleError {
-    #[error("the number of diffusion steps T must be at least 1 (got {0})")]
-    ZeroSteps(usize),
-}
+/// The errors of building a schedule (the diffusion core's error type).
+pub type ScheduleError = DiffusionError;
 
-/// Every per-timestep table the forward process, the posterior and the samplers need.
+/// A noise schedule: its kind and the tables of the chain that visits every one of its T
+/// steps (index t = 0..T−1, see [`super::state_of`]), with β exactly as the kind gives it.
+/// The tables ([`Respaced`]'s fields and methods: `betas`, `alpha_bars`, the posterior, the
+/// variance choices) are reached through `Deref`: a schedule is the chain that skips nothing.
 #[derive(Debug, Clone)]
 pub struct Schedule {
     pub kind: ScheduleKind,
-    /// β_t, the variance of q(x_t | x_{t−1}).
-    pub betas: Vec<f64>,
-    /// α_t = 1 − β_t.
-    pub alphas: Vec<f64>,
-    /// ᾱ_t = ∏_{s ≤ t} α_s.
-    pub alpha_bars: Vec<f64>,
-    /// ᾱ_{t−1}, with ᾱ_{−1} = 1.
-    pub alpha_bars_prev: Vec<f64>,
-    /// β̃_t = β_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t), the variance of q(x_{t−1} | x_t, x_0). Zero at t = 0.
-    pub posterior_variance: Vec<f64>,
-    /// log β̃_t, with the first entry replaced by log β̃_1 (log 0 is useless).
-    pub posterior_log_variance_clipped: Vec<f64>,
-    /// Coefficient of x_0 in the posterior mean: β_t √ᾱ_{t−1} / (1 − ᾱ_t).
-    pub posterior_mean_coef_x0: Vec<f64>,
-    /// Coefficient of x_t in the posterior mean: (1 − ᾱ_{t−1}) √α_t / (1 − ᾱ_t).
-    pub posterior_mean_coef_xt: Vec<f64>,
+    chain: Respaced,
+}
+
+impl std::ops::Deref for Schedule {
+    type Target = Respaced;
+
+    fn deref(&self) -> &Respaced {
+        &self.chain
+    }
 }
 
 impl Schedule {
     pub fn new(kind: ScheduleKind, steps: usize) -> Result<Schedule, ScheduleError> {
         if steps == 0 {
-            return Err(ScheduleError::ZeroSteps(steps));
+            return Err(DiffusionError::ZeroSteps(steps));
         }
         let betas = match kind {
             ScheduleKind::Linear => {
@@ -105,89 +110,31 @@ impl Schedule {
             }
             ScheduleKind::Cosine => cosine_betas(steps, 0.008),
         };
-        Ok(Self::from_betas(kind, betas))
+        Self::from_betas(kind, betas)
     }
 
-    /// Builds every table from β (each β is clipped to (0, MAX_BETA]).
-    pub fn from_betas(kind: ScheduleKind, betas: Vec<f64>) -> Schedule {
+    /// Builds every table from β (each β is clipped to [1e-12, MAX_BETA]). At least one β,
+    /// and none NaN.
+    pub fn from_betas(kind: ScheduleKind, betas: Vec<f64>) -> Result<Schedule, ScheduleError> {
+        if betas.is_empty() {
+            return Err(DiffusionError::ZeroSteps(0));
+        }
+        if let Some((index, &value)) = betas.iter().enumerate().find(|(_, b)| b.is_nan()) {
+            return Err(DiffusionError::NonFiniteBeta { index, value });
+        }
         let betas: Vec<f64> = betas
             .into_iter()
             .map(|b| b.clamp(1e-12, MAX_BETA))
             .collect();
-        let n = betas.len();
-        let alphas: Vec<f64> = betas.iter().map(|b| 1.0 - b).collect();
-        let mut alpha_bars = Vec::with_capacity(n);
-        let mut acc = 1.0;
-        for a in &alphas {
-            acc *= a;
-            alpha_bars.push(acc);
-        }
-        let alpha_bars_prev: Vec<f64> = std::iter::once(1.0)
-            .chain(alpha_bars.iter().copied().take(n - 1))
-            .collect();
-        let mut posterior_variance = Vec::with_capacity(n);
-        let mut coef_x0 = Vec::with_capacity(n);
-        let mut coef_xt = Vec::with_capacity(n);
-        for t in 0..n {
-            let (b, a, ab, abp) = (betas[t], alphas[t], alpha_bars[t], alpha_bars_prev[t]);
-            posterior_variance.push(b * (1.0 - abp) / (1.0 - ab));
-            coef_x0.push(b * abp.sqrt() / (1.0 - ab));
-            coef_xt.push((1.0 - abp) * a.sqrt() / (1.0 - ab));
-        }
-        // β̃_0 = 0; its log is taken from step 1 (or from β_0 when T = 1).
-        let first = if n > 1 {
-            posterior_variance[1]
-        } else {
-            betas[0]
-        };
-        let posterior_log_variance_clipped = std::iter::once(first.ln())
-            .chain(posterior_variance.iter().skip(1).map(|v| v.ln()))
-            .collect();
-        Schedule {
+        Ok(Schedule {
             kind,
-            betas,
-            alphas,
-            alpha_bars,
-            alpha_bars_prev,
-            posterior_variance,
-            posterior_log_variance_clipped,
-            posterior_mean_coef_x0: coef_x0,
-            posterior_mean_coef_xt: coef_xt,
-        }
+            chain: Respaced::from_betas(betas),
+        })
     }
 
-    /// T, the number of diffusion steps.
-    pub fn len(&self) -> usize {
-        self.betas.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.betas.is_empty()
-    }
-
-    /// Signal-to-noise ratio ᾱ_t / (1 − ᾱ_t) of x_t.
-    pub fn snr(&self, t: usize) -> f64 {
-        self.alpha_bars[t] / (1.0 - self.alpha_bars[t])
-    }
-
-    pub fn snrs(&self) -> Vec<f64> {
-        (0..self.len()).map(|t| self.snr(t)).collect()
-    }
-
-    /// The log-variance of p(x_{t−1} | x_t) for a fixed-variance model.
-    pub fn model_log_variance(&self, variance: VarianceKind, t: usize) -> f64 {
-        match variance {
-            VarianceKind::FixedSmall => self.posterior_log_variance_clipped[t],
-            // As in improved-diffusion: β_t, except β̃_1 at the first step, which gives a
-            // better decoder likelihood and does not change sampling (no noise there).
-            VarianceKind::FixedLarge => {
-                if t == 0 {
-                    self.posterior_log_variance_clipped[0]
-                } else {
-                    self.betas[t].ln()
-                }
-            }
-        }
+    /// The tables of the chain that visits every step.
+    pub fn chain(&self) -> &Respaced {
+        &self.chain
     }
 }
 
@@ -224,6 +171,8 @@ fn linspace(start: f64, end: f64, n: usize) -> Vec<f64> {
     (0..n).map(|i| start + step * i as f64).collect()
 }
 
+/// β_i = 1 − ᾱ(t + 1)/ᾱ(t) for the step at index i, which goes from state t = i to state
+/// [`state_of`]`(i)`, with ᾱ(t) = f(t)/f(0).
 fn cosine_betas(steps: usize, s: f64) -> Vec<f64> {
     let f = |t: f64| {
         let x = (t / steps as f64 + s) / (1.0 + s) * std::f64::consts::FRAC_PI_2;
@@ -231,7 +180,7 @@ fn cosine_betas(steps: usize, s: f64) -> Vec<f64> {
     };
     (0..steps)
         .map(|i| {
-            let (t1, t2) = (i as f64, (i + 1) as f64);
+            let (t1, t2) = (i as f64, state_of(i) as f64);
             (1.0 - f(t2) / f(t1)).min(MAX_BETA)
         })
         .collect()
@@ -310,10 +259,27 @@ mod tests {
 
     #[test]
     fn zero_steps_is_an_error() {
-        assert_eq!(
-            Schedule::new(ScheduleKind::Linear, 0).unwrap_err(),
-            ScheduleError::ZeroSteps(0)
-        );
+        let e = Schedule::new(ScheduleKind::Linear, 0).unwrap_err();
+        assert!(matches!(e, DiffusionError::ZeroSteps(0)));
+        assert!(e.to_string().contains("at least 1"), "{e}");
+        assert!(matches!(
+            Schedule::from_betas(ScheduleKind::Linear, vec![]),
+            Err(DiffusionError::ZeroSteps(0))
+        ));
+        assert!(matches!(
+            Schedule::from_betas(ScheduleKind::Linear, vec![0.1, f64::NAN]),
+            Err(DiffusionError::NonFiniteBeta { index: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn schedule_names_parse_and_an_unknown_one_is_named() {
+        for kind in ScheduleKind::ALL {
+            assert_eq!(kind.name().parse::<ScheduleKind>().unwrap(), kind);
+        }
+        let e = "cosin".parse::<ScheduleKind>().unwrap_err();
+        assert!(matches!(&e, DiffusionError::UnknownSchedule { name } if name == "cosin"));
+        assert!(e.to_string().contains("unknown schedule \"cosin\""), "{e}");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 
 use crate::config::Preset;
 use crate::data::Split;
-use crate::diffusion::Schedule;
+use crate::diffusion::forward::q_sample_slice;
+use crate::diffusion::{state_of, Schedule};
 use crate::rng::Rng;
 use crate::train::protocol::Samples;
 
@@ -70,7 +71,8 @@ pub fn normal_pdf(x: f64) -> f64 {
 /// mode, the model's x̂_0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
-    /// t in 0..=T (0 is the data, T pure noise).
+    /// The state t in 0..=T (0 is the data, T pure noise); see
+    /// [`crate::diffusion::state_of`].
     pub t: usize,
     pub xt: Vec<f32>,
     pub x0: Option<Vec<f32>>,
@@ -99,8 +101,8 @@ impl DataView {
 /// Values kept over all forward frames (f32s): bounds the memory for big images.
 pub const FORWARD_BUDGET: usize = 8_000_000;
 
-/// The timesteps that get a forward frame: every t in 0..=T when the budget allows, else
-/// an even spread that includes 0 and T.
+/// The states that get a forward frame: every t in 0..=T when the budget allows, else an
+/// even spread that includes 0 and T.
 pub fn forward_timesteps(tt: usize, values_per_frame: usize) -> Vec<usize> {
     let most = (FORWARD_BUDGET / values_per_frame.max(1)).clamp(2, tt + 1);
     if most > tt {
@@ -113,19 +115,13 @@ pub fn forward_timesteps(tt: usize, values_per_frame: usize) -> Vec<usize> {
     v
 }
 
-/// x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε at the timesteps of [`forward_timesteps`] (t = 0 is x_0
-/// itself).
+/// x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε at the states t of [`forward_timesteps`] (t = 0 is x_0
+/// itself), by the core's closed form.
 pub fn forward_frames(schedule: &Schedule, x0: &[f32], eps: &[f32]) -> Vec<Frame> {
     forward_timesteps(schedule.len(), x0.len())
         .into_iter()
         .map(|t| {
-            let ab = if t == 0 {
-                1.0
-            } else {
-                schedule.alpha_bars[t - 1]
-            };
-            let (a, s) = (ab.sqrt() as f32, (1.0 - ab).sqrt() as f32);
-            let xt: Vec<f32> = x0.iter().zip(eps).map(|(x, e)| a * x + s * e).collect();
+            let xt = q_sample_slice(schedule.alpha_bar_of_state(t), x0, eps);
             let hist = Histogram::of(&xt);
             Frame {
                 t,
@@ -167,13 +163,15 @@ pub fn prepare_data(preset: &Preset) -> Result<DataView, String> {
 }
 
 /// The frames of a stored reverse trajectory, t decreasing, ending with the samples (t = 0).
+/// A stored frame is the input of the reverse step at its table index, i.e. the state
+/// [`state_of`] that index.
 pub fn reverse_frames(s: &Samples) -> Vec<Frame> {
     let mut v: Vec<Frame> = s
         .frame_timesteps
         .iter()
         .zip(s.frames_xt.iter().zip(&s.frames_x0))
         .map(|(&t, (xt, x0))| Frame {
-            t: t + 1,
+            t: state_of(t),
             hist: Histogram::of(xt),
             xt: xt.clone(),
             x0: Some(x0.clone()),

@@ -1,0 +1,51 @@
+//! Why a computation of the diffusion core failed. Each variant keeps the offending value
+//! and, where there is one, the underlying error.
+
+use tch::TchError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiffusionError {
+    /// A schedule name that is not one of [`super::ScheduleKind::ALL`].
+    #[error("unknown schedule {name:?} (expected linear, cosine, sigmoid or quadratic)")]
+    UnknownSchedule { name: String },
+
+    /// A schedule of zero steps.
+    #[error("the number of diffusion steps T must be at least 1 (got {0})")]
+    ZeroSteps(usize),
+
+    /// A β that is not a number (infinite values are clipped like any other).
+    #[error("β at index {index} of the schedule is {value}")]
+    NonFiniteBeta { index: usize, value: f64 },
+
+    /// A respaced schedule that visits no timestep.
+    #[error("a respaced schedule must visit at least 1 timestep (got 0)")]
+    NoTimesteps,
+
+    /// A visited timestep (0-based index) past the end of the base schedule.
+    #[error("timestep {index} (0-based) is outside a schedule of {steps} steps")]
+    TimestepOutOfRange { index: usize, steps: usize },
+
+    /// Visited timesteps that do not strictly increase.
+    #[error("the visited timesteps must increase, but {next} follows {previous}")]
+    TimestepsNotIncreasing { previous: usize, next: usize },
+
+    /// The model's output held a NaN at this timestep (0-based index).
+    #[error("the model produced NaN at t={t} (0-based timestep); no figure was computed")]
+    NanOutput { t: usize },
+
+    /// A term of the bound that is not finite at this timestep (0-based index).
+    #[error("the bound term at t={t} (0-based timestep) is {value}; no figure was computed")]
+    NonFinite { t: usize, value: f64 },
+
+    /// The prior term L_T of the bound is not finite.
+    #[error("the prior term L_T of the bound is {value}; no figure was computed")]
+    NonFinitePrior { value: f64 },
+
+    /// A tensor that could not be read back into host memory.
+    #[error("could not read {what} back from its tensor: {source}")]
+    TensorRead {
+        what: &'static str,
+        #[source]
+        source: TchError,
+    },
+}
