@@ -33,7 +33,7 @@ pub fn samples(data: &DataView, id: u64, step: u64, frames: usize) -> Samples {
         .map(|k| tt - 1 - k * (tt - 1) / frames.max(2).saturating_sub(1).max(1))
         .collect();
     let mix = |t: usize| -> Vec<f32> {
-        let a = 1.0 - (t + 1) as f32 / tt as f32;
+        let a = 1.0 - crate::diffusion::state_of(t) as f32 / tt as f32;
         x0.iter()
             .zip(&noise)
             .map(|(x, e)| a * x + (1.0 - a * a).max(0.0).sqrt() * e)
@@ -149,7 +149,7 @@ pub fn image_app(graphics: super::graphics::Setup, frames: usize) -> App {
     let mut r = Rng::new(11);
     let noise: Vec<f32> = (0..values.len()).map(|_| r.normal() as f32).collect();
     let mix = |t: usize| -> Vec<f32> {
-        let a = 1.0 - (t + 1) as f32 / tt as f32;
+        let a = 1.0 - crate::diffusion::state_of(t) as f32 / tt as f32;
         values
             .iter()
             .zip(&noise)

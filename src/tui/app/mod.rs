@@ -25,7 +25,7 @@ use super::graphics::Setup;
 use super::keymap::Context;
 use super::theme::Theme;
 use crate::config::Preset;
-use crate::diffusion::{SampleOptions, SamplerKind};
+use crate::diffusion::{index_of, SampleOptions, SamplerKind};
 use crate::train::protocol::{Command, SampleRequest};
 use std::path::PathBuf;
 
@@ -154,10 +154,10 @@ impl App {
     /// β_t, ᾱ_t and SNR at the inspector's t (t = 0 is the data: β = 0, ᾱ = 1).
     pub fn schedule_at(&self, t: usize) -> Option<(f64, f64, f64)> {
         let s = self.run.schedule.as_ref()?;
-        if t == 0 {
+        let Some(i) = index_of(t) else {
             return Some((0.0, 1.0, f64::INFINITY));
-        }
-        let i = (t - 1).min(s.len().saturating_sub(1));
+        };
+        let i = i.min(s.len().saturating_sub(1));
         Some((s.betas[i], s.alpha_bars[i], s.snr(i)))
     }
 

@@ -5,6 +5,7 @@
 use super::pictures::{self, Images};
 use super::samples::scatter;
 use super::{block, faint, focused, num};
+use crate::diffusion::{index_of, state_of};
 use crate::tui::app::{App, Focus, Mode};
 use crate::tui::graphics::{Slot, SlotId};
 use crate::tui::inspect::{normal_pdf, Frame as PFrame, Histogram};
@@ -131,7 +132,7 @@ fn draw_terms(f: &mut Frame, app: &App, area: Rect) {
         .enumerate()
         .skip(1)
         .filter(|(_, v)| v.is_finite() && **v > 0.0)
-        .map(|(i, v)| ((i + 1) as f64, v.log10()))
+        .map(|(i, v)| (state_of(i) as f64, v.log10()))
         .collect();
     let tt = e.per_t.len().max(1) as f64;
     let (lo, hi) = pts
@@ -145,10 +146,7 @@ fn draw_terms(f: &mut Frame, app: &App, area: Rect) {
         (-6.0, 0.0)
     };
     let marker = [(app.inspector.t as f64, lo), (app.inspector.t as f64, hi)];
-    let here = app
-        .inspector
-        .t
-        .checked_sub(1)
+    let here = index_of(app.inspector.t)
         .and_then(|i| e.per_t.get(i))
         .map(|v| format!(" · at t={}: {} ", app.inspector.t, num(*v)))
         .unwrap_or_default();

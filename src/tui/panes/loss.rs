@@ -2,6 +2,7 @@
 //! log scale, or the losses per quarter of t; and the schedule view that can replace it.
 
 use super::{block, faint, num};
+use crate::diffusion::state_of;
 use crate::tui::app::App;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -145,12 +146,14 @@ pub fn draw_schedule(f: &mut Frame, app: &App, area: Rect) {
         .iter()
         .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
     let span = (lmax - lmin).max(1e-9);
-    let ab: Vec<(f64, f64)> = (0..tt).map(|i| ((i + 1) as f64, s.alpha_bars[i])).collect();
+    let ab: Vec<(f64, f64)> = (0..tt)
+        .map(|i| (state_of(i) as f64, s.alpha_bars[i]))
+        .collect();
     let be: Vec<(f64, f64)> = (0..tt)
-        .map(|i| ((i + 1) as f64, s.betas[i] / bmax))
+        .map(|i| (state_of(i) as f64, s.betas[i] / bmax))
         .collect();
     let sn: Vec<(f64, f64)> = (0..tt)
-        .map(|i| ((i + 1) as f64, (ls[i] - lmin) / span))
+        .map(|i| (state_of(i) as f64, (ls[i] - lmin) / span))
         .collect();
     let mark = [(app.inspector.t as f64, 0.0), (app.inspector.t as f64, 1.0)];
     let datasets = vec![
