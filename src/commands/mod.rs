@@ -11,15 +11,6 @@ pub mod train;
 use crate::train::parse_device;
 use std::fmt;
 
-/// The command line as typed, for checkpoint metadata.
-pub fn command_line() -> String {
-    let mut parts: Vec<String> = std::env::args().collect();
-    if let Some(first) = parts.first_mut() {
-        *first = "diffscope".into();
-    }
-    parts.join(" ")
-}
-
 /// The device named by `--device`.
 pub fn device(spec: &str) -> anyhow::Result<tch::Device> {
     parse_device(spec)

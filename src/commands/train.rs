@@ -3,14 +3,12 @@
 use super::flag_error;
 use super::progress::Progress;
 use crate::cli::TrainArgs;
-use crate::config::preset::Preset;
 use crate::train::checkpoint::{self, CheckpointError};
 use crate::train::protocol::{Command, Event};
-use crate::train::worker::{self, Origin, WorkerOptions};
-use crate::util::{now_unix, timestamp};
+use crate::train::runs::{self, Launch, Overrides, RunError, RunOrigin, RunSpec};
 use anyhow::anyhow;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub struct TrainOutcome {
     pub run_dir: PathBuf,
@@ -24,62 +22,43 @@ pub struct TrainOutcome {
 pub fn run(a: &TrainArgs) -> anyhow::Result<TrainOutcome> {
     let device = super::device(&a.device)?;
     let data_flag = a.data.as_ref().map(|p| p.display().to_string());
-    // The data folder of a fresh run's preset, to point at --data when it is missing.
-    let mut preset_data = None;
-    let (origin, name, run_dir, resuming) = match &a.resume {
-        Some(path) => {
-            let ck = checkpoint::read(path)?;
-            let run_dir = a.out.clone().unwrap_or_else(|| {
-                ck.dir
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| PathBuf::from("."))
-            });
-            (
-                Origin::Checkpoint(ck.dir.clone()),
-                ck.meta.preset.name.clone(),
-                run_dir,
-                true,
-            )
-        }
-        None => {
-            let mut loaded = Preset::load(&a.preset)?;
-            if let (Some(p), Some(flag)) = (&a.data, &data_flag) {
-                loaded
-                    .preset
-                    .data
-                    .set_path(p.clone())
-                    .map_err(|e| flag_error("--data", flag, e))?;
-            }
-            let name = loaded.preset.name.clone();
-            preset_data = loaded.preset.data.path().map(|p| p.display().to_string());
-            let run_dir = a.out.clone().unwrap_or_else(|| {
-                PathBuf::from("checkpoints").join(format!("{name}-{}", timestamp(now_unix())))
-            });
-            (
-                Origin::Preset(Box::new(loaded.preset)),
-                name,
-                run_dir,
-                false,
-            )
-        }
+    let spec = RunSpec {
+        origin: match &a.resume {
+            Some(path) => RunOrigin::Checkpoint(path.clone()),
+            None => RunOrigin::Preset(a.preset.clone()),
+        },
+        train: true,
     };
-    checkpoint::prepare_run_dir(&run_dir, resuming).map_err(|e| match e {
-        CheckpointError::RunExists { path } => anyhow!(
+    let over = Overrides {
+        out: a.out.clone(),
+        data: a.data.clone(),
+    };
+    let plan = runs::plan(&spec, &over).map_err(|e| match (e, &data_flag) {
+        (RunError::Data(e), Some(flag)) => flag_error("--data", flag, e),
+        (RunError::Checkpoint(CheckpointError::RunExists { path }), _) => anyhow!(
             "{}: already holds checkpoints; choose another --out or continue with --resume",
             path.display()
         ),
-        e => e.into(),
+        (e, _) => e.into(),
     })?;
-    let handle = worker::spawn(WorkerOptions {
-        origin,
-        device,
-        run_dir: run_dir.clone(),
-        total_steps: a.steps,
-        seed: a.seed,
-        threads: a.threads.unwrap_or(0),
-        command: super::command_line(),
-    });
+    let (name, run_dir, resuming) = (
+        plan.preset.name.clone(),
+        plan.run_dir.clone(),
+        plan.resuming,
+    );
+    // The data folder of a fresh run's preset, to point at --data when it is missing.
+    let preset_data = (!resuming)
+        .then(|| plan.preset.data.path().map(|p| p.display().to_string()))
+        .flatten();
+    let handle = runs::start(
+        plan,
+        &Launch {
+            device,
+            threads: a.threads.unwrap_or(0),
+            total_steps: a.steps,
+            seed: a.seed,
+        },
+    );
     handle.send(Command::Start);
     let mut progress: Option<Progress> = None;
     let mut saved: Option<(PathBuf, u64)> = None;
