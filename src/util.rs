@@ -70,6 +70,15 @@ pub fn read_values<T: tch::kind::Element + Copy>(x: &tch::Tensor) -> Result<Vec<
     })
 }
 
+/// The first value that is not finite (NaN or infinite), with its position: the one check
+/// that samples pass before they are shown, written or measured.
+pub fn first_non_finite(values: &[f32]) -> Option<(usize, f32)> {
+    values
+        .iter()
+        .position(|v| !v.is_finite())
+        .map(|i| (i, values[i]))
+}
+
 /// A tensor's values as a flat f32 vector on the CPU.
 pub fn tensor_values(x: &tch::Tensor) -> Result<Vec<f32>, ReadError> {
     read_values::<f32>(x)

@@ -6,12 +6,12 @@ use super::flag_error;
 use super::progress::Progress;
 use crate::cli::{EvalArgs, VarianceArg};
 use crate::data::{ItemKind, Split};
-use crate::diffusion::bound::Decoder;
 use crate::diffusion::VarianceKind;
-use crate::eval::likelihood::{evaluate_bound, progress_total, BoundOptions};
-use crate::eval::{point_quality, BoundReport};
+use crate::eval::likelihood::{progress_total, BoundOptions};
+use crate::eval::BoundReport;
+use crate::train::evaluate::{self, SampleQuality};
 use crate::train::{checkpoint, Trainer, Weights};
-use crate::util::{tensor_values, write_atomic};
+use crate::util::write_atomic;
 use anyhow::{bail, Context};
 use std::path::Path;
 
@@ -172,15 +172,10 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         };
     }
     let weights = if a.raw { Weights::Raw } else { Weights::Ema };
-    let decoder = if image {
-        Decoder::Discretized
-    } else {
-        Decoder::Gaussian
-    };
     let opts = BoundOptions {
         batch: counts.batch.unwrap_or(if image { 64 } else { 1000 }),
         estimate: counts.estimate,
-        decoder,
+        decoder: evaluate::decoder_for(held.kind),
     };
     println!(
         "checkpoint {} ({}, step {}, {} weights)",
@@ -199,16 +194,15 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         tr.diffusion.variance.name()
     );
 
-    let x0 = held.head(held.len(), device);
-    tch::manual_seed(a.seed as i64);
     let units = progress_total(held.len(), tr.diffusion.steps(), &opts);
     let mut progress = Progress::new("bound", 0, units);
-    let model = tr.model(weights);
-    let report = evaluate_bound(
-        &tr.diffusion,
-        &mut |x, t| model.forward_t(x, t, false),
-        &x0,
-        &opts,
+    let report = evaluate::bound(
+        &tr,
+        &held,
+        weights,
+        a.seed,
+        opts.batch,
+        opts.estimate,
         &mut |done, _| progress.update(done, ""),
     )
     .with_context(|| ck.dir.display().to_string())?;
@@ -245,61 +239,50 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     let opts = tr.sample_options();
     let steps = opts.steps.min(tr.diffusion.steps());
     let mut progress = Progress::new("sample", 0, steps as u64);
-    let x = tr.sample(samples, &opts, weights, a.seed, None, &mut |done, _| {
-        progress.update(done as u64, "")
-    });
+    // measured against the data set that was evaluated (with --data, that folder)
+    let quality = evaluate::sample_quality(
+        &tr,
+        &data_config,
+        samples,
+        &opts,
+        weights,
+        a.seed,
+        &mut |done, _| progress.update(done as u64, ""),
+        &mut |line| eprintln!("{line}"),
+    );
     progress.finish();
-    let values = tensor_values(&x).with_context(|| format!("{}: the samples", ck.dir.display()))?;
-    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-        bail!(
-            "{}: sample {} is not finite ({}); no quality figure was computed",
-            ck.dir.display(),
-            i / held.item_len(),
-            values[i]
-        );
-    }
-    if image {
-        // measured against the data set that was evaluated (with --data, that folder)
-        let q = crate::eval::image_quality::image_quality(
-            &x,
-            &data_config,
-            tr.preset.train.seed,
-            tr.device,
-            &mut |line| eprintln!("{line}"),
-        )
-        .with_context(|| ck.dir.display().to_string())?;
-        println!(
-            "sample quality ({samples} samples, {} {steps} steps, vs held-out data):",
-            opts.sampler.name()
-        );
-        for line in q.report() {
-            println!("  {line}");
+    match quality.with_context(|| ck.dir.display().to_string())? {
+        SampleQuality::Images(q) => {
+            println!(
+                "sample quality ({samples} samples, {} {steps} steps, vs held-out data):",
+                opts.sampler.name()
+            );
+            for line in q.report() {
+                println!("  {line}");
+            }
         }
-        return Ok(());
+        SampleQuality::Points(q) => {
+            println!(
+                "sample quality ({} samples, {} {} steps, vs {} fresh data points; ratio: against N(0, I) noise):",
+                q.samples,
+                opts.sampler.name(),
+                steps,
+                q.data
+            );
+            println!(
+                "  sliced W1              {:>10.4}   noise {:.4}   ratio {:.3}",
+                q.sw1,
+                q.sw1_noise,
+                q.sw1_ratio()
+            );
+            println!(
+                "  MMD (RBF, h = {:.3})    {:>10.4}   noise {:.4}   ratio {:.3}",
+                q.bandwidth,
+                q.mmd,
+                q.mmd_noise,
+                q.mmd_ratio()
+            );
+        }
     }
-    let reference = source
-        .load(a.seed.wrapping_add(1), Split::Held(samples))
-        .with_context(|| ck.dir.display().to_string())?;
-    let q = point_quality(&values, &reference.values, held.item_len(), a.seed);
-    println!(
-        "sample quality ({} samples, {} {} steps, vs {} fresh data points; ratio: against N(0, I) noise):",
-        q.samples,
-        opts.sampler.name(),
-        steps,
-        q.data
-    );
-    println!(
-        "  sliced W1              {:>10.4}   noise {:.4}   ratio {:.3}",
-        q.sw1,
-        q.sw1_noise,
-        q.sw1_ratio()
-    );
-    println!(
-        "  MMD (RBF, h = {:.3})    {:>10.4}   noise {:.4}   ratio {:.3}",
-        q.bandwidth,
-        q.mmd,
-        q.mmd_noise,
-        q.mmd_ratio()
-    );
     Ok(())
 }

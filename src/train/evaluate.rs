@@ -1,14 +1,18 @@
-//! On-demand evaluation for the workbench, run on the worker: the exact variational bound
-//! with its per-timestep terms on a few held-out items, and the sample-quality figures.
-//! The result is plain data ([`Evaluation`]).
+//! Evaluating a model, for the command line (`diffscope eval`) and the workbench (`b`)
+//! alike: the variational bound on held-out items, and sample-quality figures from samples
+//! that are checked before any figure is computed. [`evaluate`] is the workbench's short
+//! form, run on the worker, whose result is plain data ([`Evaluation`]).
 
 use super::protocol::Evaluation;
 use super::trainer::{Trainer, Weights};
-use crate::data::{ItemKind, Split};
+use crate::data::{DataConfig, DataError, Dataset, ItemKind, Split};
 use crate::diffusion::bound::Decoder;
-use crate::eval::image_quality::image_quality;
-use crate::eval::{evaluate_bound, point_quality, BoundOptions, Unit};
-use crate::util::{one_line, tensor_values};
+use crate::diffusion::{DiffusionError, SampleOptions};
+use crate::eval::image_quality::{image_quality, ImageQuality};
+use crate::eval::likelihood::BoundReport;
+use crate::eval::quality::PointQuality;
+use crate::eval::{evaluate_bound, point_quality, BoundOptions, EvalError, Unit};
+use crate::util::{first_non_finite, one_line, tensor_values, ReadError};
 
 /// Held-out items for the bound: few enough that all T timesteps take seconds.
 const POINTS: usize = 256;
@@ -16,6 +20,103 @@ const IMAGES: usize = 32;
 /// Samples for the quality figures.
 const POINT_SAMPLES: usize = 1000;
 const IMAGE_SAMPLES: usize = 64;
+
+/// The decoder L_0 for held-out items of this kind: discretised for 8-bit images,
+/// Gaussian for continuous data.
+pub fn decoder_for(kind: ItemKind) -> Decoder {
+    if kind == ItemKind::Image {
+        Decoder::Discretized
+    } else {
+        Decoder::Gaussian
+    }
+}
+
+/// The bound of `tr`'s model with `weights` on the held-out items (libtorch's generator
+/// seeded with `seed` for the noise draws). `batch` items per model call; `estimate`:
+/// Monte-Carlo draws per item instead of all timesteps.
+pub fn bound(
+    tr: &Trainer,
+    held: &Dataset,
+    weights: Weights,
+    seed: u64,
+    batch: usize,
+    estimate: Option<usize>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<BoundReport, DiffusionError> {
+    let x0 = held.head(held.len(), tr.device);
+    tch::manual_seed(seed as i64);
+    let model = tr.model(weights);
+    evaluate_bound(
+        &tr.diffusion,
+        &mut |x, t| model.forward_t(x, t, false),
+        &x0,
+        &BoundOptions {
+            batch,
+            estimate,
+            decoder: decoder_for(held.kind),
+        },
+        progress,
+    )
+}
+
+/// Sample-quality figures.
+pub enum SampleQuality {
+    /// Sliced W1 and MMD against fresh data points.
+    Points(PointQuality),
+    /// A classifier's features (Fréchet distance) and class histogram.
+    Images(ImageQuality),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QualityError {
+    #[error("sample {index} is not finite ({value}); no quality figure was computed")]
+    NonFinite { index: usize, value: f32 },
+    #[error("the samples")]
+    Read(#[source] ReadError),
+    #[error("the reference data")]
+    Reference(#[source] DataError),
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+}
+
+/// Draws `n` samples with `opts` and `weights` (seed `seed`), checks that every value is
+/// finite, and measures them against `data` (images: with a classifier of its labels,
+/// trained once and cached; points: against `n` fresh points drawn with seed `seed + 1`).
+#[allow(clippy::too_many_arguments)]
+pub fn sample_quality(
+    tr: &Trainer,
+    data: &DataConfig,
+    n: usize,
+    opts: &SampleOptions,
+    weights: Weights,
+    seed: u64,
+    progress: &mut dyn FnMut(usize, usize),
+    log: &mut dyn FnMut(&str),
+) -> Result<SampleQuality, QualityError> {
+    let x = tr.sample(n, opts, weights, seed, None, progress);
+    let values = tensor_values(&x).map_err(QualityError::Read)?;
+    let item = (values.len() / n.max(1)).max(1);
+    if let Some((i, value)) = first_non_finite(&values) {
+        return Err(QualityError::NonFinite {
+            index: i / item,
+            value,
+        });
+    }
+    if tr.item_shape.len() == 3 {
+        let q = image_quality(&x, data, tr.preset.train.seed, tr.device, log)?;
+        return Ok(SampleQuality::Images(q));
+    }
+    let reference = data
+        .source()
+        .load(seed.wrapping_add(1), Split::Held(n))
+        .map_err(QualityError::Reference)?;
+    Ok(SampleQuality::Points(point_quality(
+        &values,
+        &reference.values,
+        item,
+        seed,
+    )))
+}
 
 pub fn evaluate(
     tr: &Trainer,
@@ -30,26 +131,8 @@ pub fn evaluate(
     let held = source
         .load(seed, Split::Held(n))
         .map_err(|e| format!("held-out data: {}", one_line(&e)))?;
-    let decoder = if held.kind == ItemKind::Image {
-        Decoder::Discretized
-    } else {
-        Decoder::Gaussian
-    };
-    let x0 = held.head(held.len(), tr.device);
-    tch::manual_seed(seed as i64 ^ 0xB0D);
-    let model = tr.model(weights);
-    let report = evaluate_bound(
-        &tr.diffusion,
-        &mut |x, t| model.forward_t(x, t, false),
-        &x0,
-        &BoundOptions {
-            batch: held.len(),
-            estimate: None,
-            decoder,
-        },
-        progress,
-    )
-    .map_err(|e| e.to_string())?;
+    let report = bound(tr, &held, weights, seed ^ 0xB0D, held.len(), None, progress)
+        .map_err(|e| one_line(&e))?;
     let unit = report.unit;
     let total = report.total.scaled(unit);
     let mut lines = vec![format!(
@@ -67,47 +150,41 @@ pub fn evaluate(
     opts.steps = opts.steps.min(100);
     let mut summary = format!("bound {:.3} {}", total.mean, unit.name());
     let labelled = tr.preset.data.class_names().is_some();
-    if !image {
-        let x = tr.sample(
-            POINT_SAMPLES,
+    if !image || labelled {
+        let samples = if image { IMAGE_SAMPLES } else { POINT_SAMPLES };
+        let q = sample_quality(
+            tr,
+            &tr.preset.data,
+            samples,
             &opts,
             weights,
             seed ^ 0xE7A1,
-            None,
             &mut |_, _| {},
-        );
-        let values = tensor_values(&x).map_err(|e| format!("samples: {}", one_line(&e)))?;
-        let fresh = source
-            .load(seed.wrapping_add(1), Split::Held(POINT_SAMPLES))
-            .map_err(|e| format!("held-out data: {}", one_line(&e)))?;
-        let q = point_quality(&values, &fresh.values, held.item_len(), seed);
-        lines.push(format!(
-            "{POINT_SAMPLES} samples: sliced W1 {:.4} (ratio to noise {:.3}), MMD {:.4} (ratio {:.3})",
-            q.sw1,
-            q.sw1_ratio(),
-            q.mmd,
-            q.mmd_ratio()
-        ));
-        summary.push_str(&format!(" · SW/noise {:.2}", q.sw1_ratio()));
-    } else if labelled {
-        let x = tr.sample(
-            IMAGE_SAMPLES,
-            &opts,
-            weights,
-            seed ^ 0xE7A1,
-            None,
-            &mut |_, _| {},
-        );
-        let q = image_quality(&x, &tr.preset.data, seed, tr.device, &mut |_| {})
-            .map_err(|e| one_line(&e))?;
-        lines.extend(q.report());
-        summary.push_str(&format!(
-            " · Fréchet {:.1} (noise {:.0}) · {}/{} classes",
-            q.frechet,
-            q.frechet_noise,
-            q.histogram.iter().filter(|&&c| c > 0).count(),
-            q.histogram.len()
-        ));
+            &mut |_| {},
+        )
+        .map_err(|e| format!("sample quality: {}", one_line(&e)))?;
+        match q {
+            SampleQuality::Points(q) => {
+                lines.push(format!(
+                    "{samples} samples: sliced W1 {:.4} (ratio to noise {:.3}), MMD {:.4} (ratio {:.3})",
+                    q.sw1,
+                    q.sw1_ratio(),
+                    q.mmd,
+                    q.mmd_ratio()
+                ));
+                summary.push_str(&format!(" · SW/noise {:.2}", q.sw1_ratio()));
+            }
+            SampleQuality::Images(q) => {
+                lines.extend(q.report());
+                summary.push_str(&format!(
+                    " · Fréchet {:.1} (noise {:.0}) · {}/{} classes",
+                    q.frechet,
+                    q.frechet_noise,
+                    q.histogram.iter().filter(|&&c| c > 0).count(),
+                    q.histogram.len()
+                ));
+            }
+        }
     }
     Ok(Evaluation {
         id,
