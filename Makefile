@@ -1,15 +1,19 @@
 # diffscope: the two commands of the README.
 #   make run    install libtorch if absent, build in release, run the main job
-#   make test   install libtorch if absent, run the whole test suite
-.PHONY: run test libtorch bench fmt lint
+#   make test   install libtorch and the test tools if absent, run the whole test suite
+.PHONY: run test libtorch tools bench fmt lint
 
 libtorch:
 	@bash scripts/setup-libtorch.sh
 
+# The programs the end-to-end tests drive: tmux, Xvfb, xterm, kitty, ImageMagick, xdotool.
+tools:
+	@bash scripts/setup-test-tools.sh
+
 run: libtorch
 	cargo run --release --
 
-test: libtorch
+test: libtorch tools
 	cargo test --release
 
 bench: libtorch

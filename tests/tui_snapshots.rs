@@ -238,7 +238,7 @@ fn half_block_cells_rebuild_the_picture() {
     };
     let pixel = |x: u32, y: u32| {
         let cell = &buf[(x0 + x as u16, y0 + (y / 2) as u16)];
-        rgb(if y % 2 == 0 { cell.fg } else { cell.bg })
+        rgb(if y.is_multiple_of(2) { cell.fg } else { cell.bg })
     };
     // The page is the image with a one-pixel black frame (the gaps of the grid).
     let s = app.samples.as_ref().unwrap();
