@@ -24,8 +24,7 @@ fn main() -> ExitCode {
             image_protocol: image_protocol(cli.image_protocol),
             device: "auto".into(),
             ..TuiOptions::default()
-        })
-        .map_err(anyhow::Error::msg),
+        }),
         Some(Cmd::Tui(a)) => tui::run(TuiOptions {
             preset: a.preset,
             checkpoint: a.checkpoint,
@@ -33,8 +32,7 @@ fn main() -> ExitCode {
             device: a.device,
             threads: a.threads,
             theme: a.theme,
-        })
-        .map_err(anyhow::Error::msg),
+        }),
         Some(Cmd::Train(a)) => commands::train::run(&a).map(|_| ()),
         Some(Cmd::Sample(a)) => commands::sample::run(&a),
         Some(Cmd::Schedule(a)) => commands::schedule::run(&a),

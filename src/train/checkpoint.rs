@@ -12,6 +12,8 @@
 //! Each save is written into a hidden temporary folder, every file is fsynced, and the
 //! folder is renamed into place: a kill during a save never leaves a broken checkpoint.
 //! `meta.ron` is written last, so a step folder without it is ignored.
+//!
+//! (Over 400 lines: writing, reading and checking checkpoints, and their error type.)
 
 use super::adam::StateError;
 use crate::config::{parse_ron, ConfigError, Preset, PresetError};

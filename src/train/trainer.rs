@@ -1,6 +1,8 @@
 //! The training loop (the seed's Algorithm 1 with Adam, warm-up, clipping and EMA) and
 //! everything done with a model: sampling and checkpoints. A `Trainer` owns tensors, so it
 //! lives on one thread (the worker, or the main thread of a headless command).
+//!
+//! (Over 400 lines: its error type sits with the code whose failures it names.)
 
 use super::adam::Adam;
 use super::checkpoint::{self, CheckpointError, CheckpointMeta};

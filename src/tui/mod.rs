@@ -162,8 +162,13 @@ fn install_panic_hook() {
     }));
 }
 
-/// Runs the workbench until the user quits.
-pub fn run(opts: TuiOptions) -> Result<(), String> {
+/// Runs the workbench until the user quits. Its errors, like the command line's, are
+/// `anyhow` errors; inside, the workbench carries one-line messages for its notices.
+pub fn run(opts: TuiOptions) -> anyhow::Result<()> {
+    run_workbench(opts).map_err(anyhow::Error::msg)
+}
+
+fn run_workbench(opts: TuiOptions) -> Result<(), String> {
     if !std::io::stdout().is_terminal() {
         return Err(not_a_terminal_message());
     }
