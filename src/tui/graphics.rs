@@ -12,6 +12,7 @@
 //! (Longer than most files: the three protocols' encoders, the screen's bookkeeping and
 //! their tests belong together.)
 
+use super::gallery::Page;
 use super::probe::Proto;
 use base64::Engine;
 use image::RgbImage;
@@ -135,22 +136,61 @@ impl SlotId {
     }
 }
 
+/// A page of images to show in a slot: its values and layout, composed into pixels only
+/// by the encoder (off the UI thread).
+#[derive(Debug, Clone)]
+pub struct Picture {
+    /// The page's images, flat [count, C, H, W] in [−1, 1].
+    pub values: Vec<f32>,
+    /// [C, H, W].
+    pub item: [usize; 3],
+    /// The layout, as for the page's first image at index 0.
+    pub page: Page,
+}
+
+impl Picture {
+    /// Page `page` of the images in `values` (flat [n, C, H, W]).
+    pub fn new(values: &[f32], item: [usize; 3], page: &Page) -> Picture {
+        let len = item.iter().product::<usize>().max(1);
+        let lo = (page.first * len).min(values.len());
+        let hi = ((page.first + page.count) * len).min(values.len());
+        Picture {
+            values: values[lo..hi].to_vec(),
+            item,
+            page: Page { first: 0, ..*page },
+        }
+    }
+
+    /// Its size in pixels.
+    pub fn size(&self) -> (u32, u32) {
+        self.page.size((self.item[2] as u32, self.item[1] as u32))
+    }
+
+    /// Its pixels.
+    pub fn image(&self) -> RgbImage {
+        self.page.compose(&self.values, self.item, [0, 0, 0])
+    }
+}
+
 /// A rectangle of cells where a picture goes.
 #[derive(Debug, Clone)]
 pub struct Slot {
     pub id: SlotId,
     pub rect: Rect,
-    /// Identifies the picture (its pixels, layout and place).
+    /// Identifies the picture (its values, layout and place).
     pub key: u64,
-    pub picture: Arc<RgbImage>,
+    pub picture: Arc<Picture>,
 }
 
 impl Slot {
-    pub fn new(id: SlotId, rect: Rect, picture: RgbImage) -> Slot {
+    pub fn new(id: SlotId, rect: Rect, picture: Picture) -> Slot {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (rect.x, rect.y, rect.width, rect.height).hash(&mut h);
-        (picture.width(), picture.height()).hash(&mut h);
-        picture.as_raw().hash(&mut h);
+        (picture.item, picture.page.cols, picture.page.rows).hash(&mut h);
+        (picture.page.scale, picture.page.count).hash(&mut h);
+        for v in &picture.values {
+            v.to_bits().hash(&mut h);
+        }
         Slot {
             id,
             rect,
@@ -176,6 +216,7 @@ pub struct Encoded {
 pub fn encode(setup: &Setup, slot: &Slot) -> Encoded {
     let r = slot.rect;
     let (cw, ch) = (setup.cell.0.max(1) as u32, setup.cell.1.max(1) as u32);
+    let picture = slot.picture.image();
     let mut out = Vec::new();
     let goto = |out: &mut Vec<u8>| {
         let _ = write!(out, "\x1b7\x1b[{};{}H", r.y + 1, r.x + 1);
@@ -184,11 +225,11 @@ pub fn encode(setup: &Setup, slot: &Slot) -> Encoded {
         Proto::Halfblocks => {}
         Proto::Sixel => {
             // Whole cells wide, whole sixel bands high, never more than the slot.
-            let w = (r.width as u32 * cw).max(slot.picture.width());
+            let w = (r.width as u32 * cw).max(picture.width());
             let max_h = r.height as u32 * ch;
-            let h = slot.picture.height().div_ceil(6) * 6;
-            let h = if h <= max_h { h } else { slot.picture.height() };
-            let img = pad(&slot.picture, w.min(r.width as u32 * cw), h);
+            let h = picture.height().div_ceil(6) * 6;
+            let h = if h <= max_h { h } else { picture.height() };
+            let img = pad(&picture, w.min(r.width as u32 * cw), h);
             goto(&mut out);
             out.extend_from_slice(&sixel(&img, setup.colors));
             out.extend_from_slice(b"\x1b8");
@@ -196,7 +237,7 @@ pub fn encode(setup: &Setup, slot: &Slot) -> Encoded {
         Proto::KittyDirect => {
             // The picture fills the slot's cells exactly: pad it to whole cells, and tell
             // kitty the cells too, so that it can never spill out whatever the cell size.
-            let img = pad(&slot.picture, r.width as u32 * cw, r.height as u32 * ch);
+            let img = pad(&picture, r.width as u32 * cw, r.height as u32 * ch);
             let id = slot.id.kitty_id();
             goto(&mut out);
             out.extend_from_slice(&kitty(
@@ -210,7 +251,7 @@ pub fn encode(setup: &Setup, slot: &Slot) -> Encoded {
             // that tmux keeps in the pane like text: U+10EEEE in the image id's colour,
             // with diacritics for the row and the first column (the next columns follow).
             let rows = r.height.min(DIACRITICS.len() as u16);
-            let img = pad(&slot.picture, r.width as u32 * cw, rows as u32 * ch);
+            let img = pad(&picture, r.width as u32 * cw, rows as u32 * ch);
             let id = slot.id.kitty_id();
             let cmd = kitty(
                 &format!("a=T,U=1,f=100,i={id},c={},r={rows},q=2", r.width),
@@ -237,7 +278,7 @@ pub fn encode(setup: &Setup, slot: &Slot) -> Encoded {
             out.extend_from_slice(b"\x1b[39m\x1b8");
         }
         Proto::Iterm2 => {
-            let img = pad(&slot.picture, r.width as u32 * cw, r.height as u32 * ch);
+            let img = pad(&picture, r.width as u32 * cw, r.height as u32 * ch);
             let png = png(&img);
             goto(&mut out);
             let _ = write!(
@@ -523,8 +564,8 @@ impl Screen {
                     r.y,
                     r.width,
                     r.height,
-                    s.picture.width(),
-                    s.picture.height(),
+                    s.picture.size().0,
+                    s.picture.size().1,
                     e.bytes.len(),
                     if e.key == s.key {
                         ""
@@ -564,6 +605,12 @@ mod tests {
             colors: 16,
             tmux: false,
         }
+    }
+
+    /// One gray w×h image (value v in [−1, 1]) at scale 1.
+    fn picture(w: usize, h: usize, v: f32) -> Picture {
+        let page = Page::fit(1, (w as u32, h as u32), (w as u32 + 2, h as u32 + 2), 0).unwrap();
+        Picture::new(&vec![v; w * h], [1, h, w], &page)
     }
 
     #[test]
@@ -606,8 +653,11 @@ mod tests {
         for proto in [Proto::Sixel, Proto::KittyDirect] {
             let s = setup(proto);
             let mut screen = Screen::default();
-            let img = RgbImage::from_pixel(12, 13, image::Rgb([9, 9, 9]));
-            let a = Slot::new(SlotId::Samples, Rect::new(1, 1, 2, 1), img.clone());
+            let a = Slot::new(
+                SlotId::Samples,
+                Rect::new(1, 1, 2, 1),
+                picture(10, 11, -0.9),
+            );
             let mut out = Vec::new();
             let p = screen.plan(&s, std::slice::from_ref(&a), &mut out);
             assert_eq!(p.encode.len(), 1);
@@ -637,14 +687,8 @@ mod tests {
         let s = setup(Proto::Sixel);
         let mut screen = Screen::default();
         let rect = Rect::new(0, 0, 3, 2);
-        let frame = |v: u8| {
-            Slot::new(
-                SlotId::Xt,
-                rect,
-                RgbImage::from_pixel(12, 12, image::Rgb([v; 3])),
-            )
-        };
-        let (a, c) = (frame(10), frame(30));
+        let frame = |v: f32| Slot::new(SlotId::Xt, rect, picture(10, 10, v));
+        let (a, c) = (frame(-0.5), frame(0.5));
         let mut out = Vec::new();
         screen.plan(&s, std::slice::from_ref(&a), &mut out);
         // The encoder finishes frame a only after the screen has moved on to frame c.
@@ -665,11 +709,7 @@ mod tests {
     fn kitty_in_tmux_sends_a_wrapped_virtual_placement_and_placeholder_cells() {
         let mut s = setup(Proto::KittyPlaceholders);
         s.tmux = true;
-        let slot = Slot::new(
-            SlotId::Samples,
-            Rect::new(4, 2, 3, 2),
-            RgbImage::from_pixel(18, 26, image::Rgb([200; 3])),
-        );
+        let slot = Slot::new(SlotId::Samples, Rect::new(4, 2, 3, 2), picture(16, 24, 0.5));
         let text = String::from_utf8(encode(&s, &slot).bytes).unwrap();
         assert!(
             text.starts_with("\x1bPtmux;\x1b\x1b_Ga=T,U=1,f=100,"),

@@ -360,10 +360,10 @@ fn tmux_output(args: &[&str]) -> Option<String> {
 
 /// tmux's allow-passthrough for this pane, read-only. Before tmux 3.3 passthrough was always on.
 fn tmux_passthrough() -> Option<bool> {
-    let pane = std::env::var("TMUX_PANE").unwrap_or_default();
+    let pane = std::env::var("TMUX_PANE").ok().filter(|p| !p.is_empty());
     let mut args = vec!["show-options", "-p", "-A", "-v"];
-    if !pane.is_empty() {
-        args.extend(["-t", &pane]);
+    if let Some(pane) = &pane {
+        args.extend(["-t", pane.as_str()]);
     }
     args.push("allow-passthrough");
     match tmux_output(&args).as_deref() {

@@ -207,18 +207,18 @@ impl App {
     /// Asks the worker for samples with the menu's settings (queued behind a sampling run
     /// in progress).
     fn sample_request(&mut self) -> Vec<Effect> {
-        if !self.run.alive || self.run.preset.is_none() {
+        let Some(p) = self.run.preset.as_ref().filter(|_| self.run.alive) else {
             return vec![];
-        }
+        };
+        let (t_max, clip_x0) = (p.diffusion.timesteps, p.diffusion.clip_x0);
         if self.run.sampling.is_some() {
             self.run.sample_queued = true;
             return vec![];
         }
         let id = self.next_id();
         let r = &mut self.run;
-        let p = r.preset.as_ref().expect("checked above");
         let s = &self.sampler;
-        let steps = s.steps.min(p.diffusion.timesteps);
+        let steps = s.steps.min(t_max);
         let req = SampleRequest {
             id,
             n: s.n,
@@ -226,7 +226,7 @@ impl App {
                 sampler: s.kind,
                 steps,
                 eta: s.eta,
-                clip_x0: p.diffusion.clip_x0,
+                clip_x0,
                 variance: None,
             },
             ema: s.ema,

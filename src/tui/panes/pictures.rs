@@ -5,7 +5,7 @@
 use super::faint;
 use crate::tui::app::App;
 use crate::tui::gallery::{self, HalfBlocks, Page};
-use crate::tui::graphics::{Slot, SlotId};
+use crate::tui::graphics::{Picture, Slot, SlotId};
 use ratatui::layout::Rect;
 use ratatui::text::Span;
 use ratatui::widgets::{Paragraph, Wrap};
@@ -52,12 +52,13 @@ pub fn draw(
         );
         return;
     };
-    let picture = page.compose(values, item, [0, 0, 0]);
     if app.graphics.graphic() {
-        let size = (picture.width(), picture.height());
-        let rect = app.graphics.placement(size, inner);
+        // Composed and encoded by the encoder thread, and only when it changed.
+        let picture = Picture::new(values, item, page);
+        let rect = app.graphics.placement(picture.size(), inner);
         slots.push(Slot::new(id, rect, picture));
     } else {
+        let picture = page.compose(values, item, [0, 0, 0]);
         f.render_widget(HalfBlocks { image: &picture }, inner);
     }
 }
