@@ -44,6 +44,11 @@ pub enum Cmd {
     Data(DataArgs),
     /// Open the workbench (the default with no command).
     Tui(TuiArgs),
+    /// Open the workbench on a run that trains in the background (the latest live run
+    /// by default), from any terminal.
+    Attach(AttachArgs),
+    /// List training runs: preset, state, step, loss, bound, start time and folder.
+    Runs(RunsArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -114,6 +119,37 @@ pub struct TrainArgs {
     /// Read the data from this path instead of the preset's (MNIST, CIFAR-10, folders).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Train in a background process that outlives this terminal; watch it with
+    /// `diffscope attach`.
+    #[arg(long)]
+    pub detach: bool,
+    /// Run as the background training process (what --detach and the workbench start).
+    #[arg(long, hide = true, conflicts_with = "detach")]
+    pub worker: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct AttachArgs {
+    /// A run folder (or a step folder in one, or a run folder's name under checkpoints/).
+    /// Default: the latest live run.
+    pub run: Option<PathBuf>,
+    /// Watch read-only, even when nobody else controls the run.
+    #[arg(long, conflicts_with = "take_over")]
+    pub watch: bool,
+    /// Take over control from another workbench attached to the run.
+    #[arg(long)]
+    pub take_over: bool,
+    /// Start with this theme.
+    #[arg(long)]
+    pub theme: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunsArgs {
+    /// Compare these runs (two or more run folders or names): the preset fields that
+    /// differ, and their final figures side by side.
+    #[arg(long, num_args = 2.., value_name = "RUN")]
+    pub compare: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

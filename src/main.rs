@@ -1,6 +1,7 @@
 use clap::Parser;
 use diffscope::cli::{Cli, Cmd, ImageProtocolArg};
 use diffscope::commands;
+use diffscope::train::wire::Want;
 use diffscope::tui::images::ImageProtocol;
 use diffscope::tui::{self, TuiOptions};
 use std::process::ExitCode;
@@ -32,7 +33,25 @@ fn main() -> ExitCode {
             device: a.device,
             threads: a.threads,
             theme: a.theme,
+            ..TuiOptions::default()
         }),
+        Some(Cmd::Attach(a)) => commands::runs::attach_target(&a).and_then(|dir| {
+            tui::run(TuiOptions {
+                attach: Some(dir),
+                want: if a.watch {
+                    Want::Watch
+                } else if a.take_over {
+                    Want::TakeOver
+                } else {
+                    Want::Control
+                },
+                image_protocol: image_protocol(cli.image_protocol),
+                device: "auto".into(),
+                theme: a.theme,
+                ..TuiOptions::default()
+            })
+        }),
+        Some(Cmd::Runs(a)) => commands::runs::run(&a),
         Some(Cmd::Train(a)) => commands::train::run(&a).map(|_| ()),
         Some(Cmd::Sample(a)) => commands::sample::run(&a),
         Some(Cmd::Schedule(a)) => commands::schedule::run(&a),

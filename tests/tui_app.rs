@@ -3,9 +3,13 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use diffscope::config::catalog::PresetEntry;
-use diffscope::train::protocol::{Command, Event, RunInfo};
+use diffscope::train::listing::RunEntry;
+use diffscope::train::protocol::{Command, Event, Phase, RunInfo};
+use diffscope::train::runfolder::{Ending, Status};
+use diffscope::train::runlog::MetricRow;
 use diffscope::train::runs::CheckpointEntry;
-use diffscope::tui::app::{App, Confirm, Effect, Mode, Msg, Overlay, RunOrigin};
+use diffscope::train::wire::Want;
+use diffscope::tui::app::{App, Confirm, Effect, Hangup, LogView, Mode, Msg, Overlay, RunOrigin};
 use diffscope::tui::demo;
 use diffscope::tui::graphics::Setup;
 use diffscope::tui::history::{LossHistory, HISTORY_POINTS};
@@ -26,6 +30,11 @@ fn shift(code: KeyCode) -> Msg {
 
 /// A fresh training run of swissroll that has reported Ready.
 fn training_app() -> App {
+    started_app(false)
+}
+
+/// The same, training in a process of its own (`remote`).
+fn started_app(remote: bool) -> App {
     let mut app = App::new(vec![Theme::default()], 0, Setup::halfblocks("chosen"));
     let fx = app.update(Msg::RunStarted {
         preset: Box::new(demo::preset()),
@@ -33,6 +42,7 @@ fn training_app() -> App {
         run_dir: PathBuf::from("checkpoints/x"),
         source: "swissroll".into(),
         loss: None,
+        remote,
     });
     assert!(matches!(fx[..], [Effect::PrepareData(_)]), "{fx:?}");
     let fx = app.update(Msg::Worker(Event::Ready(RunInfo {
@@ -43,8 +53,18 @@ fn training_app() -> App {
         total_steps: 6000,
         item_shape: vec![2],
         run_dir: PathBuf::from("checkpoints/x"),
+        phase: Phase::Idle,
     })));
-    assert_eq!(fx, vec![Effect::Send(Command::Start)]);
+    assert_eq!(
+        fx,
+        vec![
+            Effect::LoadLog {
+                dir: PathBuf::from("checkpoints/x"),
+                upto: None
+            },
+            Effect::Send(Command::Start)
+        ]
+    );
     app
 }
 
@@ -357,19 +377,44 @@ fn sampler_menu_changes_the_next_request() {
     assert_eq!(app.overlay, Overlay::None);
 }
 
-#[test]
-fn checkpoint_browser_opens_resumes_and_deletes_after_confirmation() {
-    let mut app = training_app();
-    assert_eq!(app.update(ch('c')), vec![Effect::ScanCheckpoints]);
-    let entry = |n: u64| CheckpointEntry {
-        dir: PathBuf::from(format!("checkpoints/r/step-{n:08}")),
+fn checkpoint_entry(run: &str, n: u64) -> CheckpointEntry {
+    CheckpointEntry {
+        dir: PathBuf::from(format!("checkpoints/{run}/step-{n:08}")),
         preset: "swissroll".into(),
         step: n,
         loss: Some(0.3),
         created_unix: 1_795_000_000,
         manual: false,
-    };
-    app.update(Msg::Checkpoints(vec![entry(200), entry(100)]));
+        total_steps: 6000,
+    }
+}
+
+fn run_entry(name: &str, steps: &[u64], live: bool) -> RunEntry {
+    RunEntry {
+        dir: PathBuf::from(format!("checkpoints/{name}")),
+        preset: "swissroll".into(),
+        status: if live {
+            Status::Running { pid: 42 }
+        } else {
+            Status::Stopped(Ending::User)
+        },
+        step: steps.first().copied().unwrap_or(0),
+        total: 6000,
+        loss: Some(0.3),
+        eval: None,
+        started_unix: Some(1_795_000_000),
+        checkpoints: steps.iter().map(|&n| checkpoint_entry(name, n)).collect(),
+        notice: None,
+    }
+}
+
+#[test]
+fn checkpoint_browser_opens_resumes_and_deletes_after_confirmation() {
+    let mut app = training_app();
+    assert_eq!(app.update(ch('c')), vec![Effect::ScanRuns]);
+    // rows: the run, then its checkpoints (200, 100)
+    app.update(Msg::Runs(vec![run_entry("r", &[200, 100], false)]));
+    app.update(key(KeyCode::Down));
     app.update(key(KeyCode::Down));
     let fx = app.update(key(KeyCode::Enter));
     match &fx[..] {
@@ -382,19 +427,27 @@ fn checkpoint_browser_opens_resumes_and_deletes_after_confirmation() {
         }
         other => panic!("{other:?}"),
     }
+    // on the run's own row, Enter and r stand for its latest checkpoint
     app.update(ch('c'));
-    app.update(Msg::Checkpoints(vec![entry(200)]));
+    app.update(Msg::Runs(vec![run_entry("r", &[200], false)]));
     match &app.update(ch('r'))[..] {
-        [Effect::StartRun { spec, .. }] => assert!(spec.train, "r resumes training"),
+        [Effect::StartRun { spec, .. }] => {
+            assert!(spec.train, "r resumes training");
+            assert_eq!(
+                spec.origin,
+                RunOrigin::Checkpoint(PathBuf::from("checkpoints/r/step-00000200"))
+            );
+        }
         other => panic!("{other:?}"),
     }
     app.update(ch('c'));
-    app.update(Msg::Checkpoints(vec![entry(200)]));
+    app.update(Msg::Runs(vec![run_entry("r", &[200], false)]));
+    app.update(key(KeyCode::Down));
     assert!(app.update(ch('d')).is_empty(), "deleting asks first");
     assert!(app.update(ch('n')).is_empty());
     match &app.overlay {
-        Overlay::Browser { entries, sel } => {
-            assert_eq!((entries.len(), *sel), (1, 0), "back to the same browser")
+        Overlay::Browser { runs, sel, .. } => {
+            assert_eq!((runs.len(), *sel), (1, 1), "back to the same browser")
         }
         other => panic!("{other:?}"),
     }
@@ -405,6 +458,181 @@ fn checkpoint_browser_opens_resumes_and_deletes_after_confirmation() {
             "checkpoints/r/step-00000200"
         ))]
     );
+}
+
+#[test]
+fn the_browser_attaches_to_live_runs_and_compares_marked_ones() {
+    let mut app = training_app();
+    app.update(ch('c'));
+    let runs = vec![
+        run_entry("live", &[100], true),
+        run_entry("a", &[300], false),
+        run_entry("b", &[], false),
+    ];
+    app.update(Msg::Runs(runs.clone()));
+    match &app.update(key(KeyCode::Enter))[..] {
+        [Effect::StartRun { spec, .. }] => assert_eq!(
+            spec.origin,
+            RunOrigin::Live {
+                dir: PathBuf::from("checkpoints/live"),
+                want: Want::Control
+            }
+        ),
+        other => panic!("{other:?}"),
+    }
+    // a live run's checkpoints are not deleted under it
+    app.update(ch('c'));
+    app.update(Msg::Runs(runs));
+    app.update(key(KeyCode::Down));
+    assert!(app.update(ch('d')).is_empty());
+    assert!(matches!(app.overlay, Overlay::Browser { .. }));
+    // c with fewer than two marked runs says how
+    assert!(app.update(ch('c')).is_empty());
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("mark two")));
+    app.update(key(KeyCode::Down)); // run a
+    app.update(ch(' '));
+    app.update(key(KeyCode::Down)); // a's checkpoint
+    app.update(key(KeyCode::Down)); // run b
+    app.update(ch(' '));
+    assert_eq!(
+        app.update(ch('c')),
+        vec![Effect::Compare(vec![
+            PathBuf::from("checkpoints/a"),
+            PathBuf::from("checkpoints/b")
+        ])]
+    );
+    assert_eq!(app.overlay, Overlay::None);
+}
+
+#[test]
+fn quitting_a_background_run_offers_to_leave_it_running() {
+    let mut app = started_app(true);
+    app.update(progress(300, 0.4));
+    assert!(app.update(ch('q')).is_empty());
+    assert!(matches!(
+        app.overlay,
+        Overlay::Confirm {
+            ask: Confirm::Leave,
+            ..
+        }
+    ));
+    // d leaves the workbench at once, sending nothing: training goes on
+    assert_eq!(app.update(ch('d')), vec![Effect::Quit]);
+
+    let mut app = started_app(true);
+    app.update(ch('q'));
+    assert_eq!(
+        app.update(ch('y')),
+        vec![Effect::Send(Command::Shutdown { save: true })]
+    );
+    assert_eq!(app.update(Msg::Worker(Event::Exited)), vec![Effect::Quit]);
+
+    // the detach key, from the main screen
+    let mut app = started_app(true);
+    assert_eq!(app.update(ch('d')), vec![Effect::Quit]);
+    // a run of the workbench's own has nothing to detach from
+    let mut app = training_app();
+    assert!(app.update(ch('d')).is_empty());
+}
+
+#[test]
+fn a_hang_up_detaches_from_a_background_run_unless_told_to_save_and_stop() {
+    let mut app = started_app(true);
+    app.update(progress(300, 0.4));
+    assert_eq!(app.update(Msg::Signal("SIGHUP".into())), vec![Effect::Quit]);
+    let mut app = started_app(true);
+    app.hangup = Hangup::SaveAndStop;
+    app.update(progress(300, 0.4));
+    assert_eq!(
+        app.update(Msg::Signal("SIGHUP".into())),
+        vec![Effect::Send(Command::Shutdown { save: true })]
+    );
+    // a workbench's own run still saves on a hang-up
+    let mut app = training_app();
+    app.update(progress(300, 0.4));
+    assert_eq!(
+        app.update(Msg::Signal("the terminal closed".into())),
+        vec![Effect::Send(Command::Shutdown { save: true })]
+    );
+}
+
+#[test]
+fn a_watcher_steers_nothing_and_a_busy_run_asks_how_to_attach() {
+    let mut app = started_app(true);
+    app.update(Msg::Worker(Event::Watching));
+    assert!(app.run.watching);
+    for k in [' ', 's', 'w', 'e'] {
+        assert!(app.update(ch(k)).is_empty(), "{k}");
+    }
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("read-only")));
+    // quitting a watched run leaves it alone
+    assert_eq!(app.update(ch('q')), vec![Effect::Quit]);
+
+    let mut app = App::new(vec![Theme::default()], 0, Setup::halfblocks("chosen"));
+    let dir = PathBuf::from("checkpoints/busy");
+    app.update(Msg::AttachBusy {
+        dir: dir.clone(),
+        pid: 7,
+    });
+    match &app.update(ch('t'))[..] {
+        [Effect::StartRun { spec, .. }] => assert_eq!(
+            spec.origin,
+            RunOrigin::Live {
+                dir: dir.clone(),
+                want: Want::TakeOver
+            }
+        ),
+        other => panic!("{other:?}"),
+    }
+    app.update(Msg::AttachBusy { dir, pid: 7 });
+    // with no run open, Esc leaves
+    assert_eq!(app.update(key(KeyCode::Esc)), vec![Effect::Quit]);
+}
+
+#[test]
+fn the_log_gives_the_history_and_live_progress_follows_without_doubles() {
+    let mut app = started_app(true);
+    // progress seen before the log is read…
+    app.update(progress(150, 0.5));
+    app.update(progress(200, 0.45));
+    let row = |step: u64| MetricRow {
+        step,
+        wall_time: 0.0,
+        loss: 1.0 / step as f64,
+        quarters: [None; 4],
+        lr: 1e-3,
+        grad_norm: 1.0,
+        steps_per_sec: 10.0,
+    };
+    app.update(Msg::LogLoaded(Box::new(LogView {
+        dir: PathBuf::from("checkpoints/x"),
+        rows: (1..=3).map(|i| row(50 * i)).collect(),
+        eval: None,
+        notice: Some("checkpoints/x/metrics.csv: line 5 is not a complete row".into()),
+    })));
+    // …the log's rows up to 150, then the live step 200 once
+    let xs: Vec<f64> = app.run.history.raw.points().iter().map(|p| p.0).collect();
+    assert_eq!(xs, vec![50.0, 100.0, 150.0, 200.0]);
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("not a complete row")));
+    app.update(progress(250, 0.4));
+    assert_eq!(app.run.history.raw.len(), 5);
+    // a log of another run (an earlier one) is not taken
+    app.update(Msg::LogLoaded(Box::new(LogView {
+        dir: PathBuf::from("checkpoints/other"),
+        rows: vec![row(1)],
+        eval: None,
+        notice: None,
+    })));
+    assert_eq!(app.run.history.raw.len(), 5);
 }
 
 #[test]
@@ -439,6 +667,7 @@ fn inspecting_a_checkpoint_samples_at_once_and_does_not_train() {
         run_dir: PathBuf::from("checkpoints/x"),
         source: "checkpoints/x/step-00006000".into(),
         loss: Some(0.3125),
+        remote: false,
     });
     assert_eq!(app.run.loss, Some(0.3125), "the checkpoint's loss is shown");
     let fx = app.update(Msg::Worker(Event::Ready(RunInfo {
@@ -449,7 +678,15 @@ fn inspecting_a_checkpoint_samples_at_once_and_does_not_train() {
         total_steps: 6000,
         item_shape: vec![2],
         run_dir: PathBuf::from("checkpoints/x"),
+        phase: Phase::Idle,
     })));
+    assert!(
+        fx.contains(&Effect::LoadLog {
+            dir: PathBuf::from("checkpoints/x"),
+            upto: Some(6000)
+        }),
+        "its history up to the checkpoint"
+    );
     assert_eq!(sample_requests(&fx).len(), 1);
     assert!(!fx.contains(&Effect::Send(Command::Start)));
     assert!(app.update(ch(' ')).is_empty(), "nothing to pause");
@@ -541,6 +778,10 @@ fn b_evaluates_on_demand_and_shows_the_bound_terms() {
         bits: false,
         total: 0.41,
         total_se: 0.03,
+        prior: 0.0,
+        diffusion: 0.4,
+        decoder: 0.01,
+        quality: Default::default(),
         per_t: vec![-3.1, 0.5, 0.2, 0.1],
         summary: "bound 0.410 nats/dim · SW/noise 0.25".into(),
         lines: vec![],

@@ -35,6 +35,7 @@ fn the_loop_starts_a_run_takes_events_and_keys_and_quits() {
             run_dir: run_dir.clone(),
             source: "tiny".into(),
             loss: None,
+            remote: false,
         },
         Msg::Worker(Event::Ready(RunInfo {
             preset: "tiny".into(),
@@ -44,6 +45,7 @@ fn the_loop_starts_a_run_takes_events_and_keys_and_quits() {
             total_steps: 40,
             item_shape: vec![2],
             run_dir,
+            phase: Default::default(),
         })),
         Msg::Worker(Event::Progress {
             step: 10,

@@ -4,7 +4,9 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use diffscope::config::catalog::PresetEntry;
+use diffscope::train::listing::RunEntry;
 use diffscope::train::protocol::{Event, Samples};
+use diffscope::train::runfolder::{Ending, Status};
 use diffscope::train::runs::CheckpointEntry;
 use diffscope::tui::app::{App, Msg};
 use diffscope::tui::{demo, ui};
@@ -81,24 +83,43 @@ fn goto_prompt_and_quit_confirmation() {
 fn checkpoint_browser() {
     snap("browser", |a| {
         key(a, KeyCode::Char('c'));
-        let entries = (0..3)
-            .map(|i| CheckpointEntry {
-                dir: PathBuf::from(format!(
-                    "checkpoints/swissroll-20261125-1200{i}0/step-0000{i}000"
-                )),
-                preset: "swissroll".into(),
-                step: 1000 * (i + 1),
-                loss: Some(0.4 - 0.05 * i as f64),
-                created_unix: 1_795_000_000 + 600 * i,
-                manual: i == 1,
+        let runs = (0..3u64)
+            .map(|i| {
+                let dir = PathBuf::from(format!("checkpoints/swissroll-20261125-1200{i}0"));
+                RunEntry {
+                    checkpoints: (0..2u64)
+                        .map(|j| CheckpointEntry {
+                            dir: dir.join(format!("step-0000{}000", i + 1 - j)),
+                            preset: "swissroll".into(),
+                            step: 1000 * (i + 1 - j),
+                            loss: Some(0.4 - 0.05 * i as f64),
+                            created_unix: 1_795_000_000 + 600 * i,
+                            manual: j == 1,
+                            total_steps: 6000,
+                        })
+                        .collect(),
+                    dir,
+                    preset: "swissroll".into(),
+                    status: match i {
+                        0 => Status::Running { pid: 4242 },
+                        1 => Status::Finished,
+                        _ => Status::Stopped(Ending::Crashed),
+                    },
+                    step: 1000 * (i + 1),
+                    total: 6000,
+                    loss: Some(0.4 - 0.05 * i as f64),
+                    eval: None,
+                    started_unix: Some(1_795_000_000 + 600 * i),
+                    notice: None,
+                }
             })
             .collect();
-        a.update(Msg::Checkpoints(entries));
+        a.update(Msg::Runs(runs));
         key(a, KeyCode::Down);
     });
     snap("browser_empty", |a| {
         key(a, KeyCode::Char('c'));
-        a.update(Msg::Checkpoints(vec![]));
+        a.update(Msg::Runs(vec![]));
     });
 }
 
@@ -201,6 +222,10 @@ fn bound_terms_view_and_quality_figures() {
             bits: false,
             total: 0.413,
             total_se: 0.035,
+            prior: 0.0,
+            diffusion: 0.4,
+            decoder: 0.013,
+            quality: Default::default(),
             per_t,
             summary: "bound 0.413 nats/dim · SW/noise 0.25".into(),
             lines: vec![],

@@ -4,6 +4,7 @@
 pub mod data;
 pub mod eval;
 pub mod progress;
+pub mod runs;
 pub mod sample;
 pub mod schedule;
 pub mod train;

@@ -1,13 +1,17 @@
-//! `diffscope train`: headless training on the worker thread, with progress output.
+//! `diffscope train`: headless training with progress output, in the foreground or (with
+//! `--detach`) in a background process that `diffscope attach` and the workbench can
+//! attach to.
 
 use super::flag_error;
 use super::progress::Progress;
 use crate::cli::TrainArgs;
-use crate::train::checkpoint::{self, CheckpointError};
-use crate::train::protocol::{Command, Event};
+use crate::train::checkpoint::CheckpointError;
+use crate::train::protocol::Event;
 use crate::train::runs::{self, Launch, Overrides, RunError, RunOrigin, RunSpec};
+use crate::train::wire::Want;
+use crate::train::{remote, runfolder, serve};
+use crate::util::one_line;
 use anyhow::anyhow;
-use std::fs;
 use std::path::PathBuf;
 
 pub struct TrainOutcome {
@@ -19,7 +23,8 @@ pub struct TrainOutcome {
     pub seconds: f64,
 }
 
-pub fn run(a: &TrainArgs) -> anyhow::Result<TrainOutcome> {
+/// Trains (None: in the background, or as the background worker).
+pub fn run(a: &TrainArgs) -> anyhow::Result<Option<TrainOutcome>> {
     let device = super::device(&a.device)?;
     let data_flag = a.data.as_ref().map(|p| p.display().to_string());
     let spec = RunSpec {
@@ -50,81 +55,82 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<TrainOutcome> {
     let preset_data = (!resuming)
         .then(|| plan.preset.data.path().map(|p| p.display().to_string()))
         .flatten();
-    let handle = runs::start(
-        plan,
-        &Launch {
-            device,
-            threads: a.threads.unwrap_or(0),
-            total_steps: a.steps,
-            seed: a.seed,
-        },
-    );
-    handle.send(Command::Start);
+    let launch = Launch {
+        device,
+        threads: a.threads.unwrap_or(0),
+        total_steps: a.steps,
+        seed: a.seed,
+    };
+    if a.detach {
+        return detach(plan, &launch, a).map(|_| None);
+    }
     let mut progress: Option<Progress> = None;
-    let mut saved: Option<(PathBuf, u64)> = None;
-    let mut last_loss = None;
-    let mut failure: Option<String> = None;
     let mut seconds = 0.0;
-    for ev in handle.events.iter() {
-        match ev {
-            Event::Ready(info) => {
-                eprintln!(
-                    "training {name} on {}: {} parameters, step {} of {}, checkpoints in {}",
-                    info.device,
-                    info.parameters,
-                    info.step,
-                    info.total_steps,
-                    run_dir.display()
-                );
+    let background = a.worker;
+    let outcome = serve::train(plan, &launch, background, &mut |ev| match ev {
+        Event::Ready(info) => {
+            eprintln!(
+                "training {name} on {}: {} parameters, step {} of {}, checkpoints in {}",
+                info.device,
+                info.parameters,
+                info.step,
+                info.total_steps,
+                run_dir.display()
+            );
+            if !background {
                 progress = Some(Progress::new("train", info.step, info.total_steps));
             }
-            Event::Progress {
-                step,
-                loss,
-                quarter_losses,
-                ..
-            } => {
-                last_loss = Some(loss);
-                if let Some(p) = progress.as_mut() {
-                    let q: Vec<String> = quarter_losses
-                        .iter()
-                        .map(|q| q.map(|v| format!("{v:.3}")).unwrap_or("-".into()))
-                        .collect();
-                    p.update(
-                        step,
-                        &format!("loss {loss:.4} [t quarters {}]", q.join(" ")),
-                    );
-                }
-            }
-            Event::Finished { .. } => {
-                if let Some(p) = &progress {
-                    p.finish();
-                    seconds = p.elapsed();
-                }
-                handle.send(Command::Shutdown { save: true });
-            }
-            Event::Saved { path, step } => saved = Some((path, step)),
-            Event::Notice(msg) => eprintln!("note: {msg}"),
-            Event::TrainingStopped(msg) => {
-                failure = Some(msg);
-                handle.send(Command::Shutdown { save: false });
-            }
-            Event::Failed { what, message } => {
-                failure = Some(what.describe(&message));
-                handle.send(Command::Shutdown { save: false });
-            }
-            Event::Exited => break,
-            _ => {}
         }
-    }
+        Event::Progress {
+            step,
+            loss,
+            quarter_losses,
+            ..
+        } => {
+            if let Some(p) = progress.as_mut() {
+                let q: Vec<String> = quarter_losses
+                    .iter()
+                    .map(|q| q.map(|v| format!("{v:.3}")).unwrap_or("-".into()))
+                    .collect();
+                p.update(
+                    *step,
+                    &format!("loss {loss:.4} [t quarters {}]", q.join(" ")),
+                );
+            }
+        }
+        Event::Finished { step } => {
+            if let Some(p) = &progress {
+                p.finish();
+                seconds = p.elapsed();
+            }
+            if background {
+                eprintln!("finished at step {step}");
+            }
+        }
+        Event::Saved { path, step } if background => {
+            eprintln!("saved step {step}: {}", path.display())
+        }
+        Event::Notice(msg) => eprintln!("note: {msg}"),
+        Event::TrainingStopped(msg) if background => eprintln!("training stopped: {msg}"),
+        _ => {}
+    });
     if let Some(p) = &progress {
         p.finish();
     }
-    handle.join();
+    let outcome = outcome.map_err(|e| anyhow!(one_line(&e)))?;
+    let (saved, last_loss, failure) = (outcome.saved, outcome.last_loss, outcome.failure);
+    if let Some(sig) = outcome.signal {
+        let at = saved
+            .as_ref()
+            .map(|(p, _)| format!("; checkpoint: {}", p.display()))
+            .unwrap_or_default();
+        return Err(anyhow!("{sig}: training stopped{at}"));
+    }
     if let Some(msg) = failure {
         // Remove the run folder again if this run left nothing in it (when it can tell).
-        if !resuming && checkpoint::list_steps(&run_dir).is_ok_and(|s| s.is_empty()) {
-            let _ = fs::remove_dir(&run_dir);
+        // (A background worker keeps it: its record tells the workbench what failed.)
+        if !resuming && !background {
+            runfolder::remove_if_unused(&run_dir);
         }
         // A data folder that cannot be used is named with the flag that gave it, or the
         // preset's with the flag that can change it.
@@ -139,17 +145,38 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<TrainOutcome> {
     }
     let (checkpoint, step) =
         saved.ok_or_else(|| anyhow!("{}: no checkpoint was saved", run_dir.display()))?;
+    if background {
+        return Ok(None);
+    }
     eprintln!(
         "trained {step} steps in {:.1}s, final loss {}; checkpoint: {}",
         seconds,
         last_loss.map(|l| format!("{l:.4}")).unwrap_or("-".into()),
         checkpoint.display()
     );
-    Ok(TrainOutcome {
+    Ok(Some(TrainOutcome {
         run_dir,
         checkpoint,
         step,
         last_loss,
         seconds,
-    })
+    }))
+}
+
+/// `--detach`: the run trains in a background process of its own; this returns once it
+/// answers on its socket.
+fn detach(plan: runs::RunPlan, launch: &Launch, a: &TrainArgs) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().map_err(|e| anyhow!("cannot find this program: {e}"))?;
+    let dir = plan.run_dir.clone();
+    let args = runs::background_args(&plan, launch, a.data.as_deref());
+    let pid = runs::spawn_background(&exe, &args, &dir).map_err(|e| anyhow!(one_line(&e)))?;
+    remote::wait_for(&dir, Want::Watch).map_err(|e| anyhow!(e))?;
+    eprintln!(
+        "training {} in the background (pid {pid}): {}\n  watch it:  diffscope attach {}\n  \
+         all runs:  diffscope runs",
+        plan.preset.name,
+        dir.display(),
+        dir.display()
+    );
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Presets, themes and where files live.
 
 pub mod catalog;
+pub mod diff;
 pub mod paths;
 pub mod preset;
 

@@ -4,6 +4,7 @@
 //! form, run on the worker, whose result is plain data ([`Evaluation`]).
 
 use super::protocol::Evaluation;
+use super::runlog::Quality;
 use super::trainer::{Trainer, Weights};
 use crate::data::{DataConfig, DataError, Dataset, ItemKind, Split};
 use crate::diffusion::bound::Decoder;
@@ -149,6 +150,7 @@ pub fn evaluate(
     let mut opts = tr.sample_options();
     opts.steps = opts.steps.min(100);
     let mut summary = format!("bound {:.3} {}", total.mean, unit.name());
+    let mut quality = Quality::default();
     let labelled = tr.preset.data.class_names().is_some();
     if !image || labelled {
         let samples = if image { IMAGE_SAMPLES } else { POINT_SAMPLES };
@@ -173,16 +175,21 @@ pub fn evaluate(
                     q.mmd_ratio()
                 ));
                 summary.push_str(&format!(" · SW/noise {:.2}", q.sw1_ratio()));
+                quality.sliced_w1 = Some(q.sw1);
+                quality.mmd = Some(q.mmd);
             }
             SampleQuality::Images(q) => {
                 lines.extend(q.report());
+                let present = q.histogram.iter().filter(|&&c| c > 0).count();
                 summary.push_str(&format!(
-                    " · Fréchet {:.1} (noise {:.0}) · {}/{} classes",
+                    " · Fréchet {:.1} (noise {:.0}) · {present}/{} classes",
                     q.frechet,
                     q.frechet_noise,
-                    q.histogram.iter().filter(|&&c| c > 0).count(),
                     q.histogram.len()
                 ));
+                quality.frechet = Some(q.frechet);
+                quality.classes_present = Some(present as u32);
+                quality.classes = Some(q.histogram.len() as u32);
             }
         }
     }
@@ -194,6 +201,10 @@ pub fn evaluate(
         bits: unit == Unit::BitsPerDim,
         total: total.mean,
         total_se: total.se,
+        prior: report.prior.scaled(unit).mean,
+        diffusion: report.middle.scaled(unit).mean,
+        decoder: report.decoder.scaled(unit).mean,
+        quality,
         per_t: report
             .per_t
             .iter()

@@ -5,9 +5,16 @@ pub mod adam;
 pub mod checkpoint;
 pub mod ema;
 pub mod evaluate;
+pub mod host;
+pub mod listing;
 pub mod protocol;
+pub mod remote;
+pub mod runfolder;
+pub mod runlog;
 pub mod runs;
+pub mod serve;
 pub mod trainer;
+pub mod wire;
 pub mod worker;
 
 pub use checkpoint::CheckpointError;

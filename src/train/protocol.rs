@@ -1,11 +1,13 @@
-//! Messages between the worker thread and the rest of the program. Plain data only: no
-//! tensor ever crosses threads.
+//! Messages between the worker and the rest of the program. Plain data only: no tensor
+//! ever crosses threads. They are serde types, so the same messages also travel between
+//! processes (see [`super::wire`]).
 
 use crate::diffusion::SampleOptions;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 /// A request for samples.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleRequest {
     /// Echoed in the answer.
     pub id: u64,
@@ -17,7 +19,7 @@ pub struct SampleRequest {
     pub frames: usize,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     /// Train (or continue) until the preset's step budget.
     Start,
@@ -40,7 +42,7 @@ pub enum Command {
 }
 
 /// What the worker knows about its run, sent once at start.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
     pub preset: String,
     pub device: String,
@@ -49,10 +51,26 @@ pub struct RunInfo {
     pub total_steps: u64,
     pub item_shape: Vec<i64>,
     pub run_dir: PathBuf,
+    /// What training is doing (for a front end that attaches to a running worker).
+    pub phase: Phase,
+}
+
+/// What a worker's training is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Phase {
+    /// Not started (a worker waits for `Start`).
+    #[default]
+    Idle,
+    Training,
+    Paused,
+    /// The step budget is reached.
+    Finished,
+    /// Training cannot go on (e.g. a NaN loss).
+    Stopped,
 }
 
 /// A batch of samples (and optionally their trajectory), as plain f32 data.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Samples {
     pub id: u64,
     /// Training step of the weights that drew them.
@@ -71,7 +89,7 @@ pub struct Samples {
 
 /// The workbench's evaluation of a model: the variational bound on a few held-out items
 /// with its terms per timestep, and sample-quality figures.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     pub id: u64,
     /// Training step of the weights evaluated.
@@ -82,6 +100,12 @@ pub struct Evaluation {
     pub bits: bool,
     pub total: f64,
     pub total_se: f64,
+    /// The bound's split: the prior term L_T, the sum of the KL terms and the decoder L_0.
+    pub prior: f64,
+    pub diffusion: f64,
+    pub decoder: f64,
+    /// Sample-quality figures (those that apply to the data).
+    pub quality: super::runlog::Quality,
     /// The term at each 0-based schedule index (index 0 is the decoder L_0), in `unit`.
     pub per_t: Vec<f64>,
     /// One line for the samples pane.
@@ -91,7 +115,7 @@ pub struct Evaluation {
 }
 
 /// What failed, so that front ends never have to read it from the text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Failure {
     /// Building the trainer (the preset's data or model, or the checkpoint).
     Start,
@@ -118,7 +142,7 @@ impl Failure {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     Ready(RunInfo),
     Progress {
@@ -157,6 +181,8 @@ pub enum Event {
     },
     /// Training cannot go on (e.g. a NaN loss); the worker still answers commands.
     TrainingStopped(String),
+    /// This front end now only watches: another one took over control of the run.
+    Watching,
     /// The worker has exited.
     Exited,
 }

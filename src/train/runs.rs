@@ -3,6 +3,9 @@
 //! checkpoints that runs leave.
 
 use super::checkpoint::{self, CheckpointError, CheckpointMeta, META_FILE};
+use super::runfolder::{self, RunFolderError, RunRecord};
+use super::runlog;
+use super::wire::Want;
 use super::worker::{self, Origin, WorkerHandle, WorkerOptions};
 use crate::config::{paths, Preset};
 use crate::util::{now_unix, timestamp};
@@ -16,6 +19,8 @@ pub enum RunOrigin {
     Preset(String),
     /// A checkpoint (step folder or run folder).
     Checkpoint(PathBuf),
+    /// A run that a training process is running now (its run folder): attach to it.
+    Live { dir: PathBuf, want: Want },
 }
 
 /// Which run to start.
@@ -46,6 +51,18 @@ pub enum RunError {
     Checkpoint(#[from] CheckpointError),
     #[error("{}: not a checkpoint folder", .0.display())]
     NotACheckpoint(PathBuf),
+    #[error(transparent)]
+    RunFolder(#[from] RunFolderError),
+    #[error(transparent)]
+    Host(#[from] super::host::HostError),
+    #[error("{}: not a run folder (no run.ron and no checkpoint)", .0.display())]
+    NotARun(PathBuf),
+    #[error("{}: cannot start the training process", .dir.display())]
+    Spawn {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{}: cannot delete", .dir.display())]
     Delete {
         dir: PathBuf,
@@ -57,7 +74,10 @@ pub enum RunError {
 /// A run, resolved and ready to start.
 pub struct RunPlan {
     pub preset: Preset,
-    pub origin: Origin,
+    /// How to build its worker (None: a live run, which has its own).
+    pub origin: Option<Origin>,
+    /// What was asked for.
+    pub spec: RunOrigin,
     pub run_dir: PathBuf,
     pub train: bool,
     /// Training goes on from a checkpoint (into its run folder, unless overridden).
@@ -87,7 +107,8 @@ pub fn plan(spec: &RunSpec, over: &Overrides) -> Result<RunPlan, RunError> {
             });
             RunPlan {
                 source: preset.name.clone(),
-                origin: Origin::Preset(Box::new(preset.clone())),
+                origin: Some(Origin::Preset(Box::new(preset.clone()))),
+                spec: spec.origin.clone(),
                 preset,
                 run_dir,
                 train: spec.train,
@@ -107,11 +128,25 @@ pub fn plan(spec: &RunSpec, over: &Overrides) -> Result<RunPlan, RunError> {
                 loss: ck.meta.loss,
                 preset: ck.meta.preset,
                 source: ck.dir.display().to_string(),
-                origin: Origin::Checkpoint(ck.dir),
+                origin: Some(Origin::Checkpoint(ck.dir)),
+                spec: spec.origin.clone(),
                 run_dir,
                 train: spec.train,
                 resuming: true,
             }
+        }
+        RunOrigin::Live { dir, .. } => {
+            let record = RunRecord::read(dir)?.ok_or_else(|| RunError::NotARun(dir.clone()))?;
+            return Ok(RunPlan {
+                source: dir.display().to_string(),
+                preset: record.preset,
+                origin: None,
+                spec: spec.origin.clone(),
+                run_dir: dir.clone(),
+                train: true,
+                resuming: true,
+                loss: None,
+            });
         }
     };
     if plan.train {
@@ -132,17 +167,103 @@ pub struct Launch {
     pub seed: Option<u64>,
 }
 
-/// Starts the worker of a planned run.
-pub fn start(plan: RunPlan, launch: &Launch) -> WorkerHandle {
-    worker::spawn(WorkerOptions {
-        origin: plan.origin,
+/// Starts the worker of a planned run on a thread of this process. A live run has its
+/// own worker: None.
+pub fn start(plan: RunPlan, launch: &Launch) -> Option<WorkerHandle> {
+    Some(worker::spawn(WorkerOptions {
+        origin: plan.origin?,
         device: launch.device,
+        log: plan.train,
         run_dir: plan.run_dir,
         total_steps: launch.total_steps,
         seed: launch.seed,
         threads: launch.threads,
         command: command_line(),
-    })
+    }))
+}
+
+/// The `diffscope train` arguments that run a planned training run in a background
+/// process of its own (the same worker as headless `train`, serving its socket).
+pub fn background_args(plan: &RunPlan, launch: &Launch, data: Option<&Path>) -> Vec<String> {
+    let mut a = vec!["train".to_string(), "--worker".into()];
+    match &plan.spec {
+        RunOrigin::Preset(p) => a.extend(["--preset".into(), p.clone()]),
+        RunOrigin::Checkpoint(c) => a.extend(["--resume".into(), c.display().to_string()]),
+        RunOrigin::Live { .. } => {}
+    }
+    a.extend(["--out".into(), plan.run_dir.display().to_string()]);
+    let device = match launch.device {
+        Device::Cuda(n) => format!("cuda:{n}"),
+        _ => "cpu".into(),
+    };
+    a.extend(["--device".into(), device]);
+    if launch.threads > 0 {
+        a.extend(["--threads".into(), launch.threads.to_string()]);
+    }
+    if let Some(s) = launch.total_steps {
+        a.extend(["--steps".into(), s.to_string()]);
+    }
+    if let Some(s) = launch.seed {
+        a.extend(["--seed".into(), s.to_string()]);
+    }
+    if let Some(d) = data {
+        a.extend(["--data".into(), d.display().to_string()]);
+    }
+    a
+}
+
+/// Starts `exe` with `args` as a background training process for `run_dir`: in a
+/// session of its own (a closing terminal does not reach it), its output appended to
+/// the run folder's `worker.log`. Returns its pid; a thread reaps it when it ends.
+pub fn spawn_background(exe: &Path, args: &[String], run_dir: &Path) -> Result<u32, RunError> {
+    use std::os::unix::process::CommandExt;
+    let err = |source| RunError::Spawn {
+        dir: run_dir.to_path_buf(),
+        source,
+    };
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run_dir.join(runfolder::WORKER_LOG))
+        .map_err(err)?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().map_err(err)?)
+        .stderr(log);
+    // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(err)?;
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(pid)
+}
+
+/// Why a background training process that never answered stopped: the failure its
+/// record holds, else the last line of its `worker.log`.
+pub fn background_failure(run_dir: &Path) -> String {
+    if let Ok(Some(r)) = RunRecord::read(run_dir) {
+        if let runfolder::RecordState::Stopped(runfolder::Ending::Failed(m)) = r.state {
+            return m;
+        }
+    }
+    std::fs::read_to_string(run_dir.join(runfolder::WORKER_LOG))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_string)
+        })
+        .map(|l| l.trim_start_matches("error: ").to_string())
+        .unwrap_or_else(|| format!("{}: the training process ended", run_dir.display()))
 }
 
 /// The command line as typed, for checkpoint metadata.
@@ -164,6 +285,8 @@ pub struct CheckpointEntry {
     pub loss: Option<f64>,
     pub created_unix: u64,
     pub manual: bool,
+    /// The preset's step budget.
+    pub total_steps: u64,
 }
 
 /// Folders where runs keep their checkpoints: `./checkpoints` and the user data
@@ -176,7 +299,7 @@ pub fn checkpoint_roots() -> Vec<PathBuf> {
     v
 }
 
-fn walk(dir: &Path, depth: usize, out: &mut Vec<CheckpointEntry>) {
+fn walk(dir: &Path, depth: usize, out: &mut Vec<CheckpointEntry>, runs: &mut Vec<PathBuf>) {
     if depth > 6 {
         return;
     }
@@ -192,10 +315,14 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<CheckpointEntry>) {
                     loss: m.loss,
                     created_unix: m.created_unix,
                     manual: m.manual,
+                    total_steps: m.preset.train.steps,
                 });
             }
         }
         return;
+    }
+    if dir.join(runfolder::RECORD_FILE).is_file() || dir.join(runlog::METRICS_FILE).is_file() {
+        runs.push(dir.to_path_buf());
     }
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
@@ -212,15 +339,21 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<CheckpointEntry>) {
         .collect();
     subs.sort();
     for s in subs {
-        walk(&s, depth + 1, out);
+        walk(&s, depth + 1, out, runs);
     }
 }
 
 /// Every complete checkpoint under `roots`, newest first.
 pub fn scan_checkpoints(roots: &[PathBuf]) -> Vec<CheckpointEntry> {
+    scan(roots).0
+}
+
+/// Checkpoints (newest first) and the folders that hold a run record or log.
+pub(super) fn scan(roots: &[PathBuf]) -> (Vec<CheckpointEntry>, Vec<PathBuf>) {
     let mut out = Vec::new();
+    let mut runs = Vec::new();
     for r in roots {
-        walk(r, 0, &mut out);
+        walk(r, 0, &mut out, &mut runs);
     }
     out.sort_by(|a, b| {
         b.created_unix
@@ -228,7 +361,7 @@ pub fn scan_checkpoints(roots: &[PathBuf]) -> Vec<CheckpointEntry> {
             .then_with(|| b.step.cmp(&a.step))
             .then_with(|| a.dir.cmp(&b.dir))
     });
-    out
+    (out, runs)
 }
 
 /// Deletes a step folder, and its run folder when nothing else is left in it.

@@ -2,7 +2,10 @@
 //! command and reports by events. libtorch errors (which tch raises as panics) are caught
 //! here and sent as events; they never take the program down.
 
-use super::protocol::{Command, Event, Failure, RunInfo, SampleRequest, Samples};
+use super::protocol::{
+    Command, Evaluation, Event, Failure, Phase, RunInfo, SampleRequest, Samples,
+};
+use super::runlog::{wall_clock, EvalRow, MetricRow, RunLog, RunLogError};
 use super::trainer::{Trainer, Weights};
 use crate::diffusion::Trajectory;
 use crate::util::{one_line, tensor_values};
@@ -34,6 +37,8 @@ pub struct WorkerOptions {
     pub threads: usize,
     /// Stored in checkpoints.
     pub command: String,
+    /// Keep the run log (`metrics.csv`, `evals.csv`) in the run folder: a training run.
+    pub log: bool,
 }
 
 pub struct WorkerHandle {
@@ -46,6 +51,20 @@ pub struct WorkerHandle {
 }
 
 impl WorkerHandle {
+    /// A handle over other channels (a worker in another process).
+    pub fn from_parts(
+        commands: Sender<Command>,
+        events: Receiver<Event>,
+        join: Option<JoinHandle<()>>,
+    ) -> WorkerHandle {
+        WorkerHandle {
+            commands,
+            events,
+            cancel: Arc::new(AtomicBool::new(false)),
+            join,
+        }
+    }
+
     pub fn send(&self, c: Command) {
         let _ = self.commands.send(c);
     }
@@ -191,7 +210,29 @@ fn run(
         total_steps: tr.preset.train.steps,
         item_shape: tr.item_shape.clone(),
         run_dir: opts.run_dir.clone(),
+        phase: Phase::Idle,
     }));
+    // The run log starts where the weights are: rows after their step are dropped.
+    let mut log = None;
+    if opts.log {
+        match RunLog::open(&opts.run_dir, tr.step) {
+            Ok(l) => log = Some(l),
+            Err(e) => send(Event::Notice(format!(
+                "the run log is not kept: {}",
+                one_line(&e)
+            ))),
+        }
+    }
+    let mut log_failed = false;
+    let mut write_log = |f: &mut dyn FnMut(&mut RunLog) -> Result<(), RunLogError>| {
+        if let Some(l) = log.as_mut() {
+            if let Err(e) = f(l) {
+                if !std::mem::replace(&mut log_failed, true) {
+                    send(Event::Notice(format!("the run log: {}", one_line(&e))));
+                }
+            }
+        }
+    };
     for note in tr.data.iter().flat_map(|d| d.notes.iter()) {
         send(Event::Notice(note.clone()));
     }
@@ -248,7 +289,10 @@ fn run(
                         }
                     };
                     match guarded(|| super::evaluate::evaluate(&tr, id, w, &mut check)) {
-                        Ok(Ok(e)) => send(Event::Evaluation(Box::new(e))),
+                        Ok(Ok(e)) => {
+                            write_log(&mut |l| l.eval(&eval_row(&e), &e.per_t));
+                            send(Event::Evaluation(Box::new(e)))
+                        }
                         Ok(Err(message)) | Err(message) => send(Event::Failed {
                             what: Failure::Evaluation { id },
                             message,
@@ -274,6 +318,17 @@ fn run(
                     let elapsed = last_report.0.elapsed().as_secs_f64().max(1e-9);
                     let sps = (stats.step - last_report.1) as f64 / elapsed;
                     last_report = (Instant::now(), stats.step);
+                    write_log(&mut |l| {
+                        l.metric(&MetricRow {
+                            step: stats.step,
+                            wall_time: wall_clock(),
+                            loss: stats.loss,
+                            quarters: stats.quarter_losses,
+                            lr: stats.lr,
+                            grad_norm: stats.grad_norm,
+                            steps_per_sec: sps,
+                        })
+                    });
                     send(Event::Progress {
                         step: stats.step,
                         loss: stats.loss,
@@ -301,6 +356,22 @@ fn run(
         }
     }
     send(Event::Exited);
+}
+
+/// An evaluation as a row of `evals.csv`.
+fn eval_row(e: &Evaluation) -> EvalRow {
+    EvalRow {
+        step: e.step,
+        wall_time: wall_clock(),
+        ema: e.ema,
+        unit: e.unit.clone(),
+        bound: e.total,
+        bound_se: e.total_se,
+        prior: e.prior,
+        diffusion: e.diffusion,
+        decoder: e.decoder,
+        quality: e.quality.clone(),
+    }
 }
 
 fn save(tr: &Trainer, opts: &WorkerOptions, manual: bool, send: &dyn Fn(Event)) {

@@ -65,6 +65,7 @@ pub fn app() -> App {
         run_dir: PathBuf::from("checkpoints/swissroll-demo"),
         source: "swissroll".into(),
         loss: None,
+        remote: false,
     });
     let data = Arc::new(inspect::prepare_data(&p).expect("swissroll data"));
     app.update(Msg::DataReady(data.clone()));
@@ -76,6 +77,7 @@ pub fn app() -> App {
         total_steps: 6000,
         item_shape: vec![2],
         run_dir: PathBuf::from("checkpoints/swissroll-demo"),
+        phase: Default::default(),
     })));
     let mut r = Rng::new(3);
     for k in 1..=48u64 {
@@ -130,6 +132,7 @@ pub fn image_app(graphics: super::graphics::Setup, frames: usize) -> App {
         run_dir: PathBuf::from("checkpoints/glyphs16"),
         source: "checkpoints/glyphs16".into(),
         loss: Some(0.08),
+        remote: false,
     });
     let data = Arc::new(inspect::prepare_data(&p).expect("glyphs16 data"));
     app.update(Msg::DataReady(data.clone()));

@@ -7,8 +7,12 @@ use super::app::{App, Effect, Msg, RunSpec};
 use super::graphics::{self, Screen, Setup, Slot};
 use super::{inspect, ui};
 use crate::config::catalog;
-use crate::train::protocol::{Command, Event};
-use crate::train::runs::{self, Launch, Overrides, RunPlan};
+use crate::train::listing;
+use crate::train::protocol::{Command, Event, Failure};
+use crate::train::remote::{self, ConnectError};
+use crate::train::runs::{self, Launch, Overrides, RunOrigin, RunPlan};
+use crate::train::wire::Want;
+use crate::train::worker::WorkerHandle;
 use crate::util::one_line;
 use crossterm::event::Event as CEvent;
 use futures_util::{Stream, StreamExt};
@@ -52,7 +56,8 @@ pub struct Runtime {
     repaint: bool,
     pub device: tch::Device,
     pub threads: usize,
-    run_dirs: Vec<PathBuf>,
+    /// The program that runs training processes (this one).
+    pub exe: PathBuf,
 }
 
 impl Runtime {
@@ -75,7 +80,7 @@ impl Runtime {
             repaint: false,
             device,
             threads,
-            run_dirs: Vec::new(),
+            exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("diffscope")),
         }
     }
 
@@ -90,44 +95,106 @@ impl Runtime {
     }
 
     /// Starts a worker for `plan` (the old one, if any, is told to shut down) and returns
-    /// the message that tells the app.
+    /// the message that tells the app. A training run trains in a process of its own (so
+    /// it outlives the workbench) and a live run is attached to, both over the run
+    /// folder's socket, connected on the bridge thread; a checkpoint opened for inspection
+    /// gets a worker thread here.
     pub fn start(&mut self, plan: RunPlan, save_old: bool) -> Msg {
         // Bump the generation first, so nothing the old worker says from now on (its
         // `Exited` above all) is taken for the new one's.
         let gen = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         self.send(Command::Shutdown { save: save_old });
-        let (train, run_dir, preset, source, loss) = (
-            plan.train,
-            plan.run_dir.clone(),
-            plan.preset.clone(),
-            plan.source.clone(),
-            plan.loss,
-        );
-        let handle = runs::start(
-            plan,
-            &Launch {
-                device: self.device,
-                threads: self.threads,
-                total_steps: None,
-                seed: None,
-            },
-        );
-        self.commands = Some(handle.commands.clone());
-        self.cancel = Some(handle.cancel.clone());
+        let started = Msg::RunStarted {
+            preset: Box::new(plan.preset.clone()),
+            train: plan.train,
+            run_dir: plan.run_dir.clone(),
+            source: plan.source.clone(),
+            loss: plan.loss,
+            remote: plan.train,
+        };
+        let launch = Launch {
+            device: self.device,
+            threads: self.threads,
+            total_steps: None,
+            seed: None,
+        };
+        let (ctx, crx) = std::sync::mpsc::channel::<Command>();
+        self.commands = Some(ctx);
+        // A training process cancels its own sampling when told to shut down.
+        self.cancel = None;
+        let spec = plan.spec.clone();
+        let connect: Box<dyn FnOnce() -> Result<WorkerHandle, Msg> + Send> =
+            match (spec, plan.train) {
+                (RunOrigin::Live { dir, want }, _) => {
+                    Box::new(move || match remote::connect(&dir, want) {
+                        Ok(r) => Ok(r.into_handle()),
+                        Err(ConnectError::Busy { dir, pid }) => Err(Msg::AttachBusy { dir, pid }),
+                        Err(e) => Err(Msg::Worker(Event::Failed {
+                            what: Failure::Start,
+                            message: one_line(&e),
+                        })),
+                    })
+                }
+                (_, true) => {
+                    let exe = self.exe.clone();
+                    let args = runs::background_args(&plan, &launch, None);
+                    let dir = plan.run_dir.clone();
+                    Box::new(move || {
+                        let failed = |message| {
+                            Msg::Worker(Event::Failed {
+                                what: Failure::Start,
+                                message,
+                            })
+                        };
+                        runs::spawn_background(&exe, &args, &dir)
+                            .map_err(|e| failed(one_line(&e)))?;
+                        remote::wait_for(&dir, Want::Control)
+                            .map(|r| r.into_handle())
+                            .map_err(failed)
+                    })
+                }
+                _ => match runs::start(plan, &launch) {
+                    Some(h) => {
+                        self.cancel = Some(h.cancel.clone());
+                        Box::new(move || Ok(h))
+                    }
+                    None => return Msg::RunFailed("nothing to start".into()),
+                },
+            };
         let tx = self.tx.clone();
         let current = self.generation.clone();
         self.bridges.push(std::thread::spawn(move || {
+            let ours = || current.load(Ordering::SeqCst) == gen;
+            let handle = match connect() {
+                Ok(h) => h,
+                Err(m) => {
+                    if ours() {
+                        let _ = tx.send(m);
+                        let _ = tx.send(Msg::Worker(Event::Exited));
+                    }
+                    return;
+                }
+            };
+            // Commands sent before the connection was up are waiting in `crx`.
+            let commands = handle.commands.clone();
+            std::thread::spawn(move || {
+                for c in crx.iter() {
+                    if commands.send(c).is_err() {
+                        break;
+                    }
+                }
+            });
             let mut exited = false;
             for ev in handle.events.iter() {
                 exited = ev == Event::Exited;
-                if current.load(Ordering::SeqCst) == gen {
+                if ours() {
                     let _ = tx.send(Msg::Worker(ev));
                 }
                 if exited {
                     break;
                 }
             }
-            if !exited && current.load(Ordering::SeqCst) == gen {
+            if !exited && ours() {
                 // The worker thread died without saying goodbye.
                 let why = super::WORKER_PANIC
                     .lock()
@@ -135,23 +202,14 @@ impl Runtime {
                     .and_then(|g| g.clone())
                     .unwrap_or_else(|| "unknown error".into());
                 let _ = tx.send(Msg::Worker(Event::Failed {
-                    what: crate::train::protocol::Failure::Worker,
+                    what: Failure::Worker,
                     message: format!("the worker stopped: {why}"),
                 }));
                 let _ = tx.send(Msg::Worker(Event::Exited));
             }
             handle.join();
         }));
-        if train {
-            self.run_dirs.push(run_dir.clone());
-        }
-        Msg::RunStarted {
-            preset: Box::new(preset),
-            train,
-            run_dir,
-            source,
-            loss,
-        }
+        started
     }
 
     fn job(&self, f: impl FnOnce() -> Msg + Send + 'static) {
@@ -183,8 +241,14 @@ impl Runtime {
                     id: s.id,
                     frames: Arc::new(inspect::reverse_frames(&s)),
                 }),
-                Effect::ScanCheckpoints => {
-                    self.job(|| Msg::Checkpoints(runs::scan_checkpoints(&runs::checkpoint_roots())))
+                Effect::ScanRuns => {
+                    self.job(|| Msg::Runs(listing::scan_runs(&runs::checkpoint_roots())))
+                }
+                Effect::LoadLog { dir, upto } => {
+                    self.job(move || Msg::LogLoaded(Box::new(super::compare::load_log(&dir, upto))))
+                }
+                Effect::Compare(dirs) => {
+                    self.job(move || Msg::Compared(Box::new(super::compare::compare(&dirs))))
                 }
                 Effect::ScanPresets => self.job(|| Msg::Presets(catalog::scan_presets())),
                 Effect::DeleteCheckpoint(p) => self.job(move || {
@@ -252,18 +316,16 @@ impl Runtime {
         self.flush(&mut bytes);
     }
 
-    /// Waits for every worker to finish (saving included) and removes run folders that
-    /// were left empty.
+    /// Lets go of the workers: a worker thread of this process is stopped (normally it
+    /// has exited already); a training process goes on unless it was told to stop. Waits
+    /// for the bridges of workers that are stopping (a save included).
     pub fn finish(mut self) {
-        // Normally the worker has already exited; if not, stop it now (unsaved).
-        self.send(Command::Shutdown { save: false });
         self.commands = None;
         self.encoder = None;
         for b in self.bridges.drain(..) {
-            let _ = b.join();
-        }
-        for d in &self.run_dirs {
-            let _ = std::fs::remove_dir(d);
+            if b.is_finished() {
+                let _ = b.join();
+            }
         }
     }
 }

@@ -21,6 +21,10 @@ pub enum Context {
     Goto,
     /// A yes/no question.
     Confirm,
+    /// Quitting a run that trains in its own process.
+    Leave,
+    /// Attaching to a run that another workbench controls.
+    Attach,
     /// The help overlay.
     Help,
     /// Every screen and overlay but a question.
@@ -37,6 +41,8 @@ impl Context {
             Context::Picker => "Preset picker",
             Context::Goto => "Go to t",
             Context::Confirm => "Questions",
+            Context::Leave => "Quitting a background run",
+            Context::Attach => "A run another workbench controls",
             Context::Help => "Help",
             Context::Anywhere => "Anywhere",
         }
@@ -46,6 +52,16 @@ impl Context {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     Quit,
+    /// Leave the workbench; the run's own process goes on training.
+    Detach,
+    /// Mark a run in the browser for comparison.
+    Mark,
+    /// Compare the marked runs.
+    Compare,
+    /// Attach read-only.
+    Watch,
+    /// Attach and take over control.
+    TakeOver,
     Help,
     TogglePause,
     SampleNow,
@@ -152,7 +168,30 @@ const DIGITS: [Binding; 10] = digits!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
 /// Every binding. Earlier entries win when two match; the digits of the go-to prompt
 /// follow in [`DIGITS`].
 pub const BINDINGS: &[Binding] = &[
-    b!(ch('q'), "q", Main, Quit, "quit (offers to save)", "quit"),
+    b!(
+        ch('q'),
+        "q",
+        Main,
+        Quit,
+        "quit (offers to save, or to leave training running)",
+        "quit"
+    ),
+    b!(
+        ch('d'),
+        "d",
+        Main,
+        Detach,
+        "detach: leave the workbench, training goes on",
+        "detach"
+    ),
+    b!(
+        k(KeyCode::Esc, NONE),
+        "Esc",
+        Main,
+        Close,
+        "leave a comparison of runs",
+        ""
+    ),
     b!(ch('?'), "?", Main, Help, "help", "help"),
     b!(
         ch(' '),
@@ -348,7 +387,7 @@ pub const BINDINGS: &[Binding] = &[
         "Enter",
         Browser,
         Accept,
-        "open for inspection",
+        "open: attach to a live run, else inspect",
         "inspect"
     ),
     b!(
@@ -374,6 +413,22 @@ pub const BINDINGS: &[Binding] = &[
         Close,
         "close",
         "close"
+    ),
+    b!(
+        ch(' '),
+        "space",
+        Browser,
+        Mark,
+        "mark the run for comparison",
+        "mark"
+    ),
+    b!(
+        ch('c'),
+        "c",
+        Browser,
+        Compare,
+        "compare the marked runs",
+        "compare"
     ),
     b!(k(KeyCode::Up, NONE), "↑", Picker, Up, "previous", ""),
     b!(k(KeyCode::Down, NONE), "↓", Picker, Down, "next", ""),
@@ -430,6 +485,57 @@ pub const BINDINGS: &[Binding] = &[
         "quit (when asked about quitting: save and quit)",
         ""
     ),
+    b!(
+        ch('y'),
+        "y",
+        Leave,
+        Yes,
+        "stop training, save a checkpoint, quit",
+        "stop and save"
+    ),
+    b!(
+        ch('n'),
+        "n",
+        Leave,
+        No,
+        "stop training without saving, quit",
+        "stop"
+    ),
+    b!(
+        ch('d'),
+        "d",
+        Leave,
+        Detach,
+        "detach: quit, training goes on",
+        "leave running"
+    ),
+    b!(k(KeyCode::Esc, NONE), "Esc", Leave, Close, "back", "back"),
+    b!(
+        k(KeyCode::Char('c'), CTRL),
+        "^C",
+        Leave,
+        Quit,
+        "stop training, save a checkpoint, quit",
+        ""
+    ),
+    b!(ch('w'), "w", Attach, Watch, "watch it read-only", "watch"),
+    b!(
+        ch('t'),
+        "t",
+        Attach,
+        TakeOver,
+        "take over control (the other one watches)",
+        "take over"
+    ),
+    b!(
+        k(KeyCode::Esc, NONE),
+        "Esc",
+        Attach,
+        Close,
+        "cancel",
+        "cancel"
+    ),
+    b!(ch('q'), "q", Attach, Quit, "cancel", ""),
     b!(ANY, "any key", Help, Close, "close the help", "close"),
     b!(
         k(KeyCode::Char('c'), CTRL),

@@ -4,6 +4,7 @@
 //! tokio event loop and the worker, [`keymap`] is the single table of keys.
 
 pub mod app;
+pub mod compare;
 pub mod demo;
 pub mod event;
 pub mod gallery;
@@ -18,6 +19,7 @@ pub mod signals;
 pub mod theme;
 pub mod ui;
 
+use crate::train::wire::Want;
 use app::{App, RunOrigin, RunSpec};
 use images::ImageProtocol;
 use serde::Deserialize;
@@ -43,6 +45,10 @@ pub struct TuiOptions {
     pub threads: Option<usize>,
     /// A theme name (overrides the config setting).
     pub theme: Option<String>,
+    /// Attach to the live run in this run folder (`diffscope attach`).
+    pub attach: Option<PathBuf>,
+    /// How to attach: control (the default), watch, or take over.
+    pub want: Want,
 }
 
 /// `<config>/tui.ron`: settings for the workbench.
@@ -53,6 +59,9 @@ pub struct Settings {
     pub image_protocol: Option<ImageProtocol>,
     /// The theme to start with.
     pub theme: Option<String>,
+    /// What a hang-up (a closed terminal or SSH connection) does to a run training in
+    /// its own process: `Detach` (the default: it goes on) or `SaveAndStop`.
+    pub on_hangup: Option<app::Hangup>,
 }
 
 impl Settings {
@@ -88,6 +97,15 @@ pub fn too_small_message(w: u16, h: u16) -> String {
 
 /// What to open first.
 pub fn first_spec(opts: &TuiOptions) -> RunSpec {
+    if let Some(dir) = &opts.attach {
+        return RunSpec {
+            origin: RunOrigin::Live {
+                dir: dir.clone(),
+                want: opts.want,
+            },
+            train: true,
+        };
+    }
     match (&opts.checkpoint, &opts.preset) {
         (Some(c), _) => RunSpec {
             origin: RunOrigin::Checkpoint(c.clone()),
@@ -189,6 +207,7 @@ fn run_workbench(opts: TuiOptions) -> Result<(), String> {
     // The terminal query must come before raw mode and the event stream.
     let (graphics, notice) = images::setup(choice);
     let mut app = App::new(themes, theme_idx, graphics.clone());
+    app.hangup = settings.on_hangup.unwrap_or_default();
     if let Some(w) = warnings.first() {
         app.update(app::Msg::RunFailed(format!("theme ignored: {w}")));
     }

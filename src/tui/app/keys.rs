@@ -25,9 +25,9 @@ impl App {
                 Action::Quit => self.key_quit(),
                 _ => self.on_menu(action, field),
             },
-            Overlay::Browser { entries, sel } => match action {
+            Overlay::Browser { runs, sel, marked } => match action {
                 Action::Quit => self.key_quit(),
-                _ => self.on_browser(action, entries, sel),
+                _ => self.on_browser(action, runs, sel, marked),
             },
             Overlay::Picker { entries, sel } => match action {
                 Action::Quit => self.key_quit(),
@@ -37,12 +37,30 @@ impl App {
                 Action::Quit => self.key_quit(),
                 _ => self.on_goto(action, typed),
             },
+            Overlay::Confirm {
+                ask: Confirm::Leave,
+                ..
+            } => self.on_leave(action),
+            Overlay::Confirm {
+                ask: Confirm::Attach { dir, pid },
+                ..
+            } => self.on_attach(action, dir, pid),
             Overlay::Confirm { ask, back } => self.on_confirm(action, ask, *back),
         }
     }
 
-    /// q or Ctrl-C: asks first when training has unsaved steps.
+    /// q or Ctrl-C: asks first when training has unsaved steps, or whether a run in its
+    /// own process should go on; a run this workbench only watches is left as it is.
     pub(super) fn key_quit(&mut self) -> Vec<Effect> {
+        let r = &self.run;
+        if r.remote && r.alive && !self.quitting {
+            if r.watching {
+                return self.detach();
+            }
+            self.overlay = Overlay::None;
+            self.ask(Confirm::Leave);
+            return vec![];
+        }
         if self.quitting || !self.run.unsaved() {
             self.quit(false)
         } else {
@@ -54,8 +72,24 @@ impl App {
 
     fn on_main(&mut self, a: Action) -> Vec<Effect> {
         let tenth = (self.timesteps() / 10).max(1) as i64;
+        let steers = matches!(
+            a,
+            Action::TogglePause | Action::SampleNow | Action::Save | Action::ToggleEma
+        );
+        if steers && self.run.watching {
+            self.notify("watching read-only: another workbench controls this run");
+            return vec![];
+        }
         match a {
             Action::Quit => return self.key_quit(),
+            Action::Detach if self.run.remote && self.run.alive => return self.detach(),
+            Action::Detach => {
+                self.notify("nothing to detach from: no training process runs for this workbench")
+            }
+            Action::Close if self.compare.is_some() => {
+                self.compare = None;
+                self.notify("comparison closed");
+            }
             Action::Help => self.overlay = Overlay::Help,
             Action::TogglePause => {
                 let r = &self.run;
@@ -84,7 +118,7 @@ impl App {
             }
             Action::Browser => {
                 self.overlay = Overlay::browser();
-                return vec![Effect::ScanCheckpoints];
+                return vec![Effect::ScanRuns];
             }
             Action::Presets => {
                 self.overlay = Overlay::picker();
@@ -132,7 +166,7 @@ impl App {
             .evaluation
             .as_ref()
             .is_none_or(|e| e.step != r.step || e.ema != self.sampler.ema);
-        if !(self.view.terms && stale && r.evaluating.is_none() && r.alive) {
+        if !(self.view.terms && stale && r.evaluating.is_none() && r.alive && !r.watching) {
             return vec![];
         }
         let id = self.next_id();

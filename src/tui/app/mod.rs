@@ -16,8 +16,8 @@ mod run;
 mod sampler;
 
 pub use inspector::{Inspector, Mode};
-pub use msg::{Effect, Msg, RunOrigin, RunSpec};
-pub use overlay::{Confirm, Overlay};
+pub use msg::{ComparedRun, Comparison, Effect, LogView, Msg, RunOrigin, RunSpec};
+pub use overlay::{browser_rows, BrowserRow, Confirm, Overlay};
 pub use run::{RunState, SamplingState};
 pub use sampler::{SamplerSettings, MENU_FIELDS, PREVIEW_N, PREVIEW_STEPS};
 
@@ -86,6 +86,17 @@ impl Default for View {
     }
 }
 
+/// What a hang-up (SIGHUP, a closed terminal) does to a run that trains in its own
+/// process (`on_hangup` in `tui.ron`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+pub enum Hangup {
+    /// The workbench leaves; training goes on (attach again with `diffscope attach`).
+    #[default]
+    Detach,
+    /// Training saves a checkpoint and stops, like quitting with y.
+    SaveAndStop,
+}
+
 /// A message line under the panes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
@@ -106,6 +117,10 @@ pub struct App {
     pub notice: Option<Notice>,
     /// Quitting: the worker was told to stop, and `Quit` follows its exit.
     pub quitting: bool,
+    /// What a hang-up does.
+    pub hangup: Hangup,
+    /// Runs set side by side in the loss pane (and the bound view).
+    pub compare: Option<Box<Comparison>>,
     /// Something changed since the last draw.
     pub dirty: bool,
     /// The last id given to a sampling or evaluation request.
@@ -137,6 +152,8 @@ impl App {
             graphics,
             notice: None,
             quitting: false,
+            hangup: Hangup::default(),
+            compare: None,
             dirty: true,
             last_id: 0,
         }
@@ -168,6 +185,14 @@ impl App {
             Overlay::Help => vec![Context::Anywhere, Context::Help],
             Overlay::Menu { .. } => vec![Context::Menu, Context::Anywhere],
             Overlay::Browser { .. } => vec![Context::Browser, Context::Anywhere],
+            Overlay::Confirm {
+                ask: Confirm::Leave,
+                ..
+            } => vec![Context::Leave],
+            Overlay::Confirm {
+                ask: Confirm::Attach { .. },
+                ..
+            } => vec![Context::Attach],
             Overlay::Picker { .. } => vec![Context::Picker, Context::Anywhere],
             Overlay::Goto(_) => vec![Context::Goto, Context::Anywhere],
             Overlay::Confirm { .. } => vec![Context::Confirm],
@@ -194,9 +219,17 @@ impl App {
     }
 
     /// Starts a new run: its state replaces the old one whole.
-    fn begin_run(&mut self, preset: Preset, train: bool, run_dir: PathBuf, source: String) {
+    fn begin_run(
+        &mut self,
+        preset: Preset,
+        train: bool,
+        run_dir: PathBuf,
+        source: String,
+        remote: bool,
+    ) {
         self.sampler = SamplerSettings::from_preset(&preset);
         self.run = RunState::new(preset, train, run_dir, source);
+        self.run.remote = remote;
         self.inspector.t = self.inspector.t.min(self.timesteps());
         self.inspector.playing = false;
         self.inspector.page = 0;
@@ -207,7 +240,12 @@ impl App {
     /// Asks the worker for samples with the menu's settings (queued behind a sampling run
     /// in progress).
     fn sample_request(&mut self) -> Vec<Effect> {
-        let Some(p) = self.run.preset.as_ref().filter(|_| self.run.alive) else {
+        let Some(p) = self
+            .run
+            .preset
+            .as_ref()
+            .filter(|_| self.run.alive && !self.run.watching)
+        else {
             return vec![];
         };
         let (t_max, clip_x0) = (p.diffusion.timesteps, p.diffusion.clip_x0);
@@ -240,6 +278,16 @@ impl App {
         });
         r.last_sample_step = Some(r.step);
         vec![Effect::Send(Command::Sample(req))]
+    }
+
+    /// Leaves the workbench while the run's own process goes on training.
+    fn detach(&mut self) -> Vec<Effect> {
+        self.overlay = Overlay::None;
+        self.notify(format!(
+            "detached: training goes on; `diffscope attach {}` returns to it",
+            self.run.run_dir.display()
+        ));
+        vec![Effect::Quit]
     }
 
     /// Starts leaving: the worker saves when `save`, and `Quit` follows its exit.
@@ -278,6 +326,7 @@ impl App {
                 run_dir,
                 source,
                 loss,
+                remote,
             } => {
                 // A warning from the start (a theme, the image protocol) stays up.
                 if !self.notice.as_ref().is_some_and(|n| n.error) {
@@ -285,7 +334,7 @@ impl App {
                     self.notify(format!("{what} {source}"));
                 }
                 let fx = vec![Effect::PrepareData(preset.clone())];
-                self.begin_run(*preset, train, run_dir, source);
+                self.begin_run(*preset, train, run_dir, source, remote);
                 self.run.loss = loss;
                 fx
             }
@@ -304,11 +353,39 @@ impl App {
                 vec![]
             }
             Msg::GraphicReady(_) => vec![],
-            Msg::Checkpoints(list) => {
-                if let Overlay::Browser { entries, sel } = &mut self.overlay {
-                    *sel = (*sel).min(list.len().saturating_sub(1));
-                    *entries = list;
+            Msg::Runs(list) => {
+                if let Overlay::Browser { runs, sel, .. } = &mut self.overlay {
+                    *sel = (*sel).min(browser_rows(&list).len().saturating_sub(1));
+                    *runs = list;
                 }
+                vec![]
+            }
+            Msg::AttachBusy { dir, pid } => {
+                self.overlay = Overlay::None;
+                self.ask(Confirm::Attach { dir, pid });
+                vec![]
+            }
+            Msg::LogLoaded(v) => {
+                self.run.merge_log(*v);
+                if let Some(n) = self.run.log_notice.take() {
+                    self.notify(n);
+                }
+                vec![]
+            }
+            Msg::Compared(c) => {
+                match c.notices.first() {
+                    Some(n) => self.notify(n.clone()),
+                    None => self.notify(format!(
+                        "comparing {}; Esc leaves the comparison",
+                        c.runs
+                            .iter()
+                            .map(|r| r.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                }
+                self.view.schedule = false;
+                self.compare = Some(c);
                 vec![]
             }
             Msg::Presets(list) => {
@@ -323,9 +400,17 @@ impl App {
                     Ok(p) => self.notify(format!("deleted {}", p.display())),
                     Err(e) => self.error(e),
                 }
-                vec![Effect::ScanCheckpoints]
+                vec![Effect::ScanRuns]
             }
             Msg::Signal(name) => {
+                let r = &self.run;
+                let hangup = name == "SIGHUP" || name == "the terminal closed";
+                // A run in its own process outlives the terminal, unless tui.ron says
+                // otherwise; one this workbench only watches is never stopped by it.
+                if r.remote && r.alive && (r.watching || (hangup && self.hangup == Hangup::Detach))
+                {
+                    return self.detach();
+                }
                 self.notify(format!("{name}: saving and quitting"));
                 let save = self.run.unsaved();
                 self.quitting = false;

@@ -4,8 +4,9 @@ use super::super::graphics::Encoded;
 use super::super::inspect::{DataView, Frame};
 use crate::config::catalog::PresetEntry;
 use crate::config::Preset;
+use crate::train::listing::RunEntry;
 use crate::train::protocol::{Command, Event, Samples};
-use crate::train::runs::CheckpointEntry;
+use crate::train::runlog::{EvalRow, MetricRow};
 pub use crate::train::runs::{RunOrigin, RunSpec};
 use crossterm::event::KeyEvent;
 use std::path::PathBuf;
@@ -25,10 +26,19 @@ pub enum Effect {
     PrepareData(Box<Preset>),
     /// Compute the reverse frames of a trajectory.
     PrepareReverse(Box<Samples>),
-    ScanCheckpoints,
+    /// List the runs and their checkpoints (for the browser).
+    ScanRuns,
     ScanPresets,
     DeleteCheckpoint(PathBuf),
-    /// Leave the event loop (the worker has exited).
+    /// Read a run folder's log (up to a step: a checkpoint opened for inspection).
+    LoadLog {
+        dir: PathBuf,
+        upto: Option<u64>,
+    },
+    /// Read the runs to compare.
+    Compare(Vec<PathBuf>),
+    /// Leave the event loop (the worker has exited, or a training process goes on
+    /// without the workbench).
     Quit,
 }
 
@@ -48,7 +58,19 @@ pub enum Msg {
         source: String,
         /// The checkpoint's last loss, when opening one.
         loss: Option<f64>,
+        /// It trains in a process of its own (which goes on when the workbench leaves).
+        remote: bool,
     },
+    /// The live run is controlled by another workbench (process `pid`): watch or take
+    /// over?
+    AttachBusy {
+        dir: PathBuf,
+        pid: u32,
+    },
+    /// A run's log, read.
+    LogLoaded(Box<LogView>),
+    /// The runs to compare, read.
+    Compared(Box<Comparison>),
     /// Starting a run failed; the old one goes on.
     RunFailed(String),
     DataReady(Arc<DataView>),
@@ -58,9 +80,44 @@ pub enum Msg {
     },
     /// A picture for a graphics slot is encoded (the screen must be drawn again).
     GraphicReady(Arc<Encoded>),
-    Checkpoints(Vec<CheckpointEntry>),
+    Runs(Vec<RunEntry>),
     Presets(Vec<PresetEntry>),
     Deleted(Result<PathBuf, String>),
     /// SIGTERM or SIGHUP: save and leave.
     Signal(String),
+}
+
+/// What a run's log holds, for the loss pane and the bound view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogView {
+    pub dir: PathBuf,
+    pub rows: Vec<MetricRow>,
+    /// The latest evaluation and its terms per t.
+    pub eval: Option<(EvalRow, Vec<f64>)>,
+    /// What the reader had to say (a truncated or corrupt log).
+    pub notice: Option<String>,
+}
+
+/// One run in a comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComparedRun {
+    /// The run folder's name.
+    pub name: String,
+    pub preset: String,
+    /// (step, loss) from its log.
+    pub loss: Vec<(f64, f64)>,
+    /// Its latest bound terms per t, when it was evaluated.
+    pub per_t: Option<Vec<f64>>,
+    /// The latest bound and its unit.
+    pub bound: Option<(f64, String)>,
+}
+
+/// Runs set side by side: their curves, and the preset fields that differ.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub runs: Vec<ComparedRun>,
+    /// `path: a | b` lines.
+    pub differences: Vec<String>,
+    /// Notices from reading the logs.
+    pub notices: Vec<String>,
 }

@@ -3,16 +3,43 @@
 
 use super::{App, Effect, RunOrigin, RunSpec};
 use crate::config::catalog::PresetEntry;
-use crate::train::runs::CheckpointEntry;
+use crate::train::listing::RunEntry;
+use crate::train::wire::Want;
 use crate::tui::keymap::Action;
 use std::path::PathBuf;
 
-/// A question that waits for y or n.
+/// A question that waits for an answer.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Confirm {
     Quit,
+    /// Quitting a run that trains in its own process: stop it (saving or not), or leave
+    /// it running.
+    Leave,
+    /// Another workbench (process `pid`) controls the live run in `dir`: watch it or
+    /// take over?
+    Attach {
+        dir: PathBuf,
+        pid: u32,
+    },
     Delete(PathBuf),
     NewRun(String),
+}
+
+/// A row of the browser: a run, or one of its checkpoints (run index, checkpoint index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserRow {
+    Run(usize),
+    Checkpoint(usize, usize),
+}
+
+/// The browser's rows: each run, then its checkpoints (newest first).
+pub fn browser_rows(runs: &[RunEntry]) -> Vec<BrowserRow> {
+    let mut v = Vec::new();
+    for (i, r) in runs.iter().enumerate() {
+        v.push(BrowserRow::Run(i));
+        v.extend((0..r.checkpoints.len()).map(|j| BrowserRow::Checkpoint(i, j)));
+    }
+    v
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -23,10 +50,12 @@ pub enum Overlay {
     Menu {
         field: usize,
     },
-    /// The checkpoint browser (entries arrive from a scan).
+    /// The run and checkpoint browser (runs arrive from a scan); `sel` is a row of
+    /// [`browser_rows`], `marked` the run folders marked for comparison.
     Browser {
-        entries: Vec<CheckpointEntry>,
+        runs: Vec<RunEntry>,
         sel: usize,
+        marked: Vec<PathBuf>,
     },
     /// The preset picker (entries arrive from a scan).
     Picker {
@@ -45,8 +74,9 @@ pub enum Overlay {
 impl Overlay {
     pub fn browser() -> Overlay {
         Overlay::Browser {
-            entries: Vec::new(),
+            runs: Vec::new(),
             sel: 0,
+            marked: Vec::new(),
         }
     }
 
@@ -84,32 +114,80 @@ impl App {
     pub(super) fn on_browser(
         &mut self,
         a: Action,
-        entries: Vec<CheckpointEntry>,
+        runs: Vec<RunEntry>,
         sel: usize,
+        mut marked: Vec<PathBuf>,
     ) -> Vec<Effect> {
-        let chosen = entries.get(sel).map(|c| c.dir.clone());
-        match (a, chosen) {
-            (Action::Accept | Action::Resume, Some(dir)) => {
+        let rows = browser_rows(&runs);
+        let row = rows.get(sel).copied();
+        let run = row.map(|r| match r {
+            BrowserRow::Run(i) | BrowserRow::Checkpoint(i, _) => &runs[i],
+        });
+        let checkpoint = match row {
+            Some(BrowserRow::Checkpoint(i, j)) => Some(runs[i].checkpoints[j].dir.clone()),
+            // A run row stands for its latest checkpoint.
+            Some(BrowserRow::Run(i)) => runs[i].checkpoints.first().map(|c| c.dir.clone()),
+            None => None,
+        };
+        let live = run.filter(|r| r.status.live()).map(|r| r.dir.clone());
+        let start = |origin, train| Effect::StartRun {
+            spec: RunSpec { origin, train },
+            save_old: self.run.unsaved(),
+        };
+        match a {
+            Action::Accept | Action::Resume if live.is_some() => {
+                if let Some(dir) = live {
+                    self.overlay = Overlay::None;
+                    let fx = start(
+                        RunOrigin::Live {
+                            dir,
+                            want: Want::Control,
+                        },
+                        true,
+                    );
+                    return vec![fx];
+                }
+            }
+            Action::Accept | Action::Resume => match checkpoint {
+                Some(dir) => {
+                    self.overlay = Overlay::None;
+                    return vec![start(RunOrigin::Checkpoint(dir), a == Action::Resume)];
+                }
+                None => self.notify("this run has no checkpoint yet"),
+            },
+            Action::Delete => match row {
+                Some(BrowserRow::Checkpoint(i, j)) if !runs[i].status.live() => {
+                    let dir = runs[i].checkpoints[j].dir.clone();
+                    self.overlay = Overlay::Browser { runs, sel, marked };
+                    self.ask(Confirm::Delete(dir));
+                    return vec![];
+                }
+                Some(BrowserRow::Checkpoint(..)) => {
+                    self.notify("this run is training now: stop it before deleting")
+                }
+                _ => self.notify("select one of the run's checkpoints to delete it"),
+            },
+            Action::Mark => {
+                if let Some(dir) = run.map(|r| r.dir.clone()) {
+                    match marked.iter().position(|m| *m == dir) {
+                        Some(p) => {
+                            marked.remove(p);
+                        }
+                        None => marked.push(dir),
+                    }
+                }
+            }
+            Action::Compare if marked.len() >= 2 => {
                 self.overlay = Overlay::None;
-                return vec![Effect::StartRun {
-                    spec: RunSpec {
-                        origin: RunOrigin::Checkpoint(dir),
-                        train: a == Action::Resume,
-                    },
-                    save_old: self.run.unsaved(),
-                }];
+                self.notify(format!("comparing {} runs…", marked.len()));
+                return vec![Effect::Compare(marked)];
             }
-            (Action::Delete, Some(dir)) => {
-                self.overlay = Overlay::Browser { entries, sel };
-                self.ask(Confirm::Delete(dir));
-                return vec![];
-            }
-            (Action::Close, _) => self.overlay = Overlay::None,
-            _ => {
-                let sel = select(sel, entries.len(), a);
-                self.overlay = Overlay::Browser { entries, sel };
-            }
+            Action::Compare => self.notify("mark two or more runs with Space, then press c"),
+            Action::Close => return vec![],
+            _ => {}
         }
+        let sel = select(sel, rows.len(), a);
+        self.overlay = Overlay::Browser { runs, sel, marked };
         vec![]
     }
 
@@ -155,6 +233,43 @@ impl App {
         vec![]
     }
 
+    /// The answer to the question about leaving a run that trains in its own process.
+    pub(super) fn on_leave(&mut self, a: Action) -> Vec<Effect> {
+        match a {
+            // y (and Ctrl-C): stop training, saving first.
+            Action::Yes | Action::Quit => self.quit(true),
+            Action::No => self.quit(false),
+            Action::Detach => self.detach(),
+            _ => {
+                if a != Action::Close {
+                    self.overlay = Overlay::confirm(Confirm::Leave, Overlay::None);
+                }
+                vec![]
+            }
+        }
+    }
+
+    /// The answer to "another workbench controls this run".
+    pub(super) fn on_attach(&mut self, a: Action, dir: PathBuf, pid: u32) -> Vec<Effect> {
+        let want = match a {
+            Action::Watch => Want::Watch,
+            Action::TakeOver => Want::TakeOver,
+            Action::Close | Action::Quit if self.run.preset.is_none() => return vec![Effect::Quit],
+            Action::Close | Action::Quit => return vec![],
+            _ => {
+                self.overlay = Overlay::confirm(Confirm::Attach { dir, pid }, Overlay::None);
+                return vec![];
+            }
+        };
+        vec![Effect::StartRun {
+            spec: RunSpec {
+                origin: RunOrigin::Live { dir, want },
+                train: true,
+            },
+            save_old: self.run.unsaved(),
+        }]
+    }
+
     pub(super) fn on_confirm(&mut self, a: Action, ask: Confirm, back: Overlay) -> Vec<Effect> {
         let answer = match a {
             Action::Yes => Some(true),
@@ -178,6 +293,8 @@ impl App {
         };
         match ask {
             Confirm::Quit => self.quit(yes),
+            // Answered by their own handlers.
+            Confirm::Leave | Confirm::Attach { .. } => vec![],
             Confirm::Delete(path) => {
                 self.overlay = back;
                 if yes {

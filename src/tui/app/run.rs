@@ -1,10 +1,12 @@
 //! The state of the current run, replaced whole when a run starts, and what the worker's
 //! events do to it.
 
+use super::msg::LogView;
 use super::{App, Effect};
 use crate::config::Preset;
 use crate::diffusion::Schedule;
-use crate::train::protocol::{Command, Evaluation, Event, Failure, RunInfo, Samples};
+use crate::train::protocol::{Command, Evaluation, Event, Failure, Phase, RunInfo, Samples};
+use crate::train::runlog::EvalRow;
 use crate::tui::history::LossHistory;
 use crate::tui::inspect::{DataView, Frame};
 use std::path::PathBuf;
@@ -55,6 +57,16 @@ pub struct RunState {
     pub evaluation: Option<Box<Evaluation>>,
     /// The id of the evaluation being computed.
     pub evaluating: Option<u64>,
+    /// It trains in a process of its own (over the run folder's socket).
+    pub remote: bool,
+    /// Another workbench controls it: this one only watches.
+    pub watching: bool,
+    /// The run log has been read into the history.
+    pub log_loaded: bool,
+    /// Progress seen before the log was read (merged after it).
+    live: Vec<(u64, f64, [Option<f64>; 4])>,
+    /// What reading the log had to say, once.
+    pub log_notice: Option<String>,
 }
 
 impl RunState {
@@ -72,9 +84,64 @@ impl RunState {
         }
     }
 
+    /// The loss history from the run log, then the progress seen live after its last
+    /// row (the worker writes a row before it reports it, so nothing is counted twice).
+    pub fn merge_log(&mut self, v: LogView) {
+        if v.dir != self.run_dir {
+            return;
+        }
+        let last = v.rows.last().map(|r| r.step);
+        let mut h = LossHistory::default();
+        for r in &v.rows {
+            h.push(r.step, r.loss, &r.quarters);
+        }
+        for (step, loss, q) in std::mem::take(&mut self.live) {
+            if last.is_none_or(|l| step > l) {
+                h.push(step, loss, &q);
+            }
+        }
+        self.history = h;
+        self.log_loaded = true;
+        if self.loss.is_none() {
+            self.loss = v.rows.last().map(|r| r.loss);
+        }
+        if self.evaluation.is_none() {
+            self.evaluation = v
+                .eval
+                .map(|(row, per_t)| Box::new(evaluation_from_log(row, per_t)));
+        }
+        self.log_notice = v.notice;
+    }
+
     /// Training progress that no checkpoint holds yet.
     pub fn unsaved(&self) -> bool {
         self.training && self.alive && self.stopped.is_none() && self.step > self.saved_step
+    }
+}
+
+/// An evaluation read back from `evals.csv` and `terms.csv`.
+fn evaluation_from_log(row: EvalRow, per_t: Vec<f64>) -> Evaluation {
+    Evaluation {
+        id: 0,
+        step: row.step,
+        ema: row.ema,
+        bits: row.unit == "bits/dim",
+        total: row.bound,
+        total_se: row.bound_se,
+        prior: row.prior,
+        diffusion: row.diffusion,
+        decoder: row.decoder,
+        per_t,
+        summary: format!(
+            "bound {:.3} {} (step {}, from the run log)",
+            row.bound, row.unit, row.step
+        ),
+        lines: vec![format!(
+            "bound {:.4} ± {:.4} {}: L_T {:.4}, Σ KL {:.4}, L_0 {:.4}",
+            row.bound, row.bound_se, row.unit, row.prior, row.diffusion, row.decoder
+        )],
+        unit: row.unit,
+        quality: row.quality,
     }
 }
 
@@ -87,14 +154,22 @@ impl App {
                 r.saved_step = info.step;
                 r.total = info.total_steps;
                 r.last_sample_step = Some(info.step);
+                r.paused = info.phase == Phase::Paused;
+                let phase = info.phase;
+                let mut fx = vec![Effect::LoadLog {
+                    dir: info.run_dir.clone(),
+                    // A checkpoint opened for inspection: its history up to its step.
+                    upto: (!r.training).then_some(info.step),
+                }];
                 r.info = Some(info);
-                if r.training {
-                    vec![Effect::Send(Command::Start)]
-                } else {
+                if !r.training {
                     // A checkpoint opened for inspection: sample it at once.
                     r.last_sample_step = None;
-                    self.sample_request()
+                    fx.extend(self.sample_request());
+                } else if phase == Phase::Idle && !r.watching {
+                    fx.push(Effect::Send(Command::Start));
                 }
+                fx
             }
             Event::Progress {
                 step,
@@ -109,6 +184,9 @@ impl App {
                 r.lr = lr;
                 r.steps_per_sec = steps_per_sec;
                 r.history.push(step, loss, &quarter_losses);
+                if !r.log_loaded {
+                    r.live.push((step, loss, quarter_losses));
+                }
                 let every = self.sampler.every;
                 let due = every > 0 && r.last_sample_step.is_none_or(|s| step >= s + every);
                 if due && r.sampling.is_none() {
@@ -194,6 +272,11 @@ impl App {
                     "training stopped: {msg} (the last good checkpoint is kept)"
                 ));
                 self.run.stopped = Some(msg);
+                vec![]
+            }
+            Event::Watching => {
+                r.watching = true;
+                self.notify("watching read-only: another workbench controls this run");
                 vec![]
             }
             Event::Exited => {

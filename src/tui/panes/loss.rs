@@ -3,7 +3,7 @@
 
 use super::{block, faint, num};
 use crate::diffusion::state_of;
-use crate::tui::app::App;
+use crate::tui::app::{App, Comparison};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::symbols::Marker;
@@ -31,6 +31,9 @@ fn y_label(v: f64, log: bool) -> String {
 type Curve = (String, Vec<(f64, f64)>, Style);
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    if let Some(c) = &app.compare {
+        return draw_compare(f, app, area, c);
+    }
     let th = app.theme();
     let h = &app.run.history;
     let scale = if app.view.log_scale { "log" } else { "linear" };
@@ -126,6 +129,156 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         )
         .legend_position(None);
     f.render_widget(chart, area);
+}
+
+/// The colour of the i-th run in a comparison.
+fn run_colour(th: &crate::tui::theme::Theme, i: usize) -> ratatui::style::Color {
+    let palette = [
+        th.smooth_loss,
+        th.quarters[3],
+        th.x0_hat,
+        th.quarters[1],
+        th.density,
+        th.accent,
+        th.quarters[0],
+        th.quarters[2],
+    ];
+    palette[i % palette.len()]
+}
+
+/// Runs side by side: their loss curves (or, in the bound view, their bound terms per
+/// t) in their own colours, a legend that names them, and the preset fields that differ.
+fn draw_compare(f: &mut Frame, app: &App, area: Rect, c: &Comparison) {
+    let th = app.theme();
+    let terms = app.view.terms;
+    let log = app.view.log_scale || terms;
+    let what = if terms { "bound terms per t" } else { "loss" };
+    let b = super::focused(
+        block(
+            format!(
+                " Comparing {} runs: {what} ({}) · Esc leaves ",
+                c.runs.len(),
+                if log { "log" } else { "linear" }
+            ),
+            th,
+        ),
+        th,
+        app.view.focus == crate::tui::app::Focus::Loss,
+    );
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let text_rows = (c.runs.len() + c.differences.len() + 1).min(inner.height as usize / 2) as u16;
+    let [chart_area, text_area] = ratatui::layout::Layout::vertical([
+        ratatui::layout::Constraint::Min(3),
+        ratatui::layout::Constraint::Length(text_rows),
+    ])
+    .areas(inner);
+    let series: Vec<Curve> = c
+        .runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let pts: Vec<(f64, f64)> = if terms {
+                r.per_t.as_ref().map_or(Vec::new(), |p| {
+                    p.iter()
+                        .enumerate()
+                        .filter(|(_, v)| v.is_finite())
+                        .map(|(k, v)| (state_of(k) as f64, *v))
+                        .collect()
+                })
+            } else {
+                r.loss.clone()
+            };
+            (
+                r.name.clone(),
+                transform(&pts, log),
+                Style::default().fg(run_colour(th, i)),
+            )
+        })
+        .collect();
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for (_, pts, _) in &series {
+        for &(x, y) in pts {
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y0 = y0.min(y);
+            y1 = y1.max(y);
+        }
+    }
+    if x0 > x1 {
+        let msg = if terms {
+            "none of these runs has been evaluated (b evaluates the open run)"
+        } else {
+            "none of these runs has a loss in its log yet"
+        };
+        f.render_widget(Paragraph::new(Span::styled(msg, faint(th))), chart_area);
+    } else {
+        if x1 - x0 < 1.0 {
+            x1 = x0 + 1.0;
+        }
+        let pad = ((y1 - y0) * 0.05).max(1e-6);
+        let (y0, y1) = (y0 - pad, y1 + pad);
+        let datasets: Vec<Dataset> = series
+            .iter()
+            .map(|(name, pts, style)| {
+                Dataset::default()
+                    .name(name.clone())
+                    .marker(Marker::Braille)
+                    .graph_type(GraphType::Line)
+                    .style(*style)
+                    .data(pts)
+            })
+            .collect();
+        let ax = faint(th);
+        let chart = Chart::new(datasets)
+            .x_axis(Axis::default().style(ax).bounds([x0, x1]).labels([
+                Line::from(format!("{}{x0:.0}", if terms { "t=" } else { "" })),
+                Line::from(format!("{x1:.0}")),
+            ]))
+            .y_axis(
+                Axis::default()
+                    .style(ax)
+                    .bounds([y0, y1])
+                    .labels([Line::from(y_label(y0, log)), Line::from(y_label(y1, log))]),
+            )
+            .legend_position(None);
+        f.render_widget(chart, chart_area);
+    }
+    let mut lines: Vec<Line> = c
+        .runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let last = r.loss.last().map_or("-".into(), |p| num(p.1));
+            let bound = r
+                .bound
+                .as_ref()
+                .map_or("-".into(), |(v, u)| format!("{} {u}", num(*v)));
+            Line::from(vec![
+                Span::styled("━━ ", Style::default().fg(run_colour(th, i))),
+                Span::styled(
+                    r.name.clone(),
+                    Style::default()
+                        .fg(run_colour(th, i))
+                        .add_modifier(Modifier::BOLD),
+                ),
+                Span::styled(
+                    format!("  {} · loss {last} · bound {bound}", r.preset),
+                    faint(th),
+                ),
+            ])
+        })
+        .collect();
+    if c.differences.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "the presets are the same",
+            faint(th),
+        )));
+    }
+    for d in &c.differences {
+        lines.push(Line::from(Span::raw(d.clone())));
+    }
+    f.render_widget(Paragraph::new(lines), text_area);
 }
 
 /// ᾱ_t, β_t (scaled to its maximum) and log-SNR (scaled to [0, 1]) over t, with the

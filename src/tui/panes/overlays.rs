@@ -1,10 +1,10 @@
-//! Overlays: help (built from the key map), the sampler menu, the checkpoint browser, the
-//! preset picker, confirmations and the go-to-t prompt.
+//! Overlays: help (built from the key map), the sampler menu, the run and checkpoint
+//! browser, the preset picker, confirmations and the go-to-t prompt.
 
 use super::{block, faint, key_span, num};
 use crate::config::catalog::PresetEntry;
-use crate::train::runs::CheckpointEntry;
-use crate::tui::app::{App, Confirm, Overlay};
+use crate::train::listing::RunEntry;
+use crate::tui::app::{browser_rows, App, BrowserRow, Confirm, Overlay};
 use crate::tui::keymap::{self, Context};
 use crate::util::human_time;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -31,7 +31,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) -> Option<Rect> {
         Overlay::None => return None,
         Overlay::Help => help(f, app, area),
         Overlay::Menu { field } => menu(f, app, area, *field),
-        Overlay::Browser { entries, sel } => browser(f, app, area, entries, *sel),
+        Overlay::Browser { runs, sel, marked } => browser(f, app, area, runs, *sel, marked),
         Overlay::Picker { entries, sel } => picker(f, app, area, entries, *sel),
         Overlay::Goto(buf) => {
             let r = centered(area, 36, 3);
@@ -55,6 +55,15 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) -> Option<Rect> {
                     "Training has {} unsaved steps. Save a checkpoint before quitting?",
                     app.run.step.saturating_sub(app.run.saved_step)
                 ),
+                Confirm::Leave => format!(
+                    "{} trains in a process of its own. Stop it, or leave it running and \
+                     attach again later with `diffscope attach`?",
+                    app.run.run_dir.display()
+                ),
+                Confirm::Attach { dir, pid } => format!(
+                    "{} is open in another workbench (pid {pid}), which controls it.",
+                    dir.display()
+                ),
                 Confirm::Delete(p) => format!("Delete the checkpoint {}?", p.display()),
                 Confirm::NewRun(s) => format!(
                     "Start a new training run on {s}?{}",
@@ -67,9 +76,13 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) -> Option<Rect> {
             };
             let keys = match c {
                 Confirm::Quit => "y save and quit · n quit without saving · Esc stay",
+                Confirm::Leave => {
+                    "y stop and save · n stop without saving · d leave it running · Esc stay"
+                }
+                Confirm::Attach { .. } => "w watch read-only · t take over control · Esc cancel",
                 _ => "y yes · n / Esc no",
             };
-            let r = centered(area, 60, 7);
+            let r = centered(area, 76, 7);
             f.render_widget(Clear, r);
             let th = app.theme();
             f.render_widget(
@@ -99,6 +112,8 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         Context::Picker,
         Context::Goto,
         Context::Confirm,
+        Context::Leave,
+        Context::Attach,
         Context::Anywhere,
     ] {
         lines.push(Line::from(Span::styled(
@@ -181,20 +196,27 @@ fn menu(f: &mut Frame, app: &App, area: Rect, field: usize) -> Rect {
     r
 }
 
-fn browser(f: &mut Frame, app: &App, area: Rect, entries: &[CheckpointEntry], sel: usize) -> Rect {
+fn browser(
+    f: &mut Frame,
+    app: &App,
+    area: Rect,
+    runs: &[RunEntry],
+    sel: usize,
+    marked: &[std::path::PathBuf],
+) -> Rect {
     let th = app.theme();
-    let r = centered(area, 140, 40);
+    let r = centered(area, 150, 40);
     f.render_widget(Clear, r);
     let b = block(
-        " Checkpoints · Enter inspect · r resume · d delete · Esc close ",
+        " Runs · Enter open/attach · r resume · d delete · space mark · c compare · Esc close ",
         th,
     );
     let inner = b.inner(r);
     f.render_widget(b, r);
-    if entries.is_empty() {
+    if runs.is_empty() {
         f.render_widget(
             Paragraph::new(Span::styled(
-                "no checkpoints in checkpoints/ or the user data folder (w saves one)",
+                "no runs in checkpoints/ or the user data folder (w saves a checkpoint)",
                 faint(th),
             )),
             inner,
@@ -202,30 +224,61 @@ fn browser(f: &mut Frame, app: &App, area: Rect, entries: &[CheckpointEntry], se
         return r;
     }
     let head = format!(
-        " {:<16} {:>9} {:>9}  {:<16}  {}",
-        "preset", "step", "loss", "date", "folder"
+        "   {:<16} {:<27} {:>13} {:>9} {:>18}  {:<16}  {}",
+        "preset", "state", "step", "loss", "bound", "started", "folder"
     );
     let mut lines = vec![Line::from(Span::styled(
         head,
         Style::default().add_modifier(Modifier::BOLD),
     ))];
-    let rows = inner.height.saturating_sub(1) as usize;
-    let start = sel.saturating_sub(rows.saturating_sub(1));
-    for (i, c) in entries.iter().enumerate().skip(start).take(rows) {
-        let text = format!(
-            " {:<16} {:>9} {:>9}  {:<16}  {}{}",
-            c.preset,
-            c.step,
-            c.loss.map_or("-".into(), num),
-            human_time(c.created_unix),
-            c.dir.display(),
-            if c.manual { " (saved by hand)" } else { "" }
-        );
-        lines.push(if i == sel {
-            Line::from(Span::styled(text, selected(th)))
-        } else {
-            Line::from(text)
-        });
+    let rows = browser_rows(runs);
+    let height = inner.height.saturating_sub(1) as usize;
+    let start = sel.saturating_sub(height.saturating_sub(1));
+    for (i, row) in rows.iter().enumerate().skip(start).take(height) {
+        let text = match *row {
+            BrowserRow::Run(k) => {
+                let e = &runs[k];
+                let mark = if marked.contains(&e.dir) { "✓" } else { " " };
+                let live = if e.status.live() { "●" } else { " " };
+                format!(
+                    "{mark}{live} {:<16} {:<27} {:>13} {:>9} {:>18}  {:<16}  {}",
+                    e.preset,
+                    e.status.describe(),
+                    if e.total > 0 {
+                        format!("{}/{}", e.step, e.total)
+                    } else {
+                        e.step.to_string()
+                    },
+                    e.loss.map_or("-".into(), num),
+                    e.eval
+                        .as_ref()
+                        .map_or("-".into(), |v| format!("{} {}", num(v.bound), v.unit)),
+                    e.started_unix.map_or("-".into(), human_time),
+                    e.dir.display(),
+                )
+            }
+            BrowserRow::Checkpoint(k, j) => {
+                let c = &runs[k].checkpoints[j];
+                format!(
+                    "      └ step {:<10} loss {:>9}  saved {}{}  {}",
+                    c.step,
+                    c.loss.map_or("-".into(), num),
+                    human_time(c.created_unix),
+                    if c.manual { " (by hand)" } else { "" },
+                    c.dir
+                        .file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default(),
+                )
+            }
+        };
+        let style = match *row {
+            _ if i == sel => selected(th),
+            BrowserRow::Run(k) if runs[k].status.live() => Style::default().fg(th.key),
+            BrowserRow::Run(_) => Style::default().add_modifier(Modifier::BOLD),
+            BrowserRow::Checkpoint(..) => faint(th),
+        };
+        lines.push(Line::from(Span::styled(text, style)));
     }
     f.render_widget(Paragraph::new(lines), inner);
     r

@@ -1,0 +1,336 @@
+//! The worker's socket: front ends (workbenches, `diffscope attach`) connect to a training
+//! process over `worker.sock` in its run folder, get the run's state, then its events as
+//! they happen, and send it commands.
+//!
+//! One front end controls the run; others watch read-only, or take over control. The
+//! socket is created with mode 0600 and every peer's user id is checked, so only the user
+//! who started the run can see or steer it.
+
+use super::protocol::{Command, Event, Phase, RunInfo};
+use super::runfolder::SOCKET_FILE;
+use super::wire::{self, ClientMsg, ServerMsg, Want};
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error(
+        "{}: the socket path is {len} bytes, more than Unix sockets allow ({max}); use a \
+         shorter run folder (--out)", .path.display()
+    )]
+    PathTooLong {
+        path: PathBuf,
+        len: usize,
+        max: usize,
+    },
+    #[error("{}: cannot create the worker's socket", .path.display())]
+    Bind {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The longest socket path (`sun_path` less its terminating zero).
+pub const MAX_SOCKET_PATH: usize = 107;
+
+/// What a front end needs to catch up with a run.
+#[derive(Default)]
+struct Snapshot {
+    ready: Option<RunInfo>,
+    progress: Option<Event>,
+    samples: Option<Event>,
+    evaluation: Option<Event>,
+    /// The event that ended training (finished or stopped), if any.
+    ended: Option<Event>,
+    notices: VecDeque<Event>,
+    /// A start failure (then `Exited`), for a front end that connects just after.
+    failed: Option<Event>,
+}
+
+impl Snapshot {
+    fn note(&mut self, e: &Event) {
+        let phase = |s: &mut Snapshot, p: Phase| {
+            if let Some(r) = s.ready.as_mut() {
+                r.phase = p;
+            }
+        };
+        match e {
+            Event::Ready(info) => self.ready = Some(info.clone()),
+            Event::Progress { step, .. } => {
+                if let Some(r) = self.ready.as_mut() {
+                    r.step = *step;
+                    if r.phase == Phase::Idle {
+                        r.phase = Phase::Training;
+                    }
+                }
+                self.progress = Some(e.clone());
+            }
+            Event::Paused => phase(self, Phase::Paused),
+            Event::Resumed => phase(self, Phase::Training),
+            Event::Finished { step } => {
+                if let Some(r) = self.ready.as_mut() {
+                    r.step = *step;
+                }
+                phase(self, Phase::Finished);
+                self.ended = Some(e.clone());
+            }
+            Event::TrainingStopped(_) => {
+                phase(self, Phase::Stopped);
+                self.ended = Some(e.clone());
+            }
+            Event::Samples(_) => self.samples = Some(e.clone()),
+            Event::Evaluation(_) => self.evaluation = Some(e.clone()),
+            Event::Notice(_) => {
+                self.notices.push_back(e.clone());
+                if self.notices.len() > 4 {
+                    self.notices.pop_front();
+                }
+            }
+            Event::Failed {
+                what: super::protocol::Failure::Start,
+                ..
+            } => self.failed = Some(e.clone()),
+            _ => {}
+        }
+    }
+
+    /// The events that bring a new front end up to date, in order.
+    fn replay(&self) -> Vec<Event> {
+        let mut v: Vec<Event> = Vec::new();
+        if let Some(f) = &self.failed {
+            v.push(f.clone());
+            v.push(Event::Exited);
+            return v;
+        }
+        if let Some(r) = &self.ready {
+            v.push(Event::Ready(r.clone()));
+        }
+        v.extend(self.notices.iter().cloned());
+        v.extend(self.progress.iter().cloned());
+        v.extend(self.samples.iter().cloned());
+        v.extend(self.evaluation.iter().cloned());
+        if self
+            .ready
+            .as_ref()
+            .is_some_and(|r| r.phase == Phase::Paused)
+        {
+            v.push(Event::Paused);
+        }
+        v.extend(self.ended.iter().cloned());
+        v
+    }
+}
+
+struct Client {
+    id: u64,
+    stream: UnixStream,
+    control: bool,
+    pid: u32,
+}
+
+#[derive(Default)]
+struct Shared {
+    clients: Vec<Client>,
+    snapshot: Snapshot,
+    next_id: u64,
+}
+
+/// The listening socket of a training process.
+pub struct Host {
+    shared: Arc<Mutex<Shared>>,
+    socket: PathBuf,
+    closed: Arc<AtomicBool>,
+}
+
+fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Where the socket of the run in `dir` is.
+pub fn socket_path(dir: &Path) -> PathBuf {
+    dir.join(SOCKET_FILE)
+}
+
+/// The socket path as given to the system: `path`, or the same path relative to the
+/// current folder when that is short enough and `path` is not.
+pub fn usable_path(path: &Path) -> Result<PathBuf, HostError> {
+    let len = path.as_os_str().len();
+    if len <= MAX_SOCKET_PATH {
+        return Ok(path.to_path_buf());
+    }
+    if let Some(rel) = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .filter(|r| r.as_os_str().len() <= MAX_SOCKET_PATH)
+    {
+        return Ok(rel);
+    }
+    Err(HostError::PathTooLong {
+        path: path.to_path_buf(),
+        len,
+        max: MAX_SOCKET_PATH,
+    })
+}
+
+impl Host {
+    /// Listens on `dir/worker.sock` (replacing a stale one: the caller holds the run
+    /// folder's lock). Commands from the controlling front end go to `commands`; a
+    /// shutdown also raises `cancel`, so that it does not wait behind a sampling run.
+    pub fn start(
+        dir: &Path,
+        commands: Sender<Command>,
+        cancel: Arc<AtomicBool>,
+    ) -> Result<Host, HostError> {
+        let socket = socket_path(dir);
+        let path = usable_path(&socket)?;
+        let _ = std::fs::remove_file(&path);
+        // Created 0600 from the start (umask), not chmod-ed after a window.
+        // SAFETY: umask only swaps the process's file mode mask.
+        let old = unsafe { libc::umask(0o177) };
+        let bound = UnixListener::bind(&path);
+        // SAFETY: as above.
+        unsafe { libc::umask(old) };
+        let listener = bound.map_err(|source| HostError::Bind {
+            path: socket.clone(),
+            source,
+        })?;
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let closed = Arc::new(AtomicBool::new(false));
+        let (sh, stop) = (shared.clone(), closed.clone());
+        std::thread::Builder::new()
+            .name("diffscope-socket".into())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let (sh, commands, cancel) = (sh.clone(), commands.clone(), cancel.clone());
+                    let _ = std::thread::Builder::new()
+                        .name("diffscope-client".into())
+                        .spawn(move || serve(stream, &sh, &commands, &cancel));
+                }
+            })
+            .map_err(|source| HostError::Bind {
+                path: socket.clone(),
+                source,
+            })?;
+        Ok(Host {
+            shared,
+            socket,
+            closed,
+        })
+    }
+
+    /// Sends an event to every front end (dropping those that cannot take it) and keeps
+    /// what a later one needs.
+    pub fn broadcast(&self, e: &Event) {
+        let mut frame = Vec::new();
+        if wire::write_frame(&mut frame, &ServerMsg::Event(e.clone())).is_err() {
+            return;
+        }
+        let mut sh = lock(&self.shared);
+        sh.snapshot.note(e);
+        sh.clients
+            .retain_mut(|c| c.stream.write_all(&frame).is_ok());
+    }
+
+    /// Front ends connected now.
+    pub fn clients(&self) -> usize {
+        lock(&self.shared).clients.len()
+    }
+
+    /// Stops listening and removes the socket; connected front ends see the stream end.
+    pub fn close(self) {
+        self.closed.store(true, Ordering::Relaxed);
+        let _ = std::fs::remove_file(&self.socket);
+        let mut sh = lock(&self.shared);
+        for c in sh.clients.drain(..) {
+            let _ = c.stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// One front end's connection: the handshake, then its commands until it leaves.
+fn serve(
+    stream: UnixStream,
+    shared: &Mutex<Shared>,
+    commands: &Sender<Command>,
+    cancel: &AtomicBool,
+) {
+    let pid = match wire::peer(&stream) {
+        Ok((uid, pid)) if uid == wire::my_uid() => pid,
+        // Another user: not a word to them.
+        _ => return,
+    };
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(10)));
+    let Ok(mut reader) = stream.try_clone() else {
+        return;
+    };
+    let mut writer = stream;
+    let id = loop {
+        let want = match wire::read_frame::<ClientMsg>(&mut reader) {
+            Ok(Some(ClientMsg::Hello { want })) => want,
+            _ => return,
+        };
+        let mut sh = lock(shared);
+        let controller = sh.clients.iter().find(|c| c.control).map(|c| c.pid);
+        let control = match (want, controller) {
+            (Want::Control, Some(pid)) => {
+                drop(sh);
+                if wire::write_frame(&mut writer, &ServerMsg::Busy { pid }).is_err() {
+                    return;
+                }
+                continue;
+            }
+            (Want::Watch, _) => false,
+            (Want::TakeOver, _) => {
+                for c in sh.clients.iter_mut().filter(|c| c.control) {
+                    c.control = false;
+                    let _ = wire::write_frame(&mut c.stream, &ServerMsg::ControlLost);
+                }
+                true
+            }
+            (Want::Control, None) => true,
+        };
+        // Welcome and the catch-up under the lock, so no broadcast slips in between.
+        let mut ok = wire::write_frame(&mut writer, &ServerMsg::Welcome { control }).is_ok();
+        for e in sh.snapshot.replay() {
+            ok = ok && wire::write_frame(&mut writer, &ServerMsg::Event(e)).is_ok();
+        }
+        if !ok {
+            return;
+        }
+        sh.next_id += 1;
+        let id = sh.next_id;
+        let Ok(stream) = writer.try_clone() else {
+            return;
+        };
+        sh.clients.push(Client {
+            id,
+            stream,
+            control,
+            pid,
+        });
+        break id;
+    };
+    while let Ok(Some(msg)) = wire::read_frame::<ClientMsg>(&mut reader) {
+        let ClientMsg::Command(c) = msg else { continue };
+        let sh = lock(shared);
+        if !sh.clients.iter().any(|x| x.id == id && x.control) {
+            continue;
+        }
+        if matches!(c, Command::Shutdown { .. }) {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        let _ = commands.send(c);
+    }
+    lock(shared).clients.retain(|c| c.id != id);
+}

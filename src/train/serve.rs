@@ -1,0 +1,197 @@
+//! A training process: the worker thread of a planned run, the run folder's lock and
+//! record, the run log (kept by the worker) and the socket that front ends attach to.
+//! Headless `diffscope train` runs in the foreground this way, and the workbench starts
+//! the same thing in the background.
+
+use super::host::Host;
+use super::protocol::{Command, Event, Failure};
+use super::runfolder::{Ending, RecordState, RunLock, RunRecord};
+use super::runs::{self, Launch, RunError, RunPlan};
+use crate::util::one_line;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
+
+/// How a training process ended.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// The last checkpoint saved (folder, step).
+    pub saved: Option<(PathBuf, u64)>,
+    pub last_loss: Option<f64>,
+    /// Why training failed.
+    pub failure: Option<String>,
+    pub finished: bool,
+    /// The signal that stopped it.
+    pub signal: Option<&'static str>,
+}
+
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    SIGNAL.store(sig, Ordering::Relaxed);
+}
+
+/// SIGINT and SIGTERM save and stop; so does SIGHUP in the foreground, while a
+/// background process ignores it (it has no terminal to lose).
+fn install_signals(background: bool) {
+    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: the handler only stores into an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, handler);
+        libc::signal(libc::SIGTERM, handler);
+        libc::signal(
+            libc::SIGHUP,
+            if background { libc::SIG_IGN } else { handler },
+        );
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "a signal",
+    }
+}
+
+/// Trains a planned run in this process until it finishes, fails, is stopped by a front
+/// end or a signal. `background`: no terminal; when training has ended the process stays
+/// while front ends are attached, so they can still sample and evaluate. Every event
+/// also goes to `on_event` (the foreground progress line).
+pub fn train(
+    plan: RunPlan,
+    launch: &Launch,
+    background: bool,
+    on_event: &mut dyn FnMut(&Event),
+) -> Result<Outcome, RunError> {
+    let dir = plan.run_dir.clone();
+    let lock = RunLock::acquire(&dir)?;
+    // The preset as trained: with the step budget and seed given on the command line.
+    let mut preset = plan.preset.clone();
+    if let Some(n) = launch.total_steps {
+        preset.train.steps = n;
+    }
+    if let (Some(s), false) = (launch.seed, plan.resuming) {
+        preset.train.seed = s;
+    }
+    let mut record = RunRecord::new(preset, 0);
+    if let Ok(Some(old)) = RunRecord::read(&dir) {
+        record.started_unix = old.started_unix;
+    }
+    record.write(&dir)?;
+    install_signals(background);
+    SIGNAL.store(0, Ordering::Relaxed);
+    let Some(handle) = runs::start(plan, launch) else {
+        return Err(RunError::NotARun(dir));
+    };
+    let host = match Host::start(&dir, handle.commands.clone(), handle.cancel.clone()) {
+        Ok(h) => Some(h),
+        Err(e) if !background => {
+            on_event(&Event::Notice(format!(
+                "cannot be attached to: {}",
+                one_line(&e)
+            )));
+            None
+        }
+        Err(e) => {
+            handle.send(Command::Shutdown { save: false });
+            handle.join();
+            record.end(RecordState::Stopped(Ending::Failed(one_line(&e))), 0);
+            let _ = record.write(&dir);
+            return Err(RunError::Host(e));
+        }
+    };
+    let clients = || host.as_ref().map_or(0, |h| h.clients());
+    handle.send(Command::Start);
+    let mut out = Outcome::default();
+    let mut step = 0;
+    // Training has ended; the process leaves when no front end is attached.
+    let mut ended = false;
+    let mut shutting = false;
+    let shutdown = |save: bool, shutting: &mut bool| {
+        if !std::mem::replace(shutting, true) {
+            handle.cancel.store(true, Ordering::Relaxed);
+            handle.send(Command::Shutdown { save });
+        }
+    };
+    loop {
+        let sig = SIGNAL.swap(0, Ordering::Relaxed);
+        if sig != 0 && out.signal.is_none() {
+            out.signal = Some(signal_name(sig));
+            shutdown(true, &mut shutting);
+        }
+        if ended && clients() == 0 {
+            shutdown(false, &mut shutting);
+        }
+        let ev = match handle.events.recv_timeout(Duration::from_millis(200)) {
+            Ok(ev) => ev,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if let Some(h) = &host {
+            h.broadcast(&ev);
+        }
+        on_event(&ev);
+        match &ev {
+            Event::Ready(info) => {
+                step = info.step;
+                record.step = step;
+                let _ = record.write(&dir);
+            }
+            Event::Progress { step: s, loss, .. } => {
+                step = *s;
+                out.last_loss = Some(*loss);
+            }
+            Event::Saved { path, step: s } => {
+                out.saved = Some((path.clone(), *s));
+                record.step = *s;
+                let _ = record.write(&dir);
+            }
+            Event::Finished { step: s } => {
+                step = *s;
+                out.finished = true;
+                if background {
+                    handle.send(Command::Save { manual: false });
+                    ended = true;
+                } else {
+                    shutdown(true, &mut shutting);
+                }
+            }
+            Event::TrainingStopped(msg) => {
+                out.failure = Some(msg.clone());
+                if background {
+                    ended = true;
+                } else {
+                    shutdown(false, &mut shutting);
+                }
+            }
+            Event::Failed { what, message } => {
+                if matches!(what, Failure::Start | Failure::Worker)
+                    || (*what == Failure::Save && !background)
+                {
+                    out.failure = Some(what.describe(message));
+                    shutdown(false, &mut shutting);
+                }
+            }
+            Event::Exited => break,
+            _ => {}
+        }
+    }
+    let state = match (&out.signal, &out.failure) {
+        (Some(s), _) => RecordState::Stopped(Ending::Signal((*s).into())),
+        (None, Some(f)) => RecordState::Stopped(Ending::Failed(f.clone())),
+        (None, None) if out.finished => RecordState::Finished,
+        // A front end's "stop", or the user's Ctrl-C already counted as a signal.
+        _ => RecordState::Stopped(Ending::User),
+    };
+    record.end(state, step);
+    let _ = record.write(&dir);
+    if let Some(h) = host {
+        h.close();
+    }
+    handle.join();
+    drop(lock);
+    Ok(out)
+}
