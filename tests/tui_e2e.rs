@@ -2,106 +2,12 @@
 //! workbench on a small 2-D preset, checks that training advances and the loss figure
 //! changes, scrubs t, opens help, quits, and checks that the terminal is restored.
 
+mod common;
+
+use common::tmux::{status, tmux_available, Tmux, TINY};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// Whether tmux is here. Without it these tests fail under CI (`CI` set), and elsewhere
-/// say loudly that they did not run (`make test` installs it).
-fn tmux_available() -> bool {
-    if Command::new("tmux").arg("-V").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "tmux is needed for this test (apt-get install tmux)"
-    );
-    eprintln!("NOT RUN: tmux is not installed (apt-get install tmux)");
-    false
-}
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    /// Starts session `e2e` of `w`×`h` running the shell command `cmd`, in `dir` if given.
-    fn start(&self, w: u16, h: u16, dir: Option<&Path>, cmd: &str) {
-        let (w, h) = (w.to_string(), h.to_string());
-        let mut args = vec!["new-session", "-d", "-s", "e2e", "-x", &w, "-y", &h];
-        let dir = dir.map(|d| d.display().to_string());
-        if let Some(d) = &dir {
-            args.extend(["-c", d]);
-        }
-        args.push(cmd);
-        self.run(&args);
-    }
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-    fn keys(&self, keys: &[&str]) {
-        let mut a = vec!["send-keys", "-t", "e2e"];
-        a.extend_from_slice(keys);
-        self.run(&a);
-    }
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "e2e"])
-    }
-    /// Waits until `pred` holds for the screen; panics with the screen otherwise.
-    fn wait(&self, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if start.elapsed() > Duration::from_secs(secs) {
-                panic!("timed out waiting for {what}; the screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        self.run(&["kill-server"]);
-    }
-}
-
-/// (step, loss text) from the status bar.
-fn status(screen: &str) -> Option<(u64, String)> {
-    let line = screen.lines().next()?;
-    let fields: Vec<&str> = line.split('│').map(str::trim).collect();
-    let step = fields.iter().find_map(|f| {
-        f.trim_start_matches("step ")
-            .split('/')
-            .next()?
-            .parse()
-            .ok()
-    })?;
-    let loss = fields
-        .iter()
-        .find_map(|f| f.strip_prefix("loss "))?
-        .to_string();
-    Some((step, loss))
-}
-
-const TINY: &str = r#"(
-    name: "tiny",
-    description: "A small swiss roll for the end-to-end test.",
-    data: Toy2d((shape: SwissRoll, points: 2000, noise: 0.02)),
-    model: Mlp((hidden: 32, blocks: 1, time_dim: 16)),
-    diffusion: (schedule: Linear, timesteps: 100),
-    train: (steps: 1000000, batch_size: 64, lr: 1e-3, log_every: 10, sample_every: 0, threads: 1),
-    sample: (sampler: Ddim, steps: 10, n: 200),
-)"#;
 
 #[test]
 fn the_workbench_trains_scrubs_helps_and_quits_cleanly_in_tmux() {
@@ -151,10 +57,11 @@ fn the_workbench_trains_scrubs_helps_and_quits_cleanly_in_tmux() {
         !s.contains("Help · any key closes")
     });
 
-    // Quit without saving (the confirmation appears because training is unsaved).
+    // Quit without saving: training runs in a process of its own, so quitting asks
+    // whether to stop it (saving or not) or to leave it running.
     t.keys(&["q"]);
-    t.wait("the quit confirmation", 10, |s| {
-        s.contains("Save a checkpoint before") && s.contains("n quit without saving")
+    t.wait("the quit question", 10, |s| {
+        s.contains("n stop without saving") && s.contains("d leave it running")
     });
     t.keys(&["n"]);
     let end = t.wait("the program to exit", 60, |s| s.contains("EXIT=0"));
@@ -169,12 +76,19 @@ fn the_workbench_trains_scrubs_helps_and_quits_cleanly_in_tmux() {
             .trim(),
         "1"
     );
-    // Nothing was saved, so no run folder is left behind.
-    let left = std::fs::read_dir(dir.path().join("checkpoints"))
-        .map(|r| r.count())
-        .unwrap_or(0);
+    // Nothing was saved, so no run folder is left behind (the training process removes
+    // it as it ends, a moment after the workbench).
+    let start = Instant::now();
+    let left = || {
+        std::fs::read_dir(dir.path().join("checkpoints"))
+            .map(|r| r.count())
+            .unwrap_or(0)
+    };
+    while left() > 0 && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(
-        left,
+        left(),
         0,
         "an empty run folder was left in {}",
         dir.path().display()
@@ -231,18 +145,46 @@ fn saved_steps(dir: &Path) -> Vec<String> {
     v
 }
 
+/// Whether a process whose command line contains `pattern` runs.
+fn running(pattern: &str) -> bool {
+    Command::new("pgrep")
+        .args(["-f", pattern])
+        .output()
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false)
+}
+
+/// Waits (60 s at most) until no process's command line contains `pattern`.
+fn wait_gone(pattern: &str, what: &str) {
+    let start = Instant::now();
+    while running(pattern) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what}: still running"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
-fn sigterm_and_a_dropped_terminal_save_a_checkpoint_and_exit() {
+fn sigterm_saves_and_stops_and_a_hang_up_does_what_tui_ron_says() {
     if !tmux_available() {
         return;
     }
     let bin = env!("CARGO_BIN_EXE_diffscope");
-    // HUP: the pane's process is the workbench; CLOSE: a shell runs it, so closing the pane
-    // only hangs up its terminal, as when an SSH connection drops without a signal.
+    // TERM: the workbench saves and stops its training. HUP: the pane's process is the
+    // workbench, and tui.ron says `on_hangup: SaveAndStop`. CLOSE: a shell runs it, so
+    // closing the pane only hangs up its terminal, as when an SSH connection drops without
+    // a signal; by default training goes on without the workbench.
     for (k, signal) in ["TERM", "HUP", "CLOSE"].iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
         let preset = dir.path().join("tiny.ron");
         std::fs::write(&preset, TINY).unwrap();
+        if *signal == "HUP" {
+            let cfg = dir.path().join("diffscope");
+            std::fs::create_dir_all(&cfg).unwrap();
+            std::fs::write(cfg.join("tui.ron"), "(on_hangup: SaveAndStop)").unwrap();
+        }
         let pidfile = dir.path().join("pid");
         let t = Tmux {
             socket: format!("diffscope-e2e-sig{k}-{}", std::process::id()),
@@ -264,37 +206,46 @@ fn sigterm_and_a_dropped_terminal_save_a_checkpoint_and_exit() {
             .unwrap()
             .trim()
             .to_string();
-        if *signal == "HUP" {
-            // Closing the terminal sends SIGHUP, as a dropped SSH connection does.
-            t.run(&["kill-session", "-t", "e2e"]);
-        } else {
+        if *signal == "TERM" {
             Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        } else {
+            // Closing the terminal sends SIGHUP, as a dropped SSH connection does.
+            t.kill_session();
         }
-        let start = Instant::now();
-        while Path::new(&format!("/proc/{pid}")).exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "SIG{signal}: still running"
-            );
-            std::thread::sleep(Duration::from_millis(100));
+        let workbench = format!("tui --preset {}", preset.display());
+        let worker = format!("train --worker --preset {}", preset.display());
+        wait_gone(&workbench, &format!("SIG{signal}: the workbench"));
+        if *signal == "CLOSE" {
+            // Training goes on: the log grows without any workbench.
+            let run = std::fs::read_dir(dir.path().join("checkpoints"))
+                .unwrap()
+                .flatten()
+                .next()
+                .unwrap()
+                .path();
+            let rows = || {
+                std::fs::read_to_string(run.join("metrics.csv"))
+                    .map(|t| t.lines().count())
+                    .unwrap_or(0)
+            };
+            let before = rows();
+            let start = Instant::now();
+            while rows() <= before + 3 {
+                assert!(
+                    start.elapsed() < Duration::from_secs(60),
+                    "training stopped with the terminal ({before} rows)"
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            assert!(running(&worker), "the training process is gone");
+            println!("CLOSE: metrics.csv grew from {before} to {} rows", rows());
+            // Then stopped like any training process: SIGTERM saves.
+            Command::new("pkill")
+                .args(["-TERM", "-f", &worker])
+                .status()
+                .unwrap();
         }
-        // Without `exec` the pid was the shell's: the workbench itself notices the hang-up
-        // a moment later, saves and exits. Wait for it too.
-        let preset_arg = preset.display().to_string();
-        let running = || {
-            Command::new("pgrep")
-                .args(["-f", &preset_arg])
-                .output()
-                .map(|o| !o.stdout.is_empty())
-                .unwrap_or(false)
-        };
-        while running() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "SIG{signal}: the workbench is still running"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_gone(&worker, &format!("SIG{signal}: the training process"));
         let steps = saved_steps(dir.path());
         assert_eq!(
             steps.len(),

@@ -67,6 +67,7 @@ pub fn train(
     on_event: &mut dyn FnMut(&Event),
 ) -> Result<Outcome, RunError> {
     let dir = plan.run_dir.clone();
+    let resuming = plan.resuming;
     let lock = RunLock::acquire(&dir)?;
     // The preset as trained: with the step budget and seed given on the command line.
     let mut preset = plan.preset.clone();
@@ -186,12 +187,17 @@ pub fn train(
         // A front end's "stop", or the user's Ctrl-C already counted as a signal.
         _ => RecordState::Stopped(Ending::User),
     };
+    // A fresh run stopped by its user before anything was saved leaves nothing behind.
+    let discarded = state == RecordState::Stopped(Ending::User) && !resuming;
     record.end(state, step);
     let _ = record.write(&dir);
     if let Some(h) = host {
         h.close();
     }
     handle.join();
+    if discarded {
+        super::runfolder::remove_if_unused(&dir);
+    }
     drop(lock);
     Ok(out)
 }

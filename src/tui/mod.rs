@@ -61,7 +61,7 @@ pub struct Settings {
     pub theme: Option<String>,
     /// What a hang-up (a closed terminal or SSH connection) does to a run training in
     /// its own process: `Detach` (the default: it goes on) or `SaveAndStop`.
-    pub on_hangup: Option<app::Hangup>,
+    pub on_hangup: app::Hangup,
 }
 
 impl Settings {
@@ -207,7 +207,7 @@ fn run_workbench(opts: TuiOptions) -> Result<(), String> {
     // The terminal query must come before raw mode and the event stream.
     let (graphics, notice) = images::setup(choice);
     let mut app = App::new(themes, theme_idx, graphics.clone());
-    app.hangup = settings.on_hangup.unwrap_or_default();
+    app.hangup = settings.on_hangup;
     if let Some(w) = warnings.first() {
         app.update(app::Msg::RunFailed(format!("theme ignored: {w}")));
     }

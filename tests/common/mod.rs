@@ -2,6 +2,8 @@
 //! the one-line error that every kind of bad input must give.
 #![allow(dead_code)]
 
+pub mod tmux;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

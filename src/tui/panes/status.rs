@@ -24,6 +24,8 @@ pub fn state_label(app: &App) -> &'static str {
         "paused"
     } else if app.run.info.is_none() {
         "starting"
+    } else if app.run.watching {
+        "training (watching)"
     } else {
         "training"
     }
