@@ -464,3 +464,37 @@ fn two_finished_runs_compare_with_both_curves_and_a_legend() {
     t.keys(&["q"]);
     t.wait("the workbench to leave", 30, |s| s.contains("EXIT=0"));
 }
+
+#[test]
+fn a_second_trainer_into_a_live_run_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("tiny.ron"), TINY).unwrap();
+    let _c = Cleanup(d.to_path_buf());
+    let o = diffscope(
+        d,
+        &["train", "--preset", "tiny.ron", "--out", "checkpoints/one", "--detach"],
+    );
+    println!("{}", text(&o));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("diffscope attach checkpoints/one"));
+    for args in [
+        &["train", "--resume", "checkpoints/one", "--steps", "50"][..],
+        &["train", "--preset", "tiny.ron", "--out", "checkpoints/one"][..],
+    ] {
+        let o = diffscope(d, args);
+        let out = text(&o);
+        println!("{args:?}: {out}");
+        assert_eq!(o.status.code(), Some(1), "{out}");
+        let errors: Vec<&str> = out.lines().filter(|l| l.contains("error")).collect();
+        assert_eq!(errors.len(), 1, "{out}");
+        assert!(
+            errors[0].contains("checkpoints/one: another process (pid")
+                && errors[0].contains("is training in this run folder"),
+            "{out}"
+        );
+    }
+    // The live run is untouched and still listed as running.
+    let listing = text(&diffscope(d, &["runs"]));
+    assert!(listing.contains("running (pid"), "{listing}");
+}

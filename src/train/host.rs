@@ -334,3 +334,147 @@ fn serve(
     }
     lock(shared).clients.retain(|c| c.id != id);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::remote::{connect, ConnectError};
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::mpsc::{channel, Receiver};
+    use std::time::Instant;
+
+    fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !f() {
+            assert!(start.elapsed().as_secs() < 10, "timed out: {what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn next(rx: &Receiver<Event>) -> Event {
+        rx.recv_timeout(Duration::from_secs(10)).unwrap()
+    }
+
+    #[test]
+    fn one_front_end_controls_others_watch_or_take_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, commands) = channel();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let host = Host::start(dir.path(), tx, cancel.clone()).unwrap();
+        let mode = std::fs::metadata(socket_path(dir.path()))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        let info = RunInfo {
+            preset: "p".into(),
+            device: "cpu".into(),
+            parameters: 1,
+            step: 0,
+            total_steps: 10,
+            item_shape: vec![2],
+            run_dir: dir.path().to_path_buf(),
+            phase: Phase::Idle,
+        };
+        host.broadcast(&Event::Ready(info));
+        let progress = Event::Progress {
+            step: 5,
+            loss: 0.5,
+            quarter_losses: [None; 4],
+            lr: 0.1,
+            grad_norm: 1.0,
+            steps_per_sec: 2.0,
+        };
+        host.broadcast(&progress);
+
+        // The first front end controls the run and catches up with it.
+        let a = connect(dir.path(), Want::Control).unwrap();
+        assert!(a.control);
+        let a = a.into_handle();
+        match next(&a.events) {
+            Event::Ready(r) => assert_eq!((r.step, r.phase), (5, Phase::Training)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(next(&a.events), progress);
+        a.send(Command::Pause);
+        assert_eq!(
+            commands.recv_timeout(Duration::from_secs(10)).unwrap(),
+            Command::Pause
+        );
+
+        // A second one is told who controls it, and may watch: its commands are ignored.
+        match connect(dir.path(), Want::Control) {
+            Err(ConnectError::Busy { pid, .. }) => assert_eq!(pid, std::process::id()),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("two controllers"),
+        }
+        let b = connect(dir.path(), Want::Watch).unwrap();
+        assert!(!b.control);
+        let b = b.into_handle();
+        assert_eq!(next(&b.events), Event::Watching);
+        assert!(matches!(next(&b.events), Event::Ready(_)));
+        assert_eq!(next(&b.events), progress);
+        wait_for("two front ends", || host.clients() == 2);
+        b.send(Command::Save { manual: true });
+        host.broadcast(&Event::Paused);
+        assert_eq!(next(&a.events), Event::Paused);
+        assert_eq!(next(&b.events), Event::Paused);
+        assert!(commands.try_recv().is_err(), "a watcher's command was obeyed");
+
+        // A third takes over: the first now watches.
+        let c = connect(dir.path(), Want::TakeOver).unwrap();
+        assert!(c.control);
+        let c = c.into_handle();
+        assert_eq!(next(&a.events), Event::Watching);
+        while next(&c.events) != Event::Paused {}
+        c.send(Command::Shutdown { save: true });
+        assert_eq!(
+            commands.recv_timeout(Duration::from_secs(10)).unwrap(),
+            Command::Shutdown { save: true }
+        );
+        assert!(cancel.load(Ordering::Relaxed), "a shutdown cancels sampling");
+
+        // Leaving is not stopping: the host just counts one front end fewer.
+        drop(b);
+        wait_for("a front end fewer", || host.clients() == 2);
+        host.broadcast(&Event::Exited);
+        assert_eq!(next(&c.events), Event::Exited);
+        host.close();
+        assert!(!socket_path(dir.path()).exists());
+        assert!(matches!(
+            connect(dir.path(), Want::Control),
+            Err(ConnectError::NotRunning { .. })
+        ));
+    }
+
+    #[test]
+    fn a_stale_socket_is_not_a_live_run() {
+        let dir = tempfile::tempdir().unwrap();
+        // A socket nobody listens on, as a killed process leaves it.
+        drop(UnixListener::bind(socket_path(dir.path())).unwrap());
+        assert!(socket_path(dir.path()).exists());
+        assert!(matches!(
+            connect(dir.path(), Want::Control),
+            Err(ConnectError::NotRunning { .. })
+        ));
+    }
+
+    #[test]
+    fn a_process_that_dies_is_reported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, _commands) = channel();
+        let host = Host::start(dir.path(), tx, Arc::new(AtomicBool::new(false))).unwrap();
+        let a = connect(dir.path(), Want::Control).unwrap().into_handle();
+        wait_for("the front end", || host.clients() == 1);
+        // The stream ends without the worker's goodbye.
+        host.close();
+        match next(&a.events) {
+            Event::Failed { what, message } => {
+                assert_eq!(what, crate::train::protocol::Failure::Worker);
+                assert!(message.contains("worker.log"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(next(&a.events), Event::Exited);
+    }
+}

@@ -91,6 +91,21 @@ pub struct RunPlan {
 /// Resolves a run: loads the preset or the checkpoint and, when it trains, prepares the
 /// run folder.
 pub fn plan(spec: &RunSpec, over: &Overrides) -> Result<RunPlan, RunError> {
+    // Training into a folder that a live process trains in is refused at once (its lock
+    // would refuse it later anyway, after loading everything).
+    let target = match (&over.out, &spec.origin) {
+        (Some(out), _) => Some(out.clone()),
+        (None, RunOrigin::Checkpoint(p)) if p.join(META_FILE).is_file() => {
+            p.parent().map(Path::to_path_buf)
+        }
+        (None, RunOrigin::Checkpoint(p)) => Some(p.clone()),
+        _ => None,
+    };
+    if let Some(dir) = target.filter(|_| spec.train) {
+        if let Some(pid) = runfolder::holder(&dir) {
+            return Err(RunFolderError::Busy { dir, pid }.into());
+        }
+    }
     let plan = match &spec.origin {
         RunOrigin::Preset(name) => {
             let mut loaded = Preset::load(name)?;

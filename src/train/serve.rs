@@ -168,13 +168,12 @@ pub fn train(
                     shutdown(false, &mut shutting);
                 }
             }
-            Event::Failed { what, message } => {
+            Event::Failed { what, message }
                 if matches!(what, Failure::Start | Failure::Worker)
-                    || (*what == Failure::Save && !background)
-                {
-                    out.failure = Some(what.describe(message));
-                    shutdown(false, &mut shutting);
-                }
+                    || (*what == Failure::Save && !background) =>
+            {
+                out.failure = Some(what.describe(message));
+                shutdown(false, &mut shutting);
             }
             Event::Exited => break,
             _ => {}

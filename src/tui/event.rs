@@ -123,16 +123,18 @@ impl Runtime {
         // A training process cancels its own sampling when told to shut down.
         self.cancel = None;
         let spec = plan.spec.clone();
-        let connect: Box<dyn FnOnce() -> Result<WorkerHandle, Msg> + Send> =
+        let connect: Box<dyn FnOnce() -> Result<WorkerHandle, Box<Msg>> + Send> =
             match (spec, plan.train) {
                 (RunOrigin::Live { dir, want }, _) => {
                     Box::new(move || match remote::connect(&dir, want) {
                         Ok(r) => Ok(r.into_handle()),
-                        Err(ConnectError::Busy { dir, pid }) => Err(Msg::AttachBusy { dir, pid }),
-                        Err(e) => Err(Msg::Worker(Event::Failed {
+                        Err(ConnectError::Busy { dir, pid }) => {
+                            Err(Box::new(Msg::AttachBusy { dir, pid }))
+                        }
+                        Err(e) => Err(Box::new(Msg::Worker(Event::Failed {
                             what: Failure::Start,
                             message: one_line(&e),
-                        })),
+                        }))),
                     })
                 }
                 (_, true) => {
@@ -141,10 +143,10 @@ impl Runtime {
                     let dir = plan.run_dir.clone();
                     Box::new(move || {
                         let failed = |message| {
-                            Msg::Worker(Event::Failed {
+                            Box::new(Msg::Worker(Event::Failed {
                                 what: Failure::Start,
                                 message,
-                            })
+                            }))
                         };
                         runs::spawn_background(&exe, &args, &dir)
                             .map_err(|e| failed(one_line(&e)))?;
@@ -169,7 +171,7 @@ impl Runtime {
                 Ok(h) => h,
                 Err(m) => {
                     if ours() {
-                        let _ = tx.send(m);
+                        let _ = tx.send(*m);
                         let _ = tx.send(Msg::Worker(Event::Exited));
                     }
                     return;
