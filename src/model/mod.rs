@@ -3,6 +3,7 @@
 
 pub mod embedding;
 pub mod mlp;
+pub mod precision;
 pub mod unet;
 
 pub use mlp::{Mlp, MlpConfig};
