@@ -119,6 +119,10 @@ pub struct TrainArgs {
     /// Read the data from this path instead of the preset's (MNIST, CIFAR-10, folders).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// What the model computes in (default: the preset's, Auto): auto, fp32, bf16, or
+    /// fp16 (GPUs only). Weights, optimiser state and checkpoints stay fp32.
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionArg>,
     /// Train in a background process that outlives this terminal; watch it with
     /// `diffscope attach`.
     #[arg(long)]
@@ -150,6 +154,15 @@ pub struct RunsArgs {
     /// differ, and their final figures side by side.
     #[arg(long, num_args = 2.., value_name = "RUN")]
     pub compare: Option<Vec<PathBuf>>,
+}
+
+/// `--precision`: what the model computes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    Auto,
+    Fp32,
+    Bf16,
+    Fp16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -199,6 +212,10 @@ pub struct SampleArgs {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// What the model computes in: auto (the checkpoint's preset), fp32, bf16, or fp16
+    /// (GPUs only).
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionArg>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -273,4 +290,8 @@ pub struct EvalArgs {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// What the model computes in: auto (the checkpoint's preset), fp32, bf16, or fp16
+    /// (GPUs only).
+    #[arg(long, value_enum)]
+    pub precision: Option<PrecisionArg>,
 }

@@ -473,7 +473,14 @@ fn a_second_trainer_into_a_live_run_folder_is_refused() {
     let _c = Cleanup(d.to_path_buf());
     let o = diffscope(
         d,
-        &["train", "--preset", "tiny.ron", "--out", "checkpoints/one", "--detach"],
+        &[
+            "train",
+            "--preset",
+            "tiny.ron",
+            "--out",
+            "checkpoints/one",
+            "--detach",
+        ],
     );
     println!("{}", text(&o));
     assert!(o.status.success(), "{}", text(&o));

@@ -54,6 +54,7 @@ fn started_app(remote: bool) -> App {
         item_shape: vec![2],
         run_dir: PathBuf::from("checkpoints/x"),
         phase: Phase::Idle,
+        precision: "fp32".into(),
     })));
     assert_eq!(
         fx,
@@ -679,6 +680,7 @@ fn inspecting_a_checkpoint_samples_at_once_and_does_not_train() {
         item_shape: vec![2],
         run_dir: PathBuf::from("checkpoints/x"),
         phase: Phase::Idle,
+        precision: "fp32".into(),
     })));
     assert!(
         fx.contains(&Effect::LoadLog {

@@ -46,6 +46,7 @@ fn the_loop_starts_a_run_takes_events_and_keys_and_quits() {
             item_shape: vec![2],
             run_dir,
             phase: Default::default(),
+            precision: "fp32".into(),
         })),
         Msg::Worker(Event::Progress {
             step: 10,

@@ -156,7 +156,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     if preset.train.threads > 0 {
         tch::set_num_threads(preset.train.threads as i32);
     }
-    let mut tr = Trainer::load_model(&ck.dir, device)?;
+    let mut tr = Trainer::load_as(&ck.dir, device, false, super::precision(a.precision))?;
     if held.item_shape != tr.item_shape {
         bail!(
             "{}: held-out items have shape {:?}, but the model expects {:?}",

@@ -18,6 +18,20 @@ pub fn device(spec: &str) -> anyhow::Result<tch::Device> {
         .map_err(|e| anyhow::Error::new(e.problem).context(format!("--device {}", e.spec)))
 }
 
+/// The model precision named by `--precision`.
+pub fn precision(
+    a: Option<crate::cli::PrecisionArg>,
+) -> Option<crate::model::precision::Precision> {
+    use crate::cli::PrecisionArg as A;
+    use crate::model::precision::Precision as P;
+    a.map(|a| match a {
+        A::Auto => P::Auto,
+        A::Fp32 => P::Fp32,
+        A::Bf16 => P::Bf16,
+        A::Fp16 => P::Fp16,
+    })
+}
+
 /// An error about the value of a command-line flag, shown as `--flag VALUE: problem`.
 /// Core errors begin with the value they are about (a path); it is not said twice.
 pub fn flag_error(flag: &str, value: &str, err: impl Into<anyhow::Error>) -> anyhow::Error {

@@ -165,7 +165,7 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
     }
     check_writable(&a.out)?;
     let device = super::device(&a.device)?;
-    let tr = Trainer::load_model(&a.checkpoint, device)?;
+    let tr = Trainer::load_as(&a.checkpoint, device, false, super::precision(a.precision))?;
     let mut opts = tr.sample_options();
     if let Some(s) = a.sampler {
         opts.sampler = match s {

@@ -60,6 +60,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Option<TrainOutcome>> {
         threads: a.threads.unwrap_or(0),
         total_steps: a.steps,
         seed: a.seed,
+        precision: super::precision(a.precision),
     };
     if a.detach {
         return detach(plan, &launch, a).map(|_| None);
@@ -70,8 +71,9 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Option<TrainOutcome>> {
     let outcome = serve::train(plan, &launch, background, &mut |ev| match ev {
         Event::Ready(info) => {
             eprintln!(
-                "training {name} on {}: {} parameters, step {} of {}, checkpoints in {}",
+                "training {name} on {} in {}: {} parameters, step {} of {}, checkpoints in {}",
                 info.device,
+                info.precision,
                 info.parameters,
                 info.step,
                 info.total_steps,

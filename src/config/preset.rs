@@ -114,6 +114,9 @@ pub struct TrainConfig {
     pub threads: usize,
     /// Mirror image items left–right at random (augmentation).
     pub hflip: bool,
+    /// What the model computes in: Auto, Fp32, Bf16 or Fp16 (GPUs only). Weights, EMA,
+    /// optimiser state, the loss and checkpoints stay float32.
+    pub precision: crate::model::precision::Precision,
 }
 
 impl Default for TrainConfig {
@@ -134,6 +137,7 @@ impl Default for TrainConfig {
             keep_last: 3,
             threads: 0,
             hflip: false,
+            precision: Default::default(),
         }
     }
 }

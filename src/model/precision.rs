@@ -64,12 +64,10 @@ pub fn cpu_has_bf16() -> bool {
     #[cfg(target_os = "linux")]
     {
         std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|t| {
-            t.lines()
-                .find(|l| l.starts_with("flags"))
-                .is_some_and(|l| {
-                    l.split_whitespace()
-                        .any(|f| f == "avx512_bf16" || f == "amx_bf16")
-                })
+            t.lines().find(|l| l.starts_with("flags")).is_some_and(|l| {
+                l.split_whitespace()
+                    .any(|f| f == "avx512_bf16" || f == "amx_bf16")
+            })
         })
     }
     #[cfg(not(target_os = "linux"))]

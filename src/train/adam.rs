@@ -47,6 +47,17 @@ impl Adam {
         }
     }
 
+    /// Multiplies every gradient by `factor` (float16's loss scale undone).
+    pub fn scale_grads(&mut self, factor: f64) {
+        let _guard = tch::no_grad_guard();
+        for p in &self.params {
+            let mut g = p.grad();
+            if g.defined() {
+                let _ = g.g_mul_scalar_(factor);
+            }
+        }
+    }
+
     /// The global gradient norm; scales the gradients down to `max_norm` when above it
     /// (max_norm = 0 only measures).
     pub fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {

@@ -46,10 +46,9 @@ pub fn bound(
 ) -> Result<BoundReport, DiffusionError> {
     let x0 = held.head(held.len(), tr.device);
     tch::manual_seed(seed as i64);
-    let model = tr.model(weights);
     evaluate_bound(
         &tr.diffusion,
-        &mut |x, t| model.forward_t(x, t, false),
+        &mut |x, t| tr.predict(weights, x, t),
         &x0,
         &BoundOptions {
             batch,

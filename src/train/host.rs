@@ -375,6 +375,7 @@ mod tests {
             item_shape: vec![2],
             run_dir: dir.path().to_path_buf(),
             phase: Phase::Idle,
+            precision: "fp32".into(),
         };
         host.broadcast(&Event::Ready(info));
         let progress = Event::Progress {
@@ -419,7 +420,10 @@ mod tests {
         host.broadcast(&Event::Paused);
         assert_eq!(next(&a.events), Event::Paused);
         assert_eq!(next(&b.events), Event::Paused);
-        assert!(commands.try_recv().is_err(), "a watcher's command was obeyed");
+        assert!(
+            commands.try_recv().is_err(),
+            "a watcher's command was obeyed"
+        );
 
         // A third takes over: the first now watches.
         let c = connect(dir.path(), Want::TakeOver).unwrap();
@@ -432,7 +436,10 @@ mod tests {
             commands.recv_timeout(Duration::from_secs(10)).unwrap(),
             Command::Shutdown { save: true }
         );
-        assert!(cancel.load(Ordering::Relaxed), "a shutdown cancels sampling");
+        assert!(
+            cancel.load(Ordering::Relaxed),
+            "a shutdown cancels sampling"
+        );
 
         // Leaving is not stopping: the host just counts one front end fewer.
         drop(b);

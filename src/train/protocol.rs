@@ -53,6 +53,8 @@ pub struct RunInfo {
     pub run_dir: PathBuf,
     /// What training is doing (for a front end that attaches to a running worker).
     pub phase: Phase,
+    /// What the model computes in, as the user should read it ("fp32 (auto: …)").
+    pub precision: String,
 }
 
 /// What a worker's training is doing.

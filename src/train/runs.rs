@@ -180,6 +180,8 @@ pub struct Launch {
     pub total_steps: Option<u64>,
     /// Override the preset's seed.
     pub seed: Option<u64>,
+    /// Compute in this instead of the preset's precision.
+    pub precision: Option<crate::model::precision::Precision>,
 }
 
 /// Starts the worker of a planned run on a thread of this process. A live run has its
@@ -189,6 +191,7 @@ pub fn start(plan: RunPlan, launch: &Launch) -> Option<WorkerHandle> {
         origin: plan.origin?,
         device: launch.device,
         log: plan.train,
+        precision: launch.precision,
         run_dir: plan.run_dir,
         total_steps: launch.total_steps,
         seed: launch.seed,
@@ -223,6 +226,16 @@ pub fn background_args(plan: &RunPlan, launch: &Launch, data: Option<&Path>) -> 
     }
     if let Some(d) = data {
         a.extend(["--data".into(), d.display().to_string()]);
+    }
+    if let Some(p) = launch.precision {
+        use crate::model::precision::Precision;
+        let name = match p {
+            Precision::Auto => "auto",
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16",
+            Precision::Fp16 => "fp16",
+        };
+        a.extend(["--precision".into(), name.into()]);
     }
     a
 }

@@ -77,6 +77,9 @@ pub fn train(
     if let (Some(s), false) = (launch.seed, plan.resuming) {
         preset.train.seed = s;
     }
+    if let Some(p) = launch.precision {
+        preset.train.precision = p;
+    }
     let mut record = RunRecord::new(preset, 0);
     if let Ok(Some(old)) = RunRecord::read(&dir) {
         record.started_unix = old.started_unix;

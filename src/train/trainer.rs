@@ -12,6 +12,7 @@ use crate::data::{Batcher, DataError, Dataset, Split};
 use crate::diffusion::{
     sampler::StepView, Diffusion, SampleOptions, Schedule, ScheduleError, ScheduleKind, Trajectory,
 };
+use crate::model::precision::{self, Autocast, Compute, Precision, PrecisionError};
 use crate::model::{Denoiser, ModelError};
 use crate::util::{read_values, ReadError};
 use std::path::{Path, PathBuf};
@@ -33,9 +34,16 @@ pub struct StepStats {
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error(
-        "the loss became {loss} at step {step}; training stopped (the last checkpoint is kept)"
+        "the loss became {loss} at step {step} (computing in {precision}); training stopped \
+         (the last checkpoint is kept)"
     )]
-    NonFinite { step: u64, loss: f64 },
+    NonFinite {
+        step: u64,
+        loss: f64,
+        precision: &'static str,
+    },
+    #[error(transparent)]
+    Precision(#[from] PrecisionError),
     #[error("this model was opened for inspection, without its training data")]
     NoData,
     #[error(transparent)]
@@ -93,6 +101,36 @@ pub struct Trainer {
     pub last_loss: Option<f64>,
     /// The command line that started the run, stored in checkpoints.
     pub command: String,
+    /// What the model computes in (the preset's precision, resolved).
+    pub compute: Compute,
+    /// The precision as the user should read it, e.g. "fp32 (auto: …)".
+    pub precision_note: String,
+    /// float16's loss scale (1 otherwise): gradients are computed for the loss times
+    /// this, then divided by it; halved when they overflow, doubled after a long calm.
+    loss_scale: f64,
+    /// Steps since the loss scale last changed.
+    calm_steps: u64,
+}
+
+/// float16's first loss scale, and the steps without overflow before it doubles.
+const FP16_SCALE: f64 = 65536.0;
+const FP16_CALM: u64 = 2000;
+
+/// `model`'s prediction for (x, t) in `compute` (autocast), returned as float32 so that
+/// the loss and the bound are always computed in float32 and summed in float64.
+pub fn predict(
+    model: &Denoiser,
+    compute: Compute,
+    device: Device,
+    x: &Tensor,
+    t: &Tensor,
+    train: bool,
+) -> Tensor {
+    if compute == Compute::Fp32 {
+        return model.forward_t(x, t, train);
+    }
+    let _autocast = Autocast::enter(compute, device);
+    model.forward_t(x, t, train).to_kind(Kind::Float)
 }
 
 /// Derives a per-step seed so that step k's randomness depends on (seed, k) alone.
@@ -141,6 +179,13 @@ impl Trainer {
         let ema_vs = nn::VarStore::new(device);
         let ema_model = Denoiser::new(&ema_vs.root(), &preset.model, &item_shape)?;
         let opt = Adam::new(&vs);
+        let parameters: i64 = vs
+            .trainable_variables()
+            .iter()
+            .map(|t| t.numel() as i64)
+            .sum();
+        let (compute, precision_note) =
+            precision::resolve(preset.train.precision, device, parameters)?;
         let ema = Ema::new(
             &vs,
             &ema_vs,
@@ -163,7 +208,34 @@ impl Trainer {
             step: 0,
             last_loss: None,
             command: String::new(),
+            compute,
+            precision_note,
+            loss_scale: if compute == Compute::Fp16 {
+                FP16_SCALE
+            } else {
+                1.0
+            },
+            calm_steps: 0,
         })
+    }
+
+    /// Computes in `p` from now on (`--precision`); the weights are unchanged.
+    pub fn set_precision(&mut self, p: Precision) -> Result<(), TrainError> {
+        let (compute, note) = precision::resolve(p, self.device, self.parameters())?;
+        self.preset.train.precision = p;
+        self.compute = compute;
+        self.precision_note = note;
+        self.loss_scale = if compute == Compute::Fp16 {
+            FP16_SCALE
+        } else {
+            1.0
+        };
+        Ok(())
+    }
+
+    /// The prediction of the raw or EMA weights for (x, t), in evaluation mode.
+    pub fn predict(&self, w: Weights, x: &Tensor, t: &Tensor) -> Tensor {
+        predict(self.model(w), self.compute, self.device, x, t, false)
     }
 
     /// Number of trainable parameters.
@@ -207,9 +279,9 @@ impl Trainer {
         let total = self.diffusion.steps() as i64;
         let t = Tensor::randint(total, [b], (Kind::Int64, self.device));
         let noise = Tensor::randn_like(&x0);
-        let model = &self.model;
+        let (model, compute, device) = (&self.model, self.compute, self.device);
         let losses = self.diffusion.training_losses(
-            &mut |x, tt| model.forward_t(x, tt, true),
+            &mut |x, tt| predict(model, compute, device, x, tt, true),
             &x0,
             &t,
             &noise,
@@ -226,14 +298,32 @@ impl Trainer {
             return Err(TrainError::NonFinite {
                 step: step + 1,
                 loss,
+                precision: self.compute.name(),
             });
         }
         self.opt.zero_grad();
-        loss_t.backward();
+        let scaled = self.compute == Compute::Fp16;
+        if scaled {
+            (&loss_t * self.loss_scale).backward();
+            self.opt.scale_grads(1.0 / self.loss_scale);
+        } else {
+            loss_t.backward();
+        }
         let grad_norm = self.opt.clip_grad_norm(self.preset.train.grad_clip);
         let lr = self.lr_at(step);
-        self.opt.step(lr);
-        self.ema.update(step);
+        if scaled && !grad_norm.is_finite() {
+            // float16 overflowed: skip this update with a smaller scale.
+            self.loss_scale = (self.loss_scale / 2.0).max(1.0);
+            self.calm_steps = 0;
+        } else {
+            self.opt.step(lr);
+            self.ema.update(step);
+            self.calm_steps += 1;
+            if scaled && self.calm_steps >= FP16_CALM {
+                self.loss_scale = (self.loss_scale * 2.0).min(FP16_SCALE * 256.0);
+                self.calm_steps = 0;
+            }
+        }
         self.step += 1;
         self.last_loss = Some(loss);
         Ok(StepStats {
@@ -267,7 +357,6 @@ impl Trainer {
         tch::manual_seed(seed as i64);
         let mut shape = vec![n as i64];
         shape.extend_from_slice(&self.item_shape);
-        let model = self.model(weights);
         let mut observe = |v: StepView| {
             progress(v.index + 1, v.of);
             if let Some((traj, frames)) = trajectory.as_mut() {
@@ -277,7 +366,7 @@ impl Trainer {
             }
         };
         self.diffusion.sample(
-            &mut |x, t| model.forward_t(x, t, false),
+            &mut |x, t| self.predict(weights, x, t),
             &shape,
             opts,
             &mut observe,
@@ -339,17 +428,37 @@ impl Trainer {
     /// Rebuilds a trainer from a checkpoint: weights, EMA, optimiser state and step, with
     /// its training data, ready to resume.
     pub fn load(path: &Path, device: Device) -> Result<Trainer, TrainError> {
-        Trainer::load_with(path, device, true)
+        Trainer::load_with(path, device, true, None)
+    }
+
+    /// [`Trainer::load`] (`with_data`) or [`Trainer::load_model`], computing in
+    /// `precision` instead of the checkpoint preset's when given.
+    pub fn load_as(
+        path: &Path,
+        device: Device,
+        with_data: bool,
+        precision: Option<Precision>,
+    ) -> Result<Trainer, TrainError> {
+        Trainer::load_with(path, device, with_data, precision)
     }
 
     /// Opens a checkpoint to sample from or inspect: no training data needed.
     pub fn load_model(path: &Path, device: Device) -> Result<Trainer, TrainError> {
-        Trainer::load_with(path, device, false)
+        Trainer::load_with(path, device, false, None)
     }
 
-    fn load_with(path: &Path, device: Device, with_data: bool) -> Result<Trainer, TrainError> {
+    fn load_with(
+        path: &Path,
+        device: Device,
+        with_data: bool,
+        precision: Option<Precision>,
+    ) -> Result<Trainer, TrainError> {
         let ck = checkpoint::read(path)?;
-        let mut tr = Trainer::build(ck.meta.preset.clone(), device, with_data)?;
+        let mut preset = ck.meta.preset.clone();
+        if let Some(p) = precision {
+            preset.train.precision = p;
+        }
+        let mut tr = Trainer::build(preset, device, with_data)?;
         checkpoint::load_into(&ck.dir.join(checkpoint::MODEL_FILE), &tr.vs)?;
         checkpoint::load_into(&ck.dir.join(checkpoint::EMA_FILE), &tr.ema_vs)?;
         let opt_path = ck.dir.join(checkpoint::OPTIM_FILE);

@@ -8,6 +8,7 @@ use super::protocol::{
 use super::runlog::{wall_clock, EvalRow, MetricRow, RunLog, RunLogError};
 use super::trainer::{Trainer, Weights};
 use crate::diffusion::Trajectory;
+use crate::model::precision::Precision;
 use crate::util::{one_line, tensor_values};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -39,6 +40,8 @@ pub struct WorkerOptions {
     pub command: String,
     /// Keep the run log (`metrics.csv`, `evals.csv`) in the run folder: a training run.
     pub log: bool,
+    /// Compute in this instead of the preset's precision.
+    pub precision: Option<Precision>,
 }
 
 pub struct WorkerHandle {
@@ -152,10 +155,14 @@ fn build(opts: &WorkerOptions) -> Result<Trainer, String> {
             if let Some(n) = opts.total_steps {
                 p.train.steps = n;
             }
+            if let Some(x) = opts.precision {
+                p.train.precision = x;
+            }
             Trainer::new(p, opts.device).map_err(|e| one_line(&e))?
         }
         Origin::Checkpoint(path) => {
-            let mut tr = Trainer::load(path, opts.device).map_err(|e| one_line(&e))?;
+            let mut tr = Trainer::load_as(path, opts.device, true, opts.precision)
+                .map_err(|e| one_line(&e))?;
             if let Some(n) = opts.total_steps {
                 tr.preset.train.steps = n;
             }
@@ -211,6 +218,7 @@ fn run(
         item_shape: tr.item_shape.clone(),
         run_dir: opts.run_dir.clone(),
         phase: Phase::Idle,
+        precision: tr.precision_note.clone(),
     }));
     // The run log starts where the weights are: rows after their step are dropped.
     let mut log = None;

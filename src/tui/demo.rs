@@ -78,6 +78,7 @@ pub fn app() -> App {
         item_shape: vec![2],
         run_dir: PathBuf::from("checkpoints/swissroll-demo"),
         phase: Default::default(),
+        precision: "fp32".into(),
     })));
     let mut r = Rng::new(3);
     for k in 1..=48u64 {

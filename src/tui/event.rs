@@ -117,6 +117,7 @@ impl Runtime {
             threads: self.threads,
             total_steps: None,
             seed: None,
+            precision: None,
         };
         let (ctx, crx) = std::sync::mpsc::channel::<Command>();
         self.commands = Some(ctx);

@@ -44,11 +44,13 @@ pub fn draw_status(f: &mut Frame, app: &App, area: Rect) {
         .as_ref()
         .map(|p| p.name.clone())
         .unwrap_or_else(|| "-".into());
-    let device = app
-        .run
-        .info
-        .as_ref()
-        .map_or("-".into(), |i| i.device.clone());
+    let device = app.run.info.as_ref().map_or("-".into(), |i| {
+        // The device and what the model computes in ("cpu fp32").
+        match i.precision.split_whitespace().next() {
+            Some(p) => format!("{} {p}", i.device),
+            None => i.device.clone(),
+        }
+    });
     let eta = if app.run.training
         && app.run.steps_per_sec > 0.0
         && app.run.step < app.run.total
