@@ -1,55 +1,163 @@
-//! Throughput benchmark (not a test): training steps/s and images/s, and sampling ms per
-//! reverse step, for the image presets and the 2-D default, measured side by side in one
-//! run. `cargo bench --bench throughput` (or `make bench`); set DIFFSCOPE_BENCH_STEPS to
-//! change the number of timed training steps (default 30).
+//! Throughput benchmark (not a test), `cargo bench --bench throughput` (or `make bench`):
+//! for `glyphs16`, `shapes32`, an `mnist`-sized model (the `mnist` preset's U-Net and
+//! batch on MNIST-sized digits from the built-in font, so nothing is downloaded) and the
+//! 2-D `swissroll`, in float32 and in bfloat16 (autocast): training steps/s, sampling ms
+//! per reverse step, and the peak resident memory. Each configuration runs in a process of
+//! its own, so that its peak memory is its own; all run side by side in one sitting.
+//! `DIFFSCOPE_BENCH_STEPS` sets the timed training steps (default 30);
+//! `DIFFSCOPE_BENCH_ONLY=glyphs16,mnist` picks configurations.
 
 use diffscope::config::Preset;
 use diffscope::diffusion::SamplerKind;
+use diffscope::model::precision::Precision;
 use diffscope::train::{Trainer, Weights};
+use std::process::Command;
 use std::time::Instant;
 use tch::Device;
 
-fn main() {
-    let steps: u64 = std::env::var("DIFFSCOPE_BENCH_STEPS")
+const CONFIGS: [&str; 4] = ["glyphs16", "shapes32", "mnist", "swissroll"];
+
+/// The preset of a configuration.
+fn preset(name: &str) -> Preset {
+    if name == "mnist" {
+        // The mnist preset's model and batch on 28×28 digits drawn from the built-in font.
+        let mut p = Preset::load("mnist").expect("bundled preset").preset;
+        let glyphs = Preset::load("glyphs28").expect("bundled preset").preset;
+        p.data = glyphs.data;
+        p.name = "mnist (synthetic)".into();
+        return p;
+    }
+    Preset::load(name).expect("bundled preset").preset
+}
+
+/// The process's peak resident memory in MB (VmHWM).
+fn peak_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(30);
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Measures one configuration in this process and prints one line:
+/// `name precision steps/s ms/step peakMB note`.
+fn one(name: &str, precision: &str, steps: u64) {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
     tch::set_num_threads(threads as i32);
-    println!("diffscope throughput, {threads} threads, {steps} timed training steps per preset");
+    let mut p = preset(name);
+    p.train.precision = match precision {
+        "bf16" => Precision::Bf16,
+        _ => Precision::Fp32,
+    };
+    let mut tr = Trainer::new(p, Device::Cpu).expect("trainer");
+    for _ in 0..3 {
+        tr.train_step().expect("warm-up step");
+    }
+    let t0 = Instant::now();
+    for _ in 0..steps {
+        tr.train_step().expect("step");
+    }
+    let train = t0.elapsed().as_secs_f64();
+    let mut opts = tr.sample_options();
+    opts.sampler = SamplerKind::Ddpm;
+    opts.steps = 20;
+    let n = tr.preset.sample.n.min(64);
+    let t1 = Instant::now();
+    let _ = tr.sample(n, &opts, Weights::Ema, 0, None, &mut |_, _| {});
+    let sample = t1.elapsed().as_secs_f64();
     println!(
-        "{:<10} {:>6} {:>12} {:>10} {:>16} {:>12}",
-        "preset", "batch", "train step/s", "images/s", "sample ms/step", "sample batch"
+        "RESULT {name}|{precision}|{}|{}|{:.3}|{:.2}|{:.0}|{}",
+        tr.preset.train.batch_size,
+        tr.parameters(),
+        steps as f64 / train,
+        sample * 1000.0 / opts.steps as f64,
+        peak_mb(),
+        tr.precision_note
     );
-    for name in ["glyphs16", "shapes32", "swissroll"] {
-        let preset = Preset::load(name).expect("bundled preset").preset;
-        let batch = preset.train.batch_size;
-        let mut tr = Trainer::new(preset, Device::Cpu).expect("trainer");
-        for _ in 0..3 {
-            tr.train_step().expect("warm-up step");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let steps: u64 = std::env::var("DIFFSCOPE_BENCH_STEPS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    if let Some(i) = args.iter().position(|a| a == "--one") {
+        one(&args[i + 1], &args[i + 2], steps);
+        return;
+    }
+    let only = std::env::var("DIFFSCOPE_BENCH_ONLY").ok();
+    let exe = std::env::current_exe().expect("this benchmark");
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    println!(
+        "diffscope throughput, {threads} threads, {steps} timed training steps, CPU bf16 \
+         instructions: {}",
+        diffscope::model::precision::cpu_has_bf16()
+    );
+    println!(
+        "{:<18} {:>6} {:>10} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "config",
+        "batch",
+        "params",
+        "fp32 st/s",
+        "bf16 st/s",
+        "bf16/fp32",
+        "fp32 ms",
+        "bf16 ms",
+        "fp32 MB",
+        "bf16 MB"
+    );
+    for name in CONFIGS {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.split(',').any(|x| x == name))
+        {
+            continue;
         }
-        let t0 = Instant::now();
-        for _ in 0..steps {
-            tr.train_step().expect("step");
+        let mut got = Vec::new();
+        for precision in ["fp32", "bf16"] {
+            let out = Command::new(&exe)
+                .args(["--one", name, precision])
+                .output()
+                .expect("run a configuration");
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            let line = text
+                .lines()
+                .find_map(|l| l.strip_prefix("RESULT "))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{name} {precision}: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    )
+                })
+                .to_string();
+            got.push(line.split('|').map(str::to_string).collect::<Vec<_>>());
         }
-        let train = t0.elapsed().as_secs_f64();
-        let mut opts = tr.sample_options();
-        opts.sampler = SamplerKind::Ddpm;
-        opts.steps = 20;
-        let n = tr.preset.sample.n.min(64);
-        let t1 = Instant::now();
-        let _ = tr.sample(n, &opts, Weights::Ema, 0, None, &mut |_, _| {});
-        let sample = t1.elapsed().as_secs_f64();
+        let f = |i: usize, k: usize| got[i][k].parse::<f64>().unwrap_or(f64::NAN);
         println!(
-            "{:<10} {:>6} {:>12.2} {:>10.1} {:>16.2} {:>12}",
-            name,
-            batch,
-            steps as f64 / train,
-            (steps as usize * batch) as f64 / train,
-            sample * 1000.0 / opts.steps as f64,
-            n
+            "{:<18} {:>6} {:>10} {:>9.2} {:>9.2} {:>8.2}× {:>9.2} {:>9.2} {:>9.0} {:>9.0}",
+            if name == "mnist" {
+                "mnist (synthetic)"
+            } else {
+                name
+            },
+            got[0][2],
+            got[0][3],
+            f(0, 4),
+            f(1, 4),
+            f(1, 4) / f(0, 4),
+            f(0, 5),
+            f(1, 5),
+            f(0, 6),
+            f(1, 6)
         );
     }
+    println!("(st/s: training steps per second; ms: sampling ms per reverse step; MB: peak resident memory)");
 }

@@ -53,6 +53,9 @@ fn resume_equals_straight_training_and_saves_are_safe() {
     tch::set_num_threads(1);
     // the U-Net has dropout and random flips: their randomness must resume exactly too
     check_resume("tests/valid_presets/tiny-unet.ron", 6, 4);
+    // and computing in bfloat16 (autocast) changes nothing about that
+    let (_d, bf16, _) = check_resume("tests/valid_presets/tiny-unet-bf16.ron", 6, 4);
+    assert_eq!(bf16.compute.name(), "bf16");
     let (n, m) = (25u64, 15u64);
     let (dir, resumed, saved) = check_resume("tests/valid_presets/tiny.ron", n, m);
 
