@@ -387,6 +387,7 @@ fn checkpoint_entry(run: &str, n: u64) -> CheckpointEntry {
         created_unix: 1_795_000_000,
         manual: false,
         total_steps: 6000,
+        corrupt: None,
     }
 }
 
@@ -481,6 +482,18 @@ fn the_browser_attaches_to_live_runs_and_compares_marked_ones() {
         ),
         other => panic!("{other:?}"),
     }
+    // a checkpoint that fails its checksum is not opened
+    app.update(ch('c'));
+    let mut bad = run_entry("bad", &[100], false);
+    bad.checkpoints[0].corrupt =
+        Some("checkpoints/bad/step-00000100/ema.safetensors: checksum mismatch".into());
+    app.update(Msg::Runs(vec![bad]));
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.error && n.text.contains("checksum mismatch")));
+    app.update(key(KeyCode::Esc));
     // a live run's checkpoints are not deleted under it
     app.update(ch('c'));
     app.update(Msg::Runs(runs));

@@ -96,6 +96,7 @@ fn checkpoint_browser() {
                             created_unix: 1_795_000_000 + 600 * i,
                             manual: j == 1,
                             total_steps: 6000,
+                            corrupt: None,
                         })
                         .collect(),
                     dir,

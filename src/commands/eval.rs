@@ -157,6 +157,9 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         tch::set_num_threads(preset.train.threads as i32);
     }
     let mut tr = Trainer::load_as(&ck.dir, device, false, super::precision(a.precision))?;
+    if let Some(note) = &tr.load_notice {
+        eprintln!("note: {note}");
+    }
     if held.item_shape != tr.item_shape {
         bail!(
             "{}: held-out items have shape {:?}, but the model expects {:?}",

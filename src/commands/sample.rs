@@ -166,6 +166,9 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
     check_writable(&a.out)?;
     let device = super::device(&a.device)?;
     let tr = Trainer::load_as(&a.checkpoint, device, false, super::precision(a.precision))?;
+    if let Some(note) = &tr.load_notice {
+        eprintln!("note: {note}");
+    }
     let mut opts = tr.sample_options();
     if let Some(s) = a.sampler {
         opts.sampler = match s {

@@ -49,6 +49,10 @@ pub struct CheckpointMeta {
     pub manual: bool,
     /// The command that trained it.
     pub command: String,
+    /// SHA-256 of each tensor file (`model.safetensors` → `sha256:…`), checked on load.
+    /// Absent in checkpoints saved before checksums existed.
+    #[serde(default)]
+    pub checksums: Option<std::collections::BTreeMap<String, String>>,
 }
 
 pub struct Checkpoint {
@@ -162,6 +166,18 @@ pub enum CheckpointError {
         path.display()
     )]
     UnexpectedTensor { path: PathBuf, name: String },
+    #[error(
+        "{}: checksum mismatch: the file changed on disk after it was saved (recorded {expected}, \
+         found {found})",
+        path.display()
+    )]
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        found: String,
+    },
+    #[error("{}: its checkpoint records no checksum for it", path.display())]
+    NoChecksum { path: PathBuf },
     #[error("{}: tensor {name}", path.display())]
     CopyTensor {
         path: PathBuf,
@@ -247,7 +263,9 @@ pub fn write(
             })?;
             fsync_file(&p)?;
         }
-        let text = ron::ser::to_string_pretty(meta, ron::ser::PrettyConfig::default())
+        let mut meta = meta.clone();
+        meta.checksums = Some(super::integrity::checksums(&tmp)?);
+        let text = ron::ser::to_string_pretty(&meta, ron::ser::PrettyConfig::default())
             .map_err(|e| CheckpointError::SerialiseMeta(Box::new(e)))?;
         write_atomic(&tmp.join(META_FILE), text.as_bytes())?;
         fsync_dir(&tmp);

@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod ema;
 pub mod evaluate;
 pub mod host;
+pub mod integrity;
 pub mod listing;
 pub mod protocol;
 pub mod remote;

@@ -315,6 +315,8 @@ pub struct CheckpointEntry {
     pub manual: bool,
     /// The preset's step budget.
     pub total_steps: u64,
+    /// Why it cannot be opened: a tensor file that fails its checksum or is missing.
+    pub corrupt: Option<String>,
 }
 
 /// Folders where runs keep their checkpoints: `./checkpoints` and the user data
@@ -336,6 +338,14 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<CheckpointEntry>, runs: &mut Vec
         // A folder whose metadata cannot be read is not listed: it cannot be opened.
         if let Ok(text) = std::fs::read_to_string(&meta_path) {
             if let Ok(m) = crate::config::parse_ron::<CheckpointMeta>(&text, &meta_path) {
+                let ck = checkpoint::Checkpoint {
+                    dir: dir.to_path_buf(),
+                    meta: m,
+                };
+                let corrupt = super::integrity::verify(&ck)
+                    .err()
+                    .map(|e| crate::util::one_line(&e));
+                let m = ck.meta;
                 out.push(CheckpointEntry {
                     dir: dir.to_path_buf(),
                     preset: m.preset.name,
@@ -344,6 +354,7 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<CheckpointEntry>, runs: &mut Vec
                     created_unix: m.created_unix,
                     manual: m.manual,
                     total_steps: m.preset.train.steps,
+                    corrupt,
                 });
             }
         }

@@ -110,6 +110,8 @@ pub struct Trainer {
     loss_scale: f64,
     /// Steps since the loss scale last changed.
     calm_steps: u64,
+    /// What loading the checkpoint had to say (e.g. that it records no checksums).
+    pub load_notice: Option<String>,
 }
 
 /// float16's first loss scale, and the steps without overflow before it doubles.
@@ -216,6 +218,7 @@ impl Trainer {
                 1.0
             },
             calm_steps: 0,
+            load_notice: None,
         })
     }
 
@@ -406,6 +409,7 @@ impl Trainer {
                 .unwrap_or(0),
             manual,
             command: self.command.clone(),
+            checksums: None,
         };
         let named = |vs: &nn::VarStore| -> Vec<(String, Tensor)> {
             let mut v: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
@@ -454,6 +458,7 @@ impl Trainer {
         precision: Option<Precision>,
     ) -> Result<Trainer, TrainError> {
         let ck = checkpoint::read(path)?;
+        let integrity = super::integrity::verify(&ck)?;
         let mut preset = ck.meta.preset.clone();
         if let Some(p) = precision {
             preset.train.precision = p;
@@ -476,6 +481,7 @@ impl Trainer {
         tr.step = ck.meta.step;
         tr.last_loss = ck.meta.loss;
         tr.command = ck.meta.command.clone();
+        tr.load_notice = integrity.notice(&ck);
         Ok(tr)
     }
 

@@ -244,6 +244,9 @@ fn run(
     for note in tr.data.iter().flat_map(|d| d.notes.iter()) {
         send(Event::Notice(note.clone()));
     }
+    if let Some(note) = &tr.load_notice {
+        send(Event::Notice(note.clone()));
+    }
 
     let mut training = false;
     let mut paused = false;

@@ -123,12 +123,14 @@ impl App {
         let run = row.map(|r| match r {
             BrowserRow::Run(i) | BrowserRow::Checkpoint(i, _) => &runs[i],
         });
-        let checkpoint = match row {
-            Some(BrowserRow::Checkpoint(i, j)) => Some(runs[i].checkpoints[j].dir.clone()),
+        let entry = match row {
+            Some(BrowserRow::Checkpoint(i, j)) => runs[i].checkpoints.get(j),
             // A run row stands for its latest checkpoint.
-            Some(BrowserRow::Run(i)) => runs[i].checkpoints.first().map(|c| c.dir.clone()),
+            Some(BrowserRow::Run(i)) => runs[i].checkpoints.first(),
             None => None,
         };
+        let corrupt = entry.and_then(|c| c.corrupt.clone());
+        let checkpoint = entry.map(|c| c.dir.clone());
         let live = run.filter(|r| r.status.live()).map(|r| r.dir.clone());
         let start = |origin, train| Effect::StartRun {
             spec: RunSpec { origin, train },
@@ -146,6 +148,11 @@ impl App {
                         true,
                     );
                     return vec![fx];
+                }
+            }
+            Action::Accept | Action::Resume if corrupt.is_some() => {
+                if let Some(why) = corrupt {
+                    self.error(format!("not opened: {why}"));
                 }
             }
             Action::Accept | Action::Resume => match checkpoint {

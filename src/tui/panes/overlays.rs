@@ -264,7 +264,11 @@ fn browser(
                     c.step,
                     c.loss.map_or("-".into(), num),
                     human_time(c.created_unix),
-                    if c.manual { " (by hand)" } else { "" },
+                    match (&c.corrupt, c.manual) {
+                        (Some(_), _) => " CORRUPT: fails its checksum, not opened",
+                        (None, true) => " (by hand)",
+                        (None, false) => "",
+                    },
                     c.dir
                         .file_name()
                         .map(|n| n.to_string_lossy().to_string())
