@@ -68,7 +68,9 @@ fn one(name: &str, precision: &str, steps: u64) {
     opts.steps = 20;
     let n = tr.preset.sample.n.min(64);
     let t1 = Instant::now();
-    let _ = tr.sample(n, &opts, Weights::Ema, 0, None, &mut |_, _| {});
+    let _ = tr
+        .sample(n, &opts, Weights::Ema, 0, None, &mut |_, _| {})
+        .unwrap();
     let sample = t1.elapsed().as_secs_f64();
     println!(
         "RESULT {name}|{precision}|{}|{}|{:.3}|{:.2}|{:.0}|{}",

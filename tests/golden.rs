@@ -109,14 +109,16 @@ fn sampler_lines(name: &str, n: usize, seed: u64) -> Vec<String> {
             sampler.name()
         );
         let mut traj = Trajectory::new();
-        let x = tr.sample(
-            n,
-            &opts,
-            Weights::Ema,
-            seed,
-            Some((&mut traj, 4)),
-            &mut |_, _| {},
-        );
+        let x = tr
+            .sample(
+                n,
+                &opts,
+                Weights::Ema,
+                seed,
+                Some((&mut traj, 4)),
+                &mut |_, _| {},
+            )
+            .unwrap();
         lines.push(fingerprint_f32(&label, &values(&x)));
         let frames: Vec<f32> = traj
             .xt

@@ -64,7 +64,9 @@ fn quality(
         opts.sampler = SamplerKind::Ddim;
         opts.steps = k;
     }
-    let x = tr.sample(n, &opts, Weights::Ema, 1, None, &mut |_, _| {});
+    let x = tr
+        .sample(n, &opts, Weights::Ema, 1, None, &mut |_, _| {})
+        .unwrap();
     let samples: Vec<f32> = Vec::try_from(x.view([-1])).unwrap();
     let fresh = tr
         .preset

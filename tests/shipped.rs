@@ -35,14 +35,16 @@ fn shipped_swissroll_draws_the_swiss_roll() {
     tch::set_num_threads(2);
     let tr = open_shipped("swissroll");
     let n = 3000;
-    let x = tr.sample(
-        n,
-        &tr.sample_options(),
-        Weights::Ema,
-        5,
-        None,
-        &mut |_, _| {},
-    );
+    let x = tr
+        .sample(
+            n,
+            &tr.sample_options(),
+            Weights::Ema,
+            5,
+            None,
+            &mut |_, _| {},
+        )
+        .unwrap();
     let samples: Vec<f32> = Vec::try_from(x.view([-1])).unwrap();
     let fresh = tr
         .preset
@@ -68,14 +70,16 @@ fn shipped_glyphs16_draws_every_digit() {
     std::env::set_var("DIFFSCOPE_CACHE", cache.path());
     tch::set_num_threads(2);
     let tr = open_shipped("glyphs16");
-    let x = tr.sample(
-        400,
-        &tr.sample_options(),
-        Weights::Ema,
-        5,
-        None,
-        &mut |_, _| {},
-    );
+    let x = tr
+        .sample(
+            400,
+            &tr.sample_options(),
+            Weights::Ema,
+            5,
+            None,
+            &mut |_, _| {},
+        )
+        .unwrap();
     let q = image_quality(&x, &tr.preset.data, 0, Device::Cpu, &mut |s| {
         println!("{s}")
     })

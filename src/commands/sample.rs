@@ -207,6 +207,7 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
         &mut |done, _| progress.update(done as u64, ""),
     );
     progress.finish();
+    let x = x?;
     let values = tensor_values(&x).context("the samples")?;
     let dim: usize = tr.item_shape.iter().product::<i64>() as usize;
     let is_image = tr.preset.data.item_shape().len() == 3;

@@ -69,6 +69,8 @@ pub enum SampleQuality {
 
 #[derive(Debug, thiserror::Error)]
 pub enum QualityError {
+    #[error(transparent)]
+    Sampling(#[from] super::trainer::TrainError),
     #[error("sample {index} is not finite ({value}); no quality figure was computed")]
     NonFinite { index: usize, value: f32 },
     #[error("the samples")]
@@ -93,7 +95,9 @@ pub fn sample_quality(
     progress: &mut dyn FnMut(usize, usize),
     log: &mut dyn FnMut(&str),
 ) -> Result<SampleQuality, QualityError> {
-    let x = tr.sample(n, opts, weights, seed, None, progress);
+    let x = tr
+        .sample(n, opts, weights, seed, None, progress)
+        .map_err(QualityError::Sampling)?;
     let values = tensor_values(&x).map_err(QualityError::Read)?;
     let item = (values.len() / n.max(1)).max(1);
     if let Some((i, value)) = first_non_finite(&values) {

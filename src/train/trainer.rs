@@ -44,6 +44,19 @@ pub enum TrainError {
     },
     #[error(transparent)]
     Precision(#[from] PrecisionError),
+    #[error(
+        "the samples became {value} at t = {t} (after reverse step {step} of {of}, computing \
+         in {precision}); nothing was written"
+    )]
+    NonFiniteSamples {
+        t: usize,
+        step: usize,
+        of: usize,
+        value: f32,
+        precision: &'static str,
+    },
+    #[error("cannot read the samples")]
+    ReadSamples(#[source] ReadError),
     #[error("this model was opened for inspection, without its training data")]
     NoData,
     #[error(transparent)]
@@ -347,7 +360,10 @@ impl Trainer {
 
     /// Draws `n` samples, seeding libtorch's generator with `seed`. Frames of the reverse
     /// process are kept in `trajectory` when one is given (at most `frames` of them, evenly
-    /// spread, always including the first and the last step).
+    /// spread, always including the first and the last step). x_t is checked at every
+    /// reverse step with the one shared check ([`crate::util::first_non_finite`]): samples
+    /// that went NaN or infinite are an error naming the timestep where it happened, never
+    /// a result.
     pub fn sample(
         &self,
         n: usize,
@@ -356,24 +372,58 @@ impl Trainer {
         seed: u64,
         mut trajectory: Option<(&mut Trajectory, usize)>,
         progress: &mut dyn FnMut(usize, usize),
-    ) -> Tensor {
+    ) -> Result<Tensor, TrainError> {
+        let mut first: Option<Result<(usize, usize, usize, f32), ReadError>> = None;
         tch::manual_seed(seed as i64);
         let mut shape = vec![n as i64];
         shape.extend_from_slice(&self.item_shape);
         let mut observe = |v: StepView| {
             progress(v.index + 1, v.of);
+            if first.is_none() {
+                match crate::util::tensor_values(v.xt) {
+                    Ok(values) => {
+                        if let Some((_, value)) = crate::util::first_non_finite(&values) {
+                            // x_t is the state the previous reverse step produced
+                            first =
+                                Some(Ok((crate::diffusion::state_of(v.t), v.index, v.of, value)));
+                        }
+                    }
+                    Err(e) => first = Some(Err(e)),
+                }
+            }
             if let Some((traj, frames)) = trajectory.as_mut() {
                 if keep_frame(v.index, v.of, *frames) {
                     traj.push(&v);
                 }
             }
         };
-        self.diffusion.sample(
+        let x = self.diffusion.sample(
             &mut |x, t| self.predict(weights, x, t),
             &shape,
             opts,
             &mut observe,
-        )
+        );
+        if first.is_none() {
+            // x_0, which the last step produced
+            let of = opts.steps.min(self.diffusion.steps());
+            first = match crate::util::tensor_values(&x) {
+                Ok(values) => {
+                    crate::util::first_non_finite(&values).map(|(_, v)| Ok((0, of, of, v)))
+                }
+                Err(e) => Some(Err(e)),
+            };
+        }
+        match first {
+            Some(Ok((t, step, of, value))) => Err(TrainError::NonFiniteSamples {
+                t,
+                step,
+                of,
+                value,
+                precision: self.compute.name(),
+            }),
+            Some(Err(source)) => Err(TrainError::ReadSamples(source)),
+            None => Ok(x),
+        }
     }
 
     /// The share of the EMA weights that is still the initialisation (see

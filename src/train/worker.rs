@@ -427,6 +427,7 @@ fn sample(
             }
         },
     );
+    let x = x.map_err(|e| one_line(&e))?;
     let read = |x| tensor_values(x).map_err(|e| one_line(&e));
     Ok(Samples {
         id: req.id,
