@@ -155,6 +155,20 @@ fn eval_rejects_bad_input_in_one_line() {
         .map(|(k, t)| (k, t.full_like(f64::NAN)))
         .collect();
     tch::Tensor::write_safetensors(&poisoned, &ema).unwrap();
+    // changed on disk behind the checkpoint's back: its checksum says so
+    let o = diffscope(&[
+        "eval",
+        "--checkpoint",
+        step.to_str().unwrap(),
+        "--samples",
+        "0",
+    ]);
+    assert_one_line_error(&o, "ema.safetensors: checksum mismatch");
+    // a model that really computes NaN (saved with its checksums)
+    let mut ck = diffscope::train::checkpoint::read(&step).unwrap();
+    ck.meta.checksums = Some(diffscope::train::integrity::checksums(&step).unwrap());
+    let text = ron::ser::to_string_pretty(&ck.meta, Default::default()).unwrap();
+    std::fs::write(step.join("meta.ron"), text).unwrap();
     let o = diffscope(&[
         "eval",
         "--checkpoint",
