@@ -1,7 +1,7 @@
 # diffscope: the two commands of the README.
 #   make run    install libtorch if absent, build in release, run the main job
 #   make test   install libtorch and the test tools if absent, run the whole test suite
-.PHONY: run test libtorch tools bench fmt lint
+.PHONY: run test libtorch tools bench fuzz fmt lint
 
 libtorch:
 	@bash scripts/setup-libtorch.sh
@@ -18,6 +18,11 @@ test: libtorch tools
 
 bench: libtorch
 	cargo bench --bench throughput
+
+# 100,000 mutated files per parser (presets, themes, tui.ron, IDX raw and gzip, CIFAR,
+# checkpoints); the normal test suite runs 1,000.
+fuzz: libtorch
+	DIFFSCOPE_FUZZ_CASES=100000 cargo test --release --test fuzz -- --nocapture --test-threads 1
 
 lint:
 	cargo fmt --check
