@@ -195,7 +195,7 @@ fn idx_raw_and_gzip() {
     std::fs::write(d.join("train-labels-idx1-ubyte"), &labels).unwrap();
     fuzz(
         "idx",
-        &[images.clone()],
+        std::slice::from_ref(&images),
         "train-images-idx3-ubyte",
         &mut |b| {
             std::fs::write(d.join("train-images-idx3-ubyte"), b).unwrap();
@@ -249,10 +249,15 @@ fn checkpoints() {
         std::fs::copy(e.path(), step.join(e.file_name())).unwrap();
     }
     let meta = std::fs::read(step.join("meta.ron")).unwrap();
-    fuzz("meta.ron", &[meta.clone()], "meta.ron", &mut |b| {
-        std::fs::write(step.join("meta.ron"), b).unwrap();
-        checkpoint::read(&step).err().map(|e| one_line(&e))
-    });
+    fuzz(
+        "meta.ron",
+        std::slice::from_ref(&meta),
+        "meta.ron",
+        &mut |b| {
+            std::fs::write(step.join("meta.ron"), b).unwrap();
+            checkpoint::read(&step).err().map(|e| one_line(&e))
+        },
+    );
     std::fs::write(step.join("meta.ron"), &meta).unwrap();
     // The tensor files, with their checksums refreshed so that the safetensors parser
     // and the shape checks are what answers (the checksum would catch them first).
