@@ -272,3 +272,101 @@ fn eval_reports_bits_per_dim_for_images_and_names_missing_data() {
     assert_one_line_error(&o, "no-mnist-here");
     assert!(stderr(&o).contains("not available"));
 }
+
+/// A small real-format MNIST set whose test split holds 7 items, fewer than the 2,000 the
+/// classifier's accuracy is measured on: the figure says how many it rests on, and nothing
+/// is read silently short.
+#[test]
+fn a_test_split_smaller_than_the_classifier_asks_for_is_said_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let idx = |dims: &[u32], data: &[u8]| {
+        let mut v = vec![0, 0, 8, dims.len() as u8];
+        for x in dims {
+            v.extend_from_slice(&x.to_be_bytes());
+        }
+        v.extend_from_slice(data);
+        v
+    };
+    // a digit-like stripe pattern per class
+    let images = |n: usize| {
+        let mut px = Vec::with_capacity(n * 784);
+        let mut labels = Vec::with_capacity(n);
+        for i in 0..n {
+            let l = i % 10;
+            labels.push(l as u8);
+            for k in 0..784 {
+                let (r, c) = (k / 28, k % 28);
+                px.push(if (r / 3 + c / 3 + l) % 10 == 0 {
+                    255
+                } else {
+                    0
+                });
+            }
+        }
+        (px, labels)
+    };
+    let data = d.join("mnist");
+    std::fs::create_dir_all(&data).unwrap();
+    for (stem, n) in [("train", 300usize), ("t10k", 7)] {
+        let (px, labels) = images(n);
+        std::fs::write(
+            data.join(format!("{stem}-images-idx3-ubyte")),
+            idx(&[n as u32, 28, 28], &px),
+        )
+        .unwrap();
+        std::fs::write(
+            data.join(format!("{stem}-labels-idx1-ubyte")),
+            idx(&[n as u32], &labels),
+        )
+        .unwrap();
+    }
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_diffscope"))
+            .args(args)
+            .env("XDG_CACHE_HOME", d.join("cache"))
+            .env("XDG_DATA_HOME", d)
+            .output()
+            .unwrap()
+    };
+    let data_s = data.to_str().unwrap();
+    let ck = d.join("run");
+    let o = run(&[
+        "train",
+        "--preset",
+        "mnist",
+        "--data",
+        data_s,
+        "--steps",
+        "2",
+        "--out",
+        ck.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&[
+        "eval",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--data",
+        data_s,
+        "--n",
+        "4",
+        "--samples",
+        "8",
+    ]);
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    println!("{out}");
+    assert!(o.status.success(), "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("classifier accuracy on"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        line.contains("on 7 held-out items") && line.contains("only 7 of the 2000"),
+        "{line}"
+    );
+}

@@ -56,6 +56,8 @@ pub struct Classifier {
     pub classes: usize,
     /// Accuracy on held-out data, measured when it was trained.
     pub accuracy: f64,
+    /// How many held-out items it was measured on (0: not recorded, an older cache).
+    pub held_items: usize,
     /// Where it is cached.
     pub path: PathBuf,
 }
@@ -123,12 +125,21 @@ fn accuracy(
     Ok(right as f64 / data.len() as f64)
 }
 
-/// The accuracy stored beside a cached classifier, if the file is there and holds a
-/// number in [0, 1].
-fn stored_accuracy(path: &Path) -> Option<f64> {
+/// Held-out items the classifier's accuracy is measured on, at most.
+pub const HELD_ITEMS: usize = 2000;
+
+/// The accuracy stored beside a cached classifier and the number of held-out items it was
+/// measured on (`0.98 2000`; an older cache has the accuracy alone: 0 items), if the file
+/// is there and holds a number in [0, 1].
+fn stored_accuracy(path: &Path) -> Option<(f64, usize)> {
     let text = std::fs::read_to_string(path).ok()?;
-    let a: f64 = text.trim().parse().ok()?;
-    (0.0..=1.0).contains(&a).then_some(a)
+    let mut words = text.split_whitespace();
+    let a: f64 = words.next()?.parse().ok()?;
+    let n: usize = match words.next() {
+        Some(w) => w.parse().ok()?,
+        None => 0,
+    };
+    (0.0..=1.0).contains(&a).then_some((a, n))
 }
 
 impl Classifier {
@@ -153,12 +164,12 @@ impl Classifier {
         let net = Net::new(&vs.root(), &shape, classes as i64);
         let acc_path = path.with_extension("accuracy");
         let held = || -> Result<Dataset, EvalError> {
-            Ok(data_cfg.source().load(seed, Split::Held(2000))?)
+            Ok(data_cfg.source().load(seed, Split::Held(HELD_ITEMS))?)
         };
         if path.is_file() {
             match vs.load(&path) {
                 Ok(()) => {
-                    let accuracy = match stored_accuracy(&acc_path) {
+                    let (accuracy, held_items) = match stored_accuracy(&acc_path) {
                         Some(a) => a,
                         None => {
                             // Never report a figure that was not measured: measure it again.
@@ -166,9 +177,10 @@ impl Classifier {
                                 "{}: no readable accuracy; measuring it on held-out data",
                                 acc_path.display()
                             ));
-                            let a = accuracy(&net, &net.fc2, &held()?, device)?;
-                            write_atomic(&acc_path, format!("{a}\n").as_bytes())?;
-                            a
+                            let held = held()?;
+                            let a = accuracy(&net, &net.fc2, &held, device)?;
+                            write_atomic(&acc_path, format!("{a} {}\n", held.len()).as_bytes())?;
+                            (a, held.len())
                         }
                     };
                     return Ok(Classifier {
@@ -176,6 +188,7 @@ impl Classifier {
                         net,
                         classes,
                         accuracy,
+                        held_items,
                         path,
                     });
                 }
@@ -229,7 +242,8 @@ impl Classifier {
         }
         let accuracy = accuracy(&net, &net.fc2, &held, device)?;
         log(&format!(
-            "classifier accuracy on held-out data: {:.1}%",
+            "classifier accuracy on {} held-out items: {:.1}%",
+            held.len(),
             accuracy * 100.0
         ));
         if let Some(dir) = path.parent() {
@@ -247,13 +261,14 @@ impl Classifier {
             path: path.clone(),
             source,
         })?;
-        write_atomic(&acc_path, format!("{accuracy}\n").as_bytes())?;
+        write_atomic(&acc_path, format!("{accuracy} {}\n", held.len()).as_bytes())?;
         vs.freeze();
         Ok(Classifier {
             _vs: vs,
             net,
             classes,
             accuracy,
+            held_items: held.len(),
             path,
         })
     }
@@ -343,7 +358,9 @@ mod tests {
         let p = dir.path().join("c.accuracy");
         assert_eq!(stored_accuracy(&p), None);
         for (text, want) in [
-            ("0.975\n", Some(0.975)),
+            ("0.975\n", Some((0.975, 0))),
+            ("0.975 7\n", Some((0.975, 7))),
+            ("0.975 seven\n", None),
             ("", None),
             ("NaN\n", None),
             ("1.5", None),

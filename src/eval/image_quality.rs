@@ -18,6 +18,8 @@ pub struct ImageQuality {
     pub class_names: Vec<String>,
     /// The classifier's held-out accuracy (how far its labels can be trusted).
     pub classifier_accuracy: f64,
+    /// How many held-out items that accuracy was measured on (0: not recorded).
+    pub classifier_held: usize,
 }
 
 impl ImageQuality {
@@ -39,10 +41,22 @@ impl ImageQuality {
                 "Fréchet distance in classifier features: {:.3} (held-out data vs itself {:.3}, noise {:.3})",
                 self.frechet, self.frechet_floor, self.frechet_noise
             ),
-            format!(
-                "classifier accuracy on held-out data: {:.1}%",
-                self.classifier_accuracy * 100.0
-            ),
+            match self.classifier_held {
+                0 => format!(
+                    "classifier accuracy on held-out data: {:.1}%",
+                    self.classifier_accuracy * 100.0
+                ),
+                n if n < super::classifier::HELD_ITEMS => format!(
+                    "classifier accuracy on {n} held-out items: {:.1}% (the held-out split \
+                     holds only {n} of the {} it is measured on; take it as a rough figure)",
+                    self.classifier_accuracy * 100.0,
+                    super::classifier::HELD_ITEMS
+                ),
+                n => format!(
+                    "classifier accuracy on {n} held-out items: {:.1}%",
+                    self.classifier_accuracy * 100.0
+                ),
+            },
         ];
         let bars: Vec<String> = self
             .histogram
@@ -109,5 +123,6 @@ pub fn image_quality(
         histogram,
         class_names,
         classifier_accuracy: clf.accuracy,
+        classifier_held: clf.held_items,
     })
 }
