@@ -1,5 +1,8 @@
 //! The preset fields that differ between runs: `diffusion.schedule: Linear | Cosine`.
 //!
+//! (Over 400 lines: a serde serializer must implement every method of the trait, and the
+//! tests cover each kind of field.)
+//!
 //! Each preset is flattened into its leaves, `(path, value)` pairs in the order the fields
 //! appear in the preset. Structs (and maps) open a level of the path (`train.lr`); plain
 //! values, lists, tuples and options are leaves written as in a RON preset (`0.0002`,

@@ -1,3 +1,6 @@
+//! (Over 400 lines: the writer, the reader and their tests; the reader checks every
+//! field so that a corrupt log is read up to its last good row.)
+//!
 //! The run log: append-only CSV files in a run folder that pandas and spreadsheets read
 //! as they are. The training worker appends to it at every progress report and
 //! evaluation; the workbench and `diffscope runs` read it.

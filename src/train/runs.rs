@@ -1,6 +1,9 @@
 //! The run service, shared by the command line and the workbench: plan a run (its preset
 //! or checkpoint, and its folder), start or resume its worker, and list and delete the
 //! checkpoints that runs leave.
+//!
+//! (Over 400 lines: planning, starting (in this process or in the background) and the
+//! checkpoint scan are one service with one error type.)
 
 use super::checkpoint::{self, CheckpointError, CheckpointMeta, META_FILE};
 use super::runfolder::{self, RunFolderError, RunRecord};

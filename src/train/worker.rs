@@ -1,6 +1,8 @@
 //! The worker: a dedicated thread that owns every tensor. It trains, samples and saves on
 //! command and reports by events. libtorch errors (which tch raises as panics) are caught
 //! here and sent as events; they never take the program down.
+//!
+//! (Over 400 lines: the command loop, sampling and saving share the worker's state.)
 
 use super::protocol::{
     Command, Evaluation, Event, Failure, Phase, RunInfo, SampleRequest, Samples,

@@ -1,7 +1,12 @@
 //! The event loop: a tokio `select!` over the terminal's key events, messages from the
 //! worker and from background jobs, signals and a render tick. It redraws only when the
-//! state changed, at most about 30 times a second. The worker runs on its own thread; its
-//! events are forwarded into a tokio channel by a small bridge thread.
+//! state changed, at most about 30 times a second. The worker is a training process of its
+//! own (reached over its run folder's socket) or, for a checkpoint opened for inspection, a
+//! thread of this one; either way its events are forwarded into a tokio channel by a small
+//! bridge thread.
+//!
+//! (Over 400 lines: the runtime's effects, the image pipeline and the loop sit together
+//! because each one drives the others.)
 
 use super::app::{App, Effect, Msg, RunSpec};
 use super::graphics::{self, Screen, Setup, Slot};

@@ -7,6 +7,8 @@
 //! ([`RunState`], on a new run), the inspector ([`Inspector`]), the sampler menu's
 //! settings ([`SamplerSettings`]), the open [`Overlay`] (which owns its entries and
 //! selection) and the view's toggles ([`View`]).
+//!
+//! (Over 400 lines: the update function is one match over every message.)
 
 mod inspector;
 mod keys;
