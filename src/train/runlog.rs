@@ -21,7 +21,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::util::{fsync_dir, write_atomic};
+use crate::util::write_atomic;
 
 /// The progress reports of a run.
 pub const METRICS_FILE: &str = "metrics.csv";
@@ -444,8 +444,9 @@ fn scan<T: Row>(path: &Path) -> io::Result<Option<Scan<T>>> {
             s.stop = Some(Stop::Truncated(line));
             break;
         }
-        let cells: Vec<&str> = text.map(|t| t.split(',').collect()).unwrap_or_default();
-        let Some(row) = Some(cells)
+        // A line that is not UTF-8 is corrupt like one with the wrong cells.
+        let Some(row) = text
+            .map(|t| t.split(',').collect::<Vec<&str>>())
             .filter(|c| c.len() == columns)
             .and_then(|c| T::parse(&c))
         else {
@@ -536,7 +537,15 @@ fn prepare<T: Row>(dir: &Path, from_step: u64) -> Result<Option<u64>, RunLogErro
     let last = kept.last().map(|r| r.0.step());
     let len = fs::metadata(&path).map_err(read_err)?.len();
     if end < len {
-        truncate_atomic(&path, end).map_err(|source| RunLogError::Write { path, source })?;
+        // Keep the first `end` bytes, replaced atomically like every other file written.
+        let mut kept = Vec::new();
+        File::open(&path)
+            .and_then(|f| f.take(end).read_to_end(&mut kept))
+            .map_err(read_err)?;
+        write_atomic(&path, &kept).map_err(|e| RunLogError::Write {
+            path: e.path,
+            source: e.source,
+        })?;
     }
     Ok(last)
 }
@@ -550,27 +559,6 @@ fn write_header<T: Row>(path: &Path) -> Result<Option<u64>, RunLogError> {
             path: e.path,
             source: e.source,
         })
-}
-
-/// Replaces `path` by its first `len` bytes: temporary file in the same folder, fsync, rename.
-fn truncate_atomic(path: &Path, len: u64) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let res = (|| {
-        let mut out = File::create(&tmp)?;
-        io::copy(&mut File::open(path)?.take(len), &mut out)?;
-        out.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    fsync_dir(dir);
-    res
 }
 
 fn append_line(file: &mut File, path: &Path, line: &str) -> Result<(), RunLogError> {

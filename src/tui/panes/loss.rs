@@ -85,8 +85,22 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             ),
         ]
     };
+    match curve_chart(&series, log, "", th) {
+        Some(chart) => f.render_widget(chart.block(b), area),
+        None => f.render_widget(Paragraph::new("no finite loss yet").block(b), area),
+    }
+}
+
+/// A line chart of `series` (braille, no legend) with its bounds padded and labelled;
+/// `x_prefix` goes before the left x label (`t=`). None when there is no point.
+fn curve_chart<'a>(
+    series: &'a [Curve],
+    log: bool,
+    x_prefix: &str,
+    th: &crate::tui::theme::Theme,
+) -> Option<Chart<'a>> {
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for (_, pts, _) in &series {
+    for (_, pts, _) in series {
         for &(x, y) in pts {
             x0 = x0.min(x);
             x1 = x1.max(x);
@@ -95,8 +109,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         }
     }
     if x0 > x1 {
-        f.render_widget(Paragraph::new("no finite loss yet").block(b), area);
-        return;
+        return None;
     }
     if x1 - x0 < 1.0 {
         x1 = x0 + 1.0;
@@ -115,20 +128,20 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         })
         .collect();
     let ax = faint(th);
-    let chart = Chart::new(datasets)
-        .block(b)
-        .x_axis(Axis::default().style(ax).bounds([x0, x1]).labels([
-            Line::from(format!("{x0:.0}")),
-            Line::from(format!("{x1:.0}")),
-        ]))
-        .y_axis(
-            Axis::default()
-                .style(ax)
-                .bounds([y0, y1])
-                .labels([Line::from(y_label(y0, log)), Line::from(y_label(y1, log))]),
-        )
-        .legend_position(None);
-    f.render_widget(chart, area);
+    Some(
+        Chart::new(datasets)
+            .x_axis(Axis::default().style(ax).bounds([x0, x1]).labels([
+                Line::from(format!("{x_prefix}{x0:.0}")),
+                Line::from(format!("{x1:.0}")),
+            ]))
+            .y_axis(
+                Axis::default()
+                    .style(ax)
+                    .bounds([y0, y1])
+                    .labels([Line::from(y_label(y0, log)), Line::from(y_label(y1, log))]),
+            )
+            .legend_position(None),
+    )
 }
 
 /// The colour of the i-th run in a comparison.
@@ -196,53 +209,17 @@ fn draw_compare(f: &mut Frame, app: &App, area: Rect, c: &Comparison) {
             )
         })
         .collect();
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for (_, pts, _) in &series {
-        for &(x, y) in pts {
-            x0 = x0.min(x);
-            x1 = x1.max(x);
-            y0 = y0.min(y);
-            y1 = y1.max(y);
+    let prefix = if terms { "t=" } else { "" };
+    match curve_chart(&series, log, prefix, th) {
+        Some(chart) => f.render_widget(chart, chart_area),
+        None => {
+            let msg = if terms {
+                "none of these runs has been evaluated (b evaluates the open run)"
+            } else {
+                "none of these runs has a loss in its log yet"
+            };
+            f.render_widget(Paragraph::new(Span::styled(msg, faint(th))), chart_area);
         }
-    }
-    if x0 > x1 {
-        let msg = if terms {
-            "none of these runs has been evaluated (b evaluates the open run)"
-        } else {
-            "none of these runs has a loss in its log yet"
-        };
-        f.render_widget(Paragraph::new(Span::styled(msg, faint(th))), chart_area);
-    } else {
-        if x1 - x0 < 1.0 {
-            x1 = x0 + 1.0;
-        }
-        let pad = ((y1 - y0) * 0.05).max(1e-6);
-        let (y0, y1) = (y0 - pad, y1 + pad);
-        let datasets: Vec<Dataset> = series
-            .iter()
-            .map(|(name, pts, style)| {
-                Dataset::default()
-                    .name(name.clone())
-                    .marker(Marker::Braille)
-                    .graph_type(GraphType::Line)
-                    .style(*style)
-                    .data(pts)
-            })
-            .collect();
-        let ax = faint(th);
-        let chart = Chart::new(datasets)
-            .x_axis(Axis::default().style(ax).bounds([x0, x1]).labels([
-                Line::from(format!("{}{x0:.0}", if terms { "t=" } else { "" })),
-                Line::from(format!("{x1:.0}")),
-            ]))
-            .y_axis(
-                Axis::default()
-                    .style(ax)
-                    .bounds([y0, y1])
-                    .labels([Line::from(y_label(y0, log)), Line::from(y_label(y1, log))]),
-            )
-            .legend_position(None);
-        f.render_widget(chart, chart_area);
     }
     let mut lines: Vec<Line> = c
         .runs
