@@ -16,7 +16,12 @@ pub struct TorchError {
 impl From<tch::TchError> for TorchError {
     fn from(e: tch::TchError) -> TorchError {
         let text = match e {
-            // its path is the file the caller names already
+            // its path is the file the caller names already; an I/O error (a full disk)
+            // is read as such, not as the library's debug text
+            tch::TchError::SafeTensorError {
+                err: safetensors::SafeTensorError::IoError(io),
+                ..
+            } => io.to_string(),
             tch::TchError::SafeTensorError { err, .. } => format!("safetensors error: {err}"),
             e => e.to_string(),
         };

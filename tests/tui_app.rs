@@ -357,6 +357,52 @@ fn sigterm_saves_unsaved_progress_and_quits() {
 }
 
 #[test]
+fn a_failed_save_on_the_way_out_keeps_the_workbench_open_unless_a_signal_asked() {
+    let full = || {
+        Msg::Worker(Event::Failed {
+            what: diffscope::train::protocol::Failure::Save,
+            message: "checkpoints/x/.step-00000300.tmp/model.safetensors: cannot write: No \
+                      space left on device (os error 28); the checkpoint of step 200 is intact"
+                .into(),
+        })
+    };
+    // q, y: the save fails, so the workbench stays, says why, and q asks again.
+    let mut app = training_app();
+    app.update(progress(300, 0.4));
+    app.update(ch('q'));
+    app.update(ch('y'));
+    assert!(app.quitting);
+    assert!(app.update(full()).is_empty());
+    assert!(!app.quitting);
+    let n = app.notice.clone().unwrap();
+    assert!(n.error, "{n:?}");
+    assert!(n.text.contains("step 200 is intact"), "{n:?}");
+    assert!(n.text.contains("not quitting"), "{n:?}");
+    app.update(Msg::Worker(Event::Paused));
+    // Still unsaved: q asks again, and n now leaves without saving.
+    assert!(app.update(ch('q')).is_empty());
+    assert_eq!(
+        app.update(ch('n')),
+        vec![Effect::Send(Command::Shutdown { save: false })]
+    );
+    // A save failing while training: paused, and the line says how to go on.
+    let mut app = training_app();
+    app.update(progress(300, 0.4));
+    app.update(full());
+    let n = app.notice.clone().unwrap();
+    assert!(n.text.contains("training is paused"), "{n:?}");
+    // SIGTERM asked for the quit: it goes through without the save.
+    let mut app = training_app();
+    app.update(progress(300, 0.4));
+    app.update(Msg::Signal("SIGTERM".into()));
+    assert_eq!(
+        app.update(full()),
+        vec![Effect::Send(Command::Shutdown { save: false })]
+    );
+    assert_eq!(app.update(Msg::Worker(Event::Exited)), vec![Effect::Quit]);
+}
+
+#[test]
 fn sampler_menu_changes_the_next_request() {
     let mut app = training_app();
     app.update(ch('m'));

@@ -243,7 +243,7 @@ fn half_block_cells_rebuild_the_picture() {
     let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
     let mut pages = (0, 0);
     t.draw(|f| pages = ui::draw(f, &app).pages).unwrap();
-    let area = ui::areas(ratatui::layout::Rect::new(0, 0, 80, 24)).samples;
+    let area = ui::areas(ratatui::layout::Rect::new(0, 0, 80, 24), 1).samples;
     let buf = t.backend().buffer();
     let title: String = (area.x..area.right())
         .map(|x| buf[(x, area.y)].symbol().to_string())

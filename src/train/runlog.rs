@@ -561,12 +561,20 @@ fn write_header<T: Row>(path: &Path) -> Result<Option<u64>, RunLogError> {
         })
 }
 
+/// Appends `line`; a write that fails part-way (a full disk) is cut off again, so the
+/// file never holds half a row and later rows still read.
 fn append_line(file: &mut File, path: &Path, line: &str) -> Result<(), RunLogError> {
+    let before = file.metadata().map(|m| m.len());
     file.write_all(line.as_bytes())
         .and_then(|()| file.flush())
-        .map_err(|source| RunLogError::Write {
-            path: path.to_path_buf(),
-            source,
+        .map_err(|source| {
+            if let Ok(len) = before {
+                let _ = file.set_len(len);
+            }
+            RunLogError::Write {
+                path: path.to_path_buf(),
+                source,
+            }
         })
 }
 

@@ -171,6 +171,15 @@ pub fn train(
                     shutdown(false, &mut shutting);
                 }
             }
+            Event::Failed {
+                what: Failure::Save,
+                message,
+            } if shutting => {
+                // The save this process asked for on its way out failed (a full disk):
+                // the worker waits for a decision; there is no one to make room.
+                out.failure = Some(Failure::Save.describe(message));
+                handle.send(Command::Shutdown { save: false });
+            }
             Event::Failed { what, message }
                 if matches!(what, Failure::Start | Failure::Worker)
                     || (*what == Failure::Save && !background) =>

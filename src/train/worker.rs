@@ -253,6 +253,8 @@ fn run(
     let mut training = false;
     let mut paused = false;
     let mut stopped = false;
+    // The step of the newest checkpoint on disk (a resumed run starts from one).
+    let mut kept = matches!(opts.origin, Origin::Checkpoint(_)).then_some(tr.step);
     let mut last_report = (Instant::now(), tr.step);
     loop {
         let busy = training && !paused && !stopped && tr.step < tr.preset.train.steps;
@@ -312,10 +314,24 @@ fn run(
                         }),
                     }
                 }
-                Command::Save { manual } => save(&tr, &opts, manual, &send),
+                Command::Save { manual } => {
+                    let ok = save(&tr, &opts, manual, &mut kept, &send);
+                    if !ok && training && !paused && !stopped && tr.step < tr.preset.train.steps {
+                        // Training goes on only once the user has made room.
+                        paused = true;
+                        send(Event::Paused);
+                    }
+                }
                 Command::Shutdown { save: s } => {
-                    if s {
-                        save(&tr, &opts, false, &send);
+                    // A failed save does not end the worker: its weights are all there
+                    // is of the steps since the last checkpoint. The front end decides
+                    // (free space and save again, or stop without saving).
+                    if s && !save(&tr, &opts, false, &mut kept, &send) {
+                        if training && !paused && !stopped {
+                            paused = true;
+                            send(Event::Paused);
+                        }
+                        continue;
                     }
                     break;
                 }
@@ -351,8 +367,14 @@ fn run(
                         steps_per_sec: sps,
                     });
                 }
-                if t.checkpoint_every > 0 && stats.step % t.checkpoint_every == 0 && !done {
-                    save(&tr, &opts, false, &send);
+                if t.checkpoint_every > 0
+                    && stats.step % t.checkpoint_every == 0
+                    && !done
+                    && !save(&tr, &opts, false, &mut kept, &send)
+                {
+                    // A full or unwritable disk: pause rather than train on unsaved.
+                    paused = true;
+                    send(Event::Paused);
                 }
                 if done {
                     send(Event::Finished { step: stats.step });
@@ -387,16 +409,35 @@ fn eval_row(e: &Evaluation) -> EvalRow {
     }
 }
 
-fn save(tr: &Trainer, opts: &WorkerOptions, manual: bool, send: &dyn Fn(Event)) {
+/// Saves a checkpoint and reports it; false when it failed. The failure says which
+/// checkpoint is still there (`kept`: the newest step saved).
+fn save(
+    tr: &Trainer,
+    opts: &WorkerOptions,
+    manual: bool,
+    kept: &mut Option<u64>,
+    send: &dyn Fn(Event),
+) -> bool {
     match guarded(|| tr.save(&opts.run_dir, manual).map_err(|e| one_line(&e))) {
-        Ok(Ok(path)) => send(Event::Saved {
-            path,
-            step: tr.step,
-        }),
-        Ok(Err(message)) | Err(message) => send(Event::Failed {
-            what: Failure::Save,
-            message,
-        }),
+        Ok(Ok(path)) => {
+            *kept = Some(tr.step);
+            send(Event::Saved {
+                path,
+                step: tr.step,
+            });
+            true
+        }
+        Ok(Err(message)) | Err(message) => {
+            let intact = match kept {
+                Some(s) => format!("the checkpoint of step {s} is intact"),
+                None => "no checkpoint of this run was saved yet".into(),
+            };
+            send(Event::Failed {
+                what: Failure::Save,
+                message: format!("{message}; {intact}"),
+            });
+            false
+        }
     }
 }
 

@@ -28,9 +28,9 @@ pub struct Drawn {
 }
 
 /// The areas of the panes; with `zoom`, the focused pane takes the whole body and the
-/// others get none.
-pub fn layout(area: Rect, zoom: Option<Focus>) -> Areas {
-    let mut a = areas(area);
+/// others get none. `notice_rows`: the lines the message under the panes needs.
+pub fn layout(area: Rect, zoom: Option<Focus>, notice_rows: u16) -> Areas {
+    let mut a = areas(area, notice_rows);
     if let Some(focus) = zoom {
         let body = Rect {
             x: area.x,
@@ -51,11 +51,11 @@ pub fn layout(area: Rect, zoom: Option<Focus>) -> Areas {
     a
 }
 
-pub fn areas(area: Rect) -> Areas {
+pub fn areas(area: Rect, notice_rows: u16) -> Areas {
     let [status, body, footer] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Min(10),
-        Constraint::Length(2),
+        Constraint::Length(1 + notice_rows.max(1)),
     ])
     .areas(area);
     let left_pct = if area.width >= 140 { 36 } else { 40 };
@@ -92,7 +92,11 @@ pub fn draw(f: &mut Frame, app: &App) -> Drawn {
         );
         return drawn;
     }
-    let a = layout(area, app.view.zoom.then_some(app.view.focus));
+    let a = layout(
+        area,
+        app.view.zoom.then_some(app.view.focus),
+        status::notice_rows(app, area.width),
+    );
     status::draw_status(f, app, a.status);
     if !a.loss.is_empty() {
         if app.view.schedule {

@@ -119,6 +119,8 @@ pub struct App {
     pub notice: Option<Notice>,
     /// Quitting: the worker was told to stop, and `Quit` follows its exit.
     pub quitting: bool,
+    /// The quitting was asked for by a signal: it goes through even when saving fails.
+    quit_by_signal: bool,
     /// What a hang-up does.
     pub hangup: Hangup,
     /// Runs set side by side in the loss pane (and the bound view).
@@ -154,6 +156,7 @@ impl App {
             graphics,
             notice: None,
             quitting: false,
+            quit_by_signal: false,
             hangup: Hangup::default(),
             compare: None,
             dirty: true,
@@ -237,6 +240,7 @@ impl App {
         self.inspector.page = 0;
         self.view.sample_page = 0;
         self.quitting = false;
+        self.quit_by_signal = false;
     }
 
     /// Asks the worker for samples with the menu's settings (queued behind a sampling run
@@ -416,6 +420,7 @@ impl App {
                 self.notify(format!("{name}: saving and quitting"));
                 let save = self.run.unsaved();
                 self.quitting = false;
+                self.quit_by_signal = true;
                 self.quit(save)
             }
         }

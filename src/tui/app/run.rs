@@ -146,6 +146,32 @@ fn evaluation_from_log(row: EvalRow, per_t: Vec<f64>) -> Evaluation {
 }
 
 impl App {
+    /// A save failed (a full or unwritable disk): the worker keeps its weights and
+    /// pauses training, so the user can make room and save again. Quitting waits for
+    /// that too, unless a signal asked for it.
+    fn save_failed(&mut self, message: &str) -> Vec<Effect> {
+        let line = Failure::Save.describe(message);
+        let r = &self.run;
+        if self.quitting && self.quit_by_signal {
+            self.error(line);
+            return vec![Effect::Send(Command::Shutdown { save: false })];
+        }
+        if self.quitting {
+            self.quitting = false;
+            self.error(format!(
+                "{line} — not quitting, so nothing is lost: make room, then w saves \
+                 (q, then n, quits without saving)"
+            ));
+        } else if r.training && !r.finished && r.stopped.is_none() && !r.watching {
+            self.error(format!(
+                "{line} — training is paused: make room, then w saves and space resumes"
+            ));
+        } else {
+            self.error(line);
+        }
+        vec![]
+    }
+
     pub(super) fn on_event(&mut self, e: Event) -> Vec<Effect> {
         let r = &mut self.run;
         match e {
@@ -262,6 +288,7 @@ impl App {
                     Failure::Evaluation { id } if r.evaluating == Some(id) => {
                         r.evaluating = None;
                     }
+                    Failure::Save => return self.save_failed(&message),
                     _ => {}
                 }
                 self.error(what.describe(&message));

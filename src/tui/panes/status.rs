@@ -125,20 +125,49 @@ pub fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     }
 }
 
+/// The lines the notice takes at `width`: an error is wrapped onto up to three lines, so
+/// that what went wrong and what to do are read in full; other notices take one.
+pub fn notice_rows(app: &App, width: u16) -> u16 {
+    match &app.notice {
+        Some(n) if n.error && width > 1 => wrapped_lines(&format!(" {}", n.text), width).min(3),
+        _ => 1,
+    }
+}
+
+/// The lines `text` takes when wrapped at word boundaries to `width` columns (a word
+/// longer than a line is broken, as the paragraph does).
+fn wrapped_lines(text: &str, width: u16) -> u16 {
+    let w = width as usize;
+    let (mut lines, mut used) = (1usize, 0usize);
+    for word in text.split(' ') {
+        let n = word.chars().count();
+        let need = if used == 0 { n } else { used + 1 + n };
+        if need <= w {
+            used = need;
+        } else {
+            lines += 1 + n.saturating_sub(1) / w;
+            used = n % w;
+        }
+    }
+    lines.min(u16::MAX as usize) as u16
+}
+
 pub fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     let th = app.theme();
-    let [notice, hints] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let [notice, hints] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
     if let Some(n) = &app.notice {
         let style = if n.error {
             Style::default().fg(th.error).add_modifier(Modifier::BOLD)
         } else {
             Style::default().fg(th.fg)
         };
-        f.render_widget(
-            Paragraph::new(Span::styled(format!(" {}", n.text), style)),
-            notice,
-        );
+        let p = Paragraph::new(Span::styled(format!(" {}", n.text), style));
+        let p = if n.error {
+            p.wrap(ratatui::widgets::Wrap { trim: false })
+        } else {
+            p
+        };
+        f.render_widget(p, notice);
     }
     let mut spans = vec![Span::raw(" ")];
     let mut used = 1usize;
