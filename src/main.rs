@@ -62,7 +62,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // the error and its causes, on one line
-            eprintln!("diffscope: error: {e:#}");
+            let line = diffscope::util::join_causes(e.chain().map(|c| c.to_string()));
+            eprintln!("diffscope: error: {line}");
             ExitCode::FAILURE
         }
     }

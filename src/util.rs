@@ -92,14 +92,32 @@ pub fn tensor_values(x: &tch::Tensor) -> Result<Vec<f32>, ReadError> {
 /// An error and its causes on one line, `error: cause: cause`, as the command line prints
 /// them; for front ends that show errors as text.
 pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
+    let mut texts = vec![e.to_string()];
     let mut cause = e.source();
     while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
+        texts.push(c.to_string());
         cause = c.source();
     }
-    out
+    join_causes(texts)
+}
+
+/// Error texts (an error, then its causes) joined on one line: a text that spans lines
+/// (some decoders' do) is folded, and a cause that its error already ends with (some
+/// repeat their source) is said once.
+pub fn join_causes(texts: impl IntoIterator<Item = String>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for t in texts {
+        let t = t
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !t.is_empty() && !parts.last().is_some_and(|p| p.ends_with(&t)) {
+            parts.push(t);
+        }
+    }
+    parts.join(": ")
 }
 
 /// Flushes a folder's entries to disk (after a rename into it). Best effort: some file
@@ -192,6 +210,21 @@ pub fn duration(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn causes_join_on_one_line_folded_and_said_once() {
+        let texts = [
+            "pictures: none of the 1 image files could be read".to_string(),
+            "Format error decoding Jpeg: I/O errors Not enough bytes\n".to_string(),
+            "I/O errors Not enough bytes".to_string(),
+            "two\n  lines".to_string(),
+        ];
+        assert_eq!(
+            join_causes(texts),
+            "pictures: none of the 1 image files could be read: Format error decoding Jpeg: \
+             I/O errors Not enough bytes: two lines"
+        );
+    }
 
     #[test]
     fn tensor_reads_succeed_or_say_why() {

@@ -1,5 +1,5 @@
 //! Fuzzing the parsers of files people download and share: presets, themes, `tui.ron`,
-//! IDX (raw and gzip), CIFAR batches and whole checkpoints (`meta.ron` and the
+//! IDX (raw and gzip), CIFAR batches, image folders (PNG and JPEG) and whole checkpoints (`meta.ron` and the
 //! safetensors files, their checksums refreshed so that the parser itself is reached).
 //! Each case mutates a real file (bit flips, byte changes, cuts, inserted and repeated
 //! chunks) with a seeded generator and feeds it to the real loader: it must never panic,
@@ -9,7 +9,7 @@
 //! 100,000 and prints the counts.
 
 use diffscope::config::Preset;
-use diffscope::data::{CifarConfig, IdxConfig, Source, Split};
+use diffscope::data::{CifarConfig, FolderConfig, IdxConfig, Source, Split};
 use diffscope::rng::Rng;
 use diffscope::train::{checkpoint, integrity, Trainer};
 use diffscope::util::one_line;
@@ -80,6 +80,8 @@ fn fuzz(
     let n = cases();
     let mut r = Rng::new(0xF022 ^ name.len() as u64);
     let (mut ok, mut rejected) = (0usize, 0usize);
+    let mut example = None;
+    let started = std::time::Instant::now();
     let quiet = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     for i in 0..n {
@@ -106,14 +108,20 @@ fn fuzz(
                     std::panic::set_hook(quiet);
                     panic!("{name}: case {i}: not one line naming {needle}: {e}");
                 }
-                rejected += 1
+                rejected += 1;
+                example.get_or_insert(e);
             }
         }
     }
     std::panic::set_hook(quiet);
     println!(
-        "{name}: {n} cases, {rejected} rejected with a one-line error, {ok} accepted, 0 panics"
+        "{name}: {n} cases, {rejected} rejected with a one-line error, {ok} accepted, 0 panics \
+         ({:.1} s)",
+        started.elapsed().as_secs_f64()
     );
+    if let Some(e) = example {
+        println!("  first rejection: {e}");
+    }
 }
 
 fn read_seeds(dir: &str, ext: &str) -> Vec<Vec<u8>> {
@@ -239,6 +247,61 @@ fn cifar_batches() {
     });
 }
 
+/// A small picture in `format`, as its file's bytes.
+fn picture(format: image::ImageFormat, gray: bool) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(12, 9, |x, y| {
+        image::Rgb([(x * 20) as u8, (y * 25) as u8, ((x + y) * 9) as u8])
+    });
+    let img = if gray {
+        image::DynamicImage::ImageLuma8(image::DynamicImage::ImageRgb8(img).to_luma8())
+    } else {
+        image::DynamicImage::ImageRgb8(img)
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn image_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("pictures");
+    std::fs::create_dir_all(&d).unwrap();
+    let cfg = FolderConfig {
+        path: d.clone(),
+        height: 8,
+        width: 8,
+        channels: 3,
+        limit: 0,
+    };
+    let png = [
+        picture(image::ImageFormat::Png, false),
+        picture(image::ImageFormat::Png, true),
+    ];
+    // the folder holds the fuzzed file alone, so a file that does not read is an error
+    // (with others beside it, it is skipped with a notice)
+    fuzz("image folder (PNG)", &png, "pictures/a.png", &mut |b| {
+        std::fs::write(d.join("a.png"), b).unwrap();
+        cfg.load(0, Split::Train).err().map(|e| one_line(&e))
+    });
+    std::fs::remove_file(d.join("a.png")).unwrap();
+    let jpeg = [picture(image::ImageFormat::Jpeg, false)];
+    fuzz("image folder (JPEG)", &jpeg, "pictures/a.jpg", &mut |b| {
+        std::fs::write(d.join("a.jpg"), b).unwrap();
+        cfg.load(0, Split::Train).err().map(|e| one_line(&e))
+    });
+}
+
+/// A checkpoint of `preset` after a few training steps, saved by the trainer in `dir`.
+fn trained(preset: &str, dir: &Path) -> std::path::PathBuf {
+    let p = Preset::load(preset).unwrap().preset;
+    let mut tr = Trainer::new(p, tch::Device::Cpu).unwrap();
+    for _ in 0..3 {
+        tr.train_step().unwrap();
+    }
+    tr.save(dir, false).unwrap()
+}
+
 #[test]
 fn checkpoints() {
     let dir = tempfile::tempdir().unwrap();
@@ -259,27 +322,51 @@ fn checkpoints() {
         },
     );
     std::fs::write(step.join("meta.ron"), &meta).unwrap();
-    // The tensor files, with their checksums refreshed so that the safetensors parser
-    // and the shape checks are what answers (the checksum would catch them first).
-    let mut ck = checkpoint::read(&step).unwrap();
-    for file in integrity::TENSOR_FILES {
-        let original = std::fs::read(step.join(file)).unwrap();
-        // the header (a length and JSON) is where a parser can go wrong: keep mutations
-        // near it by seeding with the first kilobytes
-        let head = original[..original.len().min(4096)].to_vec();
-        let rest = original[head.len()..].to_vec();
-        let name = format!("checkpoint {file}");
-        fuzz(&name, &[head], file, &mut |b| {
-            let mut bytes = b.to_vec();
-            bytes.extend_from_slice(&rest);
-            std::fs::write(step.join(file), &bytes).unwrap();
-            ck.meta.checksums = Some(integrity::checksums(&step).unwrap());
-            let text = ron::ser::to_string_pretty(&ck.meta, Default::default()).unwrap();
-            std::fs::write(step.join("meta.ron"), text).unwrap();
-            Trainer::load(&step, tch::Device::Cpu)
-                .err()
-                .map(|e| one_line(&e))
-        });
-        std::fs::write(step.join(file), &original).unwrap();
+    // The tensor files of an MLP and a U-Net checkpoint, each file with its checksum
+    // refreshed so that the safetensors parser and the shape checks are what answers (the
+    // checksum would catch them first). Small models, so that a case costs a millisecond
+    // rather than the shipped ones' hashing of megabytes; the writer and the headers'
+    // layout are the same.
+    for (label, preset) in [
+        ("MLP", "tests/valid_presets/tiny.ron"),
+        ("U-Net", "tests/valid_presets/tiny-unet.ron"),
+    ] {
+        let step = trained(preset, &dir.path().join(label));
+        let mut ck = checkpoint::read(&step).unwrap();
+        for file in integrity::TENSOR_FILES {
+            let original = std::fs::read(step.join(file)).unwrap();
+            // the header (a length and JSON) is where a parser can go wrong: keep the
+            // mutations near it by seeding with the first kilobytes
+            let head = original[..original.len().min(4096)].to_vec();
+            let rest = original[head.len()..].to_vec();
+            let name = format!("{label} checkpoint {file}");
+            let mut refresh = |ck: &mut checkpoint::Checkpoint| {
+                let sums = ck.meta.checksums.get_or_insert_default();
+                sums.insert(
+                    file.to_string(),
+                    integrity::digest(&step.join(file)).unwrap(),
+                );
+                let text = ron::ser::to_string_pretty(&ck.meta, Default::default()).unwrap();
+                std::fs::write(step.join("meta.ron"), text).unwrap();
+            };
+            fuzz(&name, &[head], file, &mut |b| {
+                let mut bytes = b.to_vec();
+                bytes.extend_from_slice(&rest);
+                std::fs::write(step.join(file), &bytes).unwrap();
+                refresh(&mut ck);
+                // the model without its training data (what `sample` and `eval` load),
+                // and the whole trainer with its optimiser state (what a resume loads)
+                let e = Trainer::load_model(&step, tch::Device::Cpu).err();
+                let e = match e {
+                    None if file == integrity::TENSOR_FILES[2] => {
+                        Trainer::load(&step, tch::Device::Cpu).err()
+                    }
+                    e => e,
+                };
+                e.map(|e| one_line(&e))
+            });
+            std::fs::write(step.join(file), &original).unwrap();
+            refresh(&mut ck);
+        }
     }
 }
