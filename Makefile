@@ -1,7 +1,7 @@
 # diffscope: the two commands of the README.
 #   make run    install libtorch if absent, build in release, run the main job
 #   make test   install libtorch and the test tools if absent, run the whole test suite
-.PHONY: run test libtorch tools bench fuzz fmt lint
+.PHONY: run test libtorch tools bench bench-peer fuzz fmt lint
 
 libtorch:
 	@bash scripts/setup-libtorch.sh
@@ -18,6 +18,11 @@ test: libtorch tools
 
 bench: libtorch
 	cargo bench --bench throughput
+
+# diffscope / PyTorch-Python on the same U-Nets (glyphs16, shapes32, mnist-sized): installs
+# torch 2.13.0 into .peer/ once (about 4.7 GB), then alternates both sides; see the script.
+bench-peer: libtorch
+	@bash scripts/bench-peer.sh
 
 # 100,000 mutated files per parser (presets, themes, tui.ron, IDX raw and gzip, CIFAR,
 # checkpoints); the normal test suite runs 1,000.

@@ -6,10 +6,17 @@
 //! its own, so that its peak memory is its own; all run side by side in one sitting.
 //! `DIFFSCOPE_BENCH_STEPS` sets the timed training steps (default 30);
 //! `DIFFSCOPE_BENCH_ONLY=glyphs16,mnist` picks configurations.
+//!
+//! For `make bench-peer` (scripts/bench-peer.sh): `--one NAME PRECISION` measures one
+//! configuration (`DIFFSCOPE_BENCH_SAMPLE=0` leaves out the sampling, so that the time and
+//! the peak memory are the training's alone), and `--describe NAME` prints what a port of
+//! the configuration needs (model, batch, optimiser settings, the ᾱ table) as `key value`
+//! lines.
 
 use diffscope::config::Preset;
 use diffscope::diffusion::SamplerKind;
 use diffscope::model::precision::Precision;
+use diffscope::model::ModelConfig;
 use diffscope::train::{Trainer, Weights};
 use std::process::Command;
 use std::time::Instant;
@@ -63,6 +70,17 @@ fn one(name: &str, precision: &str, steps: u64) {
         tr.train_step().expect("step");
     }
     let train = t0.elapsed().as_secs_f64();
+    if std::env::var("DIFFSCOPE_BENCH_SAMPLE").is_ok_and(|v| v == "0") {
+        println!(
+            "RESULT {name}|{precision}|{}|{}|{:.3}|nan|{:.0}|{}",
+            tr.preset.train.batch_size,
+            tr.parameters(),
+            steps as f64 / train,
+            peak_mb(),
+            tr.precision_note
+        );
+        return;
+    }
     let mut opts = tr.sample_options();
     opts.sampler = SamplerKind::Ddpm;
     opts.steps = 20;
@@ -83,12 +101,72 @@ fn one(name: &str, precision: &str, steps: u64) {
     );
 }
 
+/// Prints, one `key value` line each, what a port of configuration `name` to another
+/// framework needs to build the same model and take the same training step.
+fn describe(name: &str) {
+    let p = preset(name);
+    let ModelConfig::Unet(m) = &p.model else {
+        panic!("{name}: not a U-Net preset");
+    };
+    let tr = Trainer::new(p.clone(), Device::Cpu).expect("trainer");
+    let list = |v: &[i64]| {
+        v.iter()
+            .map(|x| x.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let t = &p.train;
+    let d = &p.diffusion;
+    let lines = [
+        ("name", name.to_string()),
+        ("params", tr.parameters().to_string()),
+        ("item_shape", list(&tr.item_shape)),
+        ("items", tr.data.as_ref().map_or(0, |d| d.len()).to_string()),
+        ("base_channels", m.base_channels.to_string()),
+        ("channel_mults", list(&m.channel_mults)),
+        ("blocks_per_level", m.blocks_per_level.to_string()),
+        ("attention_resolutions", list(&m.attention_resolutions)),
+        ("dropout", m.dropout.to_string()),
+        ("groups", m.groups.to_string()),
+        ("batch_size", t.batch_size.to_string()),
+        ("lr", t.lr.to_string()),
+        ("warmup_steps", t.warmup_steps.to_string()),
+        ("steps", t.steps.to_string()),
+        ("final_lr_fraction", t.final_lr_fraction.to_string()),
+        ("grad_clip", t.grad_clip.to_string()),
+        ("ema_decay", t.ema_decay.to_string()),
+        ("ema_warmup", t.ema_warmup.to_string()),
+        ("hflip", t.hflip.to_string()),
+        ("seed", t.seed.to_string()),
+        ("prediction", format!("{:?}", d.prediction)),
+        ("loss_weighting", format!("{:?}", d.loss_weighting)),
+        ("schedule", d.schedule.name().to_string()),
+        (
+            "alpha_bars",
+            tr.diffusion
+                .schedule
+                .alpha_bars
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+    ];
+    for (k, v) in lines {
+        println!("{k} {v}");
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let steps: u64 = std::env::var("DIFFSCOPE_BENCH_STEPS")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
+    if let Some(i) = args.iter().position(|a| a == "--describe") {
+        describe(&args[i + 1]);
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--one") {
         one(&args[i + 1], &args[i + 2], steps);
         return;
