@@ -32,8 +32,9 @@ sed "s/steps: 1000000,/steps: $STEPS,/" scripts/soak.ron >"$PRESET"
 rss() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || true; }
 last_step() { tail -n 1 "$1/metrics.csv" 2>/dev/null | cut -d, -f1 | grep -E '^[0-9]+$' || echo 0; }
 
-# Headless.
-"$BIN" train --preset "$PRESET" --steps "$STEPS" --out "$WORK/headless/run" \
+# Headless, in a session of its own like the workbench's training process (so that the
+# kernel's per-session scheduling treats both alike).
+setsid "$BIN" train --preset "$PRESET" --steps "$STEPS" --out "$WORK/headless/run" \
     >"$WORK/headless/out.log" 2>&1 &
 HEADLESS=$!
 # The workbench, in tmux.

@@ -394,7 +394,16 @@ pub fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointErro
 
 /// Copies the tensors of `path` into the variables of `vs`, checking names and shapes.
 pub fn load_into(path: &Path, vs: &nn::VarStore) -> Result<(), CheckpointError> {
-    let tensors = read_tensors(path)?;
+    copy_into(path, &read_tensors(path)?, vs)
+}
+
+/// Copies `tensors`, read from `path`, into the variables of `vs`, checking names and
+/// shapes.
+pub fn copy_into(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    vs: &nn::VarStore,
+) -> Result<(), CheckpointError> {
     let vars = vs.variables();
     let _g = tch::no_grad_guard();
     let mut names: Vec<&String> = vars.keys().collect();

@@ -513,11 +513,17 @@ impl Trainer {
         if let Some(p) = precision {
             preset.train.precision = p;
         }
-        let mut tr = Trainer::build(preset, device, with_data)?;
-        checkpoint::load_into(&ck.dir.join(checkpoint::MODEL_FILE), &tr.vs)?;
-        checkpoint::load_into(&ck.dir.join(checkpoint::EMA_FILE), &tr.ema_vs)?;
+        // The files are parsed before the model is built and its data loaded, so that a
+        // damaged checkpoint is refused at once.
+        let model_path = ck.dir.join(checkpoint::MODEL_FILE);
+        let ema_path = ck.dir.join(checkpoint::EMA_FILE);
         let opt_path = ck.dir.join(checkpoint::OPTIM_FILE);
+        let model = checkpoint::read_tensors(&model_path)?;
+        let ema = checkpoint::read_tensors(&ema_path)?;
         let state = checkpoint::read_tensors(&opt_path)?;
+        let mut tr = Trainer::build(preset, device, with_data)?;
+        checkpoint::copy_into(&model_path, &model, &tr.vs)?;
+        checkpoint::copy_into(&ema_path, &ema, &tr.ema_vs)?;
         let state: Vec<(String, Tensor)> = state
             .into_iter()
             .map(|(k, t)| (k, t.to_device(device)))
