@@ -439,6 +439,41 @@ pub fn copy_into(
     Ok(())
 }
 
+/// Clears what a process killed in the middle of a save left in `run_dir`: temporary
+/// step folders and files are removed; a step folder moved aside to be replaced
+/// (`.step-N.old`) goes back when its replacement never arrived. Only for a folder this
+/// process holds the run lock of. Best effort: what cannot be removed stays.
+pub fn clear_leftovers(run_dir: &Path) {
+    let Ok(entries) = fs::read_dir(run_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        let Some(inner) = name.strip_prefix('.') else {
+            continue;
+        };
+        let p = e.path();
+        if let Some(step) = inner
+            .strip_suffix(".old")
+            .filter(|s| s.starts_with("step-"))
+        {
+            let dest = run_dir.join(step);
+            if dest.exists() {
+                let _ = fs::remove_dir_all(&p);
+            } else {
+                let _ = fs::rename(&p, &dest);
+            }
+        } else if inner.ends_with(".tmp") {
+            if p.is_dir() {
+                let _ = fs::remove_dir_all(&p);
+            } else {
+                let _ = fs::remove_file(&p);
+            }
+        }
+    }
+    fsync_dir(run_dir);
+}
+
 /// Keeps the `keep` newest periodic checkpoints of a run; hand-made ones are never removed.
 /// A step whose metadata cannot be read is kept too: nothing is removed on a guess.
 pub fn prune(run_dir: &Path, keep: usize) -> Result<(), CheckpointError> {
@@ -475,4 +510,35 @@ pub fn prepare_run_dir(dir: &Path, resuming: bool) -> Result<(), CheckpointError
     })?;
     let _ = fs::remove_file(probe);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clear_leftovers;
+    use std::fs;
+
+    #[test]
+    fn leftovers_of_a_killed_save_are_cleared_and_a_step_moved_aside_comes_back() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        fs::create_dir(p.join(".step-00000010.tmp")).unwrap();
+        fs::write(p.join(".step-00000010.tmp/model.safetensors"), b"half").unwrap();
+        // killed between moving step 20 aside and putting its replacement in place
+        fs::create_dir(p.join(".step-00000020.old")).unwrap();
+        fs::write(p.join(".step-00000020.old/meta.ron"), b"kept").unwrap();
+        // killed after the replacement arrived
+        fs::create_dir(p.join("step-00000030")).unwrap();
+        fs::create_dir(p.join(".step-00000030.old")).unwrap();
+        fs::write(p.join(".metrics.csv.tmp"), b"x").unwrap();
+        fs::write(p.join("metrics.csv"), b"step\n").unwrap();
+        clear_leftovers(p);
+        let mut names: Vec<String> = fs::read_dir(p)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["metrics.csv", "step-00000020", "step-00000030"]);
+        assert_eq!(fs::read(p.join("step-00000020/meta.ron")).unwrap(), b"kept");
+    }
 }

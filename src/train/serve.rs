@@ -69,6 +69,8 @@ pub fn train(
     let dir = plan.run_dir.clone();
     let resuming = plan.resuming;
     let lock = RunLock::acquire(&dir)?;
+    // A process killed in a save left its temporary files: this one owns the folder now.
+    super::checkpoint::clear_leftovers(&dir);
     // The preset as trained: with the step budget and seed given on the command line.
     let mut preset = plan.preset.clone();
     if let Some(n) = launch.total_steps {
