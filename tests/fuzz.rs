@@ -340,7 +340,7 @@ fn checkpoints() {
             let head = original[..original.len().min(4096)].to_vec();
             let rest = original[head.len()..].to_vec();
             let name = format!("{label} checkpoint {file}");
-            let mut refresh = |ck: &mut checkpoint::Checkpoint| {
+            let refresh = |ck: &mut checkpoint::Checkpoint| {
                 let sums = ck.meta.checksums.get_or_insert_default();
                 sums.insert(
                     file.to_string(),
