@@ -383,8 +383,8 @@ def report(results_path):
         )
         best, which = (dsbf, "bf16") if dsbf > ds32 else (ds32, "fp32")
         ratios.append(
-            f"{label(n)}: diffscope/PyTorch fp32 {ds32 / py32:.2f}x; best diffscope "
-            f"({which}, {best:.3f} st/s) / PyTorch bf16 {best / pybf:.2f}x; "
+            f"{label(n)}: diffscope/PyTorch fp32 {ds32 / py32:.2f}x, bf16 {dsbf / pybf:.2f}x; "
+            f"best diffscope ({which}, {best:.3f} st/s) / PyTorch bf16 {best / pybf:.2f}x; "
             f"PyTorch import alone {med(n, 'py', 'fp32', 6):.0f} MB"
         )
         ratios.append(
