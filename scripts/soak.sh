@@ -60,17 +60,17 @@ marks=(10000 100000 1000000)
 start=$(date +%s)
 while :; do
     hs=$(last_step "$WORK/headless/run"); us=$(last_step "$UIRUN")
+    hr=$(rss "$HEADLESS"); wr=$(rss "$WORKER"); ur=$(rss "$UI")
     for m in "${marks[@]}"; do
-        if [ "$hs" -ge "$m" ] && [ -z "${MEM[h$m]:-}" ]; then MEM[h$m]="$(rss "$HEADLESS")@$hs"; fi
-        if [ "$us" -ge "$m" ] && [ -z "${MEM[w$m]:-}" ]; then
-            MEM[w$m]="$(rss "$WORKER")@$us"; MEM[u$m]="$(rss "$UI")@$us"
+        # (a process that has just exited reads as nothing: its last reading stands)
+        if [ "$hs" -ge "$m" ] && [ -z "${MEM[h$m]:-}" ] && [ -n "$hr" ]; then MEM[h$m]="$hr@$hs"; fi
+        if [ "$us" -ge "$m" ] && [ -z "${MEM[w$m]:-}" ] && [ -n "$wr" ]; then
+            MEM[w$m]="$wr@$us"; MEM[u$m]="$ur@$us"
         fi
     done
     # The headless process exits at the end: its last reading before that stands for it.
-    if kill -0 "$HEADLESS" 2>/dev/null; then
-        [ "$hs" -gt 0 ] && MEM[hlast]="$(rss "$HEADLESS")@$hs"
-    fi
-    MEM[wlast]="$(rss "$WORKER")@$us"; MEM[ulast]="$(rss "$UI")@$us"
+    if [ -n "$hr" ] && [ "$hs" -gt 0 ]; then MEM[hlast]="$hr@$hs"; fi
+    if [ -n "$wr" ]; then MEM[wlast]="$wr@$us"; MEM[ulast]="$ur@$us"; fi
     now=$(( $(date +%s) - start ))
     if [ $((now % 60)) -eq 0 ]; then
         echo "  ${now}s: headless step $hs ($(rss "$HEADLESS") MB), workbench step $us ($(rss "$WORKER") MB training, $(rss "$UI") MB UI)"
@@ -93,14 +93,14 @@ secs=$(( $(date +%s) - start ))
 fail=0
 echo
 printf '%-22s' "resident memory (MB)"
-for m in "${marks[@]}"; do [ "$m" -le "$STEPS" ] && printf '%16s' "$m steps"; done
+for m in "${marks[@]}"; do [ "$m" -le "$STEPS" ] && printf '%20s' "$m steps"; done
 printf '%12s\n' "growth"
 for who in h:"headless train" w:"workbench training" u:"workbench UI"; do
     k=${who%%:*}; printf '%-22s' "${who#*:}"
     first=""; lastv=""
     for m in "${marks[@]}"; do
         [ "$m" -le "$STEPS" ] || continue
-        v=${MEM[$k$m]}; printf '%16s' "${v%@*} (@${v#*@})"
+        v=${MEM[$k$m]}; printf '%20s' "${v%@*} (@${v#*@})"
         [ -n "$first" ] || first=${v%@*}; lastv=${v%@*}
     done
     g=$(awk -v a="$first" -v b="$lastv" 'BEGIN { printf "%+.1f", (b - a) / a * 100 }')

@@ -5,6 +5,9 @@
 //! The disk is a 4 MB tmpfs filled with a filler file (ENOSPC, as on a real full disk).
 //! Mounting one needs root; elsewhere the run folder is made read-only instead (EACCES,
 //! an unwritable disk), and the test says which one it used.
+//!
+//! (Over 400 lines: the three front doors to a save, worker, headless `train` and the
+//! workbench in tmux, share the small-disk helper.)
 
 mod common;
 
