@@ -225,6 +225,40 @@ fn a_failed_periodic_save_pauses_the_worker_and_saving_works_once_there_is_room(
     );
     newest_loads(&run, saved);
 
+    // Quitting with a save while the disk is full: the worker stays, and a front end's
+    // cancel flag (set before a shutdown) does not stop later sampling.
+    h.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+    h.send(Command::Shutdown { save: true });
+    loop {
+        match next_event(&h, "the failed save on the way out") {
+            Event::Failed {
+                what: Failure::Save,
+                ..
+            } => break,
+            Event::Exited => panic!("the worker ended with its weights unsaved"),
+            _ => {}
+        }
+    }
+    h.send(Command::Sample(diffscope::train::protocol::SampleRequest {
+        id: 7,
+        n: 8,
+        options: Default::default(),
+        ema: true,
+        seed: 1,
+        frames: 0,
+    }));
+    loop {
+        match next_event(&h, "samples after the failed save") {
+            Event::Samples(s) => {
+                assert_eq!(s.id, 7);
+                break;
+            }
+            Event::Failed { message, .. } => panic!("{message}"),
+            Event::Exited => panic!("the worker ended"),
+            _ => {}
+        }
+    }
+
     // Room again: the user saves, then resumes.
     disk.free();
     h.send(Command::Save { manual: false });

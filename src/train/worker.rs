@@ -327,6 +327,8 @@ fn run(
                     // is of the steps since the last checkpoint. The front end decides
                     // (free space and save again, or stop without saving).
                     if s && !save(&tr, &opts, false, &mut kept, &send) {
+                        // The shutdown's cancel flag would stop every later sampling run.
+                        cancel.store(false, Ordering::Relaxed);
                         if training && !paused && !stopped {
                             paused = true;
                             send(Event::Paused);
