@@ -50,6 +50,7 @@ fn started_app(remote: bool) -> App {
         device: "cpu".into(),
         parameters: 1000,
         step: 0,
+        saved_step: 0,
         total_steps: 6000,
         item_shape: vec![2],
         run_dir: PathBuf::from("checkpoints/x"),
@@ -354,6 +355,43 @@ fn sigterm_saves_unsaved_progress_and_quits() {
         vec![Effect::Send(Command::Shutdown { save: true })]
     );
     assert_eq!(app.update(Msg::Worker(Event::Exited)), vec![Effect::Quit]);
+}
+
+#[test]
+fn a_workbench_attached_late_counts_the_steps_since_the_newest_checkpoint_as_unsaved() {
+    // The training process trained before the workbench connected: the catch-up says
+    // step 120, none of it saved, and SIGTERM right away must save it.
+    let mut app = App::new(vec![Theme::default()], 0, Setup::halfblocks("chosen"));
+    app.update(Msg::RunStarted {
+        preset: Box::new(demo::preset()),
+        train: true,
+        run_dir: PathBuf::from("checkpoints/x"),
+        source: "swissroll".into(),
+        loss: None,
+        remote: true,
+    });
+    let info = |saved_step| RunInfo {
+        preset: "swissroll".into(),
+        device: "cpu".into(),
+        parameters: 1000,
+        step: 120,
+        saved_step,
+        total_steps: 6000,
+        item_shape: vec![2],
+        run_dir: PathBuf::from("checkpoints/x"),
+        phase: Phase::Training,
+        precision: "fp32".into(),
+    };
+    app.update(Msg::Worker(Event::Ready(info(0))));
+    assert!(app.run.unsaved());
+    assert_eq!(
+        app.update(Msg::Signal("SIGTERM".into())),
+        vec![Effect::Send(Command::Shutdown { save: true })]
+    );
+    // All of it saved: nothing to ask about, q quits at once.
+    let mut app = started_app(true);
+    app.update(Msg::Worker(Event::Ready(info(120))));
+    assert!(!app.run.unsaved());
 }
 
 #[test]
@@ -735,6 +773,7 @@ fn inspecting_a_checkpoint_samples_at_once_and_does_not_train() {
         device: "cpu".into(),
         parameters: 1000,
         step: 6000,
+        saved_step: 6000,
         total_steps: 6000,
         item_shape: vec![2],
         run_dir: PathBuf::from("checkpoints/x"),

@@ -145,6 +145,29 @@ fn saved_steps(dir: &Path) -> Vec<String> {
     v
 }
 
+/// What the runs under `dir` left in their logs and records, to explain a failure.
+fn run_files(dir: &Path) -> String {
+    let mut out = String::new();
+    for run in std::fs::read_dir(dir.join("checkpoints"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        for name in ["worker.log", "run.ron"] {
+            let text = std::fs::read_to_string(run.path().join(name)).unwrap_or_default();
+            out += &format!("--- {}/{name}:\n{text}\n", run.path().display());
+        }
+        let names: Vec<String> = std::fs::read_dir(run.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        out += &format!("--- files: {names:?}\n");
+    }
+    out
+}
+
 /// Whether a process whose command line contains `pattern` runs.
 fn running(pattern: &str) -> bool {
     Command::new("pgrep")
@@ -250,7 +273,8 @@ fn sigterm_saves_and_stops_and_a_hang_up_does_what_tui_ron_says() {
         assert_eq!(
             steps.len(),
             1,
-            "SIG{signal}: one checkpoint saved: {steps:?}"
+            "SIG{signal}: one checkpoint saved: {steps:?}\n{}",
+            run_files(dir.path())
         );
         t.run(&["kill-server"]);
     }

@@ -42,6 +42,7 @@ fn the_loop_starts_a_run_takes_events_and_keys_and_quits() {
             device: "cpu".into(),
             parameters: 1234,
             step: 0,
+            saved_step: 0,
             total_steps: 40,
             item_shape: vec![2],
             run_dir,

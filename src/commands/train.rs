@@ -114,6 +114,8 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Option<TrainOutcome>> {
         }
         Event::Notice(msg) => eprintln!("note: {msg}"),
         Event::TrainingStopped(msg) if background => eprintln!("training stopped: {msg}"),
+        // The workbench shows these; the worker's log keeps them for later.
+        Event::Failed { what, message } if background => eprintln!("{}", what.describe(message)),
         _ => {}
     });
     if let Some(p) = &progress {

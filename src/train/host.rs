@@ -74,6 +74,11 @@ impl Snapshot {
                 }
                 self.progress = Some(e.clone());
             }
+            Event::Saved { step, .. } => {
+                if let Some(r) = self.ready.as_mut() {
+                    r.saved_step = r.saved_step.max(*step);
+                }
+            }
             Event::Paused => phase(self, Phase::Paused),
             Event::Resumed => phase(self, Phase::Training),
             Event::Finished { step } => {
@@ -373,6 +378,7 @@ mod tests {
             device: "cpu".into(),
             parameters: 1,
             step: 0,
+            saved_step: 0,
             total_steps: 10,
             item_shape: vec![2],
             run_dir: dir.path().to_path_buf(),
@@ -395,7 +401,8 @@ mod tests {
         assert!(a.control);
         let a = a.into_handle();
         match next(&a.events) {
-            Event::Ready(r) => assert_eq!((r.step, r.phase), (5, Phase::Training)),
+            // Step 5 is where training is; nothing of it is saved yet.
+            Event::Ready(r) => assert_eq!((r.step, r.saved_step, r.phase), (5, 0, Phase::Training)),
             other => panic!("{other:?}"),
         }
         assert_eq!(next(&a.events), progress);
@@ -418,6 +425,13 @@ mod tests {
         assert!(matches!(next(&b.events), Event::Ready(_)));
         assert_eq!(next(&b.events), progress);
         wait_for("two front ends", || host.clients() == 2);
+        let saved = Event::Saved {
+            path: dir.path().join("step-00000005"),
+            step: 5,
+        };
+        host.broadcast(&saved);
+        assert_eq!(next(&a.events), saved);
+        assert_eq!(next(&b.events), saved);
         b.send(Command::Save { manual: true });
         host.broadcast(&Event::Paused);
         assert_eq!(next(&a.events), Event::Paused);
@@ -431,6 +445,10 @@ mod tests {
         let c = connect(dir.path(), Want::TakeOver).unwrap();
         assert!(c.control);
         let c = c.into_handle();
+        match next(&c.events) {
+            Event::Ready(r) => assert_eq!((r.step, r.saved_step), (5, 5), "saved since"),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(next(&a.events), Event::Watching);
         while next(&c.events) != Event::Paused {}
         c.send(Command::Shutdown { save: true });

@@ -48,6 +48,9 @@ pub struct RunInfo {
     pub device: String,
     pub parameters: i64,
     pub step: u64,
+    /// The step of the newest checkpoint saved (the starting step when none was): what
+    /// a front end that attaches later counts unsaved steps from.
+    pub saved_step: u64,
     pub total_steps: u64,
     pub item_shape: Vec<i64>,
     pub run_dir: PathBuf,

@@ -216,6 +216,7 @@ fn run(
         device: format!("{:?}", opts.device).to_lowercase(),
         parameters: tr.parameters(),
         step: tr.step,
+        saved_step: tr.step,
         total_steps: tr.preset.train.steps,
         item_shape: tr.item_shape.clone(),
         run_dir: opts.run_dir.clone(),

@@ -74,6 +74,7 @@ pub fn app() -> App {
         device: "cpu".into(),
         parameters: 117_506,
         step: 0,
+        saved_step: 0,
         total_steps: 6000,
         item_shape: vec![2],
         run_dir: PathBuf::from("checkpoints/swissroll-demo"),

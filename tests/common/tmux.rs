@@ -32,7 +32,20 @@ impl Tmux {
             args.extend(["-c", d]);
         }
         args.push(cmd);
-        self.run(&args);
+        // A server whose last session was just killed may still be exiting and drop
+        // the new session: try again until it is there.
+        for _ in 0..20 {
+            self.run(&args);
+            let ok = Command::new("tmux")
+                .args(["-L", &self.socket, "has-session", "-t", "e2e"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if ok {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("tmux did not start session e2e on {}", self.socket);
     }
     pub fn run(&self, args: &[&str]) -> String {
         let out = Command::new("tmux")

@@ -177,7 +177,9 @@ impl App {
         match e {
             Event::Ready(info) => {
                 r.step = info.step;
-                r.saved_step = info.step;
+                // A worker that trained before this front end attached: its steps since
+                // the newest checkpoint are unsaved.
+                r.saved_step = info.saved_step;
                 r.total = info.total_steps;
                 r.last_sample_step = Some(info.step);
                 r.paused = info.phase == Phase::Paused;
