@@ -18,6 +18,8 @@
 #   DIFFSCOPE_BENCH_STEPS   timed steps per measurement (default here 10)
 #   DIFFSCOPE_PEER_ROUNDS   alternating rounds (default 3)
 #   DIFFSCOPE_BENCH_ONLY    e.g. glyphs16,mnist
+#   DIFFSCOPE_PEER_LEVERS   PyTorch's own speed levers on the Python side, e.g.
+#                           channels_last,fused (see bench_peer.py)
 set -euo pipefail
 
 TORCH_VERSION=2.13.0

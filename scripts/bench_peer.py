@@ -20,6 +20,10 @@ items, mirrored at random where the preset sets hflip).
         RESULT name|precision|batch|params|steps/s|peakMB|importMB|threads
         (DIFFSCOPE_BENCH_STEPS timed steps, default 30, after 3 warm-up steps, as the
         diffscope benchmark does)
+        DIFFSCOPE_PEER_LEVERS, a comma-separated list, switches on PyTorch's own speed
+        levers to measure what they would be worth: channels_last (the model and x_t in
+        channels-last memory format), fused (Adam's fused step), foreach (Adam's
+        multi-tensor step) and foreach_ema (the EMA as one _foreach_lerp_)
     bench_peer.py report RESULTS_FILE
         prints the table of bench-peer.sh from the RESULT lines of both sides (medians over
         the rounds)
@@ -254,7 +258,24 @@ def run(describe_path, precision):
             e.copy_(p)
     n_params = sum(p.numel() for p in params)
     model.train()
-    opt = torch.optim.Adam(params, lr=cfg["lr"], betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    levers = {x for x in os.environ.get("DIFFSCOPE_PEER_LEVERS", "").split(",") if x}
+    unknown = levers - {"channels_last", "fused", "foreach", "foreach_ema"}
+    if unknown:
+        sys.exit(f"DIFFSCOPE_PEER_LEVERS: unknown {sorted(unknown)}")
+    channels_last = "channels_last" in levers
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        ema_model = ema_model.to(memory_format=torch.channels_last)
+        params = list(model.parameters())
+        ema_params = list(ema_model.parameters())
+    adam = {}
+    if "fused" in levers:
+        adam["fused"] = True
+    if "foreach" in levers:
+        adam["foreach"] = True
+    opt = torch.optim.Adam(
+        params, lr=cfg["lr"], betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, **adam
+    )
 
     # The data: random items of the preset's shape and number, uniform in [-1, 1].
     data = torch.rand([cfg["items"], *cfg["item_shape"]]) * 2 - 1
@@ -289,6 +310,8 @@ def run(describe_path, precision):
         t = torch.randint(0, total, (b,))
         noise = torch.randn_like(x0)
         xt = sqrt_ab[t].reshape(-1, 1, 1, 1) * x0 + sqrt_1mab[t].reshape(-1, 1, 1, 1) * noise
+        if channels_last:
+            xt = xt.contiguous(memory_format=torch.channels_last)
         if bf16:
             with torch.autocast("cpu", dtype=torch.bfloat16):
                 out = model(xt, t)
@@ -309,8 +332,11 @@ def run(describe_path, precision):
         opt.step()
         d = ema_decay_at(step)
         with torch.no_grad():
-            for e, p in zip(ema_params, params):
-                e.mul_(d).add_(p, alpha=1.0 - d)
+            if "foreach_ema" in levers:
+                torch._foreach_lerp_(ema_params, params, 1.0 - d)
+            else:
+                for e, p in zip(ema_params, params):
+                    e.mul_(d).add_(p, alpha=1.0 - d)
         return loss, grad_norm
 
     steps = int(os.environ.get("DIFFSCOPE_BENCH_STEPS", "30"))
