@@ -7,7 +7,7 @@
 //! - In the test suite (`DIFFSCOPE_QUALITY_STEPS` unset): `glyphs16`, 100 steps. At that
 //!   budget the samples are blobs, so what is compared is training itself: the mean loss
 //!   of the last 20 steps agrees within 10%. On a CPU without bfloat16 instructions
-//!   bfloat16 runs about 6× slower than float32, which is what keeps this short.
+//!   bfloat16 runs 7–9× slower than float32, which is what keeps this short.
 //! - `make quality-bf16` (`DIFFSCOPE_QUALITY_STEPS=full`): each preset of
 //!   `DIFFSCOPE_QUALITY_PRESETS` (default `glyphs16`) for its own budget; then also the
 //!   Fréchet distance within 10% of float32's and no class missing, as the figures of
