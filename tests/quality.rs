@@ -2,14 +2,14 @@
 //! budget with its fixed seed, must draw samples whose sliced Wasserstein-1 distance to
 //! fresh data is at most a quarter of that between N(0, I) noise and the data.
 
-use diffscope::config::Preset;
+mod common;
+
+use common::training::train_preset;
 use diffscope::data::Split;
 use diffscope::diffusion::SamplerKind;
 use diffscope::eval::point_quality;
 use diffscope::model::precision::Precision;
-use diffscope::train::{Trainer, Weights};
-use std::time::Instant;
-use tch::Device;
+use diffscope::train::Weights;
 
 #[test]
 fn swissroll_samples_are_close_to_the_data() {
@@ -45,20 +45,8 @@ fn quality(
     // The tests seed libtorch's process-wide generator: one at a time.
     static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
-    tch::set_num_threads(2);
-    let mut preset = Preset::load("swissroll").unwrap().preset;
-    preset.train.precision = precision;
-    if let Some(s) = steps {
-        preset.train.steps = s;
-    }
-    let steps = preset.train.steps;
-    let mut tr = Trainer::new(preset, Device::Cpu).unwrap();
-    let start = Instant::now();
-    let mut last = 0.0;
-    for _ in 0..steps {
-        last = tr.train_step().unwrap().loss;
-    }
-    let train_secs = start.elapsed().as_secs_f64();
+    let (tr, losses, train_secs) = train_preset("swissroll", precision, steps);
+    let (steps, last) = (losses.len(), losses.last().copied().unwrap_or(0.0));
     let mut opts = tr.sample_options();
     if let Some(k) = ddim {
         opts.sampler = SamplerKind::Ddim;

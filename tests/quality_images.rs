@@ -13,10 +13,12 @@
 //!   Fréchet distance within 10% of float32's and no class missing, as the figures of
 //!   `diffscope eval` measure them.
 
-use diffscope::config::Preset;
+mod common;
+
+use common::training::train_preset;
 use diffscope::eval::image_quality::image_quality;
 use diffscope::model::precision::Precision;
-use diffscope::train::{Trainer, Weights};
+use diffscope::train::Weights;
 use std::time::Instant;
 use tch::Device;
 
@@ -31,19 +33,9 @@ struct Run {
 }
 
 fn train_and_sample(name: &str, precision: Precision, steps: Option<u64>, n: usize) -> Run {
-    tch::set_num_threads(2);
-    let mut preset = Preset::load(name).unwrap().preset;
-    preset.train.precision = precision;
-    if let Some(s) = steps {
-        preset.train.steps = s;
-    }
-    let steps = preset.train.steps;
-    let mut tr = Trainer::new(preset, Device::Cpu).unwrap();
     let start = Instant::now();
-    let mut losses = Vec::new();
-    for _ in 0..steps {
-        losses.push(tr.train_step().unwrap().loss);
-    }
+    let (tr, losses, _) = train_preset(name, precision, steps);
+    let steps = losses.len();
     let tail = &losses[losses.len().saturating_sub(20)..];
     let tail_loss = tail.iter().sum::<f64>() / tail.len() as f64;
     let x = tr

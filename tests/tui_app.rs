@@ -33,6 +33,22 @@ fn training_app() -> App {
     started_app(false)
 }
 
+/// What the worker says when it is ready, for the run `started_app` starts.
+fn run_info(step: u64, saved_step: u64, phase: Phase) -> RunInfo {
+    RunInfo {
+        preset: "swissroll".into(),
+        device: "cpu".into(),
+        parameters: 1000,
+        step,
+        saved_step,
+        total_steps: 6000,
+        item_shape: vec![2],
+        run_dir: PathBuf::from("checkpoints/x"),
+        phase,
+        precision: "fp32".into(),
+    }
+}
+
 /// The same, training in a process of its own (`remote`).
 fn started_app(remote: bool) -> App {
     let mut app = App::new(vec![Theme::default()], 0, Setup::halfblocks("chosen"));
@@ -45,18 +61,7 @@ fn started_app(remote: bool) -> App {
         remote,
     });
     assert!(matches!(fx[..], [Effect::PrepareData(_)]), "{fx:?}");
-    let fx = app.update(Msg::Worker(Event::Ready(RunInfo {
-        preset: "swissroll".into(),
-        device: "cpu".into(),
-        parameters: 1000,
-        step: 0,
-        saved_step: 0,
-        total_steps: 6000,
-        item_shape: vec![2],
-        run_dir: PathBuf::from("checkpoints/x"),
-        phase: Phase::Idle,
-        precision: "fp32".into(),
-    })));
+    let fx = app.update(Msg::Worker(Event::Ready(run_info(0, 0, Phase::Idle))));
     assert_eq!(
         fx,
         vec![
@@ -370,18 +375,7 @@ fn a_workbench_attached_late_counts_the_steps_since_the_newest_checkpoint_as_uns
         loss: None,
         remote: true,
     });
-    let info = |saved_step| RunInfo {
-        preset: "swissroll".into(),
-        device: "cpu".into(),
-        parameters: 1000,
-        step: 120,
-        saved_step,
-        total_steps: 6000,
-        item_shape: vec![2],
-        run_dir: PathBuf::from("checkpoints/x"),
-        phase: Phase::Training,
-        precision: "fp32".into(),
-    };
+    let info = |saved_step| run_info(120, saved_step, Phase::Training);
     app.update(Msg::Worker(Event::Ready(info(0))));
     assert!(app.run.unsaved());
     assert_eq!(
@@ -768,18 +762,7 @@ fn inspecting_a_checkpoint_samples_at_once_and_does_not_train() {
         remote: false,
     });
     assert_eq!(app.run.loss, Some(0.3125), "the checkpoint's loss is shown");
-    let fx = app.update(Msg::Worker(Event::Ready(RunInfo {
-        preset: "swissroll".into(),
-        device: "cpu".into(),
-        parameters: 1000,
-        step: 6000,
-        saved_step: 6000,
-        total_steps: 6000,
-        item_shape: vec![2],
-        run_dir: PathBuf::from("checkpoints/x"),
-        phase: Phase::Idle,
-        precision: "fp32".into(),
-    })));
+    let fx = app.update(Msg::Worker(Event::Ready(run_info(6000, 6000, Phase::Idle))));
     assert!(
         fx.contains(&Effect::LoadLog {
             dir: PathBuf::from("checkpoints/x"),
