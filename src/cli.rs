@@ -1,6 +1,9 @@
 //! The command line.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::config::DEFAULT_PRESET;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -9,15 +12,72 @@ use std::path::PathBuf;
     version,
     about = "A terminal workbench for denoising diffusion models (DDPM)",
     long_about = "A terminal workbench for denoising diffusion models (DDPM).\n\n\
-        With no command, opens the workbench (a terminal UI) on the default preset and \
-        starts training."
+        With no command, opens the workbench (a terminal UI) on the default preset \
+        (glyphs16) and starts training; `diffscope tui` takes the workbench's options.",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Cmd>,
     /// How the workbench draws images: auto, kitty, sixel, iterm2 or halfblocks.
-    #[arg(long, global = true, value_enum)]
+    #[arg(long, value_enum)]
     pub image_protocol: Option<ImageProtocolArg>,
+}
+
+/// Parses the command line; bad usage exits with clap's message. The workbench's options
+/// given without `tui` (`diffscope --preset moons`) get a tip that shows where they go.
+pub fn parse() -> Cli {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    Cli::try_parse_from(&args).unwrap_or_else(|mut e| {
+        let words: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        if let Some(tip) = workbench_tip(&e, &words) {
+            let mut tips = vec![tip.into()];
+            if let Some(ContextValue::StyledStrs(old)) = e.get(ContextKind::Suggested) {
+                tips.extend(old.iter().cloned());
+            }
+            e.insert(ContextKind::Suggested, ContextValue::StyledStrs(tips));
+        }
+        e.exit()
+    })
+}
+
+/// For an option of `diffscope tui` given with no command: the command meant.
+pub fn workbench_tip(e: &clap::Error, args: &[String]) -> Option<String> {
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(bad)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let flag = bad.split('=').next()?.strip_prefix("--")?;
+    let cmd = Cli::command();
+    let rest = args.get(1..)?;
+    let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+    if rest.iter().any(|a| names.contains(&a.as_str())) {
+        return None;
+    }
+    let tui = cmd.find_subcommand("tui")?;
+    if !tui.get_arguments().any(|a| a.get_long() == Some(flag)) {
+        return None;
+    }
+    let words: Vec<String> = rest.iter().map(|w| shell_word(w)).collect();
+    Some(format!(
+        "the workbench's options go after `tui`: did you mean `diffscope tui {}`?",
+        words.join(" ")
+    ))
+}
+
+/// `word` as one shell word: as it is when that is safe, else in single quotes.
+pub fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:=@,".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 /// The `--image-protocol` choices (the workbench maps them to its own).
@@ -54,12 +114,14 @@ pub enum Cmd {
 #[derive(Debug, Args, Clone)]
 pub struct DataArgs {
     /// A preset name or path.
-    #[arg(long)]
+    #[arg(long, default_value = DEFAULT_PRESET)]
     pub preset: String,
-    /// Write a grid (images) or scatter plot (2-D) of what the model will see.
+    /// Write a grid (images) or scatter plot (2-D) of what the model will see (.png), or
+    /// the 2-D points as `x,y` rows (.csv).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Write N items as PNG files (plus labels.csv where labels exist) into this folder.
+    /// Write N items into this folder: PNG files (plus labels.csv where labels exist), or
+    /// points.csv for 2-D points.
     #[arg(long)]
     pub export: Option<PathBuf>,
     /// Items to show or export.
@@ -91,14 +153,19 @@ pub struct TuiArgs {
     /// Start with this theme (dark, light, high-contrast, monochrome or a user theme).
     #[arg(long)]
     pub theme: Option<String>,
+    /// How the workbench draws images: auto, kitty, sixel, iterm2 or halfblocks.
+    #[arg(long, value_enum)]
+    pub image_protocol: Option<ImageProtocolArg>,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct TrainArgs {
     /// A preset name (from presets/, the user's config folder or the built-ins) or a path.
-    #[arg(long, default_value = "swissroll")]
+    #[arg(long, default_value = DEFAULT_PRESET)]
     pub preset: String,
-    /// Total training steps (default: the preset's).
+    /// The total step count to reach, counted from step 0 (default: the preset's
+    /// train.steps). With --resume too: a checkpoint at step 1200 with --steps 1500 trains
+    /// 300 more steps; a total at or below the checkpoint's step is refused.
     #[arg(long)]
     pub steps: Option<u64>,
     /// Seed for data, initialisation and noise (default: the preset's).
@@ -146,6 +213,9 @@ pub struct AttachArgs {
     /// Start with this theme.
     #[arg(long)]
     pub theme: Option<String>,
+    /// How the workbench draws images: auto, kitty, sixel, iterm2 or halfblocks.
+    #[arg(long, value_enum)]
+    pub image_protocol: Option<ImageProtocolArg>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -294,4 +364,64 @@ pub struct EvalArgs {
     /// (GPUs only).
     #[arg(long, value_enum)]
     pub precision: Option<PrecisionArg>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tip(args: &[&str]) -> Option<String> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let e = Cli::try_parse_from(&args).unwrap_err();
+        workbench_tip(&e, &args)
+    }
+
+    #[test]
+    fn workbench_options_without_tui_get_a_tip() {
+        assert_eq!(
+            tip(&["diffscope", "--preset", "moons"]).as_deref(),
+            Some(
+                "the workbench's options go after `tui`: did you mean `diffscope tui --preset \
+                 moons`?"
+            )
+        );
+        assert!(tip(&["diffscope", "--theme=light", "--device", "cpu"])
+            .is_some_and(|t| t.ends_with("`diffscope tui --theme=light --device cpu`?")));
+        // not an option of the workbench, or given to another command
+        assert_eq!(tip(&["diffscope", "--nope"]), None);
+        assert_eq!(tip(&["diffscope", "runs", "--preset", "moons"]), None);
+    }
+
+    #[test]
+    fn only_what_draws_images_takes_image_protocol() {
+        for ok in [
+            &["diffscope", "--image-protocol", "kitty"][..],
+            &["diffscope", "tui", "--image-protocol", "kitty"],
+            &["diffscope", "attach", "--image-protocol", "sixel"],
+        ] {
+            assert!(Cli::try_parse_from(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            &["diffscope", "runs", "--image-protocol", "kitty"][..],
+            &["diffscope", "--image-protocol", "kitty", "runs"],
+            &["diffscope", "train", "--image-protocol", "kitty"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+        let mut cmd = Cli::command();
+        let runs = cmd.find_subcommand_mut("runs").unwrap();
+        assert!(!runs.render_help().to_string().contains("image-protocol"));
+    }
+
+    #[test]
+    fn train_and_data_default_to_the_default_preset() {
+        for args in [&["diffscope", "train"][..], &["diffscope", "data"]] {
+            let preset = match Cli::try_parse_from(args).unwrap().command {
+                Some(Cmd::Train(a)) => a.preset,
+                Some(Cmd::Data(a)) => a.preset,
+                c => panic!("{c:?}"),
+            };
+            assert_eq!(preset, DEFAULT_PRESET);
+        }
+    }
 }

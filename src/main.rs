@@ -1,5 +1,4 @@
-use clap::Parser;
-use diffscope::cli::{Cli, Cmd, ImageProtocolArg};
+use diffscope::cli::{self, Cmd, ImageProtocolArg};
 use diffscope::commands;
 use diffscope::train::wire::Want;
 use diffscope::tui::images::ImageProtocol;
@@ -19,7 +18,7 @@ fn image_protocol(a: Option<ImageProtocolArg>) -> Option<ImageProtocol> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     let result: anyhow::Result<()> = match cli.command {
         None => tui::run(TuiOptions {
             image_protocol: image_protocol(cli.image_protocol),
@@ -29,7 +28,7 @@ fn main() -> ExitCode {
         Some(Cmd::Tui(a)) => tui::run(TuiOptions {
             preset: a.preset,
             checkpoint: a.checkpoint,
-            image_protocol: image_protocol(cli.image_protocol),
+            image_protocol: image_protocol(a.image_protocol),
             device: a.device,
             threads: a.threads,
             theme: a.theme,
@@ -45,7 +44,7 @@ fn main() -> ExitCode {
                 } else {
                     Want::Control
                 },
-                image_protocol: image_protocol(cli.image_protocol),
+                image_protocol: image_protocol(a.image_protocol),
                 device: "auto".into(),
                 theme: a.theme,
                 ..TuiOptions::default()
@@ -60,6 +59,14 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // Stopped by Ctrl-C or `kill`: what was saved and how to go on, not an error.
+        Err(e) if e.is::<commands::train::Interrupted>() => {
+            let code = e
+                .downcast_ref::<commands::train::Interrupted>()
+                .map_or(1, |i| i.exit_code());
+            eprintln!("diffscope: {e}");
+            ExitCode::from(code)
+        }
         Err(e) => {
             // the error and its causes, on one line
             let line = diffscope::util::join_causes(e.chain().map(|c| c.to_string()));

@@ -358,3 +358,173 @@ fn device_and_data_errors_name_the_flag_and_the_value_once() {
     );
     assert_eq!(e.matches("/elsewhere/digits").count(), 1, "{e}");
 }
+
+#[test]
+fn resume_steps_are_the_total_to_reach() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = train_tiny(dir.path());
+    let r = run.to_str().unwrap();
+    for (steps, needle) in [
+        (
+            Some("30"),
+            "--steps 30: the checkpoint is already at step 40",
+        ),
+        (
+            Some("40"),
+            "--steps 40: the checkpoint is already at step 40, so there is nothing",
+        ),
+        (
+            None,
+            "the run is at step 40 of its 40 (train.steps), so there is nothing to train",
+        ),
+    ] {
+        let mut args = vec!["train", "--resume", r];
+        args.extend(steps.iter().flat_map(|s| ["--steps", *s]));
+        let o = diffscope(&args);
+        assert_eq!(o.status.code(), Some(1));
+        assert_one_line_error(&o, needle);
+    }
+    // nothing was trained or saved by the refusals
+    let steps: Vec<_> = std::fs::read_dir(&run)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("step-"))
+        .collect();
+    assert_eq!(steps.len(), 1);
+    // more threads than cores: it trains, with a warning
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let threads = (cores + 1).to_string();
+    let o = diffscope(&[
+        "train",
+        "--resume",
+        r,
+        "--steps",
+        "60",
+        "--threads",
+        &threads,
+    ]);
+    let err = stderr(&o);
+    println!("{err}");
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("trained 20 steps (40 → 60)"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "warning: --threads: {threads} threads on {cores} cores oversubscribes"
+        )),
+        "{err}"
+    );
+    assert!(run.join("step-00000060").is_dir());
+}
+
+#[test]
+fn ctrl_c_saves_says_how_to_resume_and_exits_130() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let preset = dir.path().join("long.ron");
+    let text = std::fs::read_to_string("tests/valid_presets/tiny.ron").unwrap();
+    std::fs::write(&preset, text.replace("steps: 40,", "steps: 100000000,")).unwrap();
+    let run = dir.path().join("my run");
+    let child = Command::new(env!("CARGO_BIN_EXE_diffscope"))
+        .args(["train", "--device", "cpu", "--preset"])
+        .arg(&preset)
+        .arg("--out")
+        .arg(&run)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // training is under way once the run log has rows
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(run.join("metrics.csv")).map_or(true, |t| t.lines().count() < 3) {
+        assert!(start.elapsed().as_secs() < 120, "training did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    println!("{err}");
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    let last = err.trim_end().lines().last().unwrap();
+    assert!(!err.contains("error"), "{err}");
+    assert!(
+        last.starts_with("diffscope: SIGINT: training stopped at step "),
+        "{last}"
+    );
+    let resume = format!("to go on: diffscope train --resume '{}'", run.display());
+    assert!(last.ends_with(&resume), "{last}");
+    assert!(std::fs::read_dir(&run)
+        .unwrap()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("step-")));
+}
+
+#[test]
+fn unknown_themes_and_misplaced_workbench_options_say_what_there_is() {
+    let o = diffscope(&["tui", "--theme", "nosuch"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_one_line_error(
+        &o,
+        "--theme nosuch: no such theme (themes: dark, light, high-contrast, monochrome",
+    );
+    let o = diffscope(&["--preset", "moons"]);
+    let err = stderr(&o);
+    println!("{err}");
+    assert!(!o.status.success());
+    assert!(err.contains("unexpected argument '--preset'"), "{err}");
+    assert!(
+        err.contains("did you mean `diffscope tui --preset moons`?"),
+        "{err}"
+    );
+    // --image-protocol belongs to what draws images
+    let o = diffscope(&["runs", "--help"]);
+    assert!(o.status.success());
+    assert!(!common::stdout(&o).contains("image-protocol"));
+    let o = diffscope(&["tui", "--help"]);
+    assert!(common::stdout(&o).contains("--image-protocol"));
+}
+
+#[test]
+fn data_writes_2d_points_as_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("points.csv");
+    let export = dir.path().join("export");
+    let o = diffscope(&[
+        "data",
+        "--preset",
+        "tests/valid_presets/tiny.ron",
+        "--n",
+        "30",
+        "--out",
+        csv.to_str().unwrap(),
+        "--export",
+        export.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for file in [csv, export.join("points.csv")] {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next(), Some("x,y"));
+        let rows: Vec<Vec<f32>> = lines
+            .map(|l| l.split(',').map(|c| c.parse().unwrap()).collect())
+            .collect();
+        assert_eq!(rows.len(), 30);
+        assert!(rows
+            .iter()
+            .all(|r| r.len() == 2 && r.iter().all(|v| v.is_finite())));
+    }
+    // images have no CSV form
+    assert_one_line_error(
+        &diffscope(&[
+            "data",
+            "--preset",
+            "tests/valid_presets/tiny-unet.ron",
+            "--out",
+            dir.path().join("x.csv").to_str().unwrap(),
+        ]),
+        "CSV output is for 2-D points",
+    );
+}

@@ -34,7 +34,23 @@ fn invalid_fixtures_are_rejected_with_a_location() {
         ("syntax_error.ron", "4:", "Expected identifier"),
         ("zero_timesteps.ron", "", "timesteps"),
         ("negative_lr.ron", "", "train.lr must be positive"),
-        ("unknown_shape.ron", "3:", "Spiral"),
+        (
+            "unknown_shape.ron",
+            "3:",
+            "shape must be one of SwissRoll, Moons, EightGaussians, Checkerboard, Rings, not Spiral",
+        ),
+        (
+            "string_enum.ron",
+            "5:",
+            "schedule must be one of Linear, Cosine, Sigmoid, Quadratic (a bare name, not a \
+             string)",
+        ),
+        ("truncated.ron", "", ": the file ends early (line 4)"),
+        (
+            "sample_steps.ron",
+            "",
+            ": sample.steps is 5000, more than diffusion.timesteps (T = 1000)",
+        ),
     ];
     for (file, position, words) in expect {
         let path = Path::new("tests/invalid_presets").join(file);

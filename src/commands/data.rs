@@ -1,7 +1,7 @@
 //! `diffscope data`: shows (or exports) the training data exactly as the model sees it.
 
 use super::flag_error;
-use super::sample::{check_writable, default_scale, picture};
+use super::sample::{check_writable, default_scale, picture, points_csv};
 use crate::cli::DataArgs;
 use crate::config::Preset;
 use crate::data::{Batcher, ItemKind, Split};
@@ -10,23 +10,33 @@ use crate::render::write_png;
 use crate::util::write_atomic;
 use anyhow::{bail, Context};
 use std::fmt::Write;
+use std::path::Path;
+
+fn has_extension(path: &Path, ext: &str) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case(ext))
+}
 
 pub fn run(a: &DataArgs) -> anyhow::Result<()> {
     if a.n <= 0 {
         bail!("--n {}: at least one item is needed", a.n);
     }
     if a.out.is_none() && a.export.is_none() {
-        bail!("diffscope data: nothing to do; give --out FILE.png and/or --export DIR");
+        bail!(
+            "diffscope data: nothing to do; give --out FILE.png (or FILE.csv for 2-D points) \
+             and/or --export DIR"
+        );
     }
     if a.scale == Some(0) {
         bail!("--scale 0: the scale must be at least 1");
     }
+    let csv_out = a.out.as_ref().is_some_and(|o| has_extension(o, "csv"));
     if let Some(out) = &a.out {
-        if !out
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
-        {
-            bail!("{}: --out writes a .png picture", out.display());
+        if !has_extension(out, "png") && !csv_out {
+            bail!(
+                "{}: --out writes a .png picture (or a .csv file of 2-D points)",
+                out.display()
+            );
         }
         check_writable(out)?;
     }
@@ -60,7 +70,20 @@ pub fn run(a: &DataArgs) -> anyhow::Result<()> {
     for &i in &idx {
         values.extend_from_slice(data.item(i));
     }
-    if let Some(out) = &a.out {
+    let points = data.kind == ItemKind::Points;
+    match &a.out {
+        Some(out) if csv_out && !points => bail!(
+            "{}: CSV output is for 2-D points; write a .png grid (or --export a folder) for \
+             images",
+            out.display()
+        ),
+        Some(out) if csv_out => {
+            write_atomic(out, points_csv(&values, data.item_len()).as_bytes())?;
+            eprintln!("{n} points of {} written to {}", data.name, out.display());
+        }
+        _ => {}
+    }
+    if let Some(out) = a.out.as_ref().filter(|_| !csv_out) {
         let scale = a.scale.unwrap_or_else(|| default_scale(&data.item_shape));
         let reference: &[f32] = if data.kind == ItemKind::Points {
             &data.values
@@ -73,14 +96,14 @@ pub fn run(a: &DataArgs) -> anyhow::Result<()> {
         eprintln!("{n} items of {} written to {}", data.name, out.display());
     }
     if let Some(dir) = &a.export {
-        if data.kind != ItemKind::Image {
-            bail!(
-                "{}: --export writes images; this preset's data are 2-D points",
-                dir.display()
-            );
-        }
         std::fs::create_dir_all(dir)
             .with_context(|| format!("{}: cannot create the folder", dir.display()))?;
+        if points {
+            let file = dir.join("points.csv");
+            write_atomic(&file, points_csv(&values, data.item_len()).as_bytes())?;
+            eprintln!("{n} points exported to {}", file.display());
+            return Ok(());
+        }
         let shape = [
             data.item_shape[0] as usize,
             data.item_shape[1] as usize,

@@ -169,6 +169,36 @@ impl Default for SampleConfig {
     }
 }
 
+/// `sample.steps` as the preset text writes it (None when left out).
+fn written_sample_steps(text: &str) -> Option<usize> {
+    #[derive(Deserialize)]
+    struct Written {
+        #[serde(default)]
+        sample: Option<WrittenSample>,
+    }
+    #[derive(Deserialize)]
+    struct WrittenSample {
+        #[serde(default)]
+        steps: Option<usize>,
+    }
+    super::ron_options()
+        .from_str::<Written>(text)
+        .ok()?
+        .sample?
+        .steps
+}
+
+/// A warning for more libtorch threads than the machine has cores: training runs, but
+/// the threads take turns on the cores.
+pub fn threads_warning(threads: usize, cores: usize) -> Option<String> {
+    (threads > cores).then(|| {
+        format!(
+            "{threads} threads on {cores} cores oversubscribes the CPU (training runs, but \
+             slower than with {cores}); use at most {cores}"
+        )
+    })
+}
+
 /// A preset together with where it came from.
 #[derive(Debug, Clone)]
 pub struct LoadedPreset {
@@ -200,6 +230,11 @@ pub enum PresetError {
     ZeroSamples,
     #[error("sample.eta must be in [0, 1], got {0}")]
     Eta(f64),
+    #[error(
+        "sample.steps is {steps}, more than diffusion.timesteps (T = {t}): respacing cannot \
+         visit more steps than T"
+    )]
+    SampleSteps { steps: usize, t: usize },
     #[error("data: a toy data set needs at least 1 point")]
     NoPoints,
     #[error("model: the MLP denoiser is for 2-D points; images of shape {0:?} need Unet(…)")]
@@ -213,10 +248,17 @@ impl Preset {
     /// Parses and validates preset text; errors name `origin`.
     pub fn parse(text: &str, origin: &Path) -> Result<Preset, ConfigError> {
         let p: Preset = parse_ron(text, origin)?;
-        p.validate().map_err(|source| ConfigError::Invalid {
+        let invalid = |source| ConfigError::Invalid {
             path: origin.to_path_buf(),
             source,
-        })?;
+        };
+        p.validate().map_err(invalid)?;
+        // Left out, sample.steps is T (its default is only an upper bound); written, it
+        // must not ask for more than there are.
+        let t = p.diffusion.timesteps;
+        if let Some(steps) = written_sample_steps(text).filter(|&s| s > t) {
+            return Err(invalid(PresetError::SampleSteps { steps, t }));
+        }
         Ok(p)
     }
 
@@ -320,5 +362,34 @@ impl Preset {
     pub fn to_ron(&self) -> Result<String, ConfigError> {
         ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
             .map_err(|e| ConfigError::Serialise(Box::new(e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn more_threads_than_cores_is_a_warning() {
+        assert_eq!(threads_warning(2, 2), None);
+        assert_eq!(threads_warning(0, 2), None);
+        let w = threads_warning(64, 2).unwrap();
+        assert!(w.starts_with("64 threads on 2 cores oversubscribes"), "{w}");
+    }
+
+    #[test]
+    fn sample_steps_above_t_are_refused_only_when_written() {
+        let base = "(name: \"x\", data: Toy2d((shape: Moons)), model: Mlp(()), diffusion: \
+                    (timesteps: 100)";
+        let origin = Path::new("x.ron");
+        // left out: the default (1000) is only an upper bound
+        assert!(Preset::parse(&format!("{base})"), origin).is_ok());
+        assert!(Preset::parse(&format!("{base}, sample: (steps: 100))"), origin).is_ok());
+        let e = Preset::parse(&format!("{base}, sample: (steps: 5000))"), origin).unwrap_err();
+        assert_eq!(
+            crate::util::one_line(&e),
+            "x.ron: sample.steps is 5000, more than diffusion.timesteps (T = 100): respacing \
+             cannot visit more steps than T"
+        );
     }
 }

@@ -26,15 +26,10 @@ use serde::Deserialize;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-/// The preset `diffscope` opens with no arguments.
-pub const DEFAULT_PRESET: &str = "glyphs16";
-/// Used while the default preset is not available.
-pub const FALLBACK_PRESET: &str = "swissroll";
-
 /// How to start the workbench.
 #[derive(Debug, Clone, Default)]
 pub struct TuiOptions {
-    /// A preset name or path (default: [`DEFAULT_PRESET`]).
+    /// A preset name or path (default: [`crate::config::DEFAULT_PRESET`]).
     pub preset: Option<String>,
     /// Open a checkpoint for inspection instead of training.
     pub checkpoint: Option<PathBuf>,
@@ -70,10 +65,15 @@ impl Settings {
         let Some(path) = crate::config::paths::config_dir().map(|d| d.join("tui.ron")) else {
             return Ok(Settings::default());
         };
-        match std::fs::read_to_string(&path) {
-            Ok(text) => theme::parse_ron(&text, &path).map_err(|e| crate::util::one_line(&e)),
-            Err(_) => Ok(Settings::default()),
+        let settings: Settings = match std::fs::read_to_string(&path) {
+            Ok(text) => theme::parse_ron(&text, &path).map_err(|e| crate::util::one_line(&e))?,
+            Err(_) => return Ok(Settings::default()),
+        };
+        if let Some(name) = &settings.theme {
+            theme::position(&theme::load_all().0, name)
+                .map_err(|e| format!("{}: theme {name:?}: {e}", path.display()))?;
         }
+        Ok(settings)
     }
 }
 
@@ -115,17 +115,10 @@ pub fn first_spec(opts: &TuiOptions) -> RunSpec {
             origin: RunOrigin::Preset(p.clone()),
             train: true,
         },
-        (None, None) => {
-            let name = if crate::config::Preset::load(DEFAULT_PRESET).is_ok() {
-                DEFAULT_PRESET
-            } else {
-                FALLBACK_PRESET
-            };
-            RunSpec {
-                origin: RunOrigin::Preset(name.into()),
-                train: true,
-            }
-        }
+        (None, None) => RunSpec {
+            origin: RunOrigin::Preset(crate::config::DEFAULT_PRESET.into()),
+            train: true,
+        },
     }
 }
 
@@ -187,6 +180,9 @@ pub fn run(opts: TuiOptions) -> anyhow::Result<()> {
 }
 
 fn run_workbench(opts: TuiOptions) -> Result<(), String> {
+    if let Some(name) = &opts.theme {
+        theme::position(&theme::load_all().0, name).map_err(|e| format!("--theme {name}: {e}"))?;
+    }
     if !std::io::stdout().is_terminal() {
         return Err(not_a_terminal_message());
     }

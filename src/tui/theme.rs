@@ -216,6 +216,14 @@ impl Theme {
     }
 }
 
+/// The index of the theme called `name`, or an error that lists the themes there are.
+pub fn position(themes: &[Theme], name: &str) -> Result<usize, String> {
+    themes.iter().position(|t| t.name == name).ok_or_else(|| {
+        let names: Vec<&str> = themes.iter().map(|t| t.name.as_str()).collect();
+        format!("no such theme (themes: {})", names.join(", "))
+    })
+}
+
 /// The themes to cycle through: bundled ones, each overridden by a user file of the same
 /// name, then the user's other themes. Problems with user files are returned as warnings.
 pub fn load_all() -> (Vec<Theme>, Vec<String>) {
