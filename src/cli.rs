@@ -138,7 +138,7 @@ pub struct DataArgs {
 #[derive(Debug, Args, Clone)]
 pub struct TuiArgs {
     /// A preset to train: a name (from presets/, the user's config folder or the built-ins)
-    /// or a path.
+    /// or a path (default: glyphs16).
     #[arg(long, conflicts_with = "checkpoint")]
     pub preset: Option<String>,
     /// Open a checkpoint (a run folder or a step folder) for inspection, without training.
@@ -423,5 +423,21 @@ mod tests {
             };
             assert_eq!(preset, DEFAULT_PRESET);
         }
+        // the help texts that name it name this one
+        let mut cmd = Cli::command();
+        let about = cmd.render_long_help().to_string();
+        assert!(
+            about.contains(&format!("default preset ({DEFAULT_PRESET})")),
+            "{about}"
+        );
+        let tui = cmd
+            .find_subcommand_mut("tui")
+            .unwrap()
+            .render_help()
+            .to_string();
+        assert!(
+            tui.contains(&format!("(default: {DEFAULT_PRESET})")),
+            "{tui}"
+        );
     }
 }

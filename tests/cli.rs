@@ -71,6 +71,19 @@ fn train_then_sample_png_and_csv() {
         csv.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // more reverse steps than T = 50 cannot be visited
+    assert_one_line_error(
+        &diffscope(&[
+            "sample",
+            "--checkpoint",
+            run.to_str().unwrap(),
+            "--steps",
+            "51",
+            "--out",
+            dir.path().join("never.csv").to_str().unwrap(),
+        ]),
+        "--steps 51: more than the checkpoint's T = 50",
+    );
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("x,y"));

@@ -177,6 +177,13 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
         };
     }
     if let Some(s) = a.steps {
+        let t = tr.diffusion.steps();
+        if s > t {
+            bail!(
+                "--steps {s}: more than the checkpoint's T = {t} (respacing cannot visit more \
+                 steps than T)"
+            );
+        }
         opts.steps = s;
     }
     if let Some(e) = a.eta {
