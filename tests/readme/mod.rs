@@ -367,9 +367,7 @@ fn check_synopsis(synopsis: &str) -> Result<(), String> {
             let arg = command
                 .get_arguments()
                 .find(|a| a.get_long() == Some(flag))
-                .ok_or_else(|| {
-                    format!("`{}` has no flag --{flag}", command.get_bin_name_or_name())
-                })?;
+                .ok_or_else(|| format!("`{}` has no flag --{flag}", command_name(command)))?;
             let choices: Vec<String> = arg
                 .get_possible_values()
                 .iter()
@@ -394,16 +392,11 @@ fn check_synopsis(synopsis: &str) -> Result<(), String> {
     Ok(())
 }
 
-trait BinName {
-    fn get_bin_name_or_name(&self) -> String;
-}
-
-impl BinName for clap::Command {
-    fn get_bin_name_or_name(&self) -> String {
-        match self.get_name() {
-            "diffscope" => "diffscope".into(),
-            sub => format!("diffscope {sub}"),
-        }
+/// `diffscope` or `diffscope SUB`, for messages.
+fn command_name(command: &clap::Command) -> String {
+    match command.get_name() {
+        "diffscope" => "diffscope".into(),
+        sub => format!("diffscope {sub}"),
     }
 }
 
