@@ -1,7 +1,10 @@
-//! The headless command line as a user meets it: the forms scripts rely on, and a one-line
-//! error with a non-zero exit (never a panic, never a lost file) for each kind of bad input.
+//! The headless command line as a user meets it: the forms scripts rely on (the READMEs'
+//! too, in readme/), and a one-line error with a non-zero exit (never a panic, never a lost
+//! file) for each kind of bad input.
 
 mod common;
+/// The READMEs' code blocks, read by the program's own parsers.
+mod readme;
 
 use common::{assert_one_line_error, diffscope, stderr, train_tiny};
 use std::path::Path;
