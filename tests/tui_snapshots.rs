@@ -313,3 +313,87 @@ fn a_pane_too_small_for_one_image_says_so() {
         "nothing unreadable is drawn: {screen}"
     );
 }
+
+/// The range of images a pane title shows ("13–18 of 64" → (13, 18)).
+fn shown_range(screen: &str, pane: &str) -> (usize, usize) {
+    let line = screen
+        .lines()
+        .find(|l| l.contains(pane))
+        .unwrap_or_else(|| panic!("no {pane} in\n{screen}"));
+    let rest = &line[line.find(pane).unwrap() + pane.len()..];
+    let range: String = rest
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(|c| c.is_ascii_digit() || *c == '–')
+        .collect();
+    let mut parts = range.split('–').map(|p| p.parse::<usize>().unwrap());
+    let a = parts.next().unwrap();
+    (a, parts.next().unwrap_or(a))
+}
+
+/// Zooming keeps the images in view: the page shown, zoomed or not, holds the first
+/// image that was in view.
+#[test]
+fn zooming_keeps_the_first_image_in_view() {
+    use diffscope::tui::graphics::Setup;
+    let mut app = demo::image_app(Setup::halfblocks("chosen"), 10);
+    // small images, several to a page
+    let s = app.run.samples.as_mut().unwrap();
+    let n = 64usize;
+    s.shape = vec![n as i64, 1, 4, 4];
+    s.values = (0..n * 16).map(|i| (i % 7) as f32 / 3.5 - 1.0).collect();
+    let frame = |app: &mut App| {
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let mut drawn = ui::Drawn::default();
+        t.draw(|f| drawn = ui::draw(f, app)).unwrap();
+        drawn.remember(&mut app.view);
+        t.backend().to_string()
+    };
+    frame(&mut app);
+    key(&mut app, KeyCode::Char(']'));
+    key(&mut app, KeyCode::Char(']'));
+    let (a, b) = shown_range(&frame(&mut app), "Samples · ");
+    assert!(a > 1 && b < 64, "a middle page: {a}–{b}");
+    key(&mut app, KeyCode::Char('z'));
+    let (za, zb) = shown_range(&frame(&mut app), "Samples · ");
+    assert!(zb - za > b - a, "zoomed, a page holds more: {za}–{zb}");
+    assert!(za <= a && a <= zb, "{a} in view after zooming: {za}–{zb}");
+    key(&mut app, KeyCode::Char(']'));
+    let (za, zb) = shown_range(&frame(&mut app), "Samples · ");
+    key(&mut app, KeyCode::Char('z'));
+    let (a, b) = shown_range(&frame(&mut app), "Samples · ");
+    assert!(a <= za && za <= b, "{za} in view after unzooming: {a}–{b}");
+    assert!(zb <= 64);
+}
+
+/// The help fits the smallest terminal: nothing is cut, and what does not fit scrolls.
+#[test]
+fn help_is_readable_at_the_minimum_size() {
+    for (w, h) in SIZES {
+        let mut app = demo::app();
+        key(&mut app, KeyCode::Char('?'));
+        let screen = render(&app, w, h);
+        for full in [
+            "quit (offers to save, or to leave training running)",
+            "checkpoint browser",
+            "t + 10% of T",
+        ] {
+            assert!(screen.contains(full), "{w}×{h}: {full}\n{screen}");
+        }
+        assert!(!screen.contains("any key"), "{screen}");
+    }
+    // at 80×24 the help scrolls to its end, where the last keys are
+    let mut app = demo::app();
+    key(&mut app, KeyCode::Char('?'));
+    let area = ratatui::layout::Rect::new(0, 0, 80, 24);
+    app.view.help_extent = diffscope::tui::panes::overlays::help_extent(&app, area);
+    assert!(
+        app.view.help_extent.1 > 0,
+        "the help is longer than a screen"
+    );
+    assert!(!render(&app, 80, 24).contains("Anywhere"));
+    key(&mut app, KeyCode::End);
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("Anywhere"), "{screen}");
+    assert!(screen.contains("of "), "says where it is: {screen}");
+}

@@ -290,7 +290,7 @@ impl Runtime {
         if terminal.draw(|f| drawn = ui::draw(f, app)).is_err() {
             return;
         }
-        app.view.page_counts = drawn.pages;
+        drawn.remember(&mut app.view);
         if !self.graphics.graphic() {
             return;
         }

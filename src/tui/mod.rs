@@ -129,6 +129,20 @@ pub fn first_spec(opts: &TuiOptions) -> RunSpec {
     }
 }
 
+/// Resolves the first run before the workbench starts, so that bad input is a plain
+/// one-line error: a checkpoint to open is read and its files checked against their
+/// checksums, as the command line does (a corrupt one is refused, not half opened).
+pub fn first_plan(opts: &TuiOptions) -> Result<crate::train::runs::RunPlan, String> {
+    use crate::train::{checkpoint, integrity, worker::Origin};
+    let plan = event::plan(&first_spec(opts))?;
+    if let Some(Origin::Checkpoint(dir)) = &plan.origin {
+        checkpoint::read(dir)
+            .and_then(|ck| integrity::verify(&ck))
+            .map_err(|e| crate::util::one_line(&e))?;
+    }
+    Ok(plan)
+}
+
 /// The themes and the index to start with (monochrome when `NO_COLOR` is set).
 pub fn themes(wanted: Option<&str>) -> (Vec<theme::Theme>, usize, Vec<String>) {
     let (themes, warnings) = theme::load_all();
@@ -198,7 +212,7 @@ fn run_workbench(opts: TuiOptions) -> Result<(), String> {
     let settings = Settings::load()?;
     let device = crate::train::parse_device(&opts.device).map_err(|e| crate::util::one_line(&e))?;
     // Resolve the first run before touching the terminal, so bad input is a plain error.
-    let first = event::plan(&first_spec(&opts))?;
+    let first = first_plan(&opts)?;
     let (themes, theme_idx, warnings) = themes(opts.theme.as_deref().or(settings.theme.as_deref()));
     let choice = opts
         .image_protocol
