@@ -396,3 +396,80 @@ fn help_is_readable_at_the_minimum_size() {
     assert!(screen.contains("Anywhere"), "{screen}");
     assert!(screen.contains("of "), "says where it is: {screen}");
 }
+
+/// Labels are left out whole rather than cut: the compare legend's figures, the bound
+/// figures under the samples, the image protocol's reason; and the loss axis of
+/// non-negative losses starts at 0 or above.
+#[test]
+fn labels_fit_whole_and_the_loss_axis_stays_non_negative() {
+    use diffscope::tui::app::{ComparedRun, Comparison};
+    use diffscope::tui::graphics::Setup;
+    let run = |name: &str, bound| ComparedRun {
+        name: name.into(),
+        preset: "swissroll".into(),
+        loss: (1..50).map(|i| (i as f64 * 10.0, 1.0 / i as f64)).collect(),
+        per_t: None,
+        bound,
+    };
+    let mut app = demo::app();
+    app.update(Msg::Compared(Box::new(Comparison {
+        runs: vec![
+            run(
+                "swissroll-20261125-130501",
+                Some((0.4132, "nats/dim".into())),
+            ),
+            run("swissroll-20261126-090000", None),
+        ],
+        differences: vec![],
+        notices: vec![],
+    })));
+    for (w, h) in SIZES {
+        let screen = render(&app, w, h);
+        for line in screen.lines().filter(|l| l.contains("━━ swissroll-")) {
+            let legend = line.split('│').nth(1).unwrap().trim_end();
+            assert!(
+                legend.ends_with("swissroll")
+                    || legend.ends_with("nats/dim")
+                    || legend.contains("loss 0.0204")
+                    || legend.ends_with("-130501")
+                    || legend.ends_with("-090000"),
+                "{w}×{h}: cut: {legend:?}"
+            );
+            assert!(!legend.contains("bound -"), "no empty figures: {legend:?}");
+        }
+        // the loss axis: no label below 0
+        assert!(!screen.contains("│-0."), "{screen}");
+    }
+
+    let mut app = demo::app();
+    app.graphics = Setup::halfblocks("tmux without graphics passthrough");
+    app.run.evaluation = Some(Box::new(diffscope::train::protocol::Evaluation {
+        id: 1,
+        step: 2400,
+        ema: true,
+        unit: "nats/dim".into(),
+        bits: false,
+        total: 0.413,
+        total_se: 0.035,
+        prior: 0.0,
+        diffusion: 0.4,
+        decoder: 0.013,
+        quality: Default::default(),
+        per_t: vec![],
+        summary: "bound 0.413 nats/dim · SW/noise 0.25".into(),
+        lines: vec![],
+    }));
+    for (w, h) in SIZES {
+        let screen = render(&app, w, h);
+        assert!(!screen.contains("(b refr╯"), "{w}×{h}: {screen}");
+        let gauges = screen.lines().nth(1).unwrap();
+        assert!(
+            gauges.contains("images: half-blocks (tmux without graphics passthrough)")
+                || gauges
+                    .trim_end_matches('"')
+                    .trim_end()
+                    .ends_with("images: half-blocks"),
+            "{w}×{h}: {gauges}"
+        );
+    }
+}

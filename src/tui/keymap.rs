@@ -538,7 +538,8 @@ pub const BINDINGS: &[Binding] = &[
         Leave,
         Yes,
         "stop training, save a checkpoint, quit",
-        "stop and save"
+        "stop and save",
+        Detachable
     ),
     b!(
         ch('n'),
@@ -546,7 +547,8 @@ pub const BINDINGS: &[Binding] = &[
         Leave,
         No,
         "stop training without saving, quit",
-        "stop"
+        "stop",
+        Detachable
     ),
     b!(
         ch('d'),
@@ -554,16 +556,26 @@ pub const BINDINGS: &[Binding] = &[
         Leave,
         Detach,
         "detach: quit, training goes on",
-        "leave running"
+        "leave running",
+        Detachable
     ),
-    b!(k(KeyCode::Esc, NONE), "Esc", Leave, Close, "back", "back"),
+    b!(
+        k(KeyCode::Esc, NONE),
+        "Esc",
+        Leave,
+        Close,
+        "back",
+        "back",
+        Detachable
+    ),
     b!(
         k(KeyCode::Char('c'), CTRL),
         "^C",
         Leave,
         Quit,
         "stop training, save a checkpoint, quit",
-        ""
+        "",
+        Detachable
     ),
     b!(ch('w'), "w", Attach, Watch, "watch it read-only", "watch"),
     b!(

@@ -65,15 +65,25 @@ pub fn title(app: &App, shown: Option<String>) -> String {
     }
 }
 
-/// The latest evaluation's figures (or that one is running), for the pane's lower edge.
-pub fn figures(app: &App) -> Option<String> {
+/// The latest evaluation's figures (or that one is running), for the pane's lower edge
+/// of `width` columns: the hint to refresh them goes first when they do not fit, then
+/// the summary is cut with an ellipsis.
+pub fn figures(app: &App, width: u16) -> Option<String> {
     if app.run.evaluating.is_some() {
         return Some(" evaluating… ".into());
     }
-    app.run
-        .evaluation
-        .as_ref()
-        .map(|e| format!(" step {}: {} (b refreshes) ", e.step, e.summary))
+    let e = app.run.evaluation.as_ref()?;
+    let room = (width as usize).saturating_sub(2);
+    let full = format!(" step {}: {} (b refreshes) ", e.step, e.summary);
+    if full.chars().count() <= room {
+        return Some(full);
+    }
+    let short = format!(" step {}: {} ", e.step, e.summary);
+    if short.chars().count() <= room {
+        return Some(short);
+    }
+    let cut: String = short.chars().take(room.saturating_sub(2)).collect();
+    Some(format!("{}… ", cut.trim_end()))
 }
 
 /// Draws the pane; returns its pages of images and the images on a full page.
@@ -97,7 +107,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
         th,
         app.view.focus == Focus::Samples,
     );
-    if let Some(text) = figures(app) {
+    if let Some(text) = figures(app, area.width) {
         b = b.title_bottom(Span::styled(text, faint(th)));
     }
     let Some(s) = &app.run.samples else {
