@@ -11,7 +11,8 @@
 //!
 //! Each save is written into a hidden temporary folder, every file is fsynced, and the
 //! folder is renamed into place: a kill during a save never leaves a broken checkpoint.
-//! `meta.ron` is written last, so a step folder without it is ignored.
+//! `meta.ron` is written last, so a step folder without it is ignored. A step folder
+//! that exists is never replaced: saving a step again writes nothing.
 //!
 //! (Over 400 lines: writing, reading and checking checkpoints, and their error type.)
 
