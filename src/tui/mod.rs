@@ -129,18 +129,10 @@ pub fn first_spec(opts: &TuiOptions) -> RunSpec {
     }
 }
 
-/// Resolves the first run before the workbench starts, so that bad input is a plain
-/// one-line error: a checkpoint to open is read and its files checked against their
-/// checksums, as the command line does (a corrupt one is refused, not half opened).
+/// Resolves the first run before the workbench starts, so that bad input (a corrupt
+/// checkpoint among it) is a plain one-line error and the screen is never touched.
 pub fn first_plan(opts: &TuiOptions) -> Result<crate::train::runs::RunPlan, String> {
-    use crate::train::{checkpoint, integrity, worker::Origin};
-    let plan = event::plan(&first_spec(opts))?;
-    if let Some(Origin::Checkpoint(dir)) = &plan.origin {
-        checkpoint::read(dir)
-            .and_then(|ck| integrity::verify(&ck))
-            .map_err(|e| crate::util::one_line(&e))?;
-    }
-    Ok(plan)
+    event::plan(&first_spec(opts))
 }
 
 /// The themes and the index to start with (monochrome when `NO_COLOR` is set).
