@@ -778,7 +778,12 @@ fn inspecting_a_checkpoint_samples_at_once_and_does_not_train() {
     assert!(app.update(ch('w')).is_empty(), "w saves nothing");
     let n = app.notice.clone().unwrap();
     assert!(n.text.starts_with("nothing to save"), "{n:?}");
-    assert!(n.text.contains("checkpoints/x/step-00006000"), "{n:?}");
+    assert!(n.text.contains("on disk already"), "{n:?}");
+    let screen = draw(&app, 80, 24);
+    assert!(
+        screen.contains(&n.text),
+        "the notice fits at 80×24: {screen}"
+    );
     // keys that do not apply are not offered
     let now = app.situation();
     let hints = diffscope::tui::keymap::hints(&app.contexts(), &now);
@@ -794,6 +799,10 @@ fn inspecting_a_checkpoint_samples_at_once_and_does_not_train() {
             assert!(!status.contains(gone), "{gone}: {status}");
         }
         assert!(status.contains("inspecting"), "{status}");
+        assert!(
+            status.contains("checkpoint at step 6000 of 6000"),
+            "{status}"
+        );
         let footer = screen.lines().last().unwrap();
         for gone in ["pause", "save", "detach"] {
             assert!(!footer.contains(gone), "{gone}: {footer}");

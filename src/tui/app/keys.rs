@@ -112,10 +112,9 @@ impl App {
                 return self.sample_request();
             }
             Action::SamplerMenu => self.overlay = Overlay::Menu { field: 0 },
-            Action::Save if !self.run.training => self.notify(format!(
-                "nothing to save: {} is open for inspection, and is on disk as it is",
-                self.run.source
-            )),
+            Action::Save if !self.run.training => {
+                self.notify("nothing to save: a checkpoint open for inspection is on disk already")
+            }
             Action::Save if self.run.alive => {
                 self.notify("saving…");
                 return vec![Effect::Send(Command::Save { manual: true })];

@@ -144,10 +144,7 @@ pub fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     } else if app.run.preset.is_some() {
         f.render_widget(
             Paragraph::new(Span::styled(
-                format!(
-                    " a checkpoint of step {} ({} planned), not training",
-                    app.run.step, app.run.total
-                ),
+                format!(" checkpoint at step {} of {}", app.run.step, app.run.total),
                 faint(th),
             )),
             g1,
