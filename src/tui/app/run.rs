@@ -142,16 +142,21 @@ pub enum Pace {
 impl RunState {
     /// The pace of training at `now`.
     pub fn pace(&self, now: Instant) -> Pace {
-        let r = self;
-        let busy = r.sampling.is_some() || r.evaluating.is_some();
-        let going = r.training && r.alive && !r.paused && !r.finished && r.stopped.is_none();
-        let (Some(at), true, false) = (r.last_report, going && r.info.is_some(), busy) else {
+        let going = self.training
+            && self.alive
+            && self.info.is_some()
+            && !self.paused
+            && !self.finished
+            && self.stopped.is_none();
+        // Sampling and evaluating hold training up, and have gauges of their own.
+        let busy = self.sampling.is_some() || self.evaluating.is_some();
+        let Some(at) = self.last_report.filter(|_| going && !busy) else {
             return Pace::OnTime;
         };
         let waited = now.saturating_duration_since(at).as_secs_f64();
-        let every = r.preset.as_ref().map_or(1, |p| p.train.log_every.max(1)) as f64;
+        let every = self.preset.as_ref().map_or(1, |p| p.train.log_every.max(1)) as f64;
         // Before the first speed is known, the usual wait is not: never "stalled" then.
-        let interval = (r.steps_per_sec > 0.0).then(|| every / r.steps_per_sec);
+        let interval = (self.steps_per_sec > 0.0).then(|| every / self.steps_per_sec);
         match interval {
             Some(i) if waited > STALLED_S.max(10.0 * i) => Pace::Stalled(waited),
             Some(i) if waited > LATE_S.max(3.0 * i) => Pace::Late(waited),
