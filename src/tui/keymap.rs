@@ -1,5 +1,6 @@
-//! The key map: one table of (key, context, action, description). The footer hints and the
-//! help overlay are both generated from it, so they never disagree with what the keys do.
+//! The key map: one table of (key, context, action, description, when it applies). The
+//! footer hints and the help overlay are both generated from it, so they never disagree
+//! with what the keys do, and neither offers a key that does not apply to the open run.
 //! (Longer than most files: it is the table, one binding a few lines.)
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -130,12 +131,6 @@ pub struct Situation {
 }
 
 impl Situation {
-    /// Every binding applies (the help of a workbench that trains in its own process).
-    pub const ALL: Situation = Situation {
-        training: true,
-        detachable: true,
-    };
-
     pub fn allows(&self, a: Applies) -> bool {
         match a {
             Applies::Always => true,
