@@ -774,15 +774,157 @@ fn inspecting_a_checkpoint_samples_at_once_and_does_not_train() {
     assert!(!fx.contains(&Effect::Send(Command::Start)));
     assert!(app.update(ch(' ')).is_empty(), "nothing to pause");
     assert!(!app.run.unsaved());
+    // nothing new to save: w says so, and asks the worker for nothing
+    assert!(app.update(ch('w')).is_empty(), "w saves nothing");
+    let n = app.notice.clone().unwrap();
+    assert!(n.text.starts_with("nothing to save"), "{n:?}");
+    assert!(n.text.contains("on disk already"), "{n:?}");
+    let screen = draw(&app, 80, 24);
+    assert!(
+        screen.contains(&n.text),
+        "the notice fits at 80×24: {screen}"
+    );
+    // keys that do not apply are not offered
+    let now = app.situation();
+    let hints = diffscope::tui::keymap::hints(&app.contexts(), &now);
+    for gone in ["pause", "save", "detach"] {
+        assert!(!hints.iter().any(|(_, h)| *h == gone), "{gone}: {hints:?}");
+    }
+    assert!(hints.iter().any(|(_, h)| *h == "sample"), "{hints:?}");
+    // nor figures of training that is not happening
+    for (w, h) in [(80, 24), (160, 48)] {
+        let screen = draw(&app, w, h);
+        let status: String = screen.lines().take(2).collect();
+        for gone in ["lr ", "it/s", "ETA", "train "] {
+            assert!(!status.contains(gone), "{gone}: {status}");
+        }
+        assert!(status.contains("inspecting"), "{status}");
+        assert!(
+            status.contains("checkpoint at step 6000 of 6000"),
+            "{status}"
+        );
+        let footer = screen.lines().last().unwrap();
+        for gone in ["pause", "save", "detach"] {
+            assert!(!footer.contains(gone), "{gone}: {footer}");
+        }
+    }
 }
 
 #[test]
-fn help_opens_with_question_mark_and_any_key_closes_it() {
+fn keys_that_apply_to_a_training_run_are_offered() {
+    let hints_of = |app: &App| diffscope::tui::keymap::hints(&app.contexts(), &app.situation());
+    let app = training_app();
+    let h = hints_of(&app);
+    assert!(h.iter().any(|(_, h)| *h == "pause"), "{h:?}");
+    assert!(h.iter().any(|(_, h)| *h == "save"), "{h:?}");
+    assert!(
+        !h.iter().any(|(_, h)| *h == "detach"),
+        "in this process: {h:?}"
+    );
+    let h = hints_of(&started_app(true));
+    assert!(
+        h.iter().any(|(_, h)| *h == "detach"),
+        "its own process: {h:?}"
+    );
+}
+
+/// The speed keeps its significant digits, and a wait for progress is shown once it
+/// grows, then called a stall.
+#[test]
+fn the_status_bar_tells_slow_and_stalled_training() {
+    use diffscope::tui::app::Pace;
+    use diffscope::tui::panes::status::speed;
+    use std::time::{Duration, Instant};
+    assert_eq!(speed(120.4), "120it/s");
+    assert_eq!(speed(13.0), "13it/s");
+    assert_eq!(speed(3.44), "3.4it/s");
+    assert_eq!(speed(0.37), "2.7s/it");
+    assert_eq!(speed(0.05), "20s/it");
+    assert_eq!(speed(0.0), "-it/s");
+
+    let mut app = training_app();
+    // swissroll reports every log_every steps; at 100 it/s that is well under a second
+    app.update(progress(100, 0.5));
+    let now = Instant::now();
+    assert_eq!(app.run.pace(now), Pace::OnTime);
+    let at = app.run.last_report.unwrap();
+    assert!(matches!(app.run.pace(at + Duration::from_secs(12)), Pace::Late(s) if s >= 12.0));
+    assert!(matches!(app.run.pace(at + Duration::from_secs(70)), Pace::Stalled(s) if s >= 70.0));
+    // paused: nothing is late
+    app.update(Msg::Worker(Event::Paused));
+    assert_eq!(app.run.pace(at + Duration::from_secs(70)), Pace::OnTime);
+    app.update(Msg::Worker(Event::Resumed));
+    // a run at 0.37 it/s waits long between reports: not late after 70 s
+    app.update(Msg::Worker(Event::Progress {
+        step: 200,
+        loss: 0.4,
+        quarter_losses: [None; 4],
+        lr: 1e-3,
+        grad_norm: 1.0,
+        steps_per_sec: 0.37,
+    }));
+    let at = app.run.last_report.unwrap();
+    assert_eq!(app.run.pace(at + Duration::from_secs(70)), Pace::OnTime);
+
+    // drawn: the wait and the stall, in place of the ETA
+    app.update(progress(300, 0.3));
+    app.run.last_report = Some(Instant::now() - Duration::from_secs(70));
+    let screen = draw(&app, 160, 48);
+    let top = screen.lines().next().unwrap();
+    assert!(top.contains("no report for 1m 10s"), "{top}");
+    assert!(top.contains("stalled"), "{top}");
+    assert!(!top.contains("ETA"), "{top}");
+    app.run.last_report = Some(Instant::now());
+    let top = draw(&app, 160, 48).lines().next().unwrap().to_string();
+    assert!(top.contains("100it/s") && top.contains("ETA") && top.contains("training"));
+}
+
+fn draw(app: &App, w: u16, h: u16) -> String {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| {
+        diffscope::tui::ui::draw(f, app);
+    })
+    .unwrap();
+    let buf = t.backend().buffer();
+    (0..h)
+        .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
+        .collect()
+}
+
+#[test]
+fn help_scrolls_and_only_esc_question_mark_or_q_close_it() {
     let mut app = training_app();
     app.update(ch('?'));
     assert_eq!(app.overlay, Overlay::Help);
-    app.update(key(KeyCode::Esc));
-    assert_eq!(app.overlay, Overlay::None);
+    // as drawn: 20 lines on a screen, 50 more below
+    app.view.help_extent = (20, 50);
+    for c in ['x', 'w', ' ', 's'] {
+        assert!(app.update(ch(c)).is_empty());
+        assert_eq!(app.overlay, Overlay::Help, "{c:?} does not close the help");
+    }
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Down));
+    assert_eq!(app.view.help_scroll, 2);
+    app.update(key(KeyCode::Up));
+    assert_eq!(app.view.help_scroll, 1);
+    app.update(key(KeyCode::PageDown));
+    assert_eq!(app.view.help_scroll, 21);
+    app.update(key(KeyCode::PageDown));
+    app.update(key(KeyCode::PageDown));
+    assert_eq!(app.view.help_scroll, 50, "no further than the end");
+    app.update(key(KeyCode::PageUp));
+    assert_eq!(app.view.help_scroll, 30);
+    app.update(key(KeyCode::Home));
+    assert_eq!(app.view.help_scroll, 0);
+    app.update(key(KeyCode::End));
+    assert_eq!(app.view.help_scroll, 50);
+    for close in [key(KeyCode::Esc), ch('?'), ch('q')] {
+        app.update(close);
+        assert_eq!(app.overlay, Overlay::None);
+        assert!(!app.quitting);
+        app.update(ch('?'));
+        assert_eq!(app.view.help_scroll, 0, "opens at the top");
+    }
 }
 
 #[test]
@@ -804,17 +946,21 @@ fn focus_zoom_and_pages_follow_the_keys() {
     let mut app = training_app();
     assert_eq!(app.view.focus, Focus::Samples);
     app.view.page_counts = (3, 2);
+    app.view.per_page = (6, 4);
     app.update(ch(']'));
     app.update(ch(']'));
-    assert_eq!(app.view.sample_page, 2);
+    assert_eq!(
+        app.view.sample_first, 12,
+        "the first image of the third page"
+    );
     app.update(ch(']'));
-    assert_eq!(app.view.sample_page, 0, "paging wraps around");
+    assert_eq!(app.view.sample_first, 0, "paging wraps around");
     app.update(ch('['));
-    assert_eq!(app.view.sample_page, 2);
+    assert_eq!(app.view.sample_first, 12);
     app.update(key(KeyCode::Tab));
     assert_eq!(app.view.focus, Focus::Inspector);
     app.update(ch('['));
-    assert_eq!((app.inspector.page, app.view.sample_page), (1, 2));
+    assert_eq!((app.inspector.first, app.view.sample_first), (4, 12));
     app.update(ch('z'));
     assert!(app.view.zoom);
     app.update(key(KeyCode::Tab));
@@ -890,4 +1036,100 @@ fn b_evaluates_on_demand_and_shows_the_bound_terms() {
         message: "no data".into(),
     }));
     assert_eq!(app.run.evaluating, None);
+}
+
+/// The files of a step folder, byte for byte.
+fn folder_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().to_string();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// `w` on a checkpoint opened for inspection, down to the worker: nothing on disk
+/// changes (its meta.ron keeps the command that trained it), and that is said. A save of
+/// a step that is on disk already is refused by the checkpoint writer itself. A corrupt
+/// checkpoint is refused before the workbench starts, in one line naming the file.
+#[test]
+fn saving_never_replaces_a_checkpoint_on_disk() {
+    use diffscope::train::checkpoint::{self, CheckpointError};
+    use diffscope::train::runs::{self, Launch, Overrides, RunOrigin, RunSpec};
+    use diffscope::train::Trainer;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = demo::preset();
+    p.train.batch_size = 16;
+    let mut tr = Trainer::new(p, tch::Device::Cpu).unwrap();
+    tr.command = "diffscope train --preset swissroll".into();
+    tr.train_step().unwrap();
+    let saved = tr.save(dir.path(), false).unwrap();
+    let before = folder_bytes(&saved);
+    assert!(before.iter().any(|(n, _)| n == "meta.ron"));
+
+    // the writer refuses the same step again, by hand or not
+    for manual in [true, false] {
+        match tr.save(dir.path(), manual) {
+            Err(CheckpointError::AlreadySaved { path }) => assert_eq!(path, saved),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(folder_bytes(&saved), before);
+
+    // the workbench's worker for a checkpoint opened for inspection
+    let spec = RunSpec {
+        origin: RunOrigin::Checkpoint(saved.clone()),
+        train: false,
+    };
+    let plan = runs::plan(&spec, &Overrides::default()).unwrap();
+    let launch = Launch {
+        device: tch::Device::Cpu,
+        threads: 1,
+        total_steps: None,
+        seed: None,
+        precision: None,
+    };
+    let h = runs::start(plan, &launch).unwrap();
+    let next = || h.events.recv_timeout(Duration::from_secs(60)).unwrap();
+    while !matches!(next(), Event::Ready(_)) {}
+    h.commands.send(Command::Save { manual: true }).unwrap();
+    let note = loop {
+        match next() {
+            Event::Notice(n) if n.contains("already saved") => break n,
+            Event::Failed { what, message } => panic!("{what:?}: {message}"),
+            _ => {}
+        }
+    };
+    assert!(note.contains(&saved.display().to_string()), "{note}");
+    h.commands.send(Command::Shutdown { save: true }).unwrap();
+    while next() != Event::Exited {}
+    assert_eq!(folder_bytes(&saved), before, "nothing rewritten");
+    let meta = std::fs::read_to_string(saved.join("meta.ron")).unwrap();
+    assert!(
+        meta.contains("diffscope train --preset swissroll"),
+        "{meta}"
+    );
+    assert_eq!(checkpoint::list_steps(dir.path()).unwrap().len(), 1);
+
+    // corrupt: `tui --checkpoint` refuses it before the screen is touched
+    let model = saved.join("model.safetensors");
+    let mut bytes = std::fs::read(&model).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    std::fs::write(&model, bytes).unwrap();
+    let opts = diffscope::tui::TuiOptions {
+        checkpoint: Some(saved.clone()),
+        ..Default::default()
+    };
+    let Err(e) = diffscope::tui::first_plan(&opts) else {
+        panic!("a corrupt checkpoint was opened");
+    };
+    assert!(e.contains(&model.display().to_string()), "{e}");
+    assert!(e.contains("checksum"), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
 }

@@ -47,15 +47,17 @@ fn the_workbench_trains_scrubs_helps_and_quits_cleanly_in_tmux() {
     t.keys(&["End"]);
     t.wait("t = T", 10, |s| s.contains("t = 100/100"));
 
-    // Help opens over the screen and closes on a key.
+    // Help opens over the screen; other keys leave it open, Esc closes it.
     t.keys(&["?"]);
-    t.wait("the help overlay", 10, |s| {
-        s.contains("Help · any key closes")
-    });
-    t.keys(&["Space"]);
-    t.wait("help to close", 10, |s| {
-        !s.contains("Help · any key closes")
-    });
+    t.wait("the help overlay", 10, |s| s.contains("Help ·"));
+    t.keys(&["Space", "Down"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        t.screen().contains("Help ·"),
+        "space does not close the help"
+    );
+    t.keys(&["Escape"]);
+    t.wait("help to close", 10, |s| !s.contains("Help ·"));
 
     // Quit without saving: training runs in a process of its own, so quitting asks
     // whether to stop it (saving or not) or to leave it running.
@@ -122,6 +124,33 @@ fn bad_input_and_small_terminals_get_a_message_in_tmux() {
     t.start(70, 20, None, &cmd);
     let s = t.wait("the command to exit", 60, |s| s.contains("EXIT=1"));
     assert!(s.contains("80×24") && s.contains("headless"), "{s}");
+    t.run(&["kill-session", "-t", "e2e"]);
+
+    // A corrupt checkpoint is refused before the workbench starts, like the command
+    // line refuses it: one line that names the file.
+    let dir = tempfile::tempdir().unwrap();
+    let mut tr =
+        diffscope::train::Trainer::new(diffscope::tui::demo::preset(), tch::Device::Cpu).unwrap();
+    tr.train_step().unwrap();
+    let saved = tr.save(dir.path(), false).unwrap();
+    let model = saved.join("model.safetensors");
+    let mut bytes = std::fs::read(&model).unwrap();
+    bytes[100] ^= 0x55;
+    std::fs::write(&model, bytes).unwrap();
+    let cmd = format!(
+        "{bin} tui --checkpoint {}; echo EXIT=$?; sleep 30",
+        saved.display()
+    );
+    t.start(160, 30, None, &cmd);
+    let s = t.wait("the command to exit", 60, |s| s.contains("EXIT=1"));
+    let flat: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("model.safetensors: checksum mismatch"), "{s}");
+    assert!(!s.contains("Process ·"), "no workbench: {s}");
+    assert_eq!(
+        t.run(&["display", "-p", "-t", "e2e", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
 }
 
 /// Step folders under `dir/checkpoints`.

@@ -313,3 +313,163 @@ fn a_pane_too_small_for_one_image_says_so() {
         "nothing unreadable is drawn: {screen}"
     );
 }
+
+/// The range of images a pane title shows: "13–18 of 64" → (13, 18), "image 5 of 64"
+/// → (5, 5), "64 of 64" → (1, 64).
+fn shown_range(screen: &str, pane: &str) -> (usize, usize) {
+    let line = screen
+        .lines()
+        .find(|l| l.contains(pane))
+        .unwrap_or_else(|| panic!("no {pane} in\n{screen}"));
+    let rest = &line[line.find(pane).unwrap() + pane.len()..];
+    let label = rest.split(" of ").next().unwrap();
+    let num = |t: &str| t.trim().parse::<usize>().unwrap();
+    match (label.strip_prefix("image "), label.split_once('–')) {
+        (Some(k), _) => (num(k), num(k)),
+        (None, Some((a, b))) => (num(a), num(b)),
+        (None, None) => (1, num(label)),
+    }
+}
+
+/// Zooming keeps the images in view: the page shown, zoomed or not, holds the first
+/// image that was in view.
+#[test]
+fn zooming_keeps_the_first_image_in_view() {
+    use diffscope::tui::graphics::Setup;
+    let mut app = demo::image_app(Setup::halfblocks("chosen"), 10);
+    // small images, several to a page
+    let s = app.run.samples.as_mut().unwrap();
+    let n = 400usize;
+    s.shape = vec![n as i64, 1, 4, 4];
+    s.values = (0..n * 16).map(|i| (i % 7) as f32 / 3.5 - 1.0).collect();
+    let frame = |app: &mut App| {
+        let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        let mut drawn = ui::Drawn::default();
+        t.draw(|f| drawn = ui::draw(f, app)).unwrap();
+        drawn.remember(&mut app.view);
+        t.backend().to_string()
+    };
+    frame(&mut app);
+    key(&mut app, KeyCode::Char(']'));
+    key(&mut app, KeyCode::Char(']'));
+    let (a, b) = shown_range(&frame(&mut app), "Samples · ");
+    assert!(a > 1 && b < n, "a middle page: {a}–{b}");
+    key(&mut app, KeyCode::Char('z'));
+    let (za, zb) = shown_range(&frame(&mut app), "Samples · ");
+    assert!(zb - za > b - a, "zoomed, a page holds more: {za}–{zb}");
+    assert!(za <= a && a <= zb, "{a} in view after zooming: {za}–{zb}");
+    key(&mut app, KeyCode::Char(']'));
+    let (za, zb) = shown_range(&frame(&mut app), "Samples · ");
+    key(&mut app, KeyCode::Char('z'));
+    let (a, b) = shown_range(&frame(&mut app), "Samples · ");
+    assert!(a <= za && za <= b, "{za} in view after unzooming: {a}–{b}");
+    assert!(zb < n, "zoomed, not every image fits: {za}–{zb}");
+}
+
+/// The help fits the smallest terminal: nothing is cut, and what does not fit scrolls.
+#[test]
+fn help_is_readable_at_the_minimum_size() {
+    for (w, h) in SIZES {
+        let mut app = demo::app();
+        key(&mut app, KeyCode::Char('?'));
+        let screen = render(&app, w, h);
+        for full in [
+            "quit (offers to save, or to leave training running)",
+            "checkpoint browser",
+        ] {
+            assert!(screen.contains(full), "{w}×{h}: {full}\n{screen}");
+        }
+        assert!(!screen.contains("any key"), "{screen}");
+    }
+    // at 80×24 the help scrolls to its end, where the last keys are
+    let mut app = demo::app();
+    key(&mut app, KeyCode::Char('?'));
+    let area = ratatui::layout::Rect::new(0, 0, 80, 24);
+    app.view.help_extent = diffscope::tui::panes::overlays::help_extent(&app, area);
+    assert!(
+        app.view.help_extent.1 > 0,
+        "the help is longer than a screen"
+    );
+    assert!(!render(&app, 80, 24).contains("Anywhere"));
+    key(&mut app, KeyCode::End);
+    let screen = render(&app, 80, 24);
+    assert!(screen.contains("Anywhere"), "{screen}");
+    assert!(screen.contains("of "), "says where it is: {screen}");
+}
+
+/// Labels are left out whole rather than cut: the compare legend's figures, the bound
+/// figures under the samples, the image protocol's reason; and the loss axis of
+/// non-negative losses starts at 0 or above.
+#[test]
+fn labels_fit_whole_and_the_loss_axis_stays_non_negative() {
+    use diffscope::tui::app::{ComparedRun, Comparison};
+    use diffscope::tui::graphics::Setup;
+    let run = |name: &str, bound| ComparedRun {
+        name: name.into(),
+        preset: "swissroll".into(),
+        loss: (1..50).map(|i| (i as f64 * 10.0, 1.0 / i as f64)).collect(),
+        per_t: None,
+        bound,
+    };
+    let mut app = demo::app();
+    app.update(Msg::Compared(Box::new(Comparison {
+        runs: vec![
+            run(
+                "swissroll-20261125-130501",
+                Some((0.4132, "nats/dim".into())),
+            ),
+            run("swissroll-20261126-090000", None),
+        ],
+        differences: vec![],
+        notices: vec![],
+    })));
+    for (w, h) in SIZES {
+        let screen = render(&app, w, h);
+        for line in screen.lines().filter(|l| l.contains("━━ swissroll-")) {
+            let legend = line.split('│').nth(1).unwrap().trim_end();
+            assert!(
+                legend.ends_with("swissroll")
+                    || legend.ends_with("nats/dim")
+                    || legend.contains("loss 0.0204")
+                    || legend.ends_with("-130501")
+                    || legend.ends_with("-090000"),
+                "{w}×{h}: cut: {legend:?}"
+            );
+            assert!(!legend.contains("bound -"), "no empty figures: {legend:?}");
+        }
+        // the loss axis: no label below 0
+        assert!(!screen.contains("│-0."), "{screen}");
+    }
+
+    let mut app = demo::app();
+    app.graphics = Setup::halfblocks("tmux without graphics passthrough");
+    app.run.evaluation = Some(Box::new(diffscope::train::protocol::Evaluation {
+        id: 1,
+        step: 2400,
+        ema: true,
+        unit: "nats/dim".into(),
+        bits: false,
+        total: 0.413,
+        total_se: 0.035,
+        prior: 0.0,
+        diffusion: 0.4,
+        decoder: 0.013,
+        quality: Default::default(),
+        per_t: vec![],
+        summary: "bound 0.413 nats/dim · SW/noise 0.25".into(),
+        lines: vec![],
+    }));
+    for (w, h) in SIZES {
+        let screen = render(&app, w, h);
+        assert!(!screen.contains("(b refr╯"), "{w}×{h}: {screen}");
+        let gauges = screen.lines().nth(1).unwrap();
+        assert!(
+            gauges.contains("images: half-blocks (tmux without graphics passthrough)")
+                || gauges
+                    .trim_end_matches('"')
+                    .trim_end()
+                    .ends_with("images: half-blocks"),
+            "{w}×{h}: {gauges}"
+        );
+    }
+}

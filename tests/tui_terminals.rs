@@ -916,10 +916,10 @@ fn xterm_vt340_gets_sixel_and_pictures_stay_inside_their_panes() {
         format!("the help overlay is not on screen; screenshot {shot}")
     });
 
-    // Any key closes help; q quits a checkpoint inspection at once.
+    // Esc closes help; q quits a checkpoint inspection at once.
     let before = s.sandbox.log().draws("Samples");
     s.press_and_wait(
-        &["space"],
+        &["Escape"],
         "the pictures to come back after help",
         10,
         |l| l.draws("Samples") > before,

@@ -11,7 +11,8 @@
 //!
 //! Each save is written into a hidden temporary folder, every file is fsynced, and the
 //! folder is renamed into place: a kill during a save never leaves a broken checkpoint.
-//! `meta.ron` is written last, so a step folder without it is ignored.
+//! `meta.ron` is written last, so a step folder without it is ignored. A step folder
+//! that exists is never replaced: saving a step again writes nothing.
 //!
 //! (Over 400 lines: writing, reading and checking checkpoints, and their error type.)
 
@@ -200,6 +201,12 @@ pub enum CheckpointError {
     },
     #[error("{}: exists and is not a folder", path.display())]
     NotAFolder { path: PathBuf },
+    /// The step folder exists already: a save never replaces what is on disk.
+    #[error("{}: already saved; nothing was written", path.display())]
+    AlreadySaved { path: PathBuf },
+    /// A folder by the step folder's name that is not a complete checkpoint.
+    #[error("{}: exists but holds no complete checkpoint (no meta.ron); not replaced", path.display())]
+    InTheWay { path: PathBuf },
     /// A fresh run asked for a folder that already holds checkpoints.
     #[error("{}: already holds checkpoints", path.display())]
     RunExists { path: PathBuf },
@@ -231,7 +238,21 @@ fn fsync_file(path: &Path) -> Result<(), CheckpointError> {
         })
 }
 
+/// Why a step folder cannot be written: it exists already (None: it does not).
+fn occupied(dest: &Path) -> Option<CheckpointError> {
+    let path = dest.to_path_buf();
+    if dest.join(META_FILE).exists() {
+        Some(CheckpointError::AlreadySaved { path })
+    } else if dest.exists() {
+        Some(CheckpointError::InTheWay { path })
+    } else {
+        None
+    }
+}
+
 /// Writes a complete checkpoint for `meta.step` into `run_dir` and returns its folder.
+/// A step folder that exists already is never replaced: that is
+/// [`CheckpointError::AlreadySaved`], and nothing is written.
 pub fn write(
     run_dir: &Path,
     meta: &CheckpointMeta,
@@ -244,6 +265,10 @@ pub fn write(
         source,
     })?;
     let name = step_dir_name(meta.step);
+    let dest = run_dir.join(&name);
+    if let Some(e) = occupied(&dest) {
+        return Err(e);
+    }
     let tmp = run_dir.join(format!(".{name}.tmp"));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir(&tmp).map_err(|source| CheckpointError::TempFolder {
@@ -269,23 +294,17 @@ pub fn write(
             .map_err(|e| CheckpointError::SerialiseMeta(Box::new(e)))?;
         write_atomic(&tmp.join(META_FILE), text.as_bytes())?;
         fsync_dir(&tmp);
-        let dest = run_dir.join(&name);
-        let rename = |from: &Path, to: &Path| {
-            fs::rename(from, to).map_err(|source| CheckpointError::Rename {
+        if let Some(e) = occupied(&dest) {
+            // Saved meanwhile by another process: theirs stays.
+            return Err(e);
+        }
+        // Renaming onto a folder that appeared since fails (it is not empty): it stays.
+        fs::rename(&tmp, &dest).map_err(|source| {
+            occupied(&dest).unwrap_or(CheckpointError::Rename {
                 path: dest.clone(),
                 source,
             })
-        };
-        if dest.exists() {
-            // Same step saved again: move the old one aside first, then drop it.
-            let old = run_dir.join(format!(".{name}.old"));
-            let _ = fs::remove_dir_all(&old);
-            rename(&dest, &old)?;
-            rename(&tmp, &dest)?;
-            let _ = fs::remove_dir_all(&old);
-        } else {
-            rename(&tmp, &dest)?;
-        }
+        })?;
         fsync_dir(run_dir);
         Ok(dest)
     })();

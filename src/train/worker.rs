@@ -4,6 +4,7 @@
 //!
 //! (Over 400 lines: the command loop, sampling and saving share the worker's state.)
 
+use super::checkpoint::CheckpointError;
 use super::protocol::{
     Command, Evaluation, Event, Failure, Phase, RunInfo, SampleRequest, Samples,
 };
@@ -421,13 +422,25 @@ fn save(
     kept: &mut Option<u64>,
     send: &dyn Fn(Event),
 ) -> bool {
-    match guarded(|| tr.save(&opts.run_dir, manual).map_err(|e| one_line(&e))) {
-        Ok(Ok(path)) => {
+    // A step on disk already (the checkpoint being inspected, or one saved twice) stays
+    // as it is: nothing is written, and that is said.
+    let saved = |r: Result<PathBuf, CheckpointError>| match r {
+        Ok(path) => Ok((path, None)),
+        Err(e) => match &e {
+            CheckpointError::AlreadySaved { path } => Ok((path.clone(), Some(one_line(&e)))),
+            _ => Err(one_line(&e)),
+        },
+    };
+    match guarded(|| saved(tr.save(&opts.run_dir, manual))) {
+        Ok(Ok((path, already))) => {
             *kept = Some(tr.step);
             send(Event::Saved {
                 path,
                 step: tr.step,
             });
+            if let Some(note) = already {
+                send(Event::Notice(note));
+            }
             true
         }
         Ok(Err(message)) | Err(message) => {

@@ -108,6 +108,8 @@ pub fn app() -> App {
     app.update(Msg::Worker(Event::Samples(s)));
     app.update(Msg::ReverseReady { id, frames });
     app.run.sampling = None;
+    // A still picture: however long it takes to draw, no wait for progress shows.
+    app.run.last_report = None;
     app.inspector.t = 250;
     app.notice = None;
     app.dirty = true;

@@ -37,9 +37,18 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 pub const FRAME: Duration = Duration::from_millis(33);
 
 /// Plans a run for the workbench (the run service's defaults: a fresh run folder under
-/// `checkpoints/`, or the checkpoint's own when resuming).
+/// `checkpoints/`, or the checkpoint's own when resuming). A checkpoint to open has its
+/// files checked against their checksums first, as the command line does: a corrupt one
+/// is refused before anything starts (and the run that is open stays).
 pub fn plan(spec: &RunSpec) -> Result<RunPlan, String> {
-    runs::plan(spec, &Overrides::default()).map_err(|e| one_line(&e))
+    use crate::train::{checkpoint, integrity, worker::Origin};
+    let plan = runs::plan(spec, &Overrides::default()).map_err(|e| one_line(&e))?;
+    if let Some(Origin::Checkpoint(dir)) = &plan.origin {
+        checkpoint::read(dir)
+            .and_then(|ck| integrity::verify(&ck))
+            .map_err(|e| one_line(&e))?;
+    }
+    Ok(plan)
 }
 
 /// Starts workers and background jobs for the loop.
@@ -290,7 +299,7 @@ impl Runtime {
         if terminal.draw(|f| drawn = ui::draw(f, app)).is_err() {
             return;
         }
-        app.view.page_counts = drawn.pages;
+        drawn.remember(&mut app.view);
         if !self.graphics.graphic() {
             return;
         }

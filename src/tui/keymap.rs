@@ -1,5 +1,6 @@
-//! The key map: one table of (key, context, action, description). The footer hints and the
-//! help overlay are both generated from it, so they never disagree with what the keys do.
+//! The key map: one table of (key, context, action, description, when it applies). The
+//! footer hints and the help overlay are both generated from it, so they never disagree
+//! with what the keys do, and neither offers a key that does not apply to the open run.
 //! (Longer than most files: it is the table, one binding a few lines.)
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -111,6 +112,34 @@ pub struct Key {
     pub mods: KeyModifiers,
 }
 
+/// When a binding applies to the run that is open: the footer and the help show only
+/// those that do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applies {
+    Always,
+    /// A run that trains (not a checkpoint opened for inspection) and whose worker is up.
+    Training,
+    /// A run that trains in a process of its own, which goes on without the workbench.
+    Detachable,
+}
+
+/// What the open run allows, for [`Applies`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Situation {
+    pub training: bool,
+    pub detachable: bool,
+}
+
+impl Situation {
+    pub fn allows(&self, a: Applies) -> bool {
+        match a {
+            Applies::Always => true,
+            Applies::Training => self.training,
+            Applies::Detachable => self.detachable,
+        }
+    }
+}
+
 pub struct Binding {
     pub key: Key,
     pub label: &'static str,
@@ -119,6 +148,7 @@ pub struct Binding {
     pub description: &'static str,
     /// A short label for the footer ("": not shown there).
     pub hint: &'static str,
+    pub applies: Applies,
 }
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
@@ -137,6 +167,9 @@ const fn k(code: KeyCode, mods: KeyModifiers) -> Key {
 
 macro_rules! b {
     ($key:expr, $label:expr, $ctx:ident, $act:ident, $desc:expr, $hint:expr) => {
+        b!($key, $label, $ctx, $act, $desc, $hint, Always)
+    };
+    ($key:expr, $label:expr, $ctx:ident, $act:ident, $desc:expr, $hint:expr, $applies:ident) => {
         Binding {
             key: $key,
             label: $label,
@@ -144,12 +177,10 @@ macro_rules! b {
             action: Action::$act,
             description: $desc,
             hint: $hint,
+            applies: Applies::$applies,
         }
     };
 }
-
-/// Matches any key (for "any key closes").
-const ANY: Key = k(KeyCode::Null, NONE);
 
 macro_rules! digits {
     ($($d:literal),*) => {
@@ -160,6 +191,7 @@ macro_rules! digits {
             action: Action::Digit($d),
             description: "type a digit of t",
             hint: "",
+            applies: Applies::Always,
         }),*]
     };
 }
@@ -182,7 +214,8 @@ pub const BINDINGS: &[Binding] = &[
         Main,
         Detach,
         "detach: leave the workbench, training goes on",
-        "detach"
+        "detach",
+        Detachable
     ),
     b!(
         k(KeyCode::Esc, NONE),
@@ -199,11 +232,20 @@ pub const BINDINGS: &[Binding] = &[
         Main,
         TogglePause,
         "pause / resume training",
-        "pause"
+        "pause",
+        Training
     ),
     b!(ch('s'), "s", Main, SampleNow, "sample now", "sample"),
     b!(ch('m'), "m", Main, SamplerMenu, "sampler menu", "sampler"),
-    b!(ch('w'), "w", Main, Save, "save a checkpoint", "save"),
+    b!(
+        ch('w'),
+        "w",
+        Main,
+        Save,
+        "save a checkpoint",
+        "save",
+        Training
+    ),
     b!(
         ch('c'),
         "c",
@@ -491,7 +533,8 @@ pub const BINDINGS: &[Binding] = &[
         Leave,
         Yes,
         "stop training, save a checkpoint, quit",
-        "stop and save"
+        "stop and save",
+        Detachable
     ),
     b!(
         ch('n'),
@@ -499,7 +542,8 @@ pub const BINDINGS: &[Binding] = &[
         Leave,
         No,
         "stop training without saving, quit",
-        "stop"
+        "stop",
+        Detachable
     ),
     b!(
         ch('d'),
@@ -507,16 +551,26 @@ pub const BINDINGS: &[Binding] = &[
         Leave,
         Detach,
         "detach: quit, training goes on",
-        "leave running"
+        "leave running",
+        Detachable
     ),
-    b!(k(KeyCode::Esc, NONE), "Esc", Leave, Close, "back", "back"),
+    b!(
+        k(KeyCode::Esc, NONE),
+        "Esc",
+        Leave,
+        Close,
+        "back",
+        "back",
+        Detachable
+    ),
     b!(
         k(KeyCode::Char('c'), CTRL),
         "^C",
         Leave,
         Quit,
         "stop training, save a checkpoint, quit",
-        ""
+        "",
+        Detachable
     ),
     b!(ch('w'), "w", Attach, Watch, "watch it read-only", "watch"),
     b!(
@@ -536,7 +590,50 @@ pub const BINDINGS: &[Binding] = &[
         "cancel"
     ),
     b!(ch('q'), "q", Attach, Quit, "cancel", ""),
-    b!(ANY, "any key", Help, Close, "close the help", "close"),
+    b!(
+        k(KeyCode::Esc, NONE),
+        "Esc",
+        Help,
+        Close,
+        "close the help",
+        "close"
+    ),
+    b!(ch('?'), "?", Help, Close, "close the help", ""),
+    b!(ch('q'), "q", Help, Close, "close the help", ""),
+    b!(
+        k(KeyCode::Up, NONE),
+        "↑",
+        Help,
+        Up,
+        "scroll up a line",
+        "scroll"
+    ),
+    b!(
+        k(KeyCode::Down, NONE),
+        "↓",
+        Help,
+        Down,
+        "scroll down a line",
+        ""
+    ),
+    b!(
+        k(KeyCode::PageUp, NONE),
+        "PgUp",
+        Help,
+        PagePrev,
+        "scroll up a screen",
+        ""
+    ),
+    b!(
+        k(KeyCode::PageDown, NONE),
+        "PgDn",
+        Help,
+        PageNext,
+        "scroll down a screen",
+        "page"
+    ),
+    b!(k(KeyCode::Home, NONE), "Home", Help, First, "the top", ""),
+    b!(k(KeyCode::End, NONE), "End", Help, Last, "the end", ""),
     b!(
         k(KeyCode::Char('c'), CTRL),
         "^C",
@@ -549,7 +646,6 @@ pub const BINDINGS: &[Binding] = &[
 
 fn matches(key: &Key, ev: &KeyEvent) -> bool {
     match (key.code, ev.code) {
-        (KeyCode::Null, _) => true,
         (KeyCode::Char(a), KeyCode::Char(b)) => {
             a == b
                 && key.mods.contains(KeyModifiers::CONTROL)
@@ -576,11 +672,12 @@ pub fn all() -> impl Iterator<Item = &'static Binding> {
     BINDINGS.iter().chain(DIGITS.iter())
 }
 
-/// Footer hints for the given contexts: (key label, short description).
-pub fn hints(contexts: &[Context]) -> Vec<(&'static str, &'static str)> {
+/// Footer hints for the given contexts, of the bindings that apply: (key label, short
+/// description).
+pub fn hints(contexts: &[Context], now: &Situation) -> Vec<(&'static str, &'static str)> {
     let mut v = Vec::new();
     for c in contexts {
-        for b in all().filter(|b| b.context == *c && !b.hint.is_empty()) {
+        for b in all().filter(|b| b.context == *c && !b.hint.is_empty() && now.allows(b.applies)) {
             v.push((b.label, b.hint));
         }
     }

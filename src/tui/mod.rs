@@ -122,6 +122,12 @@ pub fn first_spec(opts: &TuiOptions) -> RunSpec {
     }
 }
 
+/// Resolves the first run before the workbench starts, so that bad input (a corrupt
+/// checkpoint among it) is a plain one-line error and the screen is never touched.
+pub fn first_plan(opts: &TuiOptions) -> Result<crate::train::runs::RunPlan, String> {
+    event::plan(&first_spec(opts))
+}
+
 /// The themes and the index to start with (monochrome when `NO_COLOR` is set).
 pub fn themes(wanted: Option<&str>) -> (Vec<theme::Theme>, usize, Vec<String>) {
     let (themes, warnings) = theme::load_all();
@@ -194,7 +200,7 @@ fn run_workbench(opts: TuiOptions) -> Result<(), String> {
     let settings = Settings::load()?;
     let device = crate::train::parse_device(&opts.device).map_err(|e| crate::util::one_line(&e))?;
     // Resolve the first run before touching the terminal, so bad input is a plain error.
-    let first = event::plan(&first_spec(&opts))?;
+    let first = first_plan(&opts)?;
     let (themes, theme_idx, warnings) = themes(opts.theme.as_deref().or(settings.theme.as_deref()));
     let choice = opts
         .image_protocol

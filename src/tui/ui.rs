@@ -1,6 +1,6 @@
 //! The screen layout. Fits 80×24 and gives larger terminals' room to the inspector.
 
-use super::app::{App, Focus};
+use super::app::{App, Focus, Overlay, View};
 use super::graphics::Slot;
 use super::panes::{inspector, loss, overlays, samples, status};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -19,12 +19,26 @@ pub struct Areas {
     pub footer: Rect,
 }
 
-/// What a frame left for the event loop: the graphics slots to fill and the page counts
-/// of the image panes (samples, inspector).
+/// What a frame left for the event loop: the graphics slots to fill, the page counts
+/// of the image panes (samples, inspector), the images on their full pages, and the
+/// help's extent (its lines on one screen, its last scroll position).
 #[derive(Debug, Default)]
 pub struct Drawn {
     pub slots: Vec<Slot>,
     pub pages: (usize, usize),
+    pub per_page: (usize, usize),
+    pub help: Option<(usize, usize)>,
+}
+
+impl Drawn {
+    /// Keeps what paging and scrolling need for the next key press.
+    pub fn remember(&self, view: &mut View) {
+        view.page_counts = self.pages;
+        view.per_page = self.per_page;
+        if let Some(h) = self.help {
+            view.help_extent = h;
+        }
+    }
 }
 
 /// The areas of the panes; with `zoom`, the focused pane takes the whole body and the
@@ -106,10 +120,13 @@ pub fn draw(f: &mut Frame, app: &App) -> Drawn {
         }
     }
     if !a.samples.is_empty() {
-        drawn.pages.0 = samples::draw(f, app, a.samples, &mut drawn.slots);
+        (drawn.pages.0, drawn.per_page.0) = samples::draw(f, app, a.samples, &mut drawn.slots);
     }
     if !a.inspector.is_empty() {
-        drawn.pages.1 = inspector::draw(f, app, a.inspector, &mut drawn.slots);
+        (drawn.pages.1, drawn.per_page.1) = inspector::draw(f, app, a.inspector, &mut drawn.slots);
+    }
+    if app.overlay == Overlay::Help {
+        drawn.help = Some(overlays::help_extent(app, area));
     }
     status::draw_footer(f, app, a.footer);
     if let Some(covered) = overlays::draw(f, app, area) {

@@ -16,8 +16,8 @@ pub struct Inspector {
     pub t: usize,
     pub mode: Mode,
     pub playing: bool,
-    /// The page of images shown.
-    pub page: usize,
+    /// The first image wanted in view: its page is shown.
+    pub first: usize,
 }
 
 impl Default for Inspector {
@@ -26,7 +26,7 @@ impl Default for Inspector {
             t: 0,
             mode: Mode::Forward,
             playing: false,
-            page: 0,
+            first: 0,
         }
     }
 }

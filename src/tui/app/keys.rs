@@ -17,10 +17,7 @@ impl App {
         // The overlay is taken out, handled, and put back (or replaced) by its handler.
         match std::mem::replace(&mut self.overlay, Overlay::None) {
             Overlay::None => self.on_main(action),
-            Overlay::Help => match action {
-                Action::Quit => self.key_quit(),
-                _ => vec![],
-            },
+            Overlay::Help => self.on_help(action),
             Overlay::Menu { field } => match action {
                 Action::Quit => self.key_quit(),
                 _ => self.on_menu(action, field),
@@ -90,7 +87,10 @@ impl App {
                 self.compare = None;
                 self.notify("comparison closed");
             }
-            Action::Help => self.overlay = Overlay::Help,
+            Action::Help => {
+                self.view.help_scroll = 0;
+                self.overlay = Overlay::Help;
+            }
             Action::TogglePause => {
                 let r = &self.run;
                 if !r.training || !r.alive {
@@ -112,10 +112,14 @@ impl App {
                 return self.sample_request();
             }
             Action::SamplerMenu => self.overlay = Overlay::Menu { field: 0 },
+            Action::Save if !self.run.training => {
+                self.notify("nothing to save: a checkpoint open for inspection is on disk already")
+            }
             Action::Save if self.run.alive => {
                 self.notify("saving…");
                 return vec![Effect::Send(Command::Save { manual: true })];
             }
+            Action::Save => self.notify("nothing to save: this run's worker has stopped"),
             Action::Browser => {
                 self.overlay = Overlay::browser();
                 return vec![Effect::ScanRuns];
@@ -149,6 +153,7 @@ impl App {
             Action::GotoT => self.overlay = Overlay::Goto(String::new()),
             Action::Play => self.toggle_play(),
             Action::FocusNext => self.view.focus = self.view.focus.next(),
+            // The first image in view stays so: the panes show the page that holds it.
             Action::Zoom => self.view.zoom = !self.view.zoom,
             Action::PageNext => self.turn_page(true),
             Action::PagePrev => self.turn_page(false),
@@ -181,15 +186,38 @@ impl App {
     /// Pages through the images of the focused pane (the samples when the loss pane has
     /// the focus), wrapping around at either end.
     fn turn_page(&mut self, next: bool) {
-        let (page, n) = match self.view.focus {
-            Focus::Inspector => (&mut self.inspector.page, self.view.page_counts.1.max(1)),
-            _ => (&mut self.view.sample_page, self.view.page_counts.0.max(1)),
+        let (counts, per_page) = (self.view.page_counts, self.view.per_page);
+        let (first, n, per) = match self.view.focus {
+            Focus::Inspector => (&mut self.inspector.first, counts.1, per_page.1),
+            _ => (&mut self.view.sample_first, counts.0, per_page.0),
         };
-        let cur = (*page).min(n - 1);
-        *page = if next {
+        let (n, per) = (n.max(1), per.max(1));
+        let cur = (*first / per).min(n - 1);
+        let page = if next {
             (cur + 1) % n
         } else {
             (cur + n - 1) % n
         };
+        *first = page * per;
+    }
+
+    /// The help's keys: close it, or scroll it by a line, a screen, or to either end.
+    fn on_help(&mut self, a: Action) -> Vec<Effect> {
+        let (page, last) = self.view.help_extent;
+        let at = self.view.help_scroll.min(last);
+        let page = page.max(1);
+        self.view.help_scroll = match a {
+            Action::Quit => return self.key_quit(),
+            Action::Close => return vec![],
+            Action::Up => at.saturating_sub(1),
+            Action::Down => (at + 1).min(last),
+            Action::PagePrev => at.saturating_sub(page),
+            Action::PageNext => (at + page).min(last),
+            Action::First => 0,
+            Action::Last => last,
+            _ => at,
+        };
+        self.overlay = Overlay::Help;
+        vec![]
     }
 }

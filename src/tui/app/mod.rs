@@ -20,11 +20,11 @@ mod sampler;
 pub use inspector::{Inspector, Mode};
 pub use msg::{ComparedRun, Comparison, Effect, LogView, Msg, RunOrigin, RunSpec};
 pub use overlay::{browser_rows, BrowserRow, Confirm, Overlay};
-pub use run::{RunState, SamplingState};
+pub use run::{Pace, RunState, SamplingState, LATE_S, STALLED_S};
 pub use sampler::{SamplerSettings, MENU_FIELDS, PREVIEW_N, PREVIEW_STEPS};
 
 use super::graphics::Setup;
-use super::keymap::Context;
+use super::keymap::{Context, Situation};
 use super::theme::Theme;
 use crate::config::Preset;
 use crate::diffusion::{index_of, SampleOptions, SamplerKind};
@@ -67,10 +67,17 @@ pub struct View {
     pub focus: Focus,
     /// The focused pane fills the screen between the status bar and the footer.
     pub zoom: bool,
-    /// The page of images in the samples pane.
-    pub sample_page: usize,
+    /// The first image wanted in view in the samples pane: its page is shown (so a
+    /// zoom, which changes how many fit on a page, keeps it in view).
+    pub sample_first: usize,
     /// The page counts of the last frame drawn (samples, inspector), for paging.
     pub page_counts: (usize, usize),
+    /// The images on a full page in the last frame drawn (samples, inspector).
+    pub per_page: (usize, usize),
+    /// The first line of the help shown.
+    pub help_scroll: usize,
+    /// The help's lines on one screen and its last scroll position, in the last frame.
+    pub help_extent: (usize, usize),
 }
 
 impl Default for View {
@@ -82,8 +89,11 @@ impl Default for View {
             terms: false,
             focus: Focus::Samples,
             zoom: false,
-            sample_page: 0,
+            sample_first: 0,
             page_counts: (1, 1),
+            per_page: (1, 1),
+            help_scroll: 0,
+            help_extent: (1, 0),
         }
     }
 }
@@ -129,6 +139,8 @@ pub struct App {
     pub dirty: bool,
     /// The last id given to a sampling or evaluation request.
     last_id: u64,
+    /// The seconds without a progress report the status bar shows (None: none shown).
+    shown_wait: Option<u64>,
 }
 
 impl App {
@@ -161,6 +173,7 @@ impl App {
             compare: None,
             dirty: true,
             last_id: 0,
+            shown_wait: None,
         }
     }
 
@@ -181,6 +194,15 @@ impl App {
         };
         let i = i.min(s.len().saturating_sub(1));
         Some((s.betas[i], s.alpha_bars[i], s.snr(i)))
+    }
+
+    /// What the open run allows: which keys apply.
+    pub fn situation(&self) -> Situation {
+        let r = &self.run;
+        Situation {
+            training: r.training && r.alive,
+            detachable: r.remote && r.alive,
+        }
     }
 
     /// The contexts whose keys apply now, most specific first.
@@ -237,8 +259,8 @@ impl App {
         self.run.remote = remote;
         self.inspector.t = self.inspector.t.min(self.timesteps());
         self.inspector.playing = false;
-        self.inspector.page = 0;
-        self.view.sample_page = 0;
+        self.inspector.first = 0;
+        self.view.sample_first = 0;
         self.quitting = false;
         self.quit_by_signal = false;
     }
@@ -320,6 +342,15 @@ impl App {
             Msg::Tick => {
                 if self.inspector.playing {
                     self.advance_play();
+                    self.dirty = true;
+                }
+                // The wait for a progress report is shown to the second once it grows.
+                let waited = match self.run.pace(std::time::Instant::now()) {
+                    Pace::OnTime => None,
+                    Pace::Late(s) | Pace::Stalled(s) => Some(s as u64),
+                };
+                if waited != self.shown_wait {
+                    self.shown_wait = waited;
                     self.dirty = true;
                 }
                 vec![]

@@ -11,6 +11,7 @@ use crate::tui::history::LossHistory;
 use crate::tui::inspect::{DataView, Frame};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A sampling run in progress.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,6 +46,8 @@ pub struct RunState {
     pub loss: Option<f64>,
     pub lr: f64,
     pub steps_per_sec: f64,
+    /// When the last progress report came (or training started or resumed).
+    pub last_report: Option<Instant>,
     pub history: LossHistory,
     pub sampling: Option<SamplingState>,
     /// Another sample was asked for while one ran.
@@ -119,6 +122,50 @@ impl RunState {
     }
 }
 
+/// How long without a progress report before the status bar says how long it has been,
+/// and before it says that training has stalled (at least; a slow run's reports come
+/// further apart, and it gets 3 and 10 of its report intervals).
+pub const LATE_S: f64 = 5.0;
+pub const STALLED_S: f64 = 30.0;
+
+/// Whether training's progress reports come when they should.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// Not training now (inspecting, paused, finished, sampling…), or on time.
+    OnTime,
+    /// No report for this many seconds, more than the run's usual wait.
+    Late(f64),
+    /// No report for this many seconds, far more than the run's usual wait.
+    Stalled(f64),
+}
+
+impl RunState {
+    /// The pace of training at `now`.
+    pub fn pace(&self, now: Instant) -> Pace {
+        let going = self.training
+            && self.alive
+            && self.info.is_some()
+            && !self.paused
+            && !self.finished
+            && self.stopped.is_none();
+        // Sampling and evaluating hold training up, and have gauges of their own.
+        let busy = self.sampling.is_some() || self.evaluating.is_some();
+        let Some(at) = self.last_report.filter(|_| going && !busy) else {
+            return Pace::OnTime;
+        };
+        let waited = now.saturating_duration_since(at).as_secs_f64();
+        let every = self.preset.as_ref().map_or(1, |p| p.train.log_every.max(1)) as f64;
+        // Before the first speed is known, the usual wait is not: never "stalled" then.
+        let interval = (self.steps_per_sec > 0.0).then(|| every / self.steps_per_sec);
+        match interval {
+            Some(i) if waited > STALLED_S.max(10.0 * i) => Pace::Stalled(waited),
+            Some(i) if waited > LATE_S.max(3.0 * i) => Pace::Late(waited),
+            None if waited > LATE_S.max(3.0 * every) => Pace::Late(waited),
+            _ => Pace::OnTime,
+        }
+    }
+}
+
 /// An evaluation read back from `evals.csv` and `terms.csv`.
 fn evaluation_from_log(row: EvalRow, per_t: Vec<f64>) -> Evaluation {
     Evaluation {
@@ -183,6 +230,7 @@ impl App {
                 r.total = info.total_steps;
                 r.last_sample_step = Some(info.step);
                 r.paused = info.phase == Phase::Paused;
+                r.last_report = Some(Instant::now());
                 let phase = info.phase;
                 let mut fx = vec![Effect::LoadLog {
                     dir: info.run_dir.clone(),
@@ -211,6 +259,7 @@ impl App {
                 r.loss = Some(loss);
                 r.lr = lr;
                 r.steps_per_sec = steps_per_sec;
+                r.last_report = Some(Instant::now());
                 r.history.push(step, loss, &quarter_losses);
                 if !r.log_loaded {
                     r.live.push((step, loss, quarter_losses));
@@ -233,6 +282,8 @@ impl App {
             Event::Samples(s) => {
                 if r.sampling.is_some_and(|x| x.id == s.id) {
                     r.sampling = None;
+                    // Sampling held training up: the wait for a step starts now.
+                    r.last_report = r.last_report.map(|_| Instant::now());
                 }
                 let mut fx = vec![];
                 if !s.frame_timesteps.is_empty() {
@@ -259,6 +310,8 @@ impl App {
             }
             Event::Resumed => {
                 r.paused = false;
+                // The wait for the next report starts again.
+                r.last_report = Some(Instant::now());
                 vec![]
             }
             Event::Finished { step } => {
@@ -277,6 +330,7 @@ impl App {
             Event::Evaluation(e) => {
                 if r.evaluating == Some(e.id) {
                     r.evaluating = None;
+                    r.last_report = r.last_report.map(|_| Instant::now());
                 }
                 self.notify(format!("step {}: {}", e.step, e.summary));
                 self.run.evaluation = Some(e);

@@ -19,8 +19,8 @@ use ratatui::Frame;
 /// Half-width of the view of x_t (noise reaches about ±4).
 pub const VIEW: f64 = 4.0;
 
-/// Draws the inspector; returns its number of pages of images.
-pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usize {
+/// Draws the inspector; returns its pages of images and the images on a full page.
+pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usize, usize) {
     let th = app.theme();
     let tt = app.timesteps();
     let mode = match app.inspector.mode {
@@ -88,7 +88,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usiz
             Mode::Reverse => "no trajectory yet: press s to sample one",
         };
         f.render_widget(Paragraph::new(Span::styled(msg, faint(th))), body);
-        return 1;
+        return (1, 1);
     };
     let wide = body.width >= 2 * body.height * 2;
     let (pics, hist) = if wide {
@@ -186,14 +186,15 @@ fn draw_terms(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(chart, area);
 }
 
-/// x_t (and x̂_0) as scatters or as pages of images; returns the number of pages.
+/// x_t (and x̂_0) as scatters or as pages of images; returns the pages and the images
+/// on a full page.
 fn draw_pictures(
     f: &mut Frame,
     app: &App,
     fr: &PFrame,
     area: Rect,
     slots: &mut Vec<Slot>,
-) -> usize {
+) -> (usize, usize) {
     let th = app.theme();
     let item_shape = app
         .run
@@ -230,7 +231,7 @@ fn draw_pictures(
                 VIEW,
             );
         }
-        return 1;
+        return (1, 1);
     }
     let [c, h, w] = item_shape[..] else {
         for (i, (name, _, _)) in views.into_iter().enumerate() {
@@ -239,7 +240,7 @@ fn draw_pictures(
                 cols[i],
             );
         }
-        return 1;
+        return (1, 1);
     };
     let item = [c as usize, h as usize, w as usize];
     let n = fr.xt.len() / item.iter().product::<usize>().max(1);
@@ -250,7 +251,7 @@ fn draw_pictures(
         .copied()
         .min_by_key(|r| (r.width, r.height))
         .unwrap_or_default();
-    let page = pictures::fit(app, narrow, n, item, app.inspector.page);
+    let page = pictures::fit(app, narrow, n, item, app.inspector.first);
     let shown = page.as_ref().map_or(format!("0 of {n}"), |p| p.label());
     for (i, (name, values, id)) in views.into_iter().enumerate() {
         let title = if i == 0 {
@@ -262,7 +263,7 @@ fn draw_pictures(
         let imgs = Images { values, item, id };
         pictures::draw(f, app, inners[i], page.as_ref(), &imgs, slots);
     }
-    page.map_or(1, |p| p.pages)
+    pictures::paging(page.as_ref())
 }
 
 fn draw_histogram(f: &mut Frame, app: &App, h: &Histogram, area: Rect) {

@@ -115,7 +115,9 @@ fn curve_chart<'a>(
         x1 = x0 + 1.0;
     }
     let pad = ((y1 - y0) * 0.05).max(1e-6);
-    let (y0, y1) = (y0 - pad, y1 + pad);
+    // Values that cannot be negative (losses, on a linear scale) keep the axis at 0 or up.
+    let floor = if !log && y0 >= 0.0 { 0.0 } else { f64::MIN };
+    let (y0, y1) = ((y0 - pad).max(floor), y1 + pad);
     let datasets: Vec<Dataset> = series
         .iter()
         .map(|(name, pts, style)| {
@@ -230,7 +232,21 @@ fn draw_compare(f: &mut Frame, app: &App, area: Rect, c: &Comparison) {
             let bound = r
                 .bound
                 .as_ref()
-                .map_or("-".into(), |(v, u)| format!("{} {u}", num(*v)));
+                .map(|(v, u)| format!("bound {} {u}", num(*v)));
+            // As many of the figures as fit whole, in this order.
+            let figures = [Some(format!("loss {last}")), bound, Some(r.preset.clone())];
+            let mut used = 3 + r.name.chars().count();
+            let mut rest = String::new();
+            for f in figures.into_iter().flatten() {
+                let sep = if rest.is_empty() { "  " } else { " · " };
+                let w = sep.chars().count() + f.chars().count();
+                if used + w > text_area.width as usize {
+                    break;
+                }
+                used += w;
+                rest.push_str(sep);
+                rest.push_str(&f);
+            }
             Line::from(vec![
                 Span::styled("━━ ", Style::default().fg(run_colour(th, i))),
                 Span::styled(
@@ -239,10 +255,7 @@ fn draw_compare(f: &mut Frame, app: &App, area: Rect, c: &Comparison) {
                         .fg(run_colour(th, i))
                         .add_modifier(Modifier::BOLD),
                 ),
-                Span::styled(
-                    format!("  {} · loss {last} · bound {bound}", r.preset),
-                    faint(th),
-                ),
+                Span::styled(rest, faint(th)),
             ])
         })
         .collect();

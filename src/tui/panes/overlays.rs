@@ -100,9 +100,48 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) -> Option<Rect> {
     })
 }
 
-/// Help lines: one per (context, action), keys joined, grouped under context titles.
-pub fn help_lines(app: &App) -> Vec<Line<'static>> {
+/// The key column of the help (the label and a space).
+const HELP_KEYS: usize = 11;
+/// The narrowest column of the help: most descriptions fit on one line of it.
+const HELP_COLUMN: u16 = 60;
+
+/// `text` in lines of at most `width` characters, broken between words (a word longer
+/// than a line is broken inside).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = vec![String::new()];
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let line = lines.last_mut().expect("one line at least");
+            let used = line.chars().count();
+            let gap = usize::from(used > 0);
+            if used + gap + word.len() <= width {
+                if gap == 1 {
+                    line.push(' ');
+                }
+                line.extend(word.iter());
+                break;
+            }
+            if used > 0 {
+                lines.push(String::new());
+                continue;
+            }
+            line.extend(word.drain(..width));
+            lines.push(String::new());
+        }
+    }
+    if lines.len() > 1 && lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines
+}
+
+/// Help lines: one per (context, action) that applies to the open run, keys joined,
+/// grouped under context titles; descriptions wrapped to fit `width` columns.
+pub fn help_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let th = app.theme();
+    let now = app.situation();
     let mut lines = Vec::new();
     for ctx in [
         Context::Main,
@@ -114,14 +153,11 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
         Context::Confirm,
         Context::Leave,
         Context::Attach,
+        Context::Help,
         Context::Anywhere,
     ] {
-        lines.push(Line::from(Span::styled(
-            ctx.title().to_string(),
-            Style::default().fg(th.title).add_modifier(Modifier::BOLD),
-        )));
         let mut seen: Vec<(String, &str)> = Vec::new();
-        for b in keymap::all().filter(|b| b.context == ctx) {
+        for b in keymap::all().filter(|b| b.context == ctx && now.allows(b.applies)) {
             match seen.iter_mut().find(|(_, d)| *d == b.description) {
                 Some(e) if e.0.split('/').any(|l| l == b.label) => {}
                 Some(e) => {
@@ -131,32 +167,70 @@ pub fn help_lines(app: &App) -> Vec<Line<'static>> {
                 None => seen.push((b.label.to_string(), b.description)),
             }
         }
+        if seen.is_empty() {
+            continue;
+        }
+        lines.push(Line::from(Span::styled(
+            ctx.title().to_string(),
+            Style::default().fg(th.title).add_modifier(Modifier::BOLD),
+        )));
         for (k, d) in seen {
-            lines.push(Line::from(vec![
-                Span::raw(" "),
-                key_span(&format!("{k:<10}"), th),
-                Span::raw(d.to_string()),
-            ]));
+            let parts = wrap_words(d, width.saturating_sub(HELP_KEYS));
+            for (i, part) in parts.into_iter().enumerate() {
+                let key = if i == 0 {
+                    key_span(&format!("{k:<10}"), th)
+                } else {
+                    Span::raw(" ".repeat(HELP_KEYS - 1))
+                };
+                lines.push(Line::from(vec![Span::raw(" "), key, Span::raw(part)]));
+            }
         }
     }
     lines
 }
 
+/// Where the help goes: its box, the inside, the number of columns and their width.
+fn help_layout(area: Rect) -> (Rect, Rect, usize, usize) {
+    let r = centered(area, 128, 44);
+    let inner = r.inner(ratatui::layout::Margin::new(1, 1));
+    let ncols = (inner.width / HELP_COLUMN).max(1) as usize;
+    (r, inner, ncols, inner.width as usize / ncols)
+}
+
+/// The help's lines on one screen and its last scroll position, drawn in `area`.
+pub fn help_extent(app: &App, area: Rect) -> (usize, usize) {
+    let (_, inner, ncols, col_w) = help_layout(area);
+    let page = ncols * inner.height as usize;
+    (page, help_lines(app, col_w).len().saturating_sub(page))
+}
+
 fn help(f: &mut Frame, app: &App, area: Rect) -> Rect {
     let th = app.theme();
-    let lines = help_lines(app);
-    let r = centered(area, 120, 44);
-    f.render_widget(Clear, r);
-    let b = block(" Help · any key closes ", th);
-    let inner = b.inner(r);
-    f.render_widget(b, r);
+    let (r, inner, ncols, col_w) = help_layout(area);
+    let lines = help_lines(app, col_w);
     let per_col = (inner.height as usize).max(1);
-    let ncols = lines.len().div_ceil(per_col).max(1);
-    let cols = Layout::horizontal(vec![Constraint::Ratio(1, ncols as u32); ncols]).split(inner);
-    for (i, chunk) in lines.chunks(per_col).enumerate() {
-        if let Some(c) = cols.get(i) {
-            f.render_widget(Paragraph::new(chunk.to_vec()), *c);
-        }
+    let page = ncols * per_col;
+    let last = lines.len().saturating_sub(page);
+    let top = app.view.help_scroll.min(last);
+    let title = if last == 0 {
+        " Help · Esc closes ".to_string()
+    } else {
+        format!(
+            " Help · lines {}–{} of {} · ↑↓ PgUp PgDn scroll · Esc closes ",
+            top + 1,
+            (top + page).min(lines.len()),
+            lines.len()
+        )
+    };
+    f.render_widget(Clear, r);
+    f.render_widget(block(title, th), r);
+    for (i, chunk) in lines[top..].chunks(per_col).take(ncols).enumerate() {
+        let col = Rect {
+            x: inner.x + (i * col_w) as u16,
+            width: col_w as u16,
+            ..inner
+        };
+        f.render_widget(Paragraph::new(chunk.to_vec()), col);
     }
     r
 }

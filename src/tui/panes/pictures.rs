@@ -11,14 +11,24 @@ use ratatui::text::Span;
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-/// The page of `n` images of `item` = [C, H, W] that fits in `inner` (None: not one).
-pub fn fit(app: &App, inner: Rect, n: usize, item: [usize; 3], page: usize) -> Option<Page> {
-    Page::fit(
-        n,
-        (item[2] as u32, item[1] as u32),
-        app.graphics.units(inner),
-        page,
-    )
+/// The page of `n` images of `item` = [C, H, W] that fits in `inner` and holds image
+/// `first` (None: not one image fits).
+pub fn fit(app: &App, inner: Rect, n: usize, item: [usize; 3], first: usize) -> Option<Page> {
+    let fit = |page| {
+        Page::fit(
+            n,
+            (item[2] as u32, item[1] as u32),
+            app.graphics.units(inner),
+            page,
+        )
+    };
+    let per_page = fit(0)?.per_page.max(1);
+    fit(first / per_page)
+}
+
+/// What a pane of images reports for paging: its pages and the images on a full page.
+pub fn paging(page: Option<&Page>) -> (usize, usize) {
+    page.map_or((1, 1), |p| (p.pages, p.per_page))
 }
 
 /// A batch of images for a pane.

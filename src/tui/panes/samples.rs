@@ -65,19 +65,29 @@ pub fn title(app: &App, shown: Option<String>) -> String {
     }
 }
 
-/// The latest evaluation's figures (or that one is running), for the pane's lower edge.
-pub fn figures(app: &App) -> Option<String> {
+/// The latest evaluation's figures (or that one is running), for the pane's lower edge
+/// of `width` columns: the hint to refresh them goes first when they do not fit, then
+/// the summary is cut with an ellipsis.
+pub fn figures(app: &App, width: u16) -> Option<String> {
     if app.run.evaluating.is_some() {
         return Some(" evaluating… ".into());
     }
-    app.run
-        .evaluation
-        .as_ref()
-        .map(|e| format!(" step {}: {} (b refreshes) ", e.step, e.summary))
+    let e = app.run.evaluation.as_ref()?;
+    let room = (width as usize).saturating_sub(2);
+    let full = format!(" step {}: {} (b refreshes) ", e.step, e.summary);
+    if full.chars().count() <= room {
+        return Some(full);
+    }
+    let short = format!(" step {}: {} ", e.step, e.summary);
+    if short.chars().count() <= room {
+        return Some(short);
+    }
+    let cut: String = short.chars().take(room.saturating_sub(2)).collect();
+    Some(format!("{}… ", cut.trim_end()))
 }
 
-/// Draws the pane; returns its number of pages of images.
-pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usize {
+/// Draws the pane; returns its pages of images and the images on a full page.
+pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usize, usize) {
     let th = app.theme();
     let inner = block("", th).inner(area);
     let shape = app
@@ -86,7 +96,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usiz
         .as_ref()
         .and_then(|s| images::image_shape(&s.shape));
     let page = shape
-        .and_then(|[n, c, h, w]| pictures::fit(app, inner, n, [c, h, w], app.view.sample_page));
+        .and_then(|[n, c, h, w]| pictures::fit(app, inner, n, [c, h, w], app.view.sample_first));
     let shown = match (shape, &page) {
         (Some(_), Some(p)) => Some(p.label()),
         (Some([n, ..]), None) => Some(format!("0 of {n}")),
@@ -97,7 +107,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usiz
         th,
         app.view.focus == Focus::Samples,
     );
-    if let Some(text) = figures(app) {
+    if let Some(text) = figures(app, area.width) {
         b = b.title_bottom(Span::styled(text, faint(th)));
     }
     let Some(s) = &app.run.samples else {
@@ -107,7 +117,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usiz
             "no samples yet (s samples now)"
         };
         f.render_widget(Paragraph::new(Span::styled(msg, faint(th))).block(b), area);
-        return 1;
+        return (1, 1);
     };
     if let Some([_, c, h, w]) = shape {
         f.render_widget(b, area);
@@ -117,16 +127,16 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usiz
             id: SlotId::Samples,
         };
         pictures::draw(f, app, inner, page.as_ref(), &imgs, slots);
-        return page.map_or(1, |p| p.pages);
+        return pictures::paging(page.as_ref());
     }
     if s.shape.get(1) == Some(&2) {
         let bg = app.run.data.as_ref().map_or(&[][..], |d| &d.background[..]);
         scatter(f, area, b, bg, &s.values, (th.data, th.samples), VIEW);
-        return 1;
+        return (1, 1);
     }
     f.render_widget(
         Paragraph::new(format!("{} values of shape {:?}", s.values.len(), s.shape)).block(b),
         area,
     );
-    1
+    (1, 1)
 }

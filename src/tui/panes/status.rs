@@ -2,7 +2,7 @@
 //! footer (a notice line and the key hints).
 
 use super::{faint, key_span, num};
-use crate::tui::app::App;
+use crate::tui::app::{App, Pace};
 use crate::tui::keymap;
 use crate::util::duration;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -10,6 +10,27 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{LineGauge, Paragraph};
 use ratatui::Frame;
+use std::time::Instant;
+
+/// Training speed with significant digits: "120it/s", "3.4it/s", or below one step a
+/// second the seconds a step takes ("2.7s/it"); "-" before it is known.
+pub fn speed(steps_per_sec: f64) -> String {
+    let v = steps_per_sec;
+    if !v.is_finite() || v <= 0.0 {
+        "-it/s".into()
+    } else if v >= 9.95 {
+        format!("{v:.0}it/s")
+    } else if v >= 0.995 {
+        format!("{v:.1}it/s")
+    } else {
+        let s = 1.0 / v;
+        if s >= 9.95 {
+            format!("{s:.0}s/it")
+        } else {
+            format!("{s:.1}s/it")
+        }
+    }
+}
 
 pub fn state_label(app: &App) -> &'static str {
     if !app.run.alive && app.run.preset.is_some() {
@@ -24,11 +45,41 @@ pub fn state_label(app: &App) -> &'static str {
         "paused"
     } else if app.run.info.is_none() {
         "starting"
+    } else if matches!(app.run.pace(Instant::now()), Pace::Stalled(_)) {
+        "stalled"
     } else if app.run.watching {
         "training (watching)"
     } else {
         "training"
     }
+}
+
+/// The figures of training: learning rate, speed and ETA (or how long since the last
+/// report, when that grows).
+fn training_figures(app: &App, sep: &Span<'static>) -> Vec<Span<'static>> {
+    let r = &app.run;
+    let late = match app.run.pace(Instant::now()) {
+        Pace::OnTime => None,
+        Pace::Late(s) | Pace::Stalled(s) => Some(s),
+    };
+    let eta = match late {
+        Some(s) => format!("no report for {}", duration(s)),
+        None if r.steps_per_sec > 0.0 && r.step < r.total && !r.paused && !r.finished => {
+            format!(
+                "ETA {}",
+                duration((r.total - r.step) as f64 / r.steps_per_sec)
+            )
+        }
+        None => "ETA -".into(),
+    };
+    vec![
+        Span::raw(format!("lr {}", num(r.lr))),
+        sep.clone(),
+        Span::raw(speed(r.steps_per_sec)),
+        sep.clone(),
+        Span::raw(eta),
+        sep.clone(),
+    ]
 }
 
 pub fn draw_status(f: &mut Frame, app: &App, area: Rect) {
@@ -51,17 +102,8 @@ pub fn draw_status(f: &mut Frame, app: &App, area: Rect) {
             None => i.device.clone(),
         }
     });
-    let eta = if app.run.training
-        && app.run.steps_per_sec > 0.0
-        && app.run.step < app.run.total
-        && !app.run.paused
-    {
-        duration((app.run.total - app.run.step) as f64 / app.run.steps_per_sec)
-    } else {
-        "-".into()
-    };
     let loss = app.run.loss.map_or("-".into(), num);
-    let spans = vec![
+    let mut spans = vec![
         Span::styled(format!(" {name}"), bold),
         sep.clone(),
         Span::raw(device),
@@ -75,14 +117,12 @@ pub fn draw_status(f: &mut Frame, app: &App, area: Rect) {
         Span::raw("loss "),
         Span::styled(loss, Style::default().add_modifier(Modifier::BOLD)),
         sep.clone(),
-        Span::raw(format!("lr {}", num(app.run.lr))),
-        sep.clone(),
-        Span::raw(format!("{:.0}it/s", app.run.steps_per_sec)),
-        sep.clone(),
-        Span::raw(format!("ETA {eta}")),
-        sep,
-        Span::styled(state_label(app), bold),
     ];
+    // A checkpoint opened for inspection does not train: no rate, speed or ETA.
+    if app.run.training {
+        spans.extend(training_figures(app, &sep));
+    }
+    spans.push(Span::styled(state_label(app), bold));
     f.render_widget(Paragraph::new(Line::from(spans)), top);
 
     let [g1, g2] =
@@ -92,14 +132,24 @@ pub fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     } else {
         0.0
     };
-    f.render_widget(
-        LineGauge::default()
-            .ratio(ratio)
-            .label(format!(" train {:>3.0}% ", ratio * 100.0))
-            .filled_style(Style::default().fg(th.gauge))
-            .unfilled_style(faint(th)),
-        g1,
-    );
+    if app.run.training {
+        f.render_widget(
+            LineGauge::default()
+                .ratio(ratio)
+                .label(format!(" train {:>3.0}% ", ratio * 100.0))
+                .filled_style(Style::default().fg(th.gauge))
+                .unfilled_style(faint(th)),
+            g1,
+        );
+    } else if app.run.preset.is_some() {
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                format!(" checkpoint at step {} of {}", app.run.step, app.run.total),
+                faint(th),
+            )),
+            g1,
+        );
+    }
     if let Some(s) = app.run.sampling {
         let r = if s.of > 0 {
             (s.done as f64 / s.of as f64).clamp(0.0, 1.0)
@@ -115,13 +165,14 @@ pub fn draw_status(f: &mut Frame, app: &App, area: Rect) {
             g2,
         );
     } else {
-        f.render_widget(
-            Paragraph::new(Span::styled(
-                format!(" images: {}", app.graphics.label()),
-                faint(th),
-            )),
-            g2,
-        );
+        // The protocol, and why it was chosen when that fits.
+        let full = format!(" images: {}", app.graphics.label());
+        let text = if full.chars().count() <= g2.width as usize {
+            full
+        } else {
+            format!(" images: {}", app.graphics.name())
+        };
+        f.render_widget(Paragraph::new(Span::styled(text, faint(th))), g2);
     }
 }
 
@@ -171,7 +222,7 @@ pub fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
     }
     let mut spans = vec![Span::raw(" ")];
     let mut used = 1usize;
-    for (k, d) in keymap::hints(&app.contexts()) {
+    for (k, d) in keymap::hints(&app.contexts(), &app.situation()) {
         let w = k.chars().count() + d.chars().count() + 3;
         if used + w > area.width as usize {
             break;
