@@ -6,6 +6,7 @@ use super::pictures::{self, Images};
 use super::samples::scatter;
 use super::{block, faint, focused, num};
 use crate::diffusion::{index_of, state_of};
+use crate::train::protocol::Evaluation;
 use crate::tui::app::{App, Focus, Mode};
 use crate::tui::graphics::{Slot, SlotId};
 use crate::tui::inspect::{normal_pdf, Frame as PFrame, Histogram};
@@ -109,6 +110,15 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usiz
     pages
 }
 
+/// What the bound was computed on: `n=1000 seed 0`, or that the run log did not say.
+fn sample_size(e: &Evaluation) -> String {
+    match (e.items, e.seed) {
+        (Some(n), Some(seed)) => format!("n={n} seed {seed}"),
+        (Some(n), None) => format!("n={n}"),
+        _ => "n, seed not logged".into(),
+    }
+}
+
 /// The variational bound's term at each t on a log scale, with the inspector's t marked.
 /// The term at schedule index i involves x_{i+1}, so it is drawn at t = i + 1; the decoder
 /// L_0 (which can be negative for continuous data) is given in the title.
@@ -163,11 +173,12 @@ fn draw_terms(f: &mut Frame, app: &App, area: Rect) {
             .data(&marker),
     ];
     let title = format!(
-        " log₁₀ L_t ({}) · step {} · total {:.3} ± {:.3} · L_0 {}{here}",
+        " log₁₀ L_t ({}) · step {} · total {:.3} ± {:.3} ({}) · L_0 {}{here}",
         e.unit,
         e.step,
         e.total,
         e.total_se,
+        sample_size(e),
         e.per_t.first().map_or("-".into(), |v| num(*v))
     );
     let chart = Chart::new(datasets)
