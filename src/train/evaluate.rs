@@ -240,11 +240,11 @@ pub fn evaluate(
                 ));
                 lines.extend(q.report());
                 summary.push_str(&format!(" · SW/noise {:.2}", q.sw1_ratio()));
-                if !q.mmd2.resolved() {
-                    summary.push_str(" · MMD below resolution");
-                }
                 if q.far > 0 {
                     summary.push_str(&format!(" · {} of {samples} samples far out", q.far));
+                }
+                if !q.mmd2.resolved() {
+                    summary.push_str(" · MMD below resolution");
                 }
                 quality.sliced_w1 = Some(q.sw1);
                 quality.mmd = Some(q.mmd);

@@ -110,12 +110,13 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> usiz
     pages
 }
 
-/// What the bound was computed on: `n=1000 seed 0`, or that the run log did not say.
+/// What the bound was computed on (the workbench's evaluations are exact), or that the
+/// run log did not say.
 fn sample_size(e: &Evaluation) -> String {
     match (e.items, e.seed) {
-        (Some(n), Some(seed)) => format!("n={n} seed {seed}"),
-        (Some(n), None) => format!("n={n}"),
-        _ => "n, seed not logged".into(),
+        (Some(n), Some(seed)) => format!("n={n} held-out · seed {seed} · exact · ± 1 s.e."),
+        (Some(n), None) => format!("n={n} held-out · exact · ± 1 s.e."),
+        _ => "± 1 s.e. · n, seed not in the run log".into(),
     }
 }
 
@@ -173,16 +174,17 @@ fn draw_terms(f: &mut Frame, app: &App, area: Rect) {
             .data(&marker),
     ];
     let title = format!(
-        " log₁₀ L_t ({}) · step {} · total {:.3} ± {:.3} ({}) · L_0 {}{here}",
+        " log₁₀ L_t ({}) · step {} · total {:.3} ± {:.3} · L_0 {}{here}",
         e.unit,
         e.step,
         e.total,
         e.total_se,
-        sample_size(e),
         e.per_t.first().map_or("-".into(), |v| num(*v))
     );
     let chart = Chart::new(datasets)
-        .block(block(title, th))
+        .block(
+            block(title, th).title_bottom(Span::styled(format!(" {} ", sample_size(e)), faint(th))),
+        )
         .x_axis(
             Axis::default()
                 .style(faint(th))
