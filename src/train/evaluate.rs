@@ -247,7 +247,8 @@ pub fn evaluate(
                     summary.push_str(" · MMD below resolution");
                 }
                 quality.sliced_w1 = Some(q.sw1);
-                quality.mmd = Some(q.mmd);
+                // an MMD its sample size cannot tell from zero is left out of the log
+                quality.mmd = q.mmd2.resolved().then_some(q.mmd);
             }
             SampleQuality::Images(q) => {
                 lines.push(format!(
