@@ -338,8 +338,9 @@ pub struct EvalArgs {
     /// Items per model call (default: 1000 for points, 64 for images).
     #[arg(long, allow_negative_numbers = true)]
     pub batch: Option<i64>,
-    /// Seed for the held-out data, the noise and the samples.
-    #[arg(long, default_value_t = 0)]
+    /// Seed for the held-out data, the noise and the samples (the workbench's `b` uses
+    /// the same default).
+    #[arg(long, default_value_t = crate::train::evaluate::defaults::SEED)]
     pub seed: u64,
     /// Use the EMA weights (the default).
     #[arg(long, conflicts_with = "raw")]

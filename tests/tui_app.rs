@@ -1007,6 +1007,8 @@ fn b_evaluates_on_demand_and_shows_the_bound_terms() {
         bits: false,
         total: 0.41,
         total_se: 0.03,
+        items: Some(1000),
+        seed: Some(0),
         prior: 0.0,
         diffusion: 0.4,
         decoder: 0.01,

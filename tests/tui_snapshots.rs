@@ -223,6 +223,8 @@ fn bound_terms_view_and_quality_figures() {
             bits: false,
             total: 0.413,
             total_se: 0.035,
+            items: Some(1000),
+            seed: Some(0),
             prior: 0.0,
             diffusion: 0.4,
             decoder: 0.013,

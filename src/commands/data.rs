@@ -91,7 +91,7 @@ pub fn run(a: &DataArgs) -> anyhow::Result<()> {
             &[]
         };
         // for 2-D data, the whole set faint and the chosen items bright
-        let img = picture(&values, &data.item_shape, reference, scale, 640);
+        let (img, _) = picture(&values, &data.item_shape, reference, scale, 640, None);
         write_png(out, &img)?;
         eprintln!("{n} items of {} written to {}", data.name, out.display());
     }

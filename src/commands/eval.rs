@@ -9,7 +9,7 @@ use crate::data::{ItemKind, Split};
 use crate::diffusion::VarianceKind;
 use crate::eval::likelihood::{progress_total, BoundOptions};
 use crate::eval::BoundReport;
-use crate::train::evaluate::{self, SampleQuality};
+use crate::train::evaluate::{self, defaults, SampleQuality};
 use crate::train::{checkpoint, Trainer, Weights};
 use crate::util::write_atomic;
 use anyhow::{bail, Context};
@@ -76,7 +76,7 @@ fn check_writable(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_bound(r: &BoundReport) {
+fn print_bound(r: &BoundReport, seed: u64) {
     let u = r.unit;
     let how = match r.estimate {
         None => format!("exact: all {} timesteps per item", r.steps),
@@ -88,7 +88,10 @@ fn print_bound(r: &BoundReport) {
         ),
     };
     let total = r.total.scaled(u);
-    println!("negative log-likelihood bound ({how}, {} items):", r.items);
+    println!(
+        "negative log-likelihood bound ({how}; n = {} held-out items, seed {seed}):",
+        r.items
+    );
     println!(
         "  bound                  {:>10.4} ± {:.4} {} (± one standard error across items)",
         total.mean,
@@ -123,11 +126,9 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     }
     let source = data_config.source();
     // The held-out data first: a missing data set is reported before any model is built.
-    let n = counts.n.unwrap_or(if data_config.item_shape().len() == 3 {
-        256
-    } else {
-        1000
-    });
+    let n = counts
+        .n
+        .unwrap_or(defaults::held_items(data_config.item_shape().len() == 3));
     let held = source
         .load(a.seed, Split::Held(n))
         .map_err(|e| match &data_flag {
@@ -176,7 +177,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     }
     let weights = if a.raw { Weights::Raw } else { Weights::Ema };
     let opts = BoundOptions {
-        batch: counts.batch.unwrap_or(if image { 64 } else { 1000 }),
+        batch: counts.batch.unwrap_or(defaults::batch(image)),
         estimate: counts.estimate,
         decoder: evaluate::decoder_for(held.kind),
     };
@@ -210,7 +211,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     )
     .with_context(|| ck.dir.display().to_string())?;
     progress.finish();
-    print_bound(&report);
+    print_bound(&report, a.seed);
     if let Some(p) = &a.terms {
         write_atomic(p, report.terms_csv().as_bytes())?;
         println!(
@@ -221,12 +222,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     }
 
     let labelled = tr.preset.data.class_names().is_some();
-    let default_samples = match (image, labelled) {
-        (false, _) => 2000,
-        (true, true) => 256,
-        (true, false) => 0,
-    };
-    let samples = counts.samples.unwrap_or(default_samples);
+    let samples = counts.samples.unwrap_or(defaults::samples(image, labelled));
     if samples == 0 {
         if image && !labelled {
             println!("sample quality: needs labelled data (a classifier's features); none here");
@@ -266,25 +262,17 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         }
         SampleQuality::Points(q) => {
             println!(
-                "sample quality ({} samples, {} {} steps, vs {} fresh data points; ratio: against N(0, I) noise):",
+                "sample quality ({} samples, seed {}, {} {} steps, vs {} fresh data points; \
+                 ratio: against N(0, I) noise):",
                 q.samples,
+                a.seed,
                 opts.sampler.name(),
                 steps,
                 q.data
             );
-            println!(
-                "  sliced W1              {:>10.4}   noise {:.4}   ratio {:.3}",
-                q.sw1,
-                q.sw1_noise,
-                q.sw1_ratio()
-            );
-            println!(
-                "  MMD (RBF, h = {:.3})    {:>10.4}   noise {:.4}   ratio {:.3}",
-                q.bandwidth,
-                q.mmd,
-                q.mmd_noise,
-                q.mmd_ratio()
-            );
+            for line in q.report() {
+                println!("  {line}");
+            }
         }
     }
     Ok(())

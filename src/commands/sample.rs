@@ -6,7 +6,7 @@ use crate::cli::{SampleArgs, SamplerArg};
 use crate::data::Split;
 use crate::diffusion::{SamplerKind, Trajectory};
 use crate::render::grid::{default_cols, image_grid};
-use crate::render::scatter::{scatter, ScatterStyle};
+use crate::render::scatter::{scatter, view_radius, ScatterStyle};
 use crate::render::text::draw_text;
 use crate::render::{side_by_side, write_gif, write_png};
 use crate::train::{Trainer, Weights};
@@ -90,14 +90,16 @@ pub fn default_scale(item_shape: &[i64]) -> u32 {
 }
 
 /// A picture of a batch: a grid for images (each pixel `scale`×`scale`), a scatter plot of
-/// `plot_size` pixels over `reference` for 2-D points.
+/// `plot_size` pixels over `reference` for 2-D points, with the view `view` (None: fitted
+/// to the points). Also the number of points outside the plot (0 for images).
 pub fn picture(
     values: &[f32],
     item_shape: &[i64],
     reference: &[f32],
     scale: u32,
     plot_size: u32,
-) -> RgbImage {
+    view: Option<f32>,
+) -> (RgbImage, usize) {
     if item_shape.len() == 3 {
         let shape = [
             item_shape[0] as usize,
@@ -105,17 +107,23 @@ pub fn picture(
             item_shape[2] as usize,
         ];
         let n = values.len() / shape.iter().product::<usize>().max(1);
-        image_grid(values, n, shape, default_cols(n), scale, 2, BACKGROUND)
+        (
+            image_grid(values, n, shape, default_cols(n), scale, 2, BACKGROUND),
+            0,
+        )
     } else {
         let style = ScatterStyle {
             size: plot_size,
+            view,
             ..Default::default()
         };
-        scatter(reference, values, &style)
+        let plot = scatter(reference, values, &style);
+        (plot.image, plot.outside)
     }
 }
 
 /// One animation frame: x_t beside x̂_0, captioned with t (x_0 is the sample, x_T noise).
+/// 2-D plots use the view `view` in every frame, so that the axes hold still.
 fn trajectory_frame(
     t: usize,
     xt: &[f32],
@@ -123,14 +131,50 @@ fn trajectory_frame(
     item_shape: &[i64],
     reference: &[f32],
     scale: u32,
+    view: Option<f32>,
 ) -> RgbImage {
-    let left = picture(xt, item_shape, reference, scale, 320);
-    let right = picture(x0, item_shape, reference, scale, 320);
+    let (left, _) = picture(xt, item_shape, reference, scale, 320, view);
+    let (right, _) = picture(x0, item_shape, reference, scale, 320, view);
     let mut img = side_by_side(&[&left, &right], 6, 14, BACKGROUND);
     draw_text(&mut img, 6, 4, &format!("x t={t}"), 1, [230, 230, 230]);
     let x2 = 12 + left.width();
     draw_text(&mut img, x2, 4, "x0^", 1, [255, 170, 60]);
     img
+}
+
+/// The animation's frames: x_t beside x̂_0 for each (t, x_t, x̂_0) in `states`, then the
+/// final sample `values` beside itself. 2-D plots keep the final plot's view (the data and
+/// the samples) in every frame, so that the axes hold still; points outside it are marked.
+fn trajectory_frames(
+    states: &[(usize, Vec<f32>, Vec<f32>)],
+    values: &[f32],
+    item_shape: &[i64],
+    reference: &[f32],
+    scale: u32,
+) -> Vec<RgbImage> {
+    let view = (item_shape.len() != 3).then(|| view_radius(&[reference, values]));
+    let frame = |t: usize, xt: &[f32], x0: &[f32]| {
+        trajectory_frame(t, xt, x0, item_shape, reference, scale, view)
+    };
+    let mut frames: Vec<RgbImage> = states.iter().map(|(t, xt, x0)| frame(*t, xt, x0)).collect();
+    frames.push(frame(0, values, values));
+    frames
+}
+
+/// The note that `outside` of `n` samples lie outside the plot, with the farthest one's
+/// distance from the origin.
+fn outside_note(values: &[f32], outside: usize, n: usize) -> String {
+    let farthest = values
+        .chunks_exact(2)
+        .map(|p| (p[0] as f64).hypot(p[1] as f64))
+        .fold(
+            0.0,
+            |a: f64, b| if b.is_nan() { f64::INFINITY } else { a.max(b) },
+        );
+    format!(
+        "note: {outside} of {n} samples lie outside the plot (marked at its border); the \
+         farthest is {farthest:.4} from the origin"
+    )
 }
 
 pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
@@ -249,34 +293,26 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
     let scale = a.scale.unwrap_or_else(|| default_scale(&tr.item_shape));
     match kind {
         OutKind::Csv => write_atomic(&a.out, points_csv(&values, dim).as_bytes())?,
-        OutKind::Png => write_png(
-            &a.out,
-            &picture(&values, &tr.item_shape, &reference, scale, 640),
-        )?,
+        OutKind::Png => {
+            let (img, outside) = picture(&values, &tr.item_shape, &reference, scale, 640, None);
+            write_png(&a.out, &img)?;
+            if outside > 0 {
+                eprintln!("{}", outside_note(&values, outside, n));
+            }
+        }
     }
     if let Some(path) = &a.trajectory {
-        let mut frames: Vec<RgbImage> = Vec::with_capacity(traj.timesteps.len() + 1);
+        let mut states = Vec::with_capacity(traj.timesteps.len());
         for (&t, (xt, x0)) in traj.timesteps.iter().zip(traj.xt.iter().zip(&traj.x0_hat)) {
             // captions name states as the seed note does (x_T noise, x_0 the sample):
             // the model's input at schedule index t is x_{t+1}
-            frames.push(trajectory_frame(
+            states.push((
                 t + 1,
-                &tensor_values(xt).with_context(|| format!("the frame at t = {}", t + 1))?,
-                &tensor_values(x0).with_context(|| format!("the frame at t = {}", t + 1))?,
-                &tr.item_shape,
-                &reference,
-                scale,
+                tensor_values(xt).with_context(|| format!("the frame at t = {}", t + 1))?,
+                tensor_values(x0).with_context(|| format!("the frame at t = {}", t + 1))?,
             ));
         }
-        // the final x_0 beside itself closes the animation
-        frames.push(trajectory_frame(
-            0,
-            &values,
-            &values,
-            &tr.item_shape,
-            &reference,
-            scale,
-        ));
+        let frames = trajectory_frames(&states, &values, &tr.item_shape, &reference, scale);
         write_gif(path, &frames, 80)?;
         eprintln!(
             "{} frames of the reverse process written to {}",
@@ -294,4 +330,55 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
         a.out.display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pixels of `colour` in the right half of `img` (the x̂_0 panel).
+    fn right_pixels(img: &RgbImage, colour: [u8; 3]) -> Vec<(u32, u32)> {
+        let half = img.width() / 2;
+        img.enumerate_pixels()
+            .filter(|(x, _, p)| *x > half && p.0 == colour)
+            .map(|(x, y, _)| (x, y))
+            .collect()
+    }
+
+    #[test]
+    fn the_animation_keeps_its_axes_and_marks_what_leaves_them() {
+        let colour = ScatterStyle::default().samples;
+        let marker = ScatterStyle::default().outside;
+        let reference: Vec<f32> = (0..400).map(|i| ((i as f32) * 0.37).sin()).collect();
+        let values = vec![0.5, 0.5, -0.5, 0.2];
+        // x̂_0 strays far in the first frame and is back in range in the second
+        let states = vec![
+            (2, vec![0.5, 0.5, 0.0, 0.0], vec![0.5, 0.5, 40.0, -25.0]),
+            (1, vec![0.5, 0.5, 0.0, 0.0], vec![0.5, 0.5, 0.9, -0.9]),
+        ];
+        let frames = trajectory_frames(&states, &values, &[2], &reference, 1);
+        assert_eq!(frames.len(), 3);
+        frames[0].save("/tmp/diffscope-frame0.png").ok();
+        // (0.5, 0.5) lands on the same pixels of the x̂_0 panel in every frame
+        let first = right_pixels(&frames[0], colour);
+        let second = right_pixels(&frames[1], colour);
+        let dot: Vec<_> = first.iter().filter(|p| second.contains(p)).collect();
+        assert!(
+            dot.len() >= 5,
+            "the shared point moved: {first:?} vs {second:?}"
+        );
+        // the stray point is marked (and counted) in the first frame only
+        assert!(!right_pixels(&frames[0], marker).is_empty());
+        assert!(right_pixels(&frames[1], marker).is_empty());
+    }
+
+    #[test]
+    fn the_note_counts_the_samples_outside_and_the_farthest() {
+        let note = outside_note(&[0.0, 0.0, 3.0, 4.0, 7597.0, 0.0], 1, 3);
+        assert!(
+            note.contains("1 of 3 samples lie outside the plot"),
+            "{note}"
+        );
+        assert!(note.contains("7597.0000"), "{note}");
+    }
 }

@@ -3,14 +3,19 @@
 //! noise" and 0 "indistinguishable from data".
 //!
 //! [`Quality`] has one variant per kind of data; 2-D (and other point) data use the sliced
-//! Wasserstein-1 distance and an RBF-kernel MMD.
+//! Wasserstein-1 distance and an RBF-kernel MMD, with the MMD's standard error and the
+//! share of samples far outside the data: a bounded kernel barely sees a few samples that
+//! blew up, so that figure is given on its own.
 
-use super::mmd::{median_distance, mmd};
+use super::mmd::{median_distance, mmd, mmd2_with_se, Mmd2};
 use super::sliced::sliced_wasserstein;
 use crate::rng::Rng;
 
 /// Random directions for the sliced Wasserstein distance.
 pub const SW_DIRECTIONS: usize = 128;
+
+/// A sample is "far out" beyond this many times the data's largest distance from its mean.
+pub const FAR_FACTOR: f64 = 2.0;
 
 /// Sample-quality figures of one model.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +36,14 @@ pub struct PointQuality {
     pub mmd_noise: f64,
     /// The kernel's median-heuristic bandwidth h (the mixture uses h/2, h, 2h).
     pub bandwidth: f64,
+    /// MMD²(samples, data) with its standard error (`mmd` is its square root).
+    pub mmd2: Mmd2,
+    /// The data's largest distance from its mean.
+    pub data_radius: f64,
+    /// The samples' largest distance from the data's mean (infinite if one is not finite).
+    pub sample_radius: f64,
+    /// Samples farther than [`FAR_FACTOR`] × `data_radius` from the data's mean.
+    pub far: usize,
 }
 
 impl PointQuality {
@@ -41,6 +54,99 @@ impl PointQuality {
     pub fn mmd_ratio(&self) -> f64 {
         self.mmd / self.mmd_noise
     }
+
+    /// The share of samples far outside the data (see [`FAR_FACTOR`]).
+    pub fn far_share(&self) -> f64 {
+        self.far as f64 / self.samples.max(1) as f64
+    }
+
+    /// The MMD as it may be read: the figure ± its standard error, or, when the sample
+    /// size cannot tell it from zero, an upper bound. With `ratio`, the ratio to noise too.
+    pub fn mmd_text(&self) -> String {
+        if self.mmd2.resolved() {
+            format!(
+                "{:.4} ± {:.4}   noise {:.4}   ratio {:.3}",
+                self.mmd,
+                self.mmd2.mmd_se(),
+                self.mmd_noise,
+                self.mmd_ratio()
+            )
+        } else {
+            let upper = self.mmd2.mmd_upper();
+            format!(
+                "below resolution: MMD² {:.5} ± {:.5} with {} samples, so MMD < {:.4}   \
+                 noise {:.4}   ratio < {:.3}",
+                self.mmd2.value,
+                self.mmd2.se,
+                self.samples,
+                upper,
+                self.mmd_noise,
+                upper / self.mmd_noise
+            )
+        }
+    }
+
+    /// How many samples lie far outside the data, and how far the farthest one is.
+    pub fn far_text(&self) -> String {
+        format!(
+            "{} of {} samples ({:.2}%) beyond {FAR_FACTOR}× the data's radius {:.3}; \
+             farthest at {:.4}",
+            self.far,
+            self.samples,
+            100.0 * self.far_share(),
+            self.data_radius,
+            self.sample_radius
+        )
+    }
+
+    /// The figures as `diffscope eval` prints them (one per line, labels padded).
+    pub fn report(&self) -> Vec<String> {
+        vec![
+            format!(
+                "sliced W1              {:>10.4}   noise {:.4}   ratio {:.3}",
+                self.sw1,
+                self.sw1_noise,
+                self.sw1_ratio()
+            ),
+            format!(
+                "MMD (RBF, h = {:.3})    {}",
+                self.bandwidth,
+                self.mmd_text()
+            ),
+            format!("far out                {}", self.far_text()),
+        ]
+    }
+}
+
+/// The mean of the rows of `points`.
+fn centre(points: &[f32], dim: usize) -> Vec<f64> {
+    let mut c = vec![0.0f64; dim];
+    let mut n = 0usize;
+    for row in points.chunks_exact(dim.max(1)) {
+        if row.iter().all(|v| v.is_finite()) {
+            c.iter_mut().zip(row).for_each(|(c, v)| *c += *v as f64);
+            n += 1;
+        }
+    }
+    c.iter_mut().for_each(|c| *c /= n.max(1) as f64);
+    c
+}
+
+/// Each row's distance from `c` (infinite for a row that is not finite).
+fn radii<'a>(points: &'a [f32], c: &'a [f64]) -> impl Iterator<Item = f64> + 'a {
+    points.chunks_exact(c.len().max(1)).map(move |row| {
+        let d = row
+            .iter()
+            .zip(c)
+            .map(|(v, c)| (*v as f64 - c).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        if d.is_nan() {
+            f64::INFINITY
+        } else {
+            d
+        }
+    })
 }
 
 /// Compares `samples` with `data` (both rows of `dim` values); the noise reference has as
@@ -50,6 +156,14 @@ pub fn point_quality(samples: &[f32], data: &[f32], dim: usize, seed: u64) -> Po
     let noise: Vec<f32> = (0..samples.len()).map(|_| r.normal() as f32).collect();
     let sw_seed = seed.wrapping_add(1);
     let h = median_distance(data, dim);
+    let c = centre(data, dim);
+    let data_radius = radii(data, &c)
+        .filter(|r| r.is_finite())
+        .fold(0.0, f64::max);
+    let sample_radius = radii(samples, &c).fold(0.0, f64::max);
+    let far = radii(samples, &c)
+        .filter(|r| *r > FAR_FACTOR * data_radius)
+        .count();
     PointQuality {
         samples: samples.len() / dim.max(1),
         data: data.len() / dim.max(1),
@@ -58,6 +172,10 @@ pub fn point_quality(samples: &[f32], data: &[f32], dim: usize, seed: u64) -> Po
         mmd: mmd(samples, data, dim, h),
         mmd_noise: mmd(&noise, data, dim, h),
         bandwidth: h,
+        mmd2: mmd2_with_se(samples, data, dim, h),
+        data_radius,
+        sample_radius,
+        far,
     }
 }
 
@@ -95,5 +213,58 @@ mod tests {
             q.mmd_ratio()
         );
         assert!((q.sw1_ratio() - 1.0).abs() < 0.15 && (q.mmd_ratio() - 1.0).abs() < 0.15);
+    }
+
+    fn ring(seed: u64, n: usize) -> Vec<f32> {
+        let mut r = Rng::new(seed);
+        (0..n)
+            .flat_map(|_| {
+                let a = r.uniform() * std::f64::consts::TAU;
+                [(2.0 * a.cos()) as f32, (2.0 * a.sin()) as f32]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn samples_that_blew_up_are_counted_even_when_the_mmd_looks_fine() {
+        let data = ring(5, 2000);
+        let mut samples = ring(6, 2000);
+        // 9 of 2000 samples far out, one of them at |x| ≈ 7597
+        for i in 0..9 {
+            samples[2 * i] = 7597.0 - 100.0 * i as f32;
+        }
+        let q = point_quality(&samples, &data, 2, 9);
+        let lines = q.report();
+        println!("{}", lines.join("\n"));
+        assert_eq!(q.far, 9);
+        assert!((q.data_radius - 2.0).abs() < 0.05, "{}", q.data_radius);
+        assert!(q.sample_radius > 7590.0, "{}", q.sample_radius);
+        assert!(
+            q.mmd_ratio() < 0.2,
+            "the MMD hardly sees them: {}",
+            q.mmd_ratio()
+        );
+        assert!(
+            lines[2].contains("9 of 2000 samples (0.45%)"),
+            "{}",
+            lines[2]
+        );
+    }
+
+    #[test]
+    fn an_mmd_the_sample_size_cannot_resolve_is_not_printed_as_zero() {
+        let data = ring(5, 500);
+        let samples = ring(6, 500);
+        let q = point_quality(&samples, &data, 2, 9);
+        let text = q.mmd_text();
+        println!("{text}");
+        assert!(!q.mmd2.resolved(), "{:?}", q.mmd2);
+        assert!(text.starts_with("below resolution") && text.contains("500 samples"));
+        assert!(!text.contains("ratio 0.000"), "{text}");
+        // a real difference is given with its standard error
+        let wide: Vec<f32> = ring(6, 500).iter().map(|v| v * 1.5).collect();
+        let q = point_quality(&wide, &data, 2, 9);
+        println!("{}", q.mmd_text());
+        assert!(q.mmd2.resolved() && q.mmd_text().contains(" ± "));
     }
 }

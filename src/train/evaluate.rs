@@ -1,7 +1,10 @@
 //! Evaluating a model, for the command line (`diffscope eval`) and the workbench (`b`)
 //! alike: the variational bound on held-out items, and sample-quality figures from samples
 //! that are checked before any figure is computed. [`evaluate`] is the workbench's short
-//! form, run on the worker, whose result is plain data ([`Evaluation`]).
+//! form, run on the worker, whose result is plain data ([`Evaluation`]). Both take their
+//! item counts and seed from [`defaults`], so that for point data `b` and `eval` give the
+//! same figures for the same weights; for images the workbench evaluates fewer items, and
+//! says so.
 
 use super::protocol::Evaluation;
 use super::runlog::Quality;
@@ -15,12 +18,46 @@ use crate::eval::quality::PointQuality;
 use crate::eval::{evaluate_bound, point_quality, BoundOptions, EvalError, Unit};
 use crate::util::{first_non_finite, one_line, tensor_values, ReadError};
 
-/// Held-out items for the bound: few enough that all T timesteps take seconds.
-const POINTS: usize = 256;
-const IMAGES: usize = 32;
-/// Samples for the quality figures.
-const POINT_SAMPLES: usize = 1000;
-const IMAGE_SAMPLES: usize = 64;
+/// The item counts and seed that `diffscope eval` uses unless told otherwise, and the
+/// workbench always.
+pub mod defaults {
+    /// The seed of the held-out items, the bound's noise and the samples.
+    pub const SEED: u64 = 0;
+
+    /// Held-out items for the bound.
+    pub fn held_items(image: bool) -> usize {
+        if image {
+            256
+        } else {
+            1000
+        }
+    }
+
+    /// Items per model call while evaluating the bound.
+    pub fn batch(image: bool) -> usize {
+        if image {
+            64
+        } else {
+            1000
+        }
+    }
+
+    /// Samples for the quality figures (none for unlabelled images: no classifier).
+    pub fn samples(image: bool, labelled: bool) -> usize {
+        match (image, labelled) {
+            (false, _) => 2000,
+            (true, true) => 256,
+            (true, false) => 0,
+        }
+    }
+}
+
+/// The workbench's image evaluation is smaller than `eval`'s (all T timesteps of 256
+/// images take minutes on a CPU): held-out images for the bound, samples for the quality
+/// figures, and at most this many reverse steps.
+const WORKBENCH_IMAGES: usize = 32;
+const WORKBENCH_IMAGE_SAMPLES: usize = 64;
+const WORKBENCH_IMAGE_STEPS: usize = 100;
 
 /// The decoder L_0 for held-out items of this kind: discretised for 8-bit images,
 /// Gaussian for continuous data.
@@ -122,25 +159,39 @@ pub fn sample_quality(
     )))
 }
 
+/// The workbench's evaluation (`b`): the exact bound and the quality figures with the
+/// [`defaults`] of `diffscope eval` (fewer items for images), each line naming its item
+/// count and seed.
 pub fn evaluate(
     tr: &Trainer,
     id: u64,
     weights: Weights,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Evaluation, String> {
-    let seed = tr.preset.train.seed;
+    let seed = defaults::SEED;
     let source = tr.preset.data.source();
     let image = tr.item_shape.len() == 3;
-    let n = if image { IMAGES } else { POINTS };
+    let n = if image {
+        WORKBENCH_IMAGES
+    } else {
+        defaults::held_items(false)
+    };
     let held = source
         .load(seed, Split::Held(n))
         .map_err(|e| format!("held-out data: {}", one_line(&e)))?;
-    let report = bound(tr, &held, weights, seed ^ 0xB0D, held.len(), None, progress)
-        .map_err(|e| one_line(&e))?;
+    let batch = defaults::batch(image);
+    let report =
+        bound(tr, &held, weights, seed, batch, None, progress).map_err(|e| one_line(&e))?;
     let unit = report.unit;
     let total = report.total.scaled(unit);
+    let differs = if image {
+        format!("; diffscope eval uses {}", defaults::held_items(true))
+    } else {
+        String::new()
+    };
     let mut lines = vec![format!(
-        "bound {:.4} ± {:.4} {} on {} held-out items: L_T {:.4}, Σ KL {:.4}, L_0 {:.4}",
+        "bound {:.4} ± {:.4} {} (exact; n = {} held-out items, seed {seed}{differs}): \
+         L_T {:.4}, Σ KL {:.4}, L_0 {:.4}",
         total.mean,
         total.se,
         unit.name(),
@@ -151,19 +202,31 @@ pub fn evaluate(
     )];
 
     let mut opts = tr.sample_options();
-    opts.steps = opts.steps.min(100);
-    let mut summary = format!("bound {:.3} {}", total.mean, unit.name());
+    if image {
+        opts.steps = opts.steps.min(WORKBENCH_IMAGE_STEPS);
+    }
+    let mut summary = format!(
+        "bound {:.3} ± {:.3} {} (n={}, seed {seed})",
+        total.mean,
+        total.se,
+        unit.name(),
+        report.items
+    );
     let mut quality = Quality::default();
     let labelled = tr.preset.data.class_names().is_some();
     if !image || labelled {
-        let samples = if image { IMAGE_SAMPLES } else { POINT_SAMPLES };
+        let samples = if image {
+            WORKBENCH_IMAGE_SAMPLES
+        } else {
+            defaults::samples(false, labelled)
+        };
         let q = sample_quality(
             tr,
             &tr.preset.data,
             samples,
             &opts,
             weights,
-            seed ^ 0xE7A1,
+            seed,
             &mut |_, _| {},
             &mut |_| {},
         )
@@ -171,17 +234,30 @@ pub fn evaluate(
         match q {
             SampleQuality::Points(q) => {
                 lines.push(format!(
-                    "{samples} samples: sliced W1 {:.4} (ratio to noise {:.3}), MMD {:.4} (ratio {:.3})",
-                    q.sw1,
-                    q.sw1_ratio(),
-                    q.mmd,
-                    q.mmd_ratio()
+                    "{samples} samples (seed {seed}, {} {} steps) against as many fresh data points:",
+                    opts.sampler.name(),
+                    opts.steps.min(tr.diffusion.steps())
                 ));
+                lines.extend(q.report());
                 summary.push_str(&format!(" · SW/noise {:.2}", q.sw1_ratio()));
+                if q.far > 0 {
+                    summary.push_str(&format!(" · {} of {samples} samples far out", q.far));
+                }
+                if !q.mmd2.resolved() {
+                    summary.push_str(" · MMD below resolution");
+                }
                 quality.sliced_w1 = Some(q.sw1);
-                quality.mmd = Some(q.mmd);
+                // an MMD its sample size cannot tell from zero is left out of the log
+                quality.mmd = q.mmd2.resolved().then_some(q.mmd);
             }
             SampleQuality::Images(q) => {
+                lines.push(format!(
+                    "{samples} samples (seed {seed}, {} {} steps; diffscope eval uses {} and \
+                     all the preset's steps):",
+                    opts.sampler.name(),
+                    opts.steps.min(tr.diffusion.steps()),
+                    defaults::samples(true, true)
+                ));
                 lines.extend(q.report());
                 let present = q.histogram.iter().filter(|&&c| c > 0).count();
                 summary.push_str(&format!(
@@ -204,6 +280,8 @@ pub fn evaluate(
         bits: unit == Unit::BitsPerDim,
         total: total.mean,
         total_se: total.se,
+        items: Some(report.items),
+        seed: Some(seed),
         prior: report.prior.scaled(unit).mean,
         diffusion: report.middle.scaled(unit).mean,
         decoder: report.decoder.scaled(unit).mean,

@@ -105,6 +105,12 @@ pub struct Evaluation {
     pub bits: bool,
     pub total: f64,
     pub total_se: f64,
+    /// Held-out items the bound was computed on, and the seed of those items and of the
+    /// noise (None: not known, e.g. read back from a run log that does not record them).
+    #[serde(default)]
+    pub items: Option<usize>,
+    #[serde(default)]
+    pub seed: Option<u64>,
     /// The bound's split: the prior term L_T, the sum of the KL terms and the decoder L_0.
     pub prior: f64,
     pub diffusion: f64,

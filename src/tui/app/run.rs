@@ -175,13 +175,16 @@ fn evaluation_from_log(row: EvalRow, per_t: Vec<f64>) -> Evaluation {
         bits: row.unit == "bits/dim",
         total: row.bound,
         total_se: row.bound_se,
+        // the run log does not record the item count or the seed
+        items: None,
+        seed: None,
         prior: row.prior,
         diffusion: row.diffusion,
         decoder: row.decoder,
         per_t,
         summary: format!(
-            "bound {:.3} {} (step {}, from the run log)",
-            row.bound, row.unit, row.step
+            "bound {:.3} ± {:.3} {} (step {}, from the run log: n and seed not recorded)",
+            row.bound, row.bound_se, row.unit, row.step
         ),
         lines: vec![format!(
             "bound {:.4} ± {:.4} {}: L_T {:.4}, Σ KL {:.4}, L_0 {:.4}",

@@ -6,6 +6,7 @@ use super::pictures::{self, Images};
 use super::samples::scatter;
 use super::{block, faint, focused, num};
 use crate::diffusion::{index_of, state_of};
+use crate::train::protocol::Evaluation;
 use crate::tui::app::{App, Focus, Mode};
 use crate::tui::graphics::{Slot, SlotId};
 use crate::tui::inspect::{normal_pdf, Frame as PFrame, Histogram};
@@ -109,6 +110,16 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
     pages
 }
 
+/// What the bound was computed on (the workbench's evaluations are exact), or that the
+/// run log did not say.
+fn sample_size(e: &Evaluation) -> String {
+    match (e.items, e.seed) {
+        (Some(n), Some(seed)) => format!("n={n} held-out · seed {seed} · exact · ± 1 s.e."),
+        (Some(n), None) => format!("n={n} held-out · exact · ± 1 s.e."),
+        _ => "± 1 s.e. · n, seed not in the run log".into(),
+    }
+}
+
 /// The variational bound's term at each t on a log scale, with the inspector's t marked.
 /// The term at schedule index i involves x_{i+1}, so it is drawn at t = i + 1; the decoder
 /// L_0 (which can be negative for continuous data) is given in the title.
@@ -171,7 +182,9 @@ fn draw_terms(f: &mut Frame, app: &App, area: Rect) {
         e.per_t.first().map_or("-".into(), |v| num(*v))
     );
     let chart = Chart::new(datasets)
-        .block(block(title, th))
+        .block(
+            block(title, th).title_bottom(Span::styled(format!(" {} ", sample_size(e)), faint(th))),
+        )
         .x_axis(
             Axis::default()
                 .style(faint(th))
