@@ -538,6 +538,27 @@ fn checkpoint_browser_opens_resumes_and_deletes_after_confirmation() {
             "checkpoints/r/step-00000200"
         ))]
     );
+    // d on the run's own row deletes the whole run, after its own question
+    app.update(ch('c'));
+    app.update(Msg::Runs(vec![run_entry("r", &[200, 100], false)]));
+    assert!(app.update(ch('d')).is_empty(), "deleting a run asks first");
+    match &app.overlay {
+        Overlay::Confirm { ask, .. } => assert_eq!(
+            *ask,
+            Confirm::DeleteRun {
+                dir: PathBuf::from("checkpoints/r"),
+                checkpoints: 2
+            }
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(app.update(key(KeyCode::Esc)).is_empty());
+    assert!(matches!(app.overlay, Overlay::Browser { .. }));
+    app.update(ch('d'));
+    assert_eq!(
+        app.update(ch('y')),
+        vec![Effect::DeleteRun(PathBuf::from("checkpoints/r"))]
+    );
 }
 
 #[test]
@@ -572,9 +593,15 @@ fn the_browser_attaches_to_live_runs_and_compares_marked_ones() {
         .as_ref()
         .is_some_and(|n| n.error && n.text.contains("checksum mismatch")));
     app.update(key(KeyCode::Esc));
-    // a live run's checkpoints are not deleted under it
+    // a live run and its checkpoints are not deleted under it
     app.update(ch('c'));
     app.update(Msg::Runs(runs));
+    assert!(app.update(ch('d')).is_empty());
+    assert!(matches!(app.overlay, Overlay::Browser { .. }));
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("training now")));
     app.update(key(KeyCode::Down));
     assert!(app.update(ch('d')).is_empty());
     assert!(matches!(app.overlay, Overlay::Browser { .. }));

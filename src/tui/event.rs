@@ -266,6 +266,9 @@ impl Runtime {
                             .map_err(|e| one_line(&e)),
                     )
                 }),
+                Effect::DeleteRun(p) => self.job(move || {
+                    Msg::Deleted(runs::delete_run(&p).map(|_| p).map_err(|e| one_line(&e)))
+                }),
                 Effect::Quit => return true,
             }
         }

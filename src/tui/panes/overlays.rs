@@ -65,6 +65,11 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) -> Option<Rect> {
                     dir.display()
                 ),
                 Confirm::Delete(p) => format!("Delete the checkpoint {}?", p.display()),
+                Confirm::DeleteRun { dir, checkpoints } => format!(
+                    "Delete the run {} with its {checkpoints} checkpoint{} and its log?",
+                    dir.display(),
+                    if *checkpoints == 1 { "" } else { "s" }
+                ),
                 Confirm::NewRun(s) => format!(
                     "Start a new training run on {s}?{}",
                     if app.run.unsaved() {
@@ -225,7 +230,7 @@ fn browser(
     }
     let head = format!(
         "   {:<16} {:<27} {:>13} {:>9} {:>18}  {:<16}  {}",
-        "preset", "state", "step", "loss", "bound", "started", "folder"
+        "preset", "state", "step", "mean loss", "bound", "started", "folder"
     );
     let mut lines = vec![Line::from(Span::styled(
         head,
@@ -260,7 +265,7 @@ fn browser(
             BrowserRow::Checkpoint(k, j) => {
                 let c = &runs[k].checkpoints[j];
                 format!(
-                    "      └ step {:<10} loss {:>9}  saved {}{}  {}",
+                    "      └ step {:<10} batch loss {:>9}  saved {}{}  {}",
                     c.step,
                     c.loss.map_or("-".into(), num),
                     human_time(c.created_unix),
