@@ -77,7 +77,7 @@ fn delete(arg: &std::path::Path, yes: bool, roots: &[std::path::PathBuf]) -> any
     let dir = listing::resolve_run(arg, roots)
         .map_err(|e| anyhow!("--delete {}: {}", arg.display(), one_line(&e)))?;
     let e = listing::run_entry(&dir, runs::scan_checkpoints(std::slice::from_ref(&dir)));
-    if let Status::Running { pid } = e.status {
+    if let Some(pid) = e.status.pid() {
         return Err(anyhow!(one_line(&runs::RunError::Live { dir, pid })));
     }
     let what = format!(
@@ -111,10 +111,14 @@ fn delete(arg: &std::path::Path, yes: bool, roots: &[std::path::PathBuf]) -> any
     Ok(())
 }
 
-/// The state column: `running (pid 123)`, `finished`, `stopped (by the user)`…
+/// The state column: `running (pid 123)`, `finished`, `finished (workbench open, pid
+/// 123)`, `stopped (by the user)`…
 pub fn state(s: &Status) -> String {
     match s {
         Status::Running { pid } => format!("running (pid {pid})"),
+        Status::Open { pid, .. } => {
+            format!("{}, pid {pid})", s.describe().trim_end_matches(')'))
+        }
         other => other.describe(),
     }
 }

@@ -431,6 +431,31 @@ pub fn delete_checkpoint(dir: &Path) -> Result<(), RunError> {
     Ok(())
 }
 
+/// Removes the folder of a fresh run whose training process failed and saved nothing
+/// (e.g. its data set is missing), as headless `train` leaves none behind: once the
+/// process has let go of the folder (waiting up to `wait`), when its record says it failed
+/// and it holds no checkpoint. True when the folder is gone.
+pub fn discard_failed(dir: &Path, wait: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    while runfolder::holder(dir).is_some() {
+        if start.elapsed() > wait {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let failed = matches!(
+        RunRecord::read(dir),
+        Ok(Some(RunRecord {
+            state: runfolder::RecordState::Stopped(runfolder::Ending::Failed(_)),
+            ..
+        }))
+    );
+    if failed {
+        runfolder::remove_if_unused(dir);
+    }
+    !dir.exists()
+}
+
 /// Whether `dir` is a run folder: it holds a run record, a run log or a checkpoint.
 pub fn is_run_folder(dir: &Path) -> bool {
     dir.join(runfolder::RECORD_FILE).is_file()
@@ -606,6 +631,39 @@ mod tests {
             Recorded::NoRun
         );
         assert!(!root.path().join("lone").join(runlog::EVALS_FILE).exists());
+    }
+
+    #[test]
+    fn a_failed_fresh_run_that_saved_nothing_is_discarded() {
+        use runfolder::{Ending, RecordState};
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("mnist-1");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(runfolder::WORKER_LOG), "error: no data\n").unwrap();
+        let preset = Preset::load("swissroll").unwrap().preset;
+        let mut rec = RunRecord::new(preset, 0);
+        rec.write(&dir).unwrap();
+        let wait = std::time::Duration::from_millis(100);
+        // still training (or a user's stop): kept
+        let lock = runfolder::RunLock::acquire(&dir).unwrap();
+        assert!(!discard_failed(&dir, wait));
+        drop(lock);
+        rec.end(RecordState::Stopped(Ending::User), 0);
+        rec.write(&dir).unwrap();
+        assert!(!discard_failed(&dir, wait));
+        assert!(dir.join(runfolder::RECORD_FILE).is_file());
+        // failed, with something saved: kept
+        rec.end(RecordState::Stopped(Ending::Failed("no data".into())), 0);
+        rec.write(&dir).unwrap();
+        let ck = dir.join("step-00000010");
+        std::fs::create_dir_all(&ck).unwrap();
+        std::fs::write(ck.join(META_FILE), "()").unwrap();
+        assert!(!discard_failed(&dir, wait));
+        assert!(ck.join(META_FILE).is_file());
+        // failed, nothing saved: gone
+        std::fs::remove_dir_all(&ck).unwrap();
+        assert!(discard_failed(&dir, wait));
+        assert!(!dir.exists());
     }
 
     #[test]
