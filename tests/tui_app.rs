@@ -539,8 +539,10 @@ fn checkpoint_browser_opens_resumes_and_deletes_after_confirmation() {
         ))]
     );
     // d on the run's own row deletes the whole run, after its own question
+    app.update(key(KeyCode::Esc));
     app.update(ch('c'));
     app.update(Msg::Runs(vec![run_entry("r", &[200, 100], false)]));
+    app.update(key(KeyCode::Up));
     assert!(app.update(ch('d')).is_empty(), "deleting a run asks first");
     match &app.overlay {
         Overlay::Confirm { ask, .. } => assert_eq!(

@@ -229,7 +229,7 @@ fn browser(
         return r;
     }
     let head = format!(
-        "   {:<16} {:<27} {:>13} {:>9} {:>18}  {:<16}  {}",
+        "   {:<16} {:<27} {:>13} {:>10} {:>18}  {:<16}  {}",
         "preset", "state", "step", "mean loss", "bound", "started", "folder"
     );
     let mut lines = vec![Line::from(Span::styled(
@@ -246,7 +246,7 @@ fn browser(
                 let mark = if marked.contains(&e.dir) { "✓" } else { " " };
                 let live = if e.status.live() { "●" } else { " " };
                 format!(
-                    "{mark}{live} {:<16} {:<27} {:>13} {:>9} {:>18}  {:<16}  {}",
+                    "{mark}{live} {:<16} {:<27} {:>13} {:>10} {:>18}  {:<16}  {}",
                     e.preset,
                     e.status.describe(),
                     if e.total > 0 {
@@ -265,7 +265,7 @@ fn browser(
             BrowserRow::Checkpoint(k, j) => {
                 let c = &runs[k].checkpoints[j];
                 format!(
-                    "      └ step {:<10} batch loss {:>9}  saved {}{}  {}",
+                    "      └ step {:<10} batch loss {:>6}  saved {}{}  {}",
                     c.step,
                     c.loss.map_or("-".into(), num),
                     human_time(c.created_unix),
