@@ -1,6 +1,6 @@
 //! Runs that outlive the terminal, end to end with the real binary in tmux: detach and
 //! attach from a new session, a hang-up, `kill -9` of the training process and a resume,
-//! and two runs compared in the workbench.
+//! two runs compared in the workbench; evaluations in the run log and deleting runs.
 
 mod common;
 
@@ -501,7 +501,89 @@ fn a_second_trainer_into_a_live_run_folder_is_refused() {
             "{out}"
         );
     }
+    // A live run is not deleted.
+    let o = diffscope(d, &["runs", "--delete", "one", "--yes"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("trains this run now"), "{out}");
     // The live run is untouched and still listed as running.
     let listing = text(&diffscope(d, &["runs"]));
     assert!(listing.contains("running (pid"), "{listing}");
+}
+
+#[test]
+fn eval_adds_its_figures_to_the_run_log_and_a_run_is_deleted_only_when_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("tiny.ron"), TINY).unwrap();
+    let _c = Cleanup(d.to_path_buf());
+    for out in ["checkpoints/a", "checkpoints/b"] {
+        let o = diffscope(
+            d,
+            &[
+                "train", "--preset", "tiny.ron", "--steps", "200", "--out", out,
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = diffscope(
+        d,
+        &[
+            "eval",
+            "--checkpoint",
+            "checkpoints/a",
+            "--n",
+            "64",
+            "--samples",
+            "100",
+            "--device",
+            "cpu",
+        ],
+    );
+    let out = text(&o);
+    println!("{out}");
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("added to checkpoints/a/evals.csv"), "{out}");
+    let o = diffscope(d, &["runs", "--compare", "a", "b"]);
+    let out = text(&o);
+    println!("{out}");
+    assert!(o.status.success(), "{out}");
+    let row = |label: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} row:\n{out}"))
+            .split_whitespace()
+            .rev()
+            .take(2)
+            .collect::<Vec<_>>()
+    };
+    // column A has figures, B (never evaluated) has none
+    let at = row("evaluated at step");
+    assert_eq!(at, vec!["-", "200"], "{out}");
+    let w1 = row("sliced W1");
+    assert!(w1[0] == "-" && w1[1].parse::<f64>().is_ok(), "{out}");
+    assert!(
+        out.contains("loss (mean of last 10 logged)"),
+        "the loss row names its window:\n{out}"
+    );
+
+    // --delete: refused without a terminal unless --yes
+    let o = diffscope(d, &["runs", "--delete", "a"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("--delete a") && out.contains("--yes"), "{out}");
+    assert!(d.join("checkpoints/a").is_dir());
+    let o = diffscope(d, &["runs", "--delete", "a", "--yes"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("deleted the run checkpoints/a"), "{out}");
+    assert!(!d.join("checkpoints/a").exists());
+    let listing = text(&diffscope(d, &["runs"]));
+    assert!(
+        !listing.contains("checkpoints/a") && listing.contains("checkpoints/b"),
+        "{listing}"
+    );
+    let o = diffscope(d, &["runs", "--delete", "a", "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("not a run folder"), "{}", text(&o));
 }
