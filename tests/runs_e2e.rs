@@ -122,9 +122,14 @@ fn detach_then_attach_from_a_new_session_keeps_the_history_and_training_goes_on(
         status(s).is_some_and(|(step, _)| step > 100)
     });
     let first = loss_axis_start(&s).expect("a loss curve");
-    // d detaches: the workbench leaves, training does not.
+    // d detaches: the workbench leaves, training does not, and the shell is told where.
     t.keys(&["d"]);
-    t.wait("the workbench to leave", 30, |s| s.contains("EXIT=0"));
+    let after = t.wait("the workbench to leave", 30, |s| s.contains("EXIT=0"));
+    assert!(
+        after.contains("training goes on in checkpoints/tiny-")
+            && after.contains("`diffscope attach checkpoints/tiny-"),
+        "{after}"
+    );
     let (detached_at, _) = status(&s).unwrap();
     let listing = text(&diffscope(d, &["runs"]));
     println!("{listing}");
@@ -148,7 +153,11 @@ fn detach_then_attach_from_a_new_session_keeps_the_history_and_training_goes_on(
         s.contains("d leave it running")
     });
     t.keys(&["y"]);
-    t.wait("the workbench to leave", 60, |s| s.contains("EXIT=0"));
+    let after = t.wait("the workbench to leave", 60, |s| s.contains("EXIT=0"));
+    assert!(
+        after.contains("saved step") && after.contains("diffscope train --resume"),
+        "{after}"
+    );
     let run = the_run(d);
     let start = Instant::now();
     let listing = loop {
@@ -586,4 +595,35 @@ fn eval_adds_its_figures_to_the_run_log_and_a_run_is_deleted_only_when_confirmed
     let o = diffscope(d, &["runs", "--delete", "a", "--yes"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("not a run folder"), "{}", text(&o));
+}
+
+#[test]
+fn a_run_whose_start_fails_in_the_workbench_leaves_no_folder() {
+    if !tmux_available() {
+        return;
+    }
+    let (dir, t, _c) = setup("failed-start");
+    let d = dir.path();
+    let mnist = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/presets/mnist.ron"))
+        .unwrap()
+        .replace("data/mnist", "no-mnist-here");
+    std::fs::write(d.join("nomnist.ron"), mnist).unwrap();
+    t.start(160, 48, Some(d), &in_tmux(d, "tui --preset nomnist.ron"));
+    let s = t.wait("the failure", 60, |s| s.contains("no-mnist-here"));
+    println!("{s}");
+    let start = Instant::now();
+    let left = loop {
+        let left: Vec<PathBuf> = std::fs::read_dir(d.join("checkpoints"))
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if left.is_empty() || start.elapsed().as_secs() > 20 {
+            break left;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(left.is_empty(), "{left:?}");
+    let listing = text(&diffscope(d, &["runs"]));
+    assert!(listing.contains("no runs"), "{listing}");
+    t.keys(&["q"]);
+    t.wait("the workbench to leave", 30, |s| s.contains("EXIT="));
 }
