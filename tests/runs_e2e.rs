@@ -627,3 +627,51 @@ fn a_run_whose_start_fails_in_the_workbench_leaves_no_folder() {
     t.keys(&["q"]);
     t.wait("the workbench to leave", 30, |s| s.contains("EXIT="));
 }
+
+#[test]
+fn a_finished_run_with_its_workbench_open_lists_as_finished_and_q_just_quits() {
+    if !tmux_available() {
+        return;
+    }
+    let (dir, t, _c) = setup("finished-open");
+    let d = dir.path();
+    let short = TINY
+        .replace("name: \"tiny\"", "name: \"short\"")
+        .replace("steps: 1000000", "steps: 200");
+    std::fs::write(d.join("short.ron"), short).unwrap();
+    t.start(160, 48, Some(d), &in_tmux(d, "tui --preset short.ron"));
+    t.wait("training to finish", 120, |s| s.contains("│ finished"));
+    let start = Instant::now();
+    let listing = loop {
+        let l = text(&diffscope(d, &["runs"]));
+        if l.contains("step-")
+            || l.contains("finished (workbench open")
+            || start.elapsed().as_secs() > 30
+        {
+            break l;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!("{listing}");
+    assert!(
+        listing.contains("finished (workbench open, pid") && !listing.contains("running"),
+        "{listing}"
+    );
+    // the last step is saved: q asks nothing
+    let run = the_run(d);
+    let start = Instant::now();
+    while !run.join("step-00000200").is_dir() && start.elapsed().as_secs() < 30 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    t.keys(&["q"]);
+    let s = t.wait("the workbench to leave", 30, |s| {
+        s.contains("EXIT=") || s.contains("d leave it running")
+    });
+    assert!(s.contains("EXIT=0"), "{s}");
+    let listing = text(&diffscope(d, &["runs"]));
+    assert!(
+        listing.contains("finished") && !listing.contains("workbench open"),
+        "{listing}"
+    );
+}
