@@ -47,7 +47,8 @@ pub enum Cmd {
     /// Open the workbench on a run that trains in the background (the latest live run
     /// by default), from any terminal.
     Attach(AttachArgs),
-    /// List training runs: preset, state, step, loss, bound, start time and folder.
+    /// List training runs: preset, state, step, mean loss, bound, start time and folder;
+    /// compare or delete runs.
     Runs(RunsArgs),
 }
 
