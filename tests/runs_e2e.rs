@@ -675,3 +675,51 @@ fn a_finished_run_with_its_workbench_open_lists_as_finished_and_q_just_quits() {
         "{listing}"
     );
 }
+
+#[test]
+fn runs_delete_asks_on_a_terminal() {
+    if !tmux_available() {
+        return;
+    }
+    let (dir, t, _c) = setup("delete-ask");
+    let d = dir.path();
+    let o = diffscope(
+        d,
+        &[
+            "train",
+            "--preset",
+            "tiny.ron",
+            "--steps",
+            "50",
+            "--out",
+            "checkpoints/a",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let ask = |answer: &str| {
+        t.start(
+            120,
+            20,
+            Some(d),
+            &format!(
+                "env XDG_CONFIG_HOME={p} XDG_DATA_HOME={p} {BIN} runs --delete a; echo EXIT=$?; \
+                 sleep 60",
+                p = d.display()
+            ),
+        );
+        t.wait("the question", 30, |s| s.contains("[y/N]"));
+        t.keys(&[answer, "Enter"]);
+        let s = t.wait("the answer", 30, |s| s.contains("EXIT="));
+        t.kill_session();
+        s
+    };
+    let s = ask("n");
+    assert!(s.contains("nothing deleted") && s.contains("EXIT=0"), "{s}");
+    assert!(d.join("checkpoints/a").is_dir());
+    let s = ask("y");
+    assert!(
+        s.contains("deleted the run checkpoints/a") && s.contains("EXIT=0"),
+        "{s}"
+    );
+    assert!(!d.join("checkpoints/a").exists());
+}
