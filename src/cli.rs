@@ -107,7 +107,8 @@ pub enum Cmd {
     /// Open the workbench on a run that trains in the background (the latest live run
     /// by default), from any terminal.
     Attach(AttachArgs),
-    /// List training runs: preset, state, step, loss, bound, start time and folder.
+    /// List training runs: preset, state, step, mean loss, bound, start time and folder;
+    /// compare or delete runs.
     Runs(RunsArgs),
 }
 
@@ -224,6 +225,13 @@ pub struct RunsArgs {
     /// differ, and their final figures side by side.
     #[arg(long, num_args = 2.., value_name = "RUN")]
     pub compare: Option<Vec<PathBuf>>,
+    /// Delete a run (a run folder or name) with its checkpoints and log; asks first on a
+    /// terminal. A run that a process trains now is refused.
+    #[arg(long, value_name = "RUN", conflicts_with = "compare")]
+    pub delete: Option<PathBuf>,
+    /// With --delete: delete without asking (needed when stdin is not a terminal).
+    #[arg(long, requires = "delete")]
+    pub yes: bool,
 }
 
 /// `--precision`: what the model computes in.

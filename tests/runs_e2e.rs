@@ -1,6 +1,6 @@
 //! Runs that outlive the terminal, end to end with the real binary in tmux: detach and
 //! attach from a new session, a hang-up, `kill -9` of the training process and a resume,
-//! and two runs compared in the workbench.
+//! two runs compared in the workbench; evaluations in the run log and deleting runs.
 
 mod common;
 
@@ -122,9 +122,14 @@ fn detach_then_attach_from_a_new_session_keeps_the_history_and_training_goes_on(
         status(s).is_some_and(|(step, _)| step > 100)
     });
     let first = loss_axis_start(&s).expect("a loss curve");
-    // d detaches: the workbench leaves, training does not.
+    // d detaches: the workbench leaves, training does not, and the shell is told where.
     t.keys(&["d"]);
-    t.wait("the workbench to leave", 30, |s| s.contains("EXIT=0"));
+    let after = t.wait("the workbench to leave", 30, |s| s.contains("EXIT=0"));
+    assert!(
+        after.contains("training goes on in checkpoints/tiny-")
+            && after.contains("`diffscope attach checkpoints/tiny-"),
+        "{after}"
+    );
     let (detached_at, _) = status(&s).unwrap();
     let listing = text(&diffscope(d, &["runs"]));
     println!("{listing}");
@@ -148,7 +153,11 @@ fn detach_then_attach_from_a_new_session_keeps_the_history_and_training_goes_on(
         s.contains("d leave it running")
     });
     t.keys(&["y"]);
-    t.wait("the workbench to leave", 60, |s| s.contains("EXIT=0"));
+    let after = t.wait("the workbench to leave", 60, |s| s.contains("EXIT=0"));
+    assert!(
+        after.contains("saved step") && after.contains("diffscope train --resume"),
+        "{after}"
+    );
     let run = the_run(d);
     let start = Instant::now();
     let listing = loop {
@@ -501,7 +510,216 @@ fn a_second_trainer_into_a_live_run_folder_is_refused() {
             "{out}"
         );
     }
+    // A live run is not deleted.
+    let o = diffscope(d, &["runs", "--delete", "one", "--yes"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("trains this run now"), "{out}");
     // The live run is untouched and still listed as running.
     let listing = text(&diffscope(d, &["runs"]));
     assert!(listing.contains("running (pid"), "{listing}");
+}
+
+#[test]
+fn eval_adds_its_figures_to_the_run_log_and_a_run_is_deleted_only_when_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("tiny.ron"), TINY).unwrap();
+    let _c = Cleanup(d.to_path_buf());
+    for out in ["checkpoints/a", "checkpoints/b"] {
+        let o = diffscope(
+            d,
+            &[
+                "train", "--preset", "tiny.ron", "--steps", "200", "--out", out,
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = diffscope(
+        d,
+        &[
+            "eval",
+            "--checkpoint",
+            "checkpoints/a",
+            "--n",
+            "64",
+            "--samples",
+            "100",
+            "--device",
+            "cpu",
+        ],
+    );
+    let out = text(&o);
+    println!("{out}");
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("added to checkpoints/a/evals.csv"), "{out}");
+    let o = diffscope(d, &["runs", "--compare", "a", "b"]);
+    let out = text(&o);
+    println!("{out}");
+    assert!(o.status.success(), "{out}");
+    let row = |label: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} row:\n{out}"))
+            .split_whitespace()
+            .rev()
+            .take(2)
+            .collect::<Vec<_>>()
+    };
+    // column A has figures, B (never evaluated) has none
+    let at = row("evaluated at step");
+    assert_eq!(at, vec!["-", "200"], "{out}");
+    let w1 = row("sliced W1");
+    assert!(w1[0] == "-" && w1[1].parse::<f64>().is_ok(), "{out}");
+    assert!(
+        out.contains("loss (mean of last 10 logged)"),
+        "the loss row names its window:\n{out}"
+    );
+
+    // --delete: refused without a terminal unless --yes
+    let o = diffscope(d, &["runs", "--delete", "a"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("--delete a") && out.contains("--yes"), "{out}");
+    assert!(d.join("checkpoints/a").is_dir());
+    let o = diffscope(d, &["runs", "--delete", "a", "--yes"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("deleted the run checkpoints/a"), "{out}");
+    assert!(!d.join("checkpoints/a").exists());
+    let listing = text(&diffscope(d, &["runs"]));
+    assert!(
+        !listing.contains("checkpoints/a") && listing.contains("checkpoints/b"),
+        "{listing}"
+    );
+    let o = diffscope(d, &["runs", "--delete", "a", "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("not a run folder"), "{}", text(&o));
+}
+
+#[test]
+fn a_run_whose_start_fails_in_the_workbench_leaves_no_folder() {
+    if !tmux_available() {
+        return;
+    }
+    let (dir, t, _c) = setup("failed-start");
+    let d = dir.path();
+    let mnist = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/presets/mnist.ron"))
+        .unwrap()
+        .replace("data/mnist", "no-mnist-here");
+    std::fs::write(d.join("nomnist.ron"), mnist).unwrap();
+    t.start(160, 48, Some(d), &in_tmux(d, "tui --preset nomnist.ron"));
+    let s = t.wait("the failure", 60, |s| s.contains("no-mnist-here"));
+    println!("{s}");
+    let start = Instant::now();
+    let left = loop {
+        let left: Vec<PathBuf> = std::fs::read_dir(d.join("checkpoints"))
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if left.is_empty() || start.elapsed().as_secs() > 20 {
+            break left;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(left.is_empty(), "{left:?}");
+    let listing = text(&diffscope(d, &["runs"]));
+    assert!(listing.contains("no runs"), "{listing}");
+    t.keys(&["q"]);
+    t.wait("the workbench to leave", 30, |s| s.contains("EXIT="));
+}
+
+#[test]
+fn a_finished_run_with_its_workbench_open_lists_as_finished_and_q_just_quits() {
+    if !tmux_available() {
+        return;
+    }
+    let (dir, t, _c) = setup("finished-open");
+    let d = dir.path();
+    let short = TINY
+        .replace("name: \"tiny\"", "name: \"short\"")
+        .replace("steps: 1000000", "steps: 200");
+    std::fs::write(d.join("short.ron"), short).unwrap();
+    t.start(160, 48, Some(d), &in_tmux(d, "tui --preset short.ron"));
+    t.wait("training to finish", 120, |s| s.contains("│ finished"));
+    let start = Instant::now();
+    let listing = loop {
+        let l = text(&diffscope(d, &["runs"]));
+        if l.contains("step-")
+            || l.contains("finished (workbench open")
+            || start.elapsed().as_secs() > 30
+        {
+            break l;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!("{listing}");
+    assert!(
+        listing.contains("finished (workbench open, pid") && !listing.contains("running"),
+        "{listing}"
+    );
+    // the last step is saved: q asks nothing
+    let run = the_run(d);
+    let start = Instant::now();
+    while !run.join("step-00000200").is_dir() && start.elapsed().as_secs() < 30 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    t.keys(&["q"]);
+    let s = t.wait("the workbench to leave", 30, |s| {
+        s.contains("EXIT=") || s.contains("d leave it running")
+    });
+    assert!(s.contains("EXIT=0"), "{s}");
+    let listing = text(&diffscope(d, &["runs"]));
+    assert!(
+        listing.contains("finished") && !listing.contains("workbench open"),
+        "{listing}"
+    );
+}
+
+#[test]
+fn runs_delete_asks_on_a_terminal() {
+    if !tmux_available() {
+        return;
+    }
+    let (dir, t, _c) = setup("delete-ask");
+    let d = dir.path();
+    let o = diffscope(
+        d,
+        &[
+            "train",
+            "--preset",
+            "tiny.ron",
+            "--steps",
+            "50",
+            "--out",
+            "checkpoints/a",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let ask = |answer: &str| {
+        t.start(
+            120,
+            20,
+            Some(d),
+            &format!(
+                "env XDG_CONFIG_HOME={p} XDG_DATA_HOME={p} {BIN} runs --delete a; echo EXIT=$?; \
+                 sleep 60",
+                p = d.display()
+            ),
+        );
+        t.wait("the question", 30, |s| s.contains("[y/N]"));
+        t.keys(&[answer, "Enter"]);
+        let s = t.wait("the answer", 30, |s| s.contains("EXIT="));
+        t.kill_session();
+        s
+    };
+    let s = ask("n");
+    assert!(s.contains("nothing deleted") && s.contains("EXIT=0"), "{s}");
+    assert!(d.join("checkpoints/a").is_dir());
+    let s = ask("y");
+    assert!(
+        s.contains("deleted the run checkpoints/a") && s.contains("EXIT=0"),
+        "{s}"
+    );
+    assert!(!d.join("checkpoints/a").exists());
 }

@@ -538,6 +538,29 @@ fn checkpoint_browser_opens_resumes_and_deletes_after_confirmation() {
             "checkpoints/r/step-00000200"
         ))]
     );
+    // d on the run's own row deletes the whole run, after its own question
+    app.update(key(KeyCode::Esc));
+    app.update(ch('c'));
+    app.update(Msg::Runs(vec![run_entry("r", &[200, 100], false)]));
+    app.update(key(KeyCode::Up));
+    assert!(app.update(ch('d')).is_empty(), "deleting a run asks first");
+    match &app.overlay {
+        Overlay::Confirm { ask, .. } => assert_eq!(
+            *ask,
+            Confirm::DeleteRun {
+                dir: PathBuf::from("checkpoints/r"),
+                checkpoints: 2
+            }
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(app.update(key(KeyCode::Esc)).is_empty());
+    assert!(matches!(app.overlay, Overlay::Browser { .. }));
+    app.update(ch('d'));
+    assert_eq!(
+        app.update(ch('y')),
+        vec![Effect::DeleteRun(PathBuf::from("checkpoints/r"))]
+    );
 }
 
 #[test]
@@ -572,9 +595,15 @@ fn the_browser_attaches_to_live_runs_and_compares_marked_ones() {
         .as_ref()
         .is_some_and(|n| n.error && n.text.contains("checksum mismatch")));
     app.update(key(KeyCode::Esc));
-    // a live run's checkpoints are not deleted under it
+    // a live run and its checkpoints are not deleted under it
     app.update(ch('c'));
     app.update(Msg::Runs(runs));
+    assert!(app.update(ch('d')).is_empty());
+    assert!(matches!(app.overlay, Overlay::Browser { .. }));
+    assert!(app
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.contains("training now")));
     app.update(key(KeyCode::Down));
     assert!(app.update(ch('d')).is_empty());
     assert!(matches!(app.overlay, Overlay::Browser { .. }));
@@ -613,14 +642,60 @@ fn quitting_a_background_run_offers_to_leave_it_running() {
     ));
     // d leaves the workbench at once, sending nothing: training goes on
     assert_eq!(app.update(ch('d')), vec![Effect::Quit]);
+    let farewell = app
+        .farewell
+        .as_ref()
+        .expect("the shell is told")
+        .lines(Some(77));
+    assert_eq!(
+        farewell,
+        "training goes on in checkpoints/x (pid 77); `diffscope attach checkpoints/x` to return"
+    );
 
     let mut app = started_app(true);
+    app.update(progress(300, 0.4));
     app.update(ch('q'));
     assert_eq!(
         app.update(ch('y')),
         vec![Effect::Send(Command::Shutdown { save: true })]
     );
+    app.update(Msg::Worker(Event::Saved {
+        path: PathBuf::from("checkpoints/x/step-00000300"),
+        step: 300,
+    }));
     assert_eq!(app.update(Msg::Worker(Event::Exited)), vec![Effect::Quit]);
+    assert_eq!(
+        app.farewell.as_ref().map(|f| f.lines(None)).as_deref(),
+        Some(
+            "saved step 300 in checkpoints/x/step-00000300; `diffscope train --resume \
+             checkpoints/x` to continue"
+        )
+    );
+
+    // a finished run whose last step is saved has nothing to ask about
+    let mut app = started_app(true);
+    app.update(progress(6000, 0.1));
+    app.update(Msg::Worker(Event::Finished { step: 6000 }));
+    app.update(Msg::Worker(Event::Saved {
+        path: PathBuf::from("checkpoints/x/step-00006000"),
+        step: 6000,
+    }));
+    assert_eq!(
+        app.update(ch('q')),
+        vec![Effect::Send(Command::Shutdown { save: false })]
+    );
+    assert_eq!(app.overlay, Overlay::None, "no question");
+    // nor does one attached to after it finished
+    let mut app = started_app(true);
+    app.update(Msg::Worker(Event::Ready(run_info(
+        6000,
+        6000,
+        Phase::Finished,
+    ))));
+    assert_eq!(
+        app.update(ch('q')),
+        vec![Effect::Send(Command::Shutdown { save: false })]
+    );
 
     // the detach key, from the main screen
     let mut app = started_app(true);

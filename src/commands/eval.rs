@@ -1,6 +1,7 @@
 //! `diffscope eval`: the variational bound of a checkpoint on held-out data (exact or
 //! estimated), its split into L_T, the KL terms and the decoder L_0, the per-timestep terms
-//! as CSV, and sample-quality figures.
+//! as CSV, and sample-quality figures. The figures of a run's checkpoint are added to the
+//! run's log (`evals.csv`), where `diffscope runs` and the workbench read them.
 
 use super::flag_error;
 use super::progress::Progress;
@@ -10,8 +11,10 @@ use crate::diffusion::VarianceKind;
 use crate::eval::likelihood::{progress_total, BoundOptions};
 use crate::eval::BoundReport;
 use crate::train::evaluate::{self, defaults, SampleQuality};
+use crate::train::runlog::{wall_clock, EvalRow, Quality};
+use crate::train::runs::{self, Recorded};
 use crate::train::{checkpoint, Trainer, Weights};
-use crate::util::write_atomic;
+use crate::util::{one_line, write_atomic};
 use anyhow::{bail, Context};
 use std::path::Path;
 
@@ -74,6 +77,49 @@ fn check_writable(path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("--terms {}: cannot write here", path.display()))?;
     let _ = std::fs::remove_file(probe);
     Ok(())
+}
+
+/// The evaluation as a row of its run's `evals.csv` (quality figures filled in later),
+/// and its per-timestep terms in the report's unit.
+fn eval_row(r: &BoundReport, step: u64, ema: bool) -> (EvalRow, Vec<f64>) {
+    let u = r.unit;
+    let row = EvalRow {
+        step,
+        wall_time: wall_clock(),
+        ema,
+        unit: u.name().to_string(),
+        bound: r.total.scaled(u).mean,
+        bound_se: r.total.scaled(u).se,
+        prior: r.prior.scaled(u).mean,
+        diffusion: r.middle.scaled(u).mean,
+        decoder: r.decoder.scaled(u).mean,
+        quality: Quality::default(),
+    };
+    let per_t = r
+        .per_t
+        .iter()
+        .map(|v| v.map_or(f64::NAN, |v| u.from_nats(v)))
+        .collect();
+    (row, per_t)
+}
+
+/// Adds the evaluation to the checkpoint's run log, and says where (or why not).
+fn record(ck: &Path, row: &EvalRow, per_t: &[f64]) {
+    match runs::record_eval(ck, row, per_t) {
+        Ok(Recorded::Added(log)) => println!("added to {}", log.display()),
+        Ok(Recorded::Passed { log, last }) => println!(
+            "not added to {}: it already holds an evaluation of step {last}, after step {}",
+            log.display(),
+            row.step
+        ),
+        Ok(Recorded::Live { dir, pid }) => println!(
+            "not added to {}'s log: a process (pid {pid}) trains the run and writes it",
+            dir.display()
+        ),
+        Ok(Recorded::Damaged(notice)) => println!("not added to the run's log: {notice}"),
+        Ok(Recorded::NoRun) => {}
+        Err(e) => eprintln!("note: not added to the run's log: {}", one_line(&e)),
+    }
 }
 
 fn print_bound(r: &BoundReport, seed: u64) {
@@ -212,6 +258,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     .with_context(|| ck.dir.display().to_string())?;
     progress.finish();
     print_bound(&report, a.seed);
+    let (mut row, per_t) = eval_row(&report, tr.step, !a.raw);
     if let Some(p) = &a.terms {
         write_atomic(p, report.terms_csv().as_bytes())?;
         println!(
@@ -227,6 +274,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         if image && !labelled {
             println!("sample quality: needs labelled data (a classifier's features); none here");
         }
+        record(&ck.dir, &row, &per_t);
         return Ok(());
     }
     if image && !labelled {
@@ -259,6 +307,10 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
             for line in q.report() {
                 println!("  {line}");
             }
+            row.quality.frechet = Some(q.frechet);
+            row.quality.classes_present =
+                Some(q.histogram.iter().filter(|&&c| c > 0).count() as u32);
+            row.quality.classes = Some(q.histogram.len() as u32);
         }
         SampleQuality::Points(q) => {
             println!(
@@ -273,7 +325,10 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
             for line in q.report() {
                 println!("  {line}");
             }
+            row.quality.sliced_w1 = Some(q.sw1);
+            row.quality.mmd = q.mmd2.resolved().then_some(q.mmd);
         }
     }
+    record(&ck.dir, &row, &per_t);
     Ok(())
 }

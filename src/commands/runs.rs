@@ -2,7 +2,7 @@
 
 use crate::cli::{AttachArgs, RunsArgs};
 use crate::config::{diff, Preset};
-use crate::train::listing::{self, RunEntry};
+use crate::train::listing::{self, RunEntry, LOSS_WINDOW};
 use crate::train::runfolder::Status;
 use crate::train::runs::{self, checkpoint_roots};
 use crate::util::{human_time, one_line};
@@ -41,6 +41,9 @@ pub fn attach_target(a: &AttachArgs) -> anyhow::Result<std::path::PathBuf> {
 
 pub fn run(a: &RunsArgs) -> anyhow::Result<()> {
     let roots = checkpoint_roots();
+    if let Some(arg) = &a.delete {
+        return delete(arg, a.yes, &roots);
+    }
     match &a.compare {
         Some(list) => compare(list, &roots),
         None => {
@@ -67,10 +70,55 @@ pub fn run(a: &RunsArgs) -> anyhow::Result<()> {
     }
 }
 
-/// The state column: `running (pid 123)`, `finished`, `stopped (by the user)`…
+/// `runs --delete RUN`: asks on a terminal unless `yes`; without a terminal `yes` is
+/// needed.
+fn delete(arg: &std::path::Path, yes: bool, roots: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let dir = listing::resolve_run(arg, roots)
+        .map_err(|e| anyhow!("--delete {}: {}", arg.display(), one_line(&e)))?;
+    let e = listing::run_entry(&dir, runs::scan_checkpoints(std::slice::from_ref(&dir)));
+    if let Some(pid) = e.status.pid() {
+        return Err(anyhow!(one_line(&runs::RunError::Live { dir, pid })));
+    }
+    let what = format!(
+        "{} ({}, {}, step {}, {} checkpoint{})",
+        dir.display(),
+        e.preset,
+        state(&e.status),
+        e.step,
+        e.checkpoints.len(),
+        if e.checkpoints.len() == 1 { "" } else { "s" }
+    );
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(anyhow!(
+                "--delete {}: stdin is not a terminal to confirm on; add --yes to delete \
+                 without asking",
+                arg.display()
+            ));
+        }
+        print!("delete the run {what} and everything in its folder? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("nothing deleted");
+            return Ok(());
+        }
+    }
+    runs::delete_run(&dir).map_err(|e| anyhow!(one_line(&e)))?;
+    println!("deleted the run {what}");
+    Ok(())
+}
+
+/// The state column: `running (pid 123)`, `finished`, `finished (workbench open, pid
+/// 123)`, `stopped (by the user)`…
 pub fn state(s: &Status) -> String {
     match s {
         Status::Running { pid } => format!("running (pid {pid})"),
+        Status::Open { pid, .. } => {
+            format!("{}, pid {pid})", s.describe().trim_end_matches(')'))
+        }
         other => other.describe(),
     }
 }
@@ -121,7 +169,13 @@ fn columns(rows: &[Vec<String>]) -> String {
 /// The listing, one run a line.
 pub fn table(runs: &[RunEntry]) -> String {
     let mut rows = vec![[
-        "PRESET", "STATE", "STEP", "LOSS", "BOUND", "STARTED", "FOLDER",
+        "PRESET",
+        "STATE",
+        "STEP",
+        "MEAN LOSS",
+        "BOUND",
+        "STARTED",
+        "FOLDER",
     ]
     .map(String::from)
     .to_vec()];
@@ -202,11 +256,12 @@ fn compare(list: &[std::path::PathBuf], roots: &[std::path::PathBuf]) -> anyhow:
         }
     }
     println!("final figures:");
+    let loss_label = format!("loss (mean of last {LOSS_WINDOW} logged)");
     let labels = [
         "preset",
         "state",
         "step",
-        "loss",
+        loss_label.as_str(),
         "bound",
         "evaluated at step",
         "L_T",

@@ -8,6 +8,21 @@ use super::runs::{scan, CheckpointEntry, RunError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// How many logged losses a run's loss is the mean of.
+pub const LOSS_WINDOW: usize = 10;
+
+/// The mean of the last [`LOSS_WINDOW`] losses logged at or before `step`.
+pub fn smoothed_loss(rows: &[runlog::MetricRow], step: u64) -> Option<f64> {
+    let upto = rows.partition_point(|r| r.step <= step);
+    let window = &rows[upto.saturating_sub(LOSS_WINDOW)..upto];
+    let finite: Vec<f64> = window
+        .iter()
+        .map(|r| r.loss)
+        .filter(|l| l.is_finite())
+        .collect();
+    (!finite.is_empty()).then(|| finite.iter().sum::<f64>() / finite.len() as f64)
+}
+
 /// A run folder and what it says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunEntry {
@@ -20,6 +35,8 @@ pub struct RunEntry {
     pub step: u64,
     /// The preset's step budget (0: unknown).
     pub total: u64,
+    /// The mean of the last [`LOSS_WINDOW`] logged losses up to `step` (one batch's loss
+    /// is noise); without a log, the loss of the batch before its newest checkpoint.
     pub loss: Option<f64>,
     /// The latest evaluation.
     pub eval: Option<EvalRow>,
@@ -77,7 +94,7 @@ pub fn run_entry(dir: &Path, checkpoints: Vec<CheckpointEntry>) -> RunEntry {
         status,
         step,
         total,
-        loss: last.map(|r| r.loss).or(newest.and_then(|c| c.loss)),
+        loss: smoothed_loss(&metrics.rows, step).or(newest.and_then(|c| c.loss)),
         eval: evals.rows.last().cloned(),
         started_unix: record
             .as_ref()
@@ -118,11 +135,7 @@ pub fn scan_runs(roots: &[PathBuf]) -> Vec<RunEntry> {
 /// The run a `RUN` argument names: a run folder, a step folder in one (its run), or the
 /// name of a run folder under one of `roots`.
 pub fn resolve_run(arg: &Path, roots: &[PathBuf]) -> Result<PathBuf, RunError> {
-    let is_run = |d: &Path| {
-        d.join(runfolder::RECORD_FILE).is_file()
-            || d.join(runlog::METRICS_FILE).is_file()
-            || super::checkpoint::list_steps(d).is_ok_and(|s| !s.is_empty())
-    };
+    let is_run = |d: &Path| super::runs::is_run_folder(d);
     let candidates = std::iter::once(arg.to_path_buf()).chain(roots.iter().map(|r| r.join(arg)));
     for c in candidates {
         if c.join(super::checkpoint::META_FILE).is_file() {
@@ -148,4 +161,38 @@ pub fn preset_of(dir: &Path) -> Option<crate::config::Preset> {
         return Some(r.preset);
     }
     super::checkpoint::read(dir).ok().map(|c| c.meta.preset)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use runlog::MetricRow;
+
+    fn row(step: u64, loss: f64) -> MetricRow {
+        MetricRow {
+            step,
+            wall_time: 0.0,
+            loss,
+            quarters: [None; 4],
+            lr: 1e-3,
+            grad_norm: 1.0,
+            steps_per_sec: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_runs_loss_is_the_mean_of_its_last_logged_losses_up_to_its_step() {
+        // losses 1..=30 at steps 10..=300
+        let rows: Vec<MetricRow> = (1..=30).map(|i| row(i * 10, i as f64)).collect();
+        // the last ten up to step 300: 21..=30
+        assert_eq!(smoothed_loss(&rows, 300), Some(25.5));
+        // a run stopped at its checkpoint of step 205 after logging further: 11..=20
+        assert_eq!(smoothed_loss(&rows, 205), Some(15.5));
+        // fewer rows than the window
+        assert_eq!(smoothed_loss(&rows, 30), Some(2.0));
+        assert_eq!(smoothed_loss(&rows, 5), None);
+        let mut nan = rows.clone();
+        nan[29].loss = f64::NAN;
+        assert_eq!(smoothed_loss(&nan, 300), Some(25.0));
+    }
 }

@@ -229,6 +229,12 @@ pub enum Status {
     Running {
         pid: u32,
     },
+    /// Training has ended (finished: None; else how it stopped), but its process (pid)
+    /// stays while a workbench is attached to it.
+    Open {
+        pid: u32,
+        ending: Option<Ending>,
+    },
     Finished,
     Stopped(Ending),
 }
@@ -238,6 +244,10 @@ impl Status {
     pub fn describe(&self) -> String {
         match self {
             Status::Running { .. } => "running".into(),
+            Status::Open { ending: None, .. } => "finished (workbench open)".into(),
+            Status::Open {
+                ending: Some(e), ..
+            } => format!("{} (workbench open)", Status::Stopped(e.clone()).describe()),
             Status::Finished => "finished".into(),
             Status::Stopped(Ending::User) => "stopped (by the user)".into(),
             Status::Stopped(Ending::Signal(s)) => format!("stopped ({s})"),
@@ -246,17 +256,34 @@ impl Status {
         }
     }
 
+    /// A process holds the run: it can be attached to, not deleted.
     pub fn live(&self) -> bool {
-        matches!(self, Status::Running { .. })
+        matches!(self, Status::Running { .. } | Status::Open { .. })
+    }
+
+    /// The process that holds the run.
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            Status::Running { pid } | Status::Open { pid, .. } => Some(*pid),
+            _ => None,
+        }
     }
 }
 
 /// The state of the run in `dir`, from its lock and its record. A record that says
-/// running while nobody holds the lock is a crash; a folder without a record (an older
-/// run) counts as stopped, or finished when its last checkpoint reached the budget.
+/// running while nobody holds the lock is a crash; one that says how training ended while
+/// the lock is held is a process kept open by a workbench; a folder without a record (an
+/// older run) counts as stopped, or finished when its last checkpoint reached the budget.
 pub fn status(dir: &Path, record: Option<&RunRecord>, finished: bool) -> Status {
     if let Some(pid) = holder(dir) {
-        return Status::Running { pid };
+        return match record.map(|r| &r.state) {
+            Some(RecordState::Finished) => Status::Open { pid, ending: None },
+            Some(RecordState::Stopped(e)) => Status::Open {
+                pid,
+                ending: Some(e.clone()),
+            },
+            _ => Status::Running { pid },
+        };
     }
     match record.map(|r| &r.state) {
         Some(RecordState::Finished) => Status::Finished,
@@ -301,6 +328,19 @@ mod tests {
         );
         let lock = RunLock::acquire(dir.path()).unwrap();
         assert!(status(dir.path(), Some(&back), false).live());
+        // training ended while a workbench keeps the process open
+        let mut done = back.clone();
+        done.end(RecordState::Finished, 6000);
+        let open = status(dir.path(), Some(&done), false);
+        assert_eq!(
+            open,
+            Status::Open {
+                pid: std::process::id(),
+                ending: None
+            }
+        );
+        assert_eq!(open.describe(), "finished (workbench open)");
+        assert!(open.live());
         drop(lock);
         rec.end(RecordState::Stopped(Ending::Signal("SIGTERM".into())), 10);
         rec.write(dir.path()).unwrap();

@@ -1,6 +1,6 @@
 //! The run service, shared by the command line and the workbench: plan a run (its preset
 //! or checkpoint, and its folder), start or resume its worker, and list and delete the
-//! checkpoints that runs leave.
+//! checkpoints and runs that training leaves.
 //!
 //! (Over 400 lines: planning, starting (in this process or in the background) and the
 //! checkpoint scan are one service with one error type.)
@@ -58,6 +58,8 @@ pub enum RunError {
     RunFolder(#[from] RunFolderError),
     #[error(transparent)]
     Host(#[from] super::host::HostError),
+    #[error(transparent)]
+    Log(#[from] runlog::RunLogError),
     #[error("{}: not a run folder (no run.ron and no checkpoint)", .0.display())]
     NotARun(PathBuf),
     #[error("{}: cannot start the training process", .dir.display())]
@@ -66,6 +68,12 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+    #[error(
+        "{}: a process (pid {pid}) trains this run now; stop it first (`diffscope attach {}`, \
+         then q)",
+        .dir.display(), .dir.display()
+    )]
+    Live { dir: PathBuf, pid: u32 },
     #[error("{}: cannot delete", .dir.display())]
     Delete {
         dir: PathBuf,
@@ -421,4 +429,251 @@ pub fn delete_checkpoint(dir: &Path) -> Result<(), RunError> {
         }
     }
     Ok(())
+}
+
+/// Removes the folder of a fresh run whose training process failed and saved nothing
+/// (e.g. its data set is missing), as headless `train` leaves none behind: once the
+/// process has let go of the folder (waiting up to `wait`), when its record says it failed
+/// and it holds no checkpoint. True when the folder is gone.
+pub fn discard_failed(dir: &Path, wait: std::time::Duration) -> bool {
+    let start = std::time::Instant::now();
+    while runfolder::holder(dir).is_some() {
+        if start.elapsed() > wait {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let failed = matches!(
+        RunRecord::read(dir),
+        Ok(Some(RunRecord {
+            state: runfolder::RecordState::Stopped(runfolder::Ending::Failed(_)),
+            ..
+        }))
+    );
+    if failed {
+        runfolder::remove_if_unused(dir);
+    }
+    !dir.exists()
+}
+
+/// Whether `dir` is a run folder: it holds a run record, a run log or a checkpoint.
+pub fn is_run_folder(dir: &Path) -> bool {
+    dir.join(runfolder::RECORD_FILE).is_file()
+        || dir.join(runlog::METRICS_FILE).is_file()
+        || checkpoint::list_steps(dir).is_ok_and(|s| !s.is_empty())
+}
+
+/// Deletes run folder `dir` with everything in it: its checkpoints, its log and its
+/// record. A run that a live process trains is refused ([`RunError::Live`]); the run's
+/// lock is held while deleting, so that no training starts in the folder meanwhile.
+pub fn delete_run(dir: &Path) -> Result<(), RunError> {
+    if !dir.is_dir() || !is_run_folder(dir) {
+        return Err(RunError::NotARun(dir.to_path_buf()));
+    }
+    let _lock = match runfolder::RunLock::acquire(dir) {
+        Ok(lock) => lock,
+        Err(RunFolderError::Busy { pid, .. }) => {
+            return Err(RunError::Live {
+                dir: dir.to_path_buf(),
+                pid,
+            })
+        }
+        Err(e) => return Err(e.into()),
+    };
+    std::fs::remove_dir_all(dir).map_err(|source| RunError::Delete {
+        dir: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// What became of an evaluation of a checkpoint, for its run's `evals.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// Appended to this log.
+    Added(PathBuf),
+    /// Not added: the log already holds an evaluation of a later step.
+    Passed { log: PathBuf, last: u64 },
+    /// Not added: a live process (pid) trains the run and writes its log.
+    Live { dir: PathBuf, pid: u32 },
+    /// Not added: the run's log reads only up to a bad line (the reader's notice).
+    Damaged(String),
+    /// The checkpoint is not in a run folder (one with a record or a log).
+    NoRun,
+}
+
+/// Appends an evaluation of the checkpoint in `checkpoint_dir` (a step folder) to its
+/// run's `evals.csv` and `terms.csv` (`per_t[t]` at schedule index `t`), unless the log has
+/// passed that step, a live process writes it, or it is damaged. The run's lock is held
+/// while appending.
+pub fn record_eval(
+    checkpoint_dir: &Path,
+    row: &runlog::EvalRow,
+    per_t: &[f64],
+) -> Result<Recorded, RunError> {
+    let Some(run) = checkpoint_dir.parent().filter(|d| {
+        d.join(runfolder::RECORD_FILE).is_file() || d.join(runlog::METRICS_FILE).is_file()
+    }) else {
+        return Ok(Recorded::NoRun);
+    };
+    let _lock = match runfolder::RunLock::acquire(run) {
+        Ok(lock) => lock,
+        Err(RunFolderError::Busy { pid, .. }) => {
+            return Ok(Recorded::Live {
+                dir: run.to_path_buf(),
+                pid,
+            })
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let evals = runlog::read_evals(run);
+    let notice = runlog::read_metrics(run).notice.or(evals.notice);
+    if let Some(n) = notice {
+        return Ok(Recorded::Damaged(n));
+    }
+    let log = run.join(runlog::EVALS_FILE);
+    if let Some(last) = evals.rows.last().map(|r| r.step).filter(|&s| s > row.step) {
+        return Ok(Recorded::Passed { log, last });
+    }
+    match runlog::RunLog::open(run, u64::MAX)?.eval(row, per_t) {
+        Ok(()) => Ok(Recorded::Added(log)),
+        Err(runlog::RunLogError::Order { last, .. }) => Ok(Recorded::Passed { log, last }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run folder with a record and one (fake) step folder.
+    fn a_run(root: &Path) -> PathBuf {
+        let dir = root.join("run");
+        std::fs::create_dir_all(dir.join("step-00000010")).unwrap();
+        std::fs::write(dir.join("step-00000010").join(META_FILE), "()").unwrap();
+        let preset = Preset::load("swissroll").unwrap().preset;
+        RunRecord::new(preset, 10).write(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn deleting_a_run_removes_its_folder_and_refuses_a_live_one() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = a_run(root.path());
+        let lock = runfolder::RunLock::acquire(&dir).unwrap();
+        let err = delete_run(&dir).unwrap_err();
+        assert!(matches!(err, RunError::Live { .. }), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains("trains this run now"), "{msg}");
+        assert!(msg.contains(&std::process::id().to_string()), "{msg}");
+        assert!(dir.join("step-00000010").is_dir(), "nothing deleted");
+        drop(lock);
+        delete_run(&dir).unwrap();
+        assert!(!dir.exists());
+        assert!(root.path().is_dir(), "only the run folder goes");
+    }
+
+    fn evaluation(step: u64) -> runlog::EvalRow {
+        runlog::EvalRow {
+            step,
+            wall_time: 1.0,
+            ema: true,
+            unit: "nats/dim".into(),
+            bound: 1.5,
+            bound_se: 0.1,
+            prior: 0.01,
+            diffusion: 1.0,
+            decoder: 0.49,
+            quality: runlog::Quality {
+                sliced_w1: Some(0.2),
+                mmd: Some(0.01),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn an_evaluation_is_added_to_its_runs_log_unless_the_log_has_passed_it() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = a_run(root.path());
+        let ck = dir.join("step-00000010");
+        assert_eq!(
+            record_eval(&ck, &evaluation(10), &[0.5, 0.25]).unwrap(),
+            Recorded::Added(dir.join(runlog::EVALS_FILE))
+        );
+        let rows = runlog::read_evals(&dir).rows;
+        assert_eq!(rows, vec![evaluation(10)]);
+        assert_eq!(runlog::read_terms(&dir, None), Some((10, vec![0.5, 0.25])));
+        // the same step again (EMA and raw weights) is added; an earlier one is not
+        assert!(matches!(
+            record_eval(&ck, &evaluation(10), &[]).unwrap(),
+            Recorded::Added(_)
+        ));
+        assert_eq!(
+            record_eval(&ck, &evaluation(5), &[]).unwrap(),
+            Recorded::Passed {
+                log: dir.join(runlog::EVALS_FILE),
+                last: 10
+            }
+        );
+        assert_eq!(runlog::read_evals(&dir).rows.len(), 2);
+        // a live run's log is its process's
+        let lock = runfolder::RunLock::acquire(&dir).unwrap();
+        assert!(matches!(
+            record_eval(&ck, &evaluation(20), &[]).unwrap(),
+            Recorded::Live { .. }
+        ));
+        drop(lock);
+        // a checkpoint outside any run folder
+        let lone = root.path().join("lone").join("step-00000010");
+        std::fs::create_dir_all(&lone).unwrap();
+        assert_eq!(
+            record_eval(&lone, &evaluation(10), &[]).unwrap(),
+            Recorded::NoRun
+        );
+        assert!(!root.path().join("lone").join(runlog::EVALS_FILE).exists());
+    }
+
+    #[test]
+    fn a_failed_fresh_run_that_saved_nothing_is_discarded() {
+        use runfolder::{Ending, RecordState};
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("mnist-1");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(runfolder::WORKER_LOG), "error: no data\n").unwrap();
+        let preset = Preset::load("swissroll").unwrap().preset;
+        let mut rec = RunRecord::new(preset, 0);
+        rec.write(&dir).unwrap();
+        let wait = std::time::Duration::from_millis(100);
+        // still training (or a user's stop): kept
+        let lock = runfolder::RunLock::acquire(&dir).unwrap();
+        assert!(!discard_failed(&dir, wait));
+        drop(lock);
+        rec.end(RecordState::Stopped(Ending::User), 0);
+        rec.write(&dir).unwrap();
+        assert!(!discard_failed(&dir, wait));
+        assert!(dir.join(runfolder::RECORD_FILE).is_file());
+        // failed, with something saved: kept
+        rec.end(RecordState::Stopped(Ending::Failed("no data".into())), 0);
+        rec.write(&dir).unwrap();
+        let ck = dir.join("step-00000010");
+        std::fs::create_dir_all(&ck).unwrap();
+        std::fs::write(ck.join(META_FILE), "()").unwrap();
+        assert!(!discard_failed(&dir, wait));
+        assert!(ck.join(META_FILE).is_file());
+        // failed, nothing saved: gone
+        std::fs::remove_dir_all(&ck).unwrap();
+        assert!(discard_failed(&dir, wait));
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn a_folder_that_is_no_run_is_not_deleted() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("notes.txt"), "mine").unwrap();
+        let err = delete_run(root.path()).unwrap_err().to_string();
+        assert!(err.contains("not a run folder"), "{err}");
+        assert!(root.path().join("notes.txt").is_file());
+        let gone = root.path().join("gone");
+        assert!(delete_run(&gone).is_err());
+    }
 }

@@ -161,6 +161,9 @@ pub fn train(
                 if background {
                     handle.send(Command::Save { manual: false });
                     ended = true;
+                    // Listed as finished while a workbench keeps the process open.
+                    record.end(RecordState::Finished, step);
+                    let _ = record.write(&dir);
                 } else {
                     shutdown(true, &mut shutting);
                 }
@@ -169,6 +172,8 @@ pub fn train(
                 out.failure = Some(msg.clone());
                 if background {
                     ended = true;
+                    record.end(RecordState::Stopped(Ending::Failed(msg.clone())), step);
+                    let _ = record.write(&dir);
                 } else {
                     shutdown(false, &mut shutting);
                 }

@@ -138,6 +138,14 @@ impl Runtime {
         // A training process cancels its own sampling when told to shut down.
         self.cancel = None;
         let spec = plan.spec.clone();
+        // A fresh run whose process fails without saving anything leaves no folder.
+        let fresh = (plan.train && !plan.resuming && matches!(spec, RunOrigin::Preset(_)))
+            .then(|| plan.run_dir.clone());
+        let discard = move || {
+            if let Some(dir) = &fresh {
+                runs::discard_failed(dir, std::time::Duration::from_secs(5));
+            }
+        };
         let connect: Box<dyn FnOnce() -> Result<WorkerHandle, Box<Msg>> + Send> =
             match (spec, plan.train) {
                 (RunOrigin::Live { dir, want }, _) => {
@@ -185,6 +193,7 @@ impl Runtime {
             let handle = match connect() {
                 Ok(h) => h,
                 Err(m) => {
+                    discard();
                     if ours() {
                         let _ = tx.send(*m);
                         let _ = tx.send(Msg::Worker(Event::Exited));
@@ -204,6 +213,9 @@ impl Runtime {
             let mut exited = false;
             for ev in handle.events.iter() {
                 exited = ev == Event::Exited;
+                if exited {
+                    discard();
+                }
                 if ours() {
                     let _ = tx.send(Msg::Worker(ev));
                 }
@@ -274,6 +286,9 @@ impl Runtime {
                             .map(|_| p)
                             .map_err(|e| one_line(&e)),
                     )
+                }),
+                Effect::DeleteRun(p) => self.job(move || {
+                    Msg::Deleted(runs::delete_run(&p).map(|_| p).map_err(|e| one_line(&e)))
                 }),
                 Effect::Quit => return true,
             }

@@ -23,7 +23,7 @@ use crate::train::wire::Want;
 use app::{App, RunOrigin, RunSpec};
 use images::ImageProtocol;
 use serde::Deserialize;
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 /// How to start the workbench.
@@ -243,5 +243,13 @@ fn run_workbench(opts: TuiOptions) -> Result<(), String> {
     })();
     restore_terminal();
     rt.finish();
+    if let (Ok(()), Some(f)) = (&result, &app.farewell) {
+        let pid = match f {
+            app::Farewell::Detached(dir) => crate::train::runfolder::holder(dir),
+            _ => None,
+        };
+        // The terminal may be gone (a hang-up): a failed write is not an error.
+        let _ = writeln!(std::io::stdout(), "{}", f.lines(pid));
+    }
     result
 }

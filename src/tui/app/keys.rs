@@ -47,12 +47,16 @@ impl App {
     }
 
     /// q or Ctrl-C: asks first when training has unsaved steps, or whether a run in its
-    /// own process should go on; a run this workbench only watches is left as it is.
+    /// own process should go on; a run this workbench only watches is left as it is, and
+    /// a finished run whose last step is saved just closes.
     pub(super) fn key_quit(&mut self) -> Vec<Effect> {
         let r = &self.run;
         if r.remote && r.alive && !self.quitting {
             if r.watching {
                 return self.detach();
+            }
+            if r.finished && !r.unsaved() {
+                return self.quit(false);
             }
             self.overlay = Overlay::None;
             self.ask(Confirm::Leave);

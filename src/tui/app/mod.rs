@@ -109,6 +109,48 @@ pub enum Hangup {
     SaveAndStop,
 }
 
+/// What the shell is told once the workbench has left the terminal: where the run is and
+/// how to get back to it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Farewell {
+    /// Training goes on in its own process in this run folder.
+    Detached(PathBuf),
+    /// The run was stopped, its last checkpoint saved in `path` (run folder `dir`).
+    Saved {
+        dir: PathBuf,
+        path: PathBuf,
+        step: u64,
+        finished: bool,
+    },
+}
+
+impl Farewell {
+    /// The lines to print; `pid`: the process that trains a detached run, when known.
+    pub fn lines(&self, pid: Option<u32>) -> String {
+        match self {
+            Farewell::Detached(dir) => format!(
+                "training goes on in {}{}; `diffscope attach {}` to return",
+                dir.display(),
+                pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+                dir.display()
+            ),
+            Farewell::Saved {
+                path,
+                step,
+                finished: true,
+                ..
+            } => format!("finished: step {step} saved in {}", path.display()),
+            Farewell::Saved {
+                dir, path, step, ..
+            } => format!(
+                "saved step {step} in {}; `diffscope train --resume {}` to continue",
+                path.display(),
+                dir.display()
+            ),
+        }
+    }
+}
+
 /// A message line under the panes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
@@ -131,6 +173,8 @@ pub struct App {
     pub quitting: bool,
     /// The quitting was asked for by a signal: it goes through even when saving fails.
     quit_by_signal: bool,
+    /// What to tell the shell after leaving (set when detaching or saving on the way out).
+    pub farewell: Option<Farewell>,
     /// What a hang-up does.
     pub hangup: Hangup,
     /// Runs set side by side in the loss pane (and the bound view).
@@ -169,6 +213,7 @@ impl App {
             notice: None,
             quitting: false,
             quit_by_signal: false,
+            farewell: None,
             hangup: Hangup::default(),
             compare: None,
             dirty: true,
@@ -311,6 +356,7 @@ impl App {
     /// Leaves the workbench while the run's own process goes on training.
     fn detach(&mut self) -> Vec<Effect> {
         self.overlay = Overlay::None;
+        self.farewell = Some(Farewell::Detached(self.run.run_dir.clone()));
         self.notify(format!(
             "detached: training goes on; `diffscope attach {}` returns to it",
             self.run.run_dir.display()

@@ -30,6 +30,8 @@ pub enum Effect {
     ScanRuns,
     ScanPresets,
     DeleteCheckpoint(PathBuf),
+    /// Delete a run folder with its checkpoints and log.
+    DeleteRun(PathBuf),
     /// Read a run folder's log (up to a step: a checkpoint opened for inspection).
     LoadLog {
         dir: PathBuf,

@@ -22,6 +22,11 @@ pub enum Confirm {
         pid: u32,
     },
     Delete(PathBuf),
+    /// Delete a run folder: its checkpoints (how many) and its log.
+    DeleteRun {
+        dir: PathBuf,
+        checkpoints: usize,
+    },
     NewRun(String),
 }
 
@@ -169,10 +174,17 @@ impl App {
                     self.ask(Confirm::Delete(dir));
                     return vec![];
                 }
-                Some(BrowserRow::Checkpoint(..)) => {
-                    self.notify("this run is training now: stop it before deleting")
+                Some(BrowserRow::Run(i)) if !runs[i].status.live() => {
+                    let ask = Confirm::DeleteRun {
+                        dir: runs[i].dir.clone(),
+                        checkpoints: runs[i].checkpoints.len(),
+                    };
+                    self.overlay = Overlay::Browser { runs, sel, marked };
+                    self.ask(ask);
+                    return vec![];
                 }
-                _ => self.notify("select one of the run's checkpoints to delete it"),
+                Some(_) => self.notify("this run is training now: stop it before deleting"),
+                None => self.notify("no run to delete"),
             },
             Action::Mark => {
                 if let Some(dir) = run.map(|r| r.dir.clone()) {
@@ -306,6 +318,14 @@ impl App {
                 self.overlay = back;
                 if yes {
                     vec![Effect::DeleteCheckpoint(path)]
+                } else {
+                    vec![]
+                }
+            }
+            Confirm::DeleteRun { dir, .. } => {
+                self.overlay = back;
+                if yes {
+                    vec![Effect::DeleteRun(dir)]
                 } else {
                     vec![]
                 }

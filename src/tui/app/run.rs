@@ -234,6 +234,7 @@ impl App {
                 r.last_sample_step = Some(info.step);
                 r.paused = info.phase == Phase::Paused;
                 r.last_report = Some(Instant::now());
+                r.finished |= info.phase == Phase::Finished;
                 let phase = info.phase;
                 let mut fx = vec![Effect::LoadLog {
                     dir: info.run_dir.clone(),
@@ -300,6 +301,14 @@ impl App {
             }
             Event::Saved { path, step } => {
                 r.saved_step = r.saved_step.max(step);
+                if self.quitting {
+                    self.farewell = Some(super::Farewell::Saved {
+                        dir: r.run_dir.clone(),
+                        path: path.clone(),
+                        step,
+                        finished: r.finished,
+                    });
+                }
                 self.notify(format!("saved {}", path.display()));
                 vec![]
             }

@@ -65,6 +65,11 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) -> Option<Rect> {
                     dir.display()
                 ),
                 Confirm::Delete(p) => format!("Delete the checkpoint {}?", p.display()),
+                Confirm::DeleteRun { dir, checkpoints } => format!(
+                    "Delete the run {} with its {checkpoints} checkpoint{} and its log?",
+                    dir.display(),
+                    if *checkpoints == 1 { "" } else { "s" }
+                ),
                 Confirm::NewRun(s) => format!(
                     "Start a new training run on {s}?{}",
                     if app.run.unsaved() {
@@ -298,8 +303,8 @@ fn browser(
         return r;
     }
     let head = format!(
-        "   {:<16} {:<27} {:>13} {:>9} {:>18}  {:<16}  {}",
-        "preset", "state", "step", "loss", "bound", "started", "folder"
+        "   {:<16} {:<27} {:>13} {:>10} {:>18}  {:<16}  {}",
+        "preset", "state", "step", "mean loss", "bound", "started", "folder"
     );
     let mut lines = vec![Line::from(Span::styled(
         head,
@@ -315,7 +320,7 @@ fn browser(
                 let mark = if marked.contains(&e.dir) { "✓" } else { " " };
                 let live = if e.status.live() { "●" } else { " " };
                 format!(
-                    "{mark}{live} {:<16} {:<27} {:>13} {:>9} {:>18}  {:<16}  {}",
+                    "{mark}{live} {:<16} {:<27} {:>13} {:>10} {:>18}  {:<16}  {}",
                     e.preset,
                     e.status.describe(),
                     if e.total > 0 {
@@ -334,7 +339,7 @@ fn browser(
             BrowserRow::Checkpoint(k, j) => {
                 let c = &runs[k].checkpoints[j];
                 format!(
-                    "      └ step {:<10} loss {:>9}  saved {}{}  {}",
+                    "      └ step {:<10} batch loss {:>6}  saved {}{}  {}",
                     c.step,
                     c.loss.map_or("-".into(), num),
                     human_time(c.created_unix),
