@@ -456,6 +456,8 @@ fn labels_fit_whole_and_the_loss_axis_stays_non_negative() {
         prior: 0.0,
         diffusion: 0.4,
         decoder: 0.013,
+        items: Some(1000),
+        seed: Some(0),
         quality: Default::default(),
         per_t: vec![],
         summary: "bound 0.413 nats/dim · SW/noise 0.25".into(),
