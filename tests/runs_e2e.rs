@@ -125,9 +125,11 @@ fn detach_then_attach_from_a_new_session_keeps_the_history_and_training_goes_on(
     // d detaches: the workbench leaves, training does not, and the shell is told where.
     t.keys(&["d"]);
     let after = t.wait("the workbench to leave", 30, |s| s.contains("EXIT=0"));
+    // The line is longer than the pane, so tmux wraps it wherever the pid's length puts it.
+    let joined = after.replace('\n', "");
     assert!(
-        after.contains("training goes on in checkpoints/tiny-")
-            && after.contains("`diffscope attach checkpoints/tiny-"),
+        joined.contains("training goes on in checkpoints/tiny-")
+            && joined.contains("`diffscope attach checkpoints/tiny-"),
         "{after}"
     );
     let (detached_at, _) = status(&s).unwrap();
@@ -155,7 +157,8 @@ fn detach_then_attach_from_a_new_session_keeps_the_history_and_training_goes_on(
     t.keys(&["y"]);
     let after = t.wait("the workbench to leave", 60, |s| s.contains("EXIT=0"));
     assert!(
-        after.contains("saved step") && after.contains("diffscope train --resume"),
+        after.replace('\n', "").contains("saved step")
+            && after.replace('\n', "").contains("diffscope train --resume"),
         "{after}"
     );
     let run = the_run(d);
