@@ -114,11 +114,11 @@ const HELP_COLUMN: u16 = 60;
 /// than a line is broken inside).
 fn wrap_words(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
-    let mut lines = vec![String::new()];
+    let mut lines = Vec::new();
+    let mut line = String::new();
     for word in text.split_whitespace() {
         let mut word: Vec<char> = word.chars().collect();
         loop {
-            let line = lines.last_mut().expect("one line at least");
             let used = line.chars().count();
             let gap = usize::from(used > 0);
             if used + gap + word.len() <= width {
@@ -128,16 +128,14 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
                 line.extend(word.iter());
                 break;
             }
-            if used > 0 {
-                lines.push(String::new());
-                continue;
+            if used == 0 {
+                line.extend(word.drain(..width));
             }
-            line.extend(word.drain(..width));
-            lines.push(String::new());
+            lines.push(std::mem::take(&mut line));
         }
     }
-    if lines.len() > 1 && lines.last().is_some_and(String::is_empty) {
-        lines.pop();
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
     }
     lines
 }
@@ -401,4 +399,22 @@ fn picker(f: &mut Frame, app: &App, area: Rect, entries: &[PresetEntry], sel: us
         );
     }
     r
+}
+
+#[cfg(test)]
+mod wrap_tests {
+    use super::wrap_words;
+
+    #[test]
+    fn words_wrap_between_words_and_long_ones_inside() {
+        assert_eq!(
+            wrap_words("quit (offers to save, or to leave training running)", 20),
+            ["quit (offers to", "save, or to leave", "training running)"]
+        );
+        assert_eq!(wrap_words("abcdefghij xy", 4), ["abcd", "efgh", "ij", "xy"]);
+        assert_eq!(wrap_words("", 10), [""]);
+        assert!(wrap_words("a long description", 8)
+            .iter()
+            .all(|l| l.chars().count() <= 8));
+    }
 }
