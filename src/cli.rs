@@ -348,7 +348,7 @@ pub struct EvalArgs {
     pub batch: Option<i64>,
     /// Seed for the held-out data, the noise and the samples (the workbench's `b` uses
     /// the same default).
-    #[arg(long, default_value_t = crate::train::evaluate::defaults::SEED)]
+    #[arg(long, default_value_t = crate::eval::evaluate::defaults::SEED)]
     pub seed: u64,
     /// Use the EMA weights (the default).
     #[arg(long, conflicts_with = "raw")]

@@ -12,6 +12,8 @@ pub mod eval;
 pub mod model;
 pub mod render;
 pub mod rng;
+pub mod runs;
 pub mod train;
 pub mod tui;
 pub mod util;
+pub mod worker;

@@ -1,8 +1,8 @@
 use diffscope::cli::{self, Cmd, ImageProtocolArg};
 use diffscope::commands;
-use diffscope::train::wire::Want;
 use diffscope::tui::images::ImageProtocol;
 use diffscope::tui::{self, TuiOptions};
+use diffscope::worker::wire::Want;
 use std::process::ExitCode;
 
 /// The command line's image protocol, for the workbench (the two front ends know nothing

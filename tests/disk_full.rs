@@ -13,10 +13,11 @@ mod common;
 
 use common::tmux::{status, tmux_available, Tmux, TINY};
 use diffscope::config::Preset;
+use diffscope::runs::serve::EventLog;
 use diffscope::train::checkpoint;
-use diffscope::train::protocol::{Command, Event, Failure};
-use diffscope::train::worker::{self, Origin, WorkerOptions};
 use diffscope::train::Trainer;
+use diffscope::worker::protocol::{Command, Event, Failure};
+use diffscope::worker::{self, Origin, WorkerOptions};
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -156,6 +157,15 @@ fn next_event(h: &worker::WorkerHandle, what: &str) -> Event {
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
+/// The worker's events as a training process sees them: each also goes to the run log.
+fn logged_event(h: &worker::WorkerHandle, log: &mut EventLog, run: &Path, what: &str) -> Event {
+    let e = next_event(h, what);
+    if let Some(Event::Notice(n)) = log.record(run, &e) {
+        println!("{n}");
+    }
+    e
+}
+
 #[test]
 fn a_failed_periodic_save_pauses_the_worker_and_saving_works_once_there_is_room() {
     let disk = SmallDisk::new("runs");
@@ -172,14 +182,14 @@ fn a_failed_periodic_save_pauses_the_worker_and_saving_works_once_there_is_room(
         seed: None,
         threads: 1,
         command: String::new(),
-        log: true,
         precision: None,
     });
+    let mut log = EventLog::default();
     h.send(Command::Start);
     // The first periodic checkpoint, then no room.
     let mut saved = None;
     while saved.is_none() {
-        match next_event(&h, "the first checkpoint") {
+        match logged_event(&h, &mut log, &run, "the first checkpoint") {
             Event::Saved { step, .. } => saved = Some(step),
             Event::Failed { message, .. } => panic!("{message}"),
             _ => {}
@@ -187,7 +197,7 @@ fn a_failed_periodic_save_pauses_the_worker_and_saving_works_once_there_is_room(
     }
     disk.fill();
     let message = loop {
-        match next_event(&h, "a failed save") {
+        match logged_event(&h, &mut log, &run, "a failed save") {
             Event::Saved { step, .. } => saved = Some(step),
             Event::Failed {
                 what: Failure::Save,
@@ -206,7 +216,7 @@ fn a_failed_periodic_save_pauses_the_worker_and_saving_works_once_there_is_room(
     assert!(!message.contains('\n'));
     // Training pauses: no step is taken while nothing can be saved.
     loop {
-        match next_event(&h, "the pause") {
+        match logged_event(&h, &mut log, &run, "the pause") {
             Event::Paused => break,
             Event::Progress { step, .. } => assert!(step <= saved + 100),
             e => println!("{e:?}"),
@@ -230,7 +240,7 @@ fn a_failed_periodic_save_pauses_the_worker_and_saving_works_once_there_is_room(
     h.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
     h.send(Command::Shutdown { save: true });
     loop {
-        match next_event(&h, "the failed save on the way out") {
+        match logged_event(&h, &mut log, &run, "the failed save on the way out") {
             Event::Failed {
                 what: Failure::Save,
                 ..
@@ -239,16 +249,18 @@ fn a_failed_periodic_save_pauses_the_worker_and_saving_works_once_there_is_room(
             _ => {}
         }
     }
-    h.send(Command::Sample(diffscope::train::protocol::SampleRequest {
-        id: 7,
-        n: 8,
-        options: Default::default(),
-        ema: true,
-        seed: 1,
-        frames: 0,
-    }));
+    h.send(Command::Sample(
+        diffscope::worker::protocol::SampleRequest {
+            id: 7,
+            n: 8,
+            options: Default::default(),
+            ema: true,
+            seed: 1,
+            frames: 0,
+        },
+    ));
     loop {
-        match next_event(&h, "samples after the failed save") {
+        match logged_event(&h, &mut log, &run, "samples after the failed save") {
             Event::Samples(s) => {
                 assert_eq!(s.id, 7);
                 break;
@@ -263,7 +275,7 @@ fn a_failed_periodic_save_pauses_the_worker_and_saving_works_once_there_is_room(
     disk.free();
     h.send(Command::Save { manual: false });
     let step = loop {
-        match next_event(&h, "the save after making room") {
+        match logged_event(&h, &mut log, &run, "the save after making room") {
             Event::Saved { step, .. } => break step,
             Event::Failed { message, .. } => panic!("{message}"),
             _ => {}
@@ -273,17 +285,22 @@ fn a_failed_periodic_save_pauses_the_worker_and_saving_works_once_there_is_room(
     newest_loads(&run, step);
     h.send(Command::Resume);
     loop {
-        if let Event::Progress { step: s, .. } = next_event(&h, "training to go on") {
+        if let Event::Progress { step: s, .. } =
+            logged_event(&h, &mut log, &run, "training to go on")
+        {
             assert!(s > step);
             break;
         }
     }
     h.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
     h.send(Command::Shutdown { save: false });
-    while !matches!(next_event(&h, "the worker to end"), Event::Exited) {}
+    while !matches!(
+        logged_event(&h, &mut log, &run, "the worker to end"),
+        Event::Exited
+    ) {}
     h.join();
     // The log lost the rows it could not write, but no row is cut in half.
-    let log = diffscope::train::runlog::read_metrics(&run);
+    let log = diffscope::runs::runlog::read_metrics(&run);
     assert!(log.notice.is_none(), "{:?}", log.notice);
     let steps: Vec<u64> = log.rows.iter().map(|r| r.step).collect();
     println!(

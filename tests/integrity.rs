@@ -6,9 +6,9 @@
 mod common;
 
 use common::{assert_one_line_error, diffscope, stderr};
+use diffscope::runs;
 use diffscope::train::checkpoint;
 use diffscope::train::integrity::{self, Integrity, TENSOR_FILES};
-use diffscope::train::runs;
 use std::path::Path;
 use std::time::Instant;
 

@@ -7,7 +7,8 @@
 mod common;
 
 use diffscope::rng::Rng;
-use diffscope::train::{checkpoint, runlog, Trainer};
+use diffscope::runs::runlog;
+use diffscope::train::{checkpoint, Trainer};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

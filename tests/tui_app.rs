@@ -3,18 +3,18 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use diffscope::config::catalog::PresetEntry;
-use diffscope::train::listing::RunEntry;
-use diffscope::train::protocol::{Command, Event, Phase, RunInfo};
-use diffscope::train::runfolder::{Ending, Status};
-use diffscope::train::runlog::MetricRow;
-use diffscope::train::runs::CheckpointEntry;
-use diffscope::train::wire::Want;
+use diffscope::runs::listing::RunEntry;
+use diffscope::runs::runfolder::{Ending, Status};
+use diffscope::runs::runlog::MetricRow;
+use diffscope::runs::CheckpointEntry;
 use diffscope::tui::app::{App, Confirm, Effect, Hangup, LogView, Mode, Msg, Overlay, RunOrigin};
 use diffscope::tui::demo;
 use diffscope::tui::graphics::Setup;
 use diffscope::tui::history::{LossHistory, HISTORY_POINTS};
 use diffscope::tui::inspect;
 use diffscope::tui::theme::Theme;
+use diffscope::worker::protocol::{Command, Event, Phase, RunInfo};
+use diffscope::worker::wire::Want;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -86,7 +86,7 @@ fn progress(step: u64, loss: f64) -> Msg {
     })
 }
 
-fn sample_requests(fx: &[Effect]) -> Vec<&diffscope::train::protocol::SampleRequest> {
+fn sample_requests(fx: &[Effect]) -> Vec<&diffscope::worker::protocol::SampleRequest> {
     fx.iter()
         .filter_map(|e| match e {
             Effect::Send(Command::Sample(r)) => Some(r),
@@ -343,7 +343,7 @@ fn a_sampling_failure_shows_an_error_and_sampling_can_go_on() {
     let mut app = training_app();
     let id = sample_requests(&app.update(ch('s')))[0].id;
     app.update(Msg::Worker(Event::Failed {
-        what: diffscope::train::protocol::Failure::Sampling { id },
+        what: diffscope::worker::protocol::Failure::Sampling { id },
         message: "out of memory".into(),
     }));
     assert!(app.run.sampling.is_none());
@@ -392,7 +392,7 @@ fn a_workbench_attached_late_counts_the_steps_since_the_newest_checkpoint_as_uns
 fn a_failed_save_on_the_way_out_keeps_the_workbench_open_unless_a_signal_asked() {
     let full = || {
         Msg::Worker(Event::Failed {
-            what: diffscope::train::protocol::Failure::Save,
+            what: diffscope::worker::protocol::Failure::Save,
             message: "checkpoints/x/.step-00000300.tmp/model.safetensors: cannot write: No \
                       space left on device (os error 28); the checkpoint of step 200 is intact"
                 .into(),
@@ -1061,7 +1061,7 @@ fn forward_frames_stay_within_a_memory_budget_for_big_items() {
 
 #[test]
 fn b_evaluates_on_demand_and_shows_the_bound_terms() {
-    use diffscope::train::protocol::Evaluation;
+    use diffscope::worker::protocol::Evaluation;
     let mut app = training_app();
     app.update(progress(500, 0.5));
     let fx = app.update(ch('b'));
@@ -1109,7 +1109,7 @@ fn b_evaluates_on_demand_and_shows_the_bound_terms() {
     // a failed evaluation clears the running flag
     let id = app.run.evaluating.expect("an evaluation runs");
     app.update(Msg::Worker(Event::Failed {
-        what: diffscope::train::protocol::Failure::Evaluation { id },
+        what: diffscope::worker::protocol::Failure::Evaluation { id },
         message: "no data".into(),
     }));
     assert_eq!(app.run.evaluating, None);
@@ -1135,8 +1135,8 @@ fn folder_bytes(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
 /// checkpoint is refused before the workbench starts, in one line naming the file.
 #[test]
 fn saving_never_replaces_a_checkpoint_on_disk() {
+    use diffscope::runs::{self, Launch, Overrides, RunOrigin, RunSpec};
     use diffscope::train::checkpoint::{self, CheckpointError};
-    use diffscope::train::runs::{self, Launch, Overrides, RunOrigin, RunSpec};
     use diffscope::train::Trainer;
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();

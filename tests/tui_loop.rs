@@ -3,11 +3,11 @@
 
 use crossterm::event::{Event as CEvent, KeyCode, KeyEvent, KeyModifiers};
 use diffscope::config::Preset;
-use diffscope::train::protocol::{Event, RunInfo, Samples};
 use diffscope::tui::app::{App, Msg};
 use diffscope::tui::event::{run_loop, Runtime};
 use diffscope::tui::graphics::Setup;
 use diffscope::tui::theme::Theme;
+use diffscope::worker::protocol::{Event, RunInfo, Samples};
 use futures_util::StreamExt;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;

@@ -4,12 +4,12 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use diffscope::config::catalog::PresetEntry;
-use diffscope::train::listing::RunEntry;
-use diffscope::train::protocol::{Event, Samples};
-use diffscope::train::runfolder::{Ending, Status};
-use diffscope::train::runs::CheckpointEntry;
+use diffscope::runs::listing::RunEntry;
+use diffscope::runs::runfolder::{Ending, Status};
+use diffscope::runs::CheckpointEntry;
 use diffscope::tui::app::{App, Msg};
 use diffscope::tui::{demo, ui};
+use diffscope::worker::protocol::{Event, Samples};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::path::PathBuf;
@@ -194,8 +194,8 @@ fn a_terminal_resized_below_the_minimum_gets_a_message() {
 
 #[test]
 fn bound_terms_view_and_quality_figures() {
-    use diffscope::train::protocol::{Command, Evaluation};
     use diffscope::tui::app::Effect;
+    use diffscope::worker::protocol::{Command, Evaluation};
     snap("bound_terms", |a| {
         let fx = a.update(Msg::Key(KeyEvent::new(
             KeyCode::Char('b'),
@@ -445,7 +445,7 @@ fn labels_fit_whole_and_the_loss_axis_stays_non_negative() {
 
     let mut app = demo::app();
     app.graphics = Setup::halfblocks("tmux without graphics passthrough");
-    app.run.evaluation = Some(Box::new(diffscope::train::protocol::Evaluation {
+    app.run.evaluation = Some(Box::new(diffscope::worker::protocol::Evaluation {
         id: 1,
         step: 2400,
         ema: true,

@@ -6,7 +6,7 @@ mod common;
 
 use common::{diffscope, stderr, stdout, train_tiny};
 use diffscope::config::Preset;
-use diffscope::train::evaluate::{defaults, evaluate};
+use diffscope::eval::evaluate::{defaults, evaluate};
 use diffscope::train::{Trainer, Weights};
 use std::path::Path;
 use tch::Device;

@@ -2,9 +2,9 @@
 
 use crate::cli::{AttachArgs, RunsArgs};
 use crate::config::{diff, Preset};
-use crate::train::listing::{self, RunEntry, LOSS_WINDOW};
-use crate::train::runfolder::Status;
-use crate::train::runs::{self, checkpoint_roots};
+use crate::runs::listing::{self, RunEntry, LOSS_WINDOW};
+use crate::runs::runfolder::Status;
+use crate::runs::{self, checkpoint_roots};
 use crate::util::{human_time, one_line};
 use anyhow::anyhow;
 

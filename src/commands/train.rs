@@ -5,13 +5,14 @@
 use super::flag_error;
 use super::progress::Progress;
 use crate::cli::TrainArgs;
+use crate::runs::{self, Launch, Overrides, RunError, RunOrigin, RunSpec};
+use crate::runs::{runfolder, serve};
 use crate::train::checkpoint::CheckpointError;
-use crate::train::protocol::Event;
-use crate::train::runs::{self, Launch, Overrides, RunError, RunOrigin, RunSpec};
-use crate::train::wire::Want;
-use crate::train::worker::Origin;
-use crate::train::{remote, runfolder, serve};
 use crate::util::one_line;
+use crate::worker::protocol::Event;
+use crate::worker::remote;
+use crate::worker::wire::Want;
+use crate::worker::Origin;
 use anyhow::anyhow;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -300,7 +301,7 @@ fn detach(plan: runs::RunPlan, launch: &Launch, a: &TrainArgs) -> anyhow::Result
     let dir = plan.run_dir.clone();
     let args = runs::background_args(&plan, launch, a.data.as_deref());
     let pid = runs::spawn_background(&exe, &args, &dir).map_err(|e| anyhow!(one_line(&e)))?;
-    remote::wait_for(&dir, Want::Watch).map_err(|e| anyhow!(e))?;
+    runs::wait_for(&dir, Want::Watch).map_err(|e| anyhow!(e))?;
     eprintln!(
         "training {} in the background (pid {pid}): {}\n  watch it:  diffscope attach {}\n  \
          all runs:  diffscope runs",

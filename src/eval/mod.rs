@@ -3,6 +3,7 @@
 //! with the per-dataset [`classifier`] for labelled images).
 
 pub mod classifier;
+pub mod evaluate;
 pub mod image_quality;
 pub mod likelihood;
 pub mod mmd;

@@ -1,22 +1,13 @@
-//! Training: the worker thread and its protocol, the trainer, EMA, the optimiser and
-//! checkpoints.
+//! Training itself: the trainer (Algorithm 1's step, sampling with its weights), the
+//! optimiser, the EMA of the weights, checkpoints and their integrity, and the device a
+//! run computes on. It knows nothing of threads, processes or run folders: the worker
+//! ([`crate::worker`]) drives a trainer, and [`crate::runs`] manages the runs.
 
 pub mod adam;
 pub mod checkpoint;
 pub mod ema;
-pub mod evaluate;
-pub mod host;
 pub mod integrity;
-pub mod listing;
-pub mod protocol;
-pub mod remote;
-pub mod runfolder;
-pub mod runlog;
-pub mod runs;
-pub mod serve;
 pub mod trainer;
-pub mod wire;
-pub mod worker;
 
 pub use checkpoint::CheckpointError;
 pub use trainer::{TrainError, Trainer, Weights};

@@ -3,7 +3,7 @@
 
 use super::app::{ComparedRun, Comparison, LogView};
 use crate::config::diff;
-use crate::train::{listing, runlog};
+use crate::runs::{listing, runlog};
 use std::path::{Path, PathBuf};
 
 /// A run folder's log, up to step `upto` when given.

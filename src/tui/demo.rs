@@ -7,7 +7,7 @@ use super::inspect::{self, DataView};
 use super::theme::Theme;
 use crate::config::Preset;
 use crate::rng::Rng;
-use crate::train::protocol::{Event, RunInfo, Samples};
+use crate::worker::protocol::{Event, RunInfo, Samples};
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -12,13 +12,13 @@ use super::app::{App, Effect, Msg, RunSpec};
 use super::graphics::{self, Screen, Setup, Slot};
 use super::{inspect, ui};
 use crate::config::catalog;
-use crate::train::listing;
-use crate::train::protocol::{Command, Event, Failure};
-use crate::train::remote::{self, ConnectError};
-use crate::train::runs::{self, Launch, Overrides, RunOrigin, RunPlan};
-use crate::train::wire::Want;
-use crate::train::worker::WorkerHandle;
+use crate::runs::listing;
+use crate::runs::{self, Launch, Overrides, RunOrigin, RunPlan};
 use crate::util::one_line;
+use crate::worker::protocol::{Command, Event, Failure};
+use crate::worker::remote::{self, ConnectError};
+use crate::worker::wire::Want;
+use crate::worker::WorkerHandle;
 use crossterm::event::Event as CEvent;
 use futures_util::{Stream, StreamExt};
 use ratatui::backend::Backend;
@@ -41,7 +41,8 @@ pub const FRAME: Duration = Duration::from_millis(33);
 /// files checked against their checksums first, as the command line does: a corrupt one
 /// is refused before anything starts (and the run that is open stays).
 pub fn plan(spec: &RunSpec) -> Result<RunPlan, String> {
-    use crate::train::{checkpoint, integrity, worker::Origin};
+    use crate::train::{checkpoint, integrity};
+    use crate::worker::Origin;
     let plan = runs::plan(spec, &Overrides::default()).map_err(|e| one_line(&e))?;
     if let Some(Origin::Checkpoint(dir)) = &plan.origin {
         checkpoint::read(dir)
@@ -173,7 +174,7 @@ impl Runtime {
                         };
                         runs::spawn_background(&exe, &args, &dir)
                             .map_err(|e| failed(one_line(&e)))?;
-                        remote::wait_for(&dir, Want::Control)
+                        runs::wait_for(&dir, Want::Control)
                             .map(|r| r.into_handle())
                             .map_err(failed)
                     })

@@ -7,7 +7,7 @@ use crate::data::Split;
 use crate::diffusion::forward::q_sample_slice;
 use crate::diffusion::{state_of, Schedule};
 use crate::rng::Rng;
-use crate::train::protocol::Samples;
+use crate::worker::protocol::Samples;
 
 /// Items in the fixed forward batch: points for 2-D data, images otherwise.
 pub const FORWARD_POINTS: usize = 1000;

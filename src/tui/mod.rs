@@ -19,7 +19,7 @@ pub mod signals;
 pub mod theme;
 pub mod ui;
 
-use crate::train::wire::Want;
+use crate::worker::wire::Want;
 use app::{App, RunOrigin, RunSpec};
 use images::ImageProtocol;
 use serde::Deserialize;
@@ -124,7 +124,7 @@ pub fn first_spec(opts: &TuiOptions) -> RunSpec {
 
 /// Resolves the first run before the workbench starts, so that bad input (a corrupt
 /// checkpoint among it) is a plain one-line error and the screen is never touched.
-pub fn first_plan(opts: &TuiOptions) -> Result<crate::train::runs::RunPlan, String> {
+pub fn first_plan(opts: &TuiOptions) -> Result<crate::runs::RunPlan, String> {
     event::plan(&first_spec(opts))
 }
 
@@ -245,7 +245,7 @@ fn run_workbench(opts: TuiOptions) -> Result<(), String> {
     rt.finish();
     if let (Ok(()), Some(f)) = (&result, &app.farewell) {
         let pid = match f {
-            app::Farewell::Detached(dir) => crate::train::runfolder::holder(dir),
+            app::Farewell::Detached(dir) => crate::runs::runfolder::holder(dir),
             _ => None,
         };
         // The terminal may be gone (a hang-up): a failed write is not an error.

@@ -2,8 +2,8 @@
 //! main screen or to the open overlay.
 
 use super::{App, Confirm, Effect, Focus, Overlay};
-use crate::train::protocol::Command;
 use crate::tui::keymap::{self, Action};
+use crate::worker::protocol::Command;
 use crossterm::event::{KeyEvent, KeyEventKind};
 
 impl App {

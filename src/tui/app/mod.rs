@@ -28,7 +28,7 @@ use super::keymap::{Context, Situation};
 use super::theme::Theme;
 use crate::config::Preset;
 use crate::diffusion::{index_of, SampleOptions, SamplerKind};
-use crate::train::protocol::{Command, SampleRequest};
+use crate::worker::protocol::{Command, SampleRequest};
 use std::path::PathBuf;
 
 /// Frames of the reverse process kept from each sampling run.

@@ -3,9 +3,9 @@
 
 use super::{App, Effect, RunOrigin, RunSpec};
 use crate::config::catalog::PresetEntry;
-use crate::train::listing::RunEntry;
-use crate::train::wire::Want;
+use crate::runs::listing::RunEntry;
 use crate::tui::keymap::Action;
+use crate::worker::wire::Want;
 use std::path::PathBuf;
 
 /// A question that waits for an answer.

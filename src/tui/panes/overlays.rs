@@ -3,7 +3,7 @@
 
 use super::{block, faint, key_span, num};
 use crate::config::catalog::PresetEntry;
-use crate::train::listing::RunEntry;
+use crate::runs::listing::RunEntry;
 use crate::tui::app::{browser_rows, App, BrowserRow, Confirm, Overlay};
 use crate::tui::keymap::{self, Context};
 use crate::util::human_time;

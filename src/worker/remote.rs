@@ -4,7 +4,7 @@
 use super::host::{socket_path, usable_path, HostError};
 use super::protocol::{Event, Failure};
 use super::wire::{self, ClientMsg, ServerMsg, Want};
-use super::worker::WorkerHandle;
+use super::WorkerHandle;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
@@ -95,27 +95,6 @@ pub fn connect(dir: &Path, want: Want) -> Result<Remote, ConnectError> {
     }
 }
 
-/// Connects to the training process of `dir` as it starts: retried while the process
-/// holds the run folder (or for the first seconds, before it takes the lock). A process
-/// that ended before answering gives the failure it recorded.
-pub fn wait_for(dir: &Path, want: Want) -> Result<Remote, String> {
-    let started = std::time::Instant::now();
-    loop {
-        match connect(dir, want) {
-            Ok(r) => return Ok(r),
-            Err(ConnectError::NotRunning { .. }) => {
-                let t = started.elapsed().as_secs_f64();
-                let live = super::runfolder::holder(dir).is_some();
-                if !(t < 3.0 || (live && t < 120.0)) {
-                    return Err(super::runs::background_failure(dir));
-                }
-            }
-            Err(e) => return Err(crate::util::one_line(&e)),
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
 impl Remote {
     /// A handle like a worker thread's: commands go over the socket, events come back.
     /// When the stream ends without the worker's `Exited` (the process died), a worker
@@ -165,7 +144,7 @@ impl Remote {
                                 message: format!(
                                     "the training process of {} ended (see its {})",
                                     dir.display(),
-                                    super::runfolder::WORKER_LOG
+                                    super::WORKER_LOG
                                 ),
                             });
                             let _ = etx.send(Event::Exited);

@@ -6,9 +6,6 @@
 //! same figures for the same weights; for images the workbench evaluates fewer items, and
 //! says so.
 
-use super::protocol::Evaluation;
-use super::runlog::Quality;
-use super::trainer::{Trainer, Weights};
 use crate::data::{DataConfig, DataError, Dataset, ItemKind, Split};
 use crate::diffusion::bound::Decoder;
 use crate::diffusion::{DiffusionError, SampleOptions};
@@ -16,7 +13,10 @@ use crate::eval::image_quality::{image_quality, ImageQuality};
 use crate::eval::likelihood::BoundReport;
 use crate::eval::quality::PointQuality;
 use crate::eval::{evaluate_bound, point_quality, BoundOptions, EvalError, Unit};
+use crate::runs::runlog::Quality;
+use crate::train::{Trainer, Weights};
 use crate::util::{first_non_finite, one_line, tensor_values, ReadError};
+use crate::worker::protocol::Evaluation;
 
 /// The item counts and seed that `diffscope eval` uses unless told otherwise, and the
 /// workbench always.
@@ -107,7 +107,7 @@ pub enum SampleQuality {
 #[derive(Debug, thiserror::Error)]
 pub enum QualityError {
     #[error(transparent)]
-    Sampling(#[from] super::trainer::TrainError),
+    Sampling(#[from] crate::train::TrainError),
     #[error("sample {index} is not finite ({value}); no quality figure was computed")]
     NonFinite { index: usize, value: f32 },
     #[error("the samples")]

@@ -4,14 +4,13 @@
 //!
 //! (Over 400 lines: the command loop, sampling and saving share the worker's state.)
 
-use super::checkpoint::CheckpointError;
 use super::protocol::{
     Command, Evaluation, Event, Failure, Phase, RunInfo, SampleRequest, Samples,
 };
-use super::runlog::{wall_clock, EvalRow, MetricRow, RunLog, RunLogError};
-use super::trainer::{Trainer, Weights};
 use crate::diffusion::Trajectory;
 use crate::model::precision::Precision;
+use crate::train::checkpoint::CheckpointError;
+use crate::train::{Trainer, Weights};
 use crate::util::{one_line, tensor_values};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -41,8 +40,6 @@ pub struct WorkerOptions {
     pub threads: usize,
     /// Stored in checkpoints.
     pub command: String,
-    /// Keep the run log (`metrics.csv`, `evals.csv`) in the run folder: a training run.
-    pub log: bool,
     /// Compute in this instead of the preset's precision.
     pub precision: Option<Precision>,
 }
@@ -224,27 +221,6 @@ fn run(
         phase: Phase::Idle,
         precision: tr.precision_note.clone(),
     }));
-    // The run log starts where the weights are: rows after their step are dropped.
-    let mut log = None;
-    if opts.log {
-        match RunLog::open(&opts.run_dir, tr.step) {
-            Ok(l) => log = Some(l),
-            Err(e) => send(Event::Notice(format!(
-                "the run log is not kept: {}",
-                one_line(&e)
-            ))),
-        }
-    }
-    let mut log_failed = false;
-    let mut write_log = |f: &mut dyn FnMut(&mut RunLog) -> Result<(), RunLogError>| {
-        if let Some(l) = log.as_mut() {
-            if let Err(e) = f(l) {
-                if !std::mem::replace(&mut log_failed, true) {
-                    send(Event::Notice(format!("the run log: {}", one_line(&e))));
-                }
-            }
-        }
-    };
     for note in tr.data.iter().flat_map(|d| d.notes.iter()) {
         send(Event::Notice(note.clone()));
     }
@@ -305,11 +281,8 @@ fn run(
                             std::panic::resume_unwind(Box::new("evaluation cancelled"));
                         }
                     };
-                    match guarded(|| super::evaluate::evaluate(&tr, id, w, &mut check)) {
-                        Ok(Ok(e)) => {
-                            write_log(&mut |l| l.eval(&eval_row(&e), &e.per_t));
-                            send(Event::Evaluation(Box::new(e)))
-                        }
+                    match guarded(|| crate::eval::evaluate::evaluate(&tr, id, w, &mut check)) {
+                        Ok(Ok(e)) => send(Event::Evaluation(Box::new(e))),
                         Ok(Err(message)) | Err(message) => send(Event::Failed {
                             what: Failure::Evaluation { id },
                             message,
@@ -351,17 +324,6 @@ fn run(
                     let elapsed = last_report.0.elapsed().as_secs_f64().max(1e-9);
                     let sps = (stats.step - last_report.1) as f64 / elapsed;
                     last_report = (Instant::now(), stats.step);
-                    write_log(&mut |l| {
-                        l.metric(&MetricRow {
-                            step: stats.step,
-                            wall_time: wall_clock(),
-                            loss: stats.loss,
-                            quarters: stats.quarter_losses,
-                            lr: stats.lr,
-                            grad_norm: stats.grad_norm,
-                            steps_per_sec: sps,
-                        })
-                    });
                     send(Event::Progress {
                         step: stats.step,
                         loss: stats.loss,
@@ -395,22 +357,6 @@ fn run(
         }
     }
     send(Event::Exited);
-}
-
-/// An evaluation as a row of `evals.csv`.
-fn eval_row(e: &Evaluation) -> EvalRow {
-    EvalRow {
-        step: e.step,
-        wall_time: wall_clock(),
-        ema: e.ema,
-        unit: e.unit.clone(),
-        bound: e.total,
-        bound_se: e.total_se,
-        prior: e.prior,
-        diffusion: e.diffusion,
-        decoder: e.decoder,
-        quality: e.quality.clone(),
-    }
 }
 
 /// Saves a checkpoint and reports it; false when it failed. The failure says which

@@ -5,13 +5,14 @@
 //! (Over 400 lines: planning, starting (in this process or in the background) and the
 //! checkpoint scan are one service with one error type.)
 
-use super::checkpoint::{self, CheckpointError, CheckpointMeta, META_FILE};
 use super::runfolder::{self, RunFolderError, RunRecord};
 use super::runlog;
-use super::wire::Want;
-use super::worker::{self, Origin, WorkerHandle, WorkerOptions};
 use crate::config::{paths, Preset};
+use crate::train::checkpoint::{self, CheckpointError, CheckpointMeta, META_FILE};
 use crate::util::{now_unix, timestamp};
+use crate::worker::remote;
+use crate::worker::wire::Want;
+use crate::worker::{self, Origin, WorkerHandle, WorkerOptions};
 use std::path::{Path, PathBuf};
 use tch::Device;
 
@@ -57,7 +58,7 @@ pub enum RunError {
     #[error(transparent)]
     RunFolder(#[from] RunFolderError),
     #[error(transparent)]
-    Host(#[from] super::host::HostError),
+    Host(#[from] crate::worker::host::HostError),
     #[error(transparent)]
     Log(#[from] runlog::RunLogError),
     #[error("{}: not a run folder (no run.ron and no checkpoint)", .0.display())]
@@ -201,7 +202,6 @@ pub fn start(plan: RunPlan, launch: &Launch) -> Option<WorkerHandle> {
     Some(worker::spawn(WorkerOptions {
         origin: plan.origin?,
         device: launch.device,
-        log: plan.train,
         precision: launch.precision,
         run_dir: plan.run_dir,
         total_steps: launch.total_steps,
@@ -305,6 +305,27 @@ pub fn background_failure(run_dir: &Path) -> String {
         .unwrap_or_else(|| format!("{}: the training process ended", run_dir.display()))
 }
 
+/// Connects to the training process of `dir` as it starts: retried while the process
+/// holds the run folder (or for the first seconds, before it takes the lock). A process
+/// that ended before answering gives the failure it recorded.
+pub fn wait_for(dir: &Path, want: Want) -> Result<remote::Remote, String> {
+    let started = std::time::Instant::now();
+    loop {
+        match remote::connect(dir, want) {
+            Ok(r) => return Ok(r),
+            Err(remote::ConnectError::NotRunning { .. }) => {
+                let t = started.elapsed().as_secs_f64();
+                let live = runfolder::holder(dir).is_some();
+                if !(t < 3.0 || (live && t < 120.0)) {
+                    return Err(background_failure(dir));
+                }
+            }
+            Err(e) => return Err(crate::util::one_line(&e)),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// The command line as typed, for checkpoint metadata.
 pub fn command_line() -> String {
     let mut parts: Vec<String> = std::env::args().collect();
@@ -353,7 +374,7 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<CheckpointEntry>, runs: &mut Vec
                     dir: dir.to_path_buf(),
                     meta: m,
                 };
-                let corrupt = super::integrity::verify(&ck)
+                let corrupt = crate::train::integrity::verify(&ck)
                     .err()
                     .map(|e| crate::util::one_line(&e));
                 let m = ck.meta;

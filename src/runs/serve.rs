@@ -1,13 +1,15 @@
 //! A training process: the worker thread of a planned run, the run folder's lock and
-//! record, the run log (kept by the worker) and the socket that front ends attach to.
+//! record, the run log (written here, from the worker's events) and the socket that front
+//! ends attach to.
 //! Headless `diffscope train` runs in the foreground this way, and the workbench starts
 //! the same thing in the background.
 
-use super::host::Host;
-use super::protocol::{Command, Event, Failure};
 use super::runfolder::{Ending, RecordState, RunLock, RunRecord};
-use super::runs::{self, Launch, RunError, RunPlan};
+use super::runlog::{wall_clock, EvalRow, MetricRow, RunLog};
+use super::{self as runs, Launch, RunError, RunPlan};
 use crate::util::one_line;
+use crate::worker::host::Host;
+use crate::worker::protocol::{Command, Event, Failure};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
@@ -68,9 +70,10 @@ pub fn train(
 ) -> Result<Outcome, RunError> {
     let dir = plan.run_dir.clone();
     let resuming = plan.resuming;
+    let keep_log = plan.train;
     let lock = RunLock::acquire(&dir)?;
     // A process killed in a save left its temporary files: this one owns the folder now.
-    super::checkpoint::clear_leftovers(&dir);
+    crate::train::checkpoint::clear_leftovers(&dir);
     // The preset as trained: with the step budget and seed given on the command line.
     let mut preset = plan.preset.clone();
     if let Some(n) = launch.total_steps {
@@ -112,6 +115,7 @@ pub fn train(
     let clients = || host.as_ref().map_or(0, |h| h.clients());
     handle.send(Command::Start);
     let mut out = Outcome::default();
+    let mut log = EventLog::default();
     let mut step = 0;
     // Training has ended; the process leaves when no front end is attached.
     let mut ended = false;
@@ -136,10 +140,16 @@ pub fn train(
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        if let Some(h) = &host {
-            h.broadcast(&ev);
+        let mut notice = None;
+        if keep_log {
+            notice = log.record(&dir, &ev);
         }
-        on_event(&ev);
+        for ev in std::iter::once(&ev).chain(notice.as_ref()) {
+            if let Some(h) = &host {
+                h.broadcast(ev);
+            }
+            on_event(ev);
+        }
         match &ev {
             Event::Ready(info) => {
                 step = info.step;
@@ -218,4 +228,76 @@ pub fn train(
     }
     drop(lock);
     Ok(out)
+}
+
+/// The run log of a training process, written from its worker's events: a row of
+/// `metrics.csv` per progress report, of `evals.csv` (and its terms) per evaluation.
+#[derive(Default)]
+pub struct EventLog {
+    log: Option<RunLog>,
+    /// A failure was reported already (one notice per process is enough).
+    failed: bool,
+}
+
+impl EventLog {
+    /// Writes what `ev` adds to the log; the notice to send when the log cannot be kept.
+    pub fn record(&mut self, dir: &std::path::Path, ev: &Event) -> Option<Event> {
+        let result = match (ev, self.log.as_mut()) {
+            // The run log starts where the weights are: rows after their step are dropped.
+            (Event::Ready(info), _) => match RunLog::open(dir, info.step) {
+                Ok(l) => {
+                    self.log = Some(l);
+                    return None;
+                }
+                Err(e) => {
+                    self.failed = true;
+                    let m = format!("the run log is not kept: {}", one_line(&e));
+                    return Some(Event::Notice(m));
+                }
+            },
+            (
+                Event::Progress {
+                    step,
+                    loss,
+                    quarter_losses,
+                    lr,
+                    grad_norm,
+                    steps_per_sec,
+                },
+                Some(l),
+            ) => l.metric(&MetricRow {
+                step: *step,
+                wall_time: wall_clock(),
+                loss: *loss,
+                quarters: *quarter_losses,
+                lr: *lr,
+                grad_norm: *grad_norm,
+                steps_per_sec: *steps_per_sec,
+            }),
+            (Event::Evaluation(e), Some(l)) => l.eval(&eval_row(e), &e.per_t),
+            _ => Ok(()),
+        };
+        match result {
+            Err(e) if !std::mem::replace(&mut self.failed, true) => {
+                Some(Event::Notice(format!("the run log: {}", one_line(&e))))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// An evaluation as a row of `evals.csv`.
+fn eval_row(e: &crate::worker::protocol::Evaluation) -> EvalRow {
+    EvalRow {
+        step: e.step,
+        wall_time: wall_clock(),
+        ema: e.ema,
+        unit: e.unit.clone(),
+        bound: e.total,
+        bound_se: e.total_se,
+        prior: e.prior,
+        diffusion: e.diffusion,
+        decoder: e.decoder,
+        quality: e.quality.clone(),
+    }
 }

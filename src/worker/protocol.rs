@@ -116,7 +116,7 @@ pub struct Evaluation {
     pub diffusion: f64,
     pub decoder: f64,
     /// Sample-quality figures (those that apply to the data).
-    pub quality: super::runlog::Quality,
+    pub quality: crate::runs::runlog::Quality,
     /// The term at each 0-based schedule index (index 0 is the decoder L_0), in `unit`.
     pub per_t: Vec<f64>,
     /// One line for the samples pane.

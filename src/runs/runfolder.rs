@@ -23,8 +23,7 @@ use std::time::Duration;
 
 pub const RECORD_FILE: &str = "run.ron";
 pub const LOCK_FILE: &str = "run.lock";
-pub const SOCKET_FILE: &str = "worker.sock";
-pub const WORKER_LOG: &str = "worker.log";
+pub use crate::worker::{SOCKET_FILE, WORKER_LOG};
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -205,7 +204,7 @@ impl RunRecord {
 /// Removes a run folder that holds no checkpoint: the files a run keeps beside its
 /// checkpoints, then the folder if that leaves it empty (nothing else is touched).
 pub fn remove_if_unused(dir: &Path) {
-    if !super::checkpoint::list_steps(dir).is_ok_and(|s| s.is_empty()) {
+    if !crate::train::checkpoint::list_steps(dir).is_ok_and(|s| s.is_empty()) {
         return;
     }
     for f in [

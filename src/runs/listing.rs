@@ -4,7 +4,7 @@
 
 use super::runfolder::{self, RunRecord, Status};
 use super::runlog::{self, EvalRow};
-use super::runs::{scan, CheckpointEntry, RunError};
+use super::{scan, CheckpointEntry, RunError};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -135,10 +135,10 @@ pub fn scan_runs(roots: &[PathBuf]) -> Vec<RunEntry> {
 /// The run a `RUN` argument names: a run folder, a step folder in one (its run), or the
 /// name of a run folder under one of `roots`.
 pub fn resolve_run(arg: &Path, roots: &[PathBuf]) -> Result<PathBuf, RunError> {
-    let is_run = |d: &Path| super::runs::is_run_folder(d);
+    let is_run = |d: &Path| super::is_run_folder(d);
     let candidates = std::iter::once(arg.to_path_buf()).chain(roots.iter().map(|r| r.join(arg)));
     for c in candidates {
-        if c.join(super::checkpoint::META_FILE).is_file() {
+        if c.join(crate::train::checkpoint::META_FILE).is_file() {
             if let Some(run) = c.parent().filter(|p| is_run(p)) {
                 return Ok(run.to_path_buf());
             }
@@ -160,7 +160,9 @@ pub fn preset_of(dir: &Path) -> Option<crate::config::Preset> {
     if let Ok(Some(r)) = RunRecord::read(dir) {
         return Some(r.preset);
     }
-    super::checkpoint::read(dir).ok().map(|c| c.meta.preset)
+    crate::train::checkpoint::read(dir)
+        .ok()
+        .map(|c| c.meta.preset)
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@
 //! (Over 400 lines with its tests: the protocol's control, watch and take-over cases.)
 
 use super::protocol::{Command, Event, Phase, RunInfo};
-use super::runfolder::SOCKET_FILE;
 use super::wire::{self, ClientMsg, ServerMsg, Want};
+use super::SOCKET_FILE;
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -345,7 +345,7 @@ fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::remote::{connect, ConnectError};
+    use crate::worker::remote::{connect, ConnectError};
     use std::os::unix::fs::PermissionsExt;
     use std::sync::mpsc::{channel, Receiver};
     use std::time::Instant;
@@ -497,7 +497,7 @@ mod tests {
         host.close();
         match next(&a.events) {
             Event::Failed { what, message } => {
-                assert_eq!(what, crate::train::protocol::Failure::Worker);
+                assert_eq!(what, crate::worker::protocol::Failure::Worker);
                 assert!(message.contains("worker.log"), "{message}");
             }
             other => panic!("{other:?}"),

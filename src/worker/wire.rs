@@ -140,7 +140,7 @@ pub fn my_uid() -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::protocol::{Failure, Samples};
+    use crate::worker::protocol::{Failure, Samples};
 
     #[test]
     fn frames_round_trip_bit_exact() {
