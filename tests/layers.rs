@@ -1,7 +1,8 @@
 //! The crate's layers only point down: the core (diffusion, model, data, train, eval,
-//! config, render and their helpers) uses no UI or command-line crate and never the front
-//! ends; the two front ends (`cli` + `commands`, and `tui`) use the core, never each
-//! other. Read from the source's `use` lines and paths.
+//! worker, runs, config, render and their helpers) uses no UI or command-line crate and
+//! never the front ends; the two front ends (`cli` + `commands`, and `tui`) use the core,
+//! never each other. Inside the core, runs → worker → eval → train → diffusion, model and
+//! data: no arrow runs back. Read from the source's `use` lines and paths.
 
 use std::path::{Path, PathBuf};
 
@@ -58,6 +59,8 @@ const CORE: &[&str] = &[
     "data",
     "train",
     "eval",
+    "worker",
+    "runs",
     "config",
     "render",
     "rng.rs",
@@ -105,6 +108,64 @@ fn the_front_ends_do_not_use_each_other() {
         "the workbench uses the command line:\n{}",
         bad.join("\n")
     );
+}
+
+/// Each layer of the core and the layers above it, which it must not use.
+const CORE_ARROWS: &[(&str, &[&str])] = &[
+    ("worker", &["crate::runs"]),
+    ("eval", &["crate::worker", "crate::runs"]),
+    ("train", &["crate::eval", "crate::worker", "crate::runs"]),
+    (
+        "diffusion",
+        &[
+            "crate::train",
+            "crate::eval",
+            "crate::worker",
+            "crate::runs",
+        ],
+    ),
+    (
+        "model",
+        &[
+            "crate::train",
+            "crate::eval",
+            "crate::worker",
+            "crate::runs",
+        ],
+    ),
+    (
+        "data",
+        &[
+            "crate::train",
+            "crate::eval",
+            "crate::worker",
+            "crate::runs",
+        ],
+    ),
+];
+
+#[test]
+fn inside_the_core_runs_use_the_worker_which_uses_eval_which_uses_train() {
+    let mut checked = 0;
+    for (layer, above) in CORE_ARROWS {
+        let files = files(&[layer]);
+        checked += files.len();
+        let bad = violations(&files, above);
+        assert!(bad.is_empty(), "{layer} points up:\n{}", bad.join("\n"));
+    }
+    // And the arrows that must exist do: each layer uses the one below it.
+    for (layer, below) in [
+        ("runs", "crate::worker"),
+        ("worker", "crate::eval"),
+        ("eval", "crate::train"),
+        ("train", "crate::diffusion"),
+    ] {
+        assert!(
+            !violations(&files(&[layer]), &[below]).is_empty(),
+            "{layer} no longer uses {below}: update the arrows"
+        );
+    }
+    println!("{checked} files checked against the core's arrows");
 }
 
 #[test]

@@ -1061,7 +1061,7 @@ fn forward_frames_stay_within_a_memory_budget_for_big_items() {
 
 #[test]
 fn b_evaluates_on_demand_and_shows_the_bound_terms() {
-    use diffscope::worker::protocol::Evaluation;
+    use diffscope::eval::Evaluation;
     let mut app = training_app();
     app.update(progress(500, 0.5));
     let fx = app.update(ch('b'));

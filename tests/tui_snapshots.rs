@@ -194,8 +194,9 @@ fn a_terminal_resized_below_the_minimum_gets_a_message() {
 
 #[test]
 fn bound_terms_view_and_quality_figures() {
+    use diffscope::eval::Evaluation;
     use diffscope::tui::app::Effect;
-    use diffscope::worker::protocol::{Command, Evaluation};
+    use diffscope::worker::protocol::Command;
     snap("bound_terms", |a| {
         let fx = a.update(Msg::Key(KeyEvent::new(
             KeyCode::Char('b'),
@@ -445,7 +446,7 @@ fn labels_fit_whole_and_the_loss_axis_stays_non_negative() {
 
     let mut app = demo::app();
     app.graphics = Setup::halfblocks("tmux without graphics passthrough");
-    app.run.evaluation = Some(Box::new(diffscope::worker::protocol::Evaluation {
+    app.run.evaluation = Some(Box::new(diffscope::eval::Evaluation {
         id: 1,
         step: 2400,
         ema: true,

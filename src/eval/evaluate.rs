@@ -6,6 +6,8 @@
 //! same figures for the same weights; for images the workbench evaluates fewer items, and
 //! says so.
 
+use super::Evaluation;
+use super::Quality;
 use crate::data::{DataConfig, DataError, Dataset, ItemKind, Split};
 use crate::diffusion::bound::Decoder;
 use crate::diffusion::{DiffusionError, SampleOptions};
@@ -13,10 +15,8 @@ use crate::eval::image_quality::{image_quality, ImageQuality};
 use crate::eval::likelihood::BoundReport;
 use crate::eval::quality::PointQuality;
 use crate::eval::{evaluate_bound, point_quality, BoundOptions, EvalError, Unit};
-use crate::runs::runlog::Quality;
 use crate::train::{Trainer, Weights};
 use crate::util::{first_non_finite, one_line, tensor_values, ReadError};
-use crate::worker::protocol::Evaluation;
 
 /// The item counts and seed that `diffscope eval` uses unless told otherwise, and the
 /// workbench always.

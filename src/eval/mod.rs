@@ -8,12 +8,14 @@ pub mod image_quality;
 pub mod likelihood;
 pub mod mmd;
 pub mod quality;
+pub mod record;
 pub mod sliced;
 
 use crate::data::DataError;
 use crate::util::{ReadError, TorchError, WriteError};
 pub use likelihood::{evaluate_bound, BoundOptions, BoundReport, Figure, Unit};
-pub use quality::{point_quality, PointQuality, Quality};
+pub use quality::{point_quality, PointQuality};
+pub use record::{Evaluation, Quality};
 pub use sliced::sliced_wasserstein;
 use std::path::PathBuf;
 

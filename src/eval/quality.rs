@@ -2,8 +2,7 @@
 //! as a ratio against N(0, I) noise in place of the samples, so that 1 reads "as far as
 //! noise" and 0 "indistinguishable from data".
 //!
-//! [`Quality`] has one variant per kind of data; 2-D (and other point) data use the sliced
-//! Wasserstein-1 distance and an RBF-kernel MMD, with the MMD's standard error and the
+//! 2-D (and other point) data use the sliced Wasserstein-1 distance and an RBF-kernel MMD, with the MMD's standard error and the
 //! share of samples far outside the data: a bounded kernel barely sees a few samples that
 //! blew up, so that figure is given on its own.
 
@@ -16,12 +15,6 @@ pub const SW_DIRECTIONS: usize = 128;
 
 /// A sample is "far out" beyond this many times the data's largest distance from its mean.
 pub const FAR_FACTOR: f64 = 2.0;
-
-/// Sample-quality figures of one model.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Quality {
-    Points(PointQuality),
-}
 
 /// Figures for point data (rows of `dim` values).
 #[derive(Debug, Clone, PartialEq)]

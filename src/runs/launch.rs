@@ -74,7 +74,10 @@ pub enum RunError {
          then q)",
         .dir.display(), .dir.display()
     )]
-    Live { dir: PathBuf, pid: u32 },
+    Live {
+        dir: PathBuf,
+        pid: runfolder::LockPid,
+    },
     #[error("{}: cannot delete", .dir.display())]
     Delete {
         dir: PathBuf,
@@ -515,7 +518,10 @@ pub enum Recorded {
     /// Not added: the log already holds an evaluation of a later step.
     Passed { log: PathBuf, last: u64 },
     /// Not added: a live process (pid) trains the run and writes its log.
-    Live { dir: PathBuf, pid: u32 },
+    Live {
+        dir: PathBuf,
+        pid: runfolder::LockPid,
+    },
     /// Not added: the run's log reads only up to a bad line (the reader's notice).
     Damaged(String),
     /// The checkpoint is not in a run folder (one with a record or a log).
@@ -604,7 +610,7 @@ mod tests {
             prior: 0.01,
             diffusion: 1.0,
             decoder: 0.49,
-            quality: runlog::Quality {
+            quality: crate::eval::Quality {
                 sliced_w1: Some(0.2),
                 mmd: Some(0.01),
                 ..Default::default()

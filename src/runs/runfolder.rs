@@ -68,7 +68,7 @@ pub enum RunFolderError {
          `diffscope attach {}`",
         .dir.display(), .dir.display()
     )]
-    Busy { dir: PathBuf, pid: u32 },
+    Busy { dir: PathBuf, pid: LockPid },
     #[error("{}: cannot lock the run folder", .path.display())]
     Lock {
         path: PathBuf,
@@ -98,11 +98,25 @@ fn flock(file: &File, op: libc::c_int) -> io::Result<()> {
     }
 }
 
-fn read_pid(file: &mut File) -> u32 {
+/// The pid written in a run folder's lock: None when it cannot be read (the holder took
+/// the lock a moment ago and has not written it yet, or the file is damaged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockPid(pub Option<u32>);
+
+impl std::fmt::Display for LockPid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(pid) => write!(f, "{pid}"),
+            None => f.write_str("unknown"),
+        }
+    }
+}
+
+fn read_pid(file: &mut File) -> LockPid {
     let mut s = String::new();
     let _ = file.rewind();
     let _ = file.read_to_string(&mut s);
-    s.trim().parse().unwrap_or(0)
+    LockPid(s.trim().parse().ok())
 }
 
 impl RunLock {
@@ -147,7 +161,7 @@ impl RunLock {
 }
 
 /// The pid of the process holding `dir`'s lock: Some while a process trains there.
-pub fn holder(dir: &Path) -> Option<u32> {
+pub fn holder(dir: &Path) -> Option<LockPid> {
     let mut file = File::open(dir.join(LOCK_FILE)).ok()?;
     match flock(&file, libc::LOCK_SH | libc::LOCK_NB) {
         Ok(()) => {
@@ -226,12 +240,12 @@ pub fn remove_if_unused(dir: &Path) {
 pub enum Status {
     /// A live process trains it.
     Running {
-        pid: u32,
+        pid: LockPid,
     },
     /// Training has ended (finished: None; else how it stopped), but its process (pid)
     /// stays while a workbench is attached to it.
     Open {
-        pid: u32,
+        pid: LockPid,
         ending: Option<Ending>,
     },
     Finished,
@@ -261,7 +275,7 @@ impl Status {
     }
 
     /// The process that holds the run.
-    pub fn pid(&self) -> Option<u32> {
+    pub fn pid(&self) -> Option<LockPid> {
         match self {
             Status::Running { pid } | Status::Open { pid, .. } => Some(*pid),
             _ => None,
@@ -302,7 +316,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(holder(dir.path()), None);
         let lock = RunLock::acquire(dir.path()).unwrap();
-        assert_eq!(holder(dir.path()), Some(std::process::id()));
+        assert_eq!(holder(dir.path()), Some(LockPid(Some(std::process::id()))));
         // flock locks belong to the open file: a second open in the same process
         // conflicts like another process would.
         let err = RunLock::acquire(dir.path()).unwrap_err().to_string();

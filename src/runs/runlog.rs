@@ -21,6 +21,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::eval::Quality;
 use crate::util::write_atomic;
 
 /// The progress reports of a run.
@@ -48,17 +49,6 @@ pub struct MetricRow {
     pub lr: f64,
     pub grad_norm: f64,
     pub steps_per_sec: f64,
-}
-
-/// Sample-quality figures of an evaluation; which ones depend on the data (points: sliced
-/// W1 and MMD; images: Fréchet distance and classes present).
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Quality {
-    pub sliced_w1: Option<f64>,
-    pub mmd: Option<f64>,
-    pub frechet: Option<f64>,
-    pub classes_present: Option<u32>,
-    pub classes: Option<u32>,
 }
 
 /// One evaluation (a row of `evals.csv`).

@@ -108,6 +108,8 @@ pub fn train(
             handle.send(Command::Shutdown { save: false });
             handle.join();
             record.end(RecordState::Stopped(Ending::Failed(one_line(&e))), 0);
+            // The error returned says why the run ended; a record that cannot be written
+            // still says "running", and `runs` lists that as crashed: true enough.
             let _ = record.write(&dir);
             return Err(RunError::Host(e));
         }
@@ -116,6 +118,8 @@ pub fn train(
     handle.send(Command::Start);
     let mut out = Outcome::default();
     let mut log = EventLog::default();
+    // A failed write of the record was said already.
+    let mut said = false;
     let mut step = 0;
     // Training has ended; the process leaves when no front end is attached.
     let mut ended = false;
@@ -150,11 +154,12 @@ pub fn train(
             }
             on_event(ev);
         }
+        let mut late = Vec::new();
         match &ev {
             Event::Ready(info) => {
                 step = info.step;
                 record.step = step;
-                let _ = record.write(&dir);
+                late.extend(write_record(&record, &dir, &mut said));
             }
             Event::Progress { step: s, loss, .. } => {
                 step = *s;
@@ -163,7 +168,7 @@ pub fn train(
             Event::Saved { path, step: s } => {
                 out.saved = Some((path.clone(), *s));
                 record.step = *s;
-                let _ = record.write(&dir);
+                late.extend(write_record(&record, &dir, &mut said));
             }
             Event::Finished { step: s } => {
                 step = *s;
@@ -173,7 +178,7 @@ pub fn train(
                     ended = true;
                     // Listed as finished while a workbench keeps the process open.
                     record.end(RecordState::Finished, step);
-                    let _ = record.write(&dir);
+                    late.extend(write_record(&record, &dir, &mut said));
                 } else {
                     shutdown(true, &mut shutting);
                 }
@@ -183,7 +188,7 @@ pub fn train(
                 if background {
                     ended = true;
                     record.end(RecordState::Stopped(Ending::Failed(msg.clone())), step);
-                    let _ = record.write(&dir);
+                    late.extend(write_record(&record, &dir, &mut said));
                 } else {
                     shutdown(false, &mut shutting);
                 }
@@ -207,6 +212,12 @@ pub fn train(
             Event::Exited => break,
             _ => {}
         }
+        for ev in &late {
+            if let Some(h) = &host {
+                h.broadcast(ev);
+            }
+            on_event(ev);
+        }
     }
     let state = match (&out.signal, &out.failure) {
         (Some(s), _) => RecordState::Stopped(Ending::Signal((*s).into())),
@@ -218,7 +229,12 @@ pub fn train(
     // A fresh run stopped by its user before anything was saved leaves nothing behind.
     let discarded = state == RecordState::Stopped(Ending::User) && !resuming;
     record.end(state, step);
-    let _ = record.write(&dir);
+    if let Some(n) = write_record(&record, &dir, &mut said) {
+        if let Some(h) = &host {
+            h.broadcast(&n);
+        }
+        on_event(&n);
+    }
     if let Some(h) = host {
         h.close();
     }
@@ -228,6 +244,19 @@ pub fn train(
     }
     drop(lock);
     Ok(out)
+}
+
+/// Writes the run's record; the notice to send when that fails, once per process (`runs`
+/// would list the run in a state it has left).
+fn write_record(record: &RunRecord, dir: &std::path::Path, said: &mut bool) -> Option<Event> {
+    let e = record.write(dir).err()?;
+    (!std::mem::replace(said, true)).then(|| {
+        Event::Notice(format!(
+            "the run's record is not up to date, so `diffscope runs` may list this run \
+             wrongly: {}",
+            one_line(&e)
+        ))
+    })
 }
 
 /// The run log of a training process, written from its worker's events: a row of
@@ -287,7 +316,7 @@ impl EventLog {
 }
 
 /// An evaluation as a row of `evals.csv`.
-fn eval_row(e: &crate::worker::protocol::Evaluation) -> EvalRow {
+fn eval_row(e: &crate::eval::Evaluation) -> EvalRow {
     EvalRow {
         step: e.step,
         wall_time: wall_clock(),

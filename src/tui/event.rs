@@ -71,8 +71,9 @@ pub struct Runtime {
     repaint: bool,
     pub device: tch::Device,
     pub threads: usize,
-    /// The program that runs training processes (this one).
-    pub exe: PathBuf,
+    /// The program that runs training processes: this one, or why it cannot be found
+    /// (then no training process is started: another `diffscope` could be another version).
+    pub exe: Result<PathBuf, String>,
 }
 
 impl Runtime {
@@ -95,7 +96,7 @@ impl Runtime {
             repaint: false,
             device,
             threads,
-            exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("diffscope")),
+            exe: std::env::current_exe().map_err(|e| format!("cannot find this program: {e}")),
         }
     }
 
@@ -172,6 +173,7 @@ impl Runtime {
                                 message,
                             }))
                         };
+                        let exe = exe.map_err(failed)?;
                         runs::spawn_background(&exe, &args, &dir)
                             .map_err(|e| failed(one_line(&e)))?;
                         runs::wait_for(&dir, Want::Control)

@@ -245,7 +245,7 @@ fn run_workbench(opts: TuiOptions) -> Result<(), String> {
     rt.finish();
     if let (Ok(()), Some(f)) = (&result, &app.farewell) {
         let pid = match f {
-            app::Farewell::Detached(dir) => crate::runs::runfolder::holder(dir),
+            app::Farewell::Detached(dir) => crate::runs::runfolder::holder(dir).and_then(|p| p.0),
             _ => None,
         };
         // The terminal may be gone (a hang-up): a failed write is not an error.

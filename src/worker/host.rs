@@ -186,6 +186,26 @@ pub fn usable_path(path: &Path) -> Result<PathBuf, HostError> {
     })
 }
 
+/// Binds a socket at `path` that only this user can ever connect to: it is bound in a
+/// fresh folder of mode 0700 beside `path`, made 0600, then moved into place. (Setting
+/// the umask instead would change the mode of what every other thread creates meanwhile.)
+/// The names inside are shorter than `path`'s, so a path that fits fits there too.
+fn bind_private(path: &Path) -> std::io::Result<UnixListener> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let parent = path.parent().unwrap_or(Path::new(""));
+    let private = parent.join(format!(".s{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::DirBuilder::new().mode(0o700).create(&private)?;
+    let inner = private.join("s");
+    let bound = UnixListener::bind(&inner).and_then(|l| {
+        std::fs::set_permissions(&inner, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::rename(&inner, path)?;
+        Ok(l)
+    });
+    let _ = std::fs::remove_dir_all(&private);
+    bound
+}
+
 impl Host {
     /// Listens on `dir/worker.sock` (replacing a stale one: the caller holds the run
     /// folder's lock). Commands from the controlling front end go to `commands`; a
@@ -198,13 +218,7 @@ impl Host {
         let socket = socket_path(dir);
         let path = usable_path(&socket)?;
         let _ = std::fs::remove_file(&path);
-        // Created 0600 from the start (umask), not chmod-ed after a window.
-        // SAFETY: umask only swaps the process's file mode mask.
-        let old = unsafe { libc::umask(0o177) };
-        let bound = UnixListener::bind(&path);
-        // SAFETY: as above.
-        unsafe { libc::umask(old) };
-        let listener = bound.map_err(|source| HostError::Bind {
+        let listener = bind_private(&path).map_err(|source| HostError::Bind {
             path: socket.clone(),
             source,
         })?;
