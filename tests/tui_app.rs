@@ -474,7 +474,9 @@ fn run_entry(name: &str, steps: &[u64], live: bool) -> RunEntry {
         dir: PathBuf::from(format!("checkpoints/{name}")),
         preset: "swissroll".into(),
         status: if live {
-            Status::Running { pid: 42 }
+            Status::Running {
+                pid: diffscope::runs::runfolder::LockPid(Some(42)),
+            }
         } else {
             Status::Stopped(Ending::User)
         },

@@ -5,7 +5,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use diffscope::config::catalog::PresetEntry;
 use diffscope::runs::listing::RunEntry;
-use diffscope::runs::runfolder::{Ending, Status};
+use diffscope::runs::runfolder::{Ending, LockPid, Status};
 use diffscope::runs::CheckpointEntry;
 use diffscope::tui::app::{App, Msg};
 use diffscope::tui::{demo, ui};
@@ -102,7 +102,9 @@ fn checkpoint_browser() {
                     dir,
                     preset: "swissroll".into(),
                     status: match i {
-                        0 => Status::Running { pid: 4242 },
+                        0 => Status::Running {
+                            pid: LockPid(Some(4242)),
+                        },
                         1 => Status::Finished,
                         _ => Status::Stopped(Ending::Crashed),
                     },

@@ -10,7 +10,6 @@ use crate::runs::{runfolder, serve};
 use crate::train::checkpoint::CheckpointError;
 use crate::util::one_line;
 use crate::worker::protocol::Event;
-use crate::worker::remote;
 use crate::worker::wire::Want;
 use crate::worker::Origin;
 use anyhow::anyhow;

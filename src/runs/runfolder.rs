@@ -348,7 +348,7 @@ mod tests {
         assert_eq!(
             open,
             Status::Open {
-                pid: std::process::id(),
+                pid: LockPid(Some(std::process::id())),
                 ending: None
             }
         );

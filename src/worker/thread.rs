@@ -4,9 +4,7 @@
 //!
 //! (Over 400 lines: the command loop, sampling and saving share the worker's state.)
 
-use super::protocol::{
-    Command, Evaluation, Event, Failure, Phase, RunInfo, SampleRequest, Samples,
-};
+use super::protocol::{Command, Event, Failure, Phase, RunInfo, SampleRequest, Samples};
 use crate::diffusion::Trajectory;
 use crate::model::precision::Precision;
 use crate::train::checkpoint::CheckpointError;
