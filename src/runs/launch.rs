@@ -1,9 +1,6 @@
 //! The run service, shared by the command line and the workbench: plan a run (its preset
 //! or checkpoint, and its folder), start or resume its worker, and list and delete the
 //! checkpoints and runs that training leaves.
-//!
-//! (Over 400 lines: planning, starting (in this process or in the background) and the
-//! checkpoint scan are one service with one error type.)
 
 use super::runfolder::{self, RunFolderError, RunRecord};
 use super::runlog;

@@ -21,8 +21,8 @@ use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub const RECORD_FILE: &str = "run.ron";
-pub const LOCK_FILE: &str = "run.lock";
+pub(crate) const RECORD_FILE: &str = "run.ron";
+pub(crate) const LOCK_FILE: &str = "run.lock";
 pub use crate::worker::{SOCKET_FILE, WORKER_LOG};
 
 /// How a run ended.
@@ -83,7 +83,7 @@ pub enum RunFolderError {
 
 /// The lock of a run folder, held while a process trains in it.
 #[derive(Debug)]
-pub struct RunLock {
+pub(crate) struct RunLock {
     _file: File,
 }
 
@@ -122,7 +122,7 @@ fn read_pid(file: &mut File) -> LockPid {
 impl RunLock {
     /// Takes the lock of `dir` (created when missing) for this process, or says which
     /// process holds it. A moment's wait covers a `runs` listing that probes the lock.
-    pub fn acquire(dir: &Path) -> Result<RunLock, RunFolderError> {
+    pub(crate) fn acquire(dir: &Path) -> Result<RunLock, RunFolderError> {
         let path = dir.join(LOCK_FILE);
         let lock_err = |source| RunFolderError::Lock {
             path: path.clone(),
@@ -217,7 +217,7 @@ impl RunRecord {
 
 /// Removes a run folder that holds no checkpoint: the files a run keeps beside its
 /// checkpoints, then the folder if that leaves it empty (nothing else is touched).
-pub fn remove_if_unused(dir: &Path) {
+pub(crate) fn remove_if_unused(dir: &Path) {
     if !crate::train::checkpoint::list_steps(dir).is_ok_and(|s| s.is_empty()) {
         return;
     }

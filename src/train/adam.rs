@@ -37,7 +37,7 @@ impl Adam {
         }
     }
 
-    pub fn zero_grad(&mut self) {
+    pub(crate) fn zero_grad(&mut self) {
         for p in &mut self.params {
             let mut g = p.grad();
             if g.defined() {
@@ -48,7 +48,7 @@ impl Adam {
     }
 
     /// Multiplies every gradient by `factor` (float16's loss scale undone).
-    pub fn scale_grads(&mut self, factor: f64) {
+    pub(crate) fn scale_grads(&mut self, factor: f64) {
         let _guard = tch::no_grad_guard();
         for p in &self.params {
             let mut g = p.grad();
@@ -60,7 +60,7 @@ impl Adam {
 
     /// The global gradient norm; scales the gradients down to `max_norm` when above it
     /// (max_norm = 0 only measures).
-    pub fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
+    pub(crate) fn clip_grad_norm(&mut self, max_norm: f64) -> f64 {
         let grads: Vec<Tensor> = self
             .params
             .iter()
@@ -120,7 +120,7 @@ impl Adam {
     }
 
     /// Restores the moments saved by [`Adam::state`].
-    pub fn load_state(
+    pub(crate) fn load_state(
         &mut self,
         tensors: &[(String, Tensor)],
         updates: u64,

@@ -13,8 +13,6 @@
 //! folder is renamed into place: a kill during a save never leaves a broken checkpoint.
 //! `meta.ron` is written last, so a step folder without it is ignored. A step folder
 //! that exists is never replaced: saving a step again writes nothing.
-//!
-//! (Over 400 lines: writing, reading and checking checkpoints, and their error type.)
 
 use super::adam::StateError;
 use crate::config::{parse_ron, ConfigError, Preset, PresetError};
@@ -25,11 +23,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 use tch::{nn, Tensor};
 
-pub const FORMAT_VERSION: u32 = 1;
-pub const MODEL_FILE: &str = "model.safetensors";
-pub const EMA_FILE: &str = "ema.safetensors";
-pub const OPTIM_FILE: &str = "optim.safetensors";
-pub const META_FILE: &str = "meta.ron";
+pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const MODEL_FILE: &str = "model.safetensors";
+pub(crate) const EMA_FILE: &str = "ema.safetensors";
+pub(crate) const OPTIM_FILE: &str = "optim.safetensors";
+pub(crate) const META_FILE: &str = "meta.ron";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -225,7 +223,7 @@ pub enum CheckpointError {
 }
 
 /// The step folder name for a step.
-pub fn step_dir_name(step: u64) -> String {
+pub(crate) fn step_dir_name(step: u64) -> String {
     format!("step-{step:08}")
 }
 
@@ -399,7 +397,7 @@ pub fn read(path: &Path) -> Result<Checkpoint, CheckpointError> {
 }
 
 /// Reads all tensors of a safetensors file; a truncated or corrupt file is an error.
-pub fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointError> {
+pub(crate) fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointError> {
     if !path.is_file() {
         return Err(CheckpointError::MissingFile {
             path: path.to_path_buf(),
@@ -411,14 +409,9 @@ pub fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, CheckpointErro
     })
 }
 
-/// Copies the tensors of `path` into the variables of `vs`, checking names and shapes.
-pub fn load_into(path: &Path, vs: &nn::VarStore) -> Result<(), CheckpointError> {
-    copy_into(path, &read_tensors(path)?, vs)
-}
-
 /// Copies `tensors`, read from `path`, into the variables of `vs`, checking names and
 /// shapes.
-pub fn copy_into(
+pub(crate) fn copy_into(
     path: &Path,
     tensors: &[(String, Tensor)],
     vs: &nn::VarStore,
@@ -462,7 +455,7 @@ pub fn copy_into(
 /// step folders and files are removed; a step folder moved aside to be replaced
 /// (`.step-N.old`) goes back when its replacement never arrived. Only for a folder this
 /// process holds the run lock of. Best effort: what cannot be removed stays.
-pub fn clear_leftovers(run_dir: &Path) {
+pub(crate) fn clear_leftovers(run_dir: &Path) {
     let Ok(entries) = fs::read_dir(run_dir) else {
         return;
     };
@@ -495,7 +488,7 @@ pub fn clear_leftovers(run_dir: &Path) {
 
 /// Keeps the `keep` newest periodic checkpoints of a run; hand-made ones are never removed.
 /// A step whose metadata cannot be read is kept too: nothing is removed on a guess.
-pub fn prune(run_dir: &Path, keep: usize) -> Result<(), CheckpointError> {
+pub(crate) fn prune(run_dir: &Path, keep: usize) -> Result<(), CheckpointError> {
     let periodic: Vec<PathBuf> = list_steps(run_dir)?
         .into_iter()
         .filter(|(_, p)| read(p).is_ok_and(|c| !c.meta.manual))
@@ -510,7 +503,7 @@ pub fn prune(run_dir: &Path, keep: usize) -> Result<(), CheckpointError> {
 
 /// Makes sure checkpoints can be written to `dir`; a fresh run refuses a folder that
 /// already holds checkpoints, so nothing saved is overwritten.
-pub fn prepare_run_dir(dir: &Path, resuming: bool) -> Result<(), CheckpointError> {
+pub(crate) fn prepare_run_dir(dir: &Path, resuming: bool) -> Result<(), CheckpointError> {
     let path = || dir.to_path_buf();
     if dir.exists() && !dir.is_dir() {
         return Err(CheckpointError::NotAFolder { path: path() });

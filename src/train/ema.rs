@@ -30,7 +30,7 @@ impl Ema {
         e
     }
 
-    pub fn copy_from_model(&self) {
+    pub(crate) fn copy_from_model(&self) {
         let _g = tch::no_grad_guard();
         for (p, e) in &self.pairs {
             let mut e = e.shallow_clone();
@@ -39,7 +39,7 @@ impl Ema {
     }
 
     /// The decay used after `updates` updates.
-    pub fn decay_at(&self, updates: u64) -> f64 {
+    pub(crate) fn decay_at(&self, updates: u64) -> f64 {
         if self.warmup {
             self.decay
                 .min((1.0 + updates as f64) / (10.0 + updates as f64))
@@ -50,7 +50,7 @@ impl Ema {
 
     /// The share of the EMA that still comes from the initial (untrained) weights after
     /// `updates` updates: ∏ d_k. Close to 1 means EMA samples will look like noise.
-    pub fn initial_share(&self, updates: u64) -> f64 {
+    pub(crate) fn initial_share(&self, updates: u64) -> f64 {
         let mut share = 1.0f64;
         for k in 0..updates {
             share *= self.decay_at(k);

@@ -17,7 +17,7 @@ use tch::Device;
 /// A device string that names no usable device.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("device \"{spec}\"")]
-pub struct DeviceError {
+pub(crate) struct DeviceError {
     /// The string as given, e.g. `cuda:7`.
     pub spec: String,
     #[source]
@@ -26,7 +26,7 @@ pub struct DeviceError {
 
 /// What is wrong with a device string.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum DeviceProblem {
+pub(crate) enum DeviceProblem {
     #[error("expected auto, cpu, cuda or cuda:N")]
     Unknown,
     #[error(
@@ -37,7 +37,7 @@ pub enum DeviceProblem {
 }
 
 /// Parses `auto|cpu|cuda|cuda:N`; `auto` falls back to the CPU when CUDA is unavailable.
-pub fn parse_device(s: &str) -> Result<Device, DeviceError> {
+pub(crate) fn parse_device(s: &str) -> Result<Device, DeviceError> {
     let result = match s {
         "auto" => return Ok(Device::cuda_if_available()),
         "cpu" => return Ok(Device::Cpu),

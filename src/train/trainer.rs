@@ -1,8 +1,6 @@
 //! The training loop (the seed's Algorithm 1 with Adam, warm-up, clipping and EMA) and
 //! everything done with a model: sampling and checkpoints. A `Trainer` owns tensors, so it
 //! lives on one thread (the worker, or the main thread of a headless command).
-//!
-//! (Over 400 lines: its error type sits with the code whose failures it names.)
 
 use super::adam::Adam;
 use super::checkpoint::{self, CheckpointError, CheckpointMeta};
@@ -10,7 +8,7 @@ use super::ema::Ema;
 use crate::config::{Preset, PresetError};
 use crate::data::{Batcher, DataError, Dataset, Split};
 use crate::diffusion::{
-    sampler::StepView, Diffusion, SampleOptions, Schedule, ScheduleError, ScheduleKind, Trajectory,
+    sampler::StepView, Diffusion, SampleOptions, Schedule, ScheduleError, Trajectory,
 };
 use crate::model::precision::{self, Autocast, Compute, Precision, PrecisionError};
 use crate::model::{Denoiser, ModelError};
@@ -133,7 +131,7 @@ const FP16_CALM: u64 = 2000;
 
 /// `model`'s prediction for (x, t) in `compute` (autocast), returned as float32 so that
 /// the loss and the bound are always computed in float32 and summed in float64.
-pub fn predict(
+pub(crate) fn predict(
     model: &Denoiser,
     compute: Compute,
     device: Device,
@@ -149,7 +147,7 @@ pub fn predict(
 }
 
 /// Derives a per-step seed so that step k's randomness depends on (seed, k) alone.
-pub fn step_seed(seed: u64, step: u64) -> i64 {
+pub(crate) fn step_seed(seed: u64, step: u64) -> i64 {
     let mut r = crate::rng::Rng::derive(seed, step.wrapping_add(0x5EED));
     (r.next_u64() >> 1) as i64
 }
@@ -158,11 +156,6 @@ impl Trainer {
     /// A fresh model for `preset`, initialised from its seed, with its training data.
     pub fn new(preset: Preset, device: Device) -> Result<Trainer, TrainError> {
         Trainer::build(preset, device, true)
-    }
-
-    /// A fresh model without loading the data (for sampling from loaded weights).
-    pub fn without_data(preset: Preset, device: Device) -> Result<Trainer, TrainError> {
-        Trainer::build(preset, device, false)
     }
 
     fn build(preset: Preset, device: Device, with_data: bool) -> Result<Trainer, TrainError> {
@@ -235,22 +228,8 @@ impl Trainer {
         })
     }
 
-    /// Computes in `p` from now on (`--precision`); the weights are unchanged.
-    pub fn set_precision(&mut self, p: Precision) -> Result<(), TrainError> {
-        let (compute, note) = precision::resolve(p, self.device, self.parameters())?;
-        self.preset.train.precision = p;
-        self.compute = compute;
-        self.precision_note = note;
-        self.loss_scale = if compute == Compute::Fp16 {
-            FP16_SCALE
-        } else {
-            1.0
-        };
-        Ok(())
-    }
-
     /// The prediction of the raw or EMA weights for (x, t), in evaluation mode.
-    pub fn predict(&self, w: Weights, x: &Tensor, t: &Tensor) -> Tensor {
+    pub(crate) fn predict(&self, w: Weights, x: &Tensor, t: &Tensor) -> Tensor {
         predict(self.model(w), self.compute, self.device, x, t, false)
     }
 
@@ -265,7 +244,7 @@ impl Trainer {
 
     /// The learning rate at step `step`: linear warm-up, then a cosine decay to
     /// `final_lr_fraction` of the peak at the preset's last step.
-    pub fn lr_at(&self, step: u64) -> f64 {
+    pub(crate) fn lr_at(&self, step: u64) -> f64 {
         let t = &self.preset.train;
         if step < t.warmup_steps {
             return t.lr * (step + 1) as f64 / t.warmup_steps as f64;
@@ -428,7 +407,7 @@ impl Trainer {
 
     /// The share of the EMA weights that is still the initialisation (see
     /// [`Ema::initial_share`]).
-    pub fn ema_initial_share(&self) -> f64 {
+    pub(crate) fn ema_initial_share(&self) -> f64 {
         self.ema.initial_share(self.step)
     }
 
@@ -551,14 +530,10 @@ impl Trainer {
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
-
-    pub fn schedule_kind(&self) -> ScheduleKind {
-        self.diffusion.schedule.kind
-    }
 }
 
 /// Whether step `index` of `of` is among `frames` evenly spread frames (first and last kept).
-pub fn keep_frame(index: usize, of: usize, frames: usize) -> bool {
+pub(crate) fn keep_frame(index: usize, of: usize, frames: usize) -> bool {
     if frames == 0 {
         return false;
     }

@@ -5,8 +5,6 @@
 //! One front end controls the run; others watch read-only, or take over control. The
 //! socket is created with mode 0600 and every peer's user id is checked, so only the user
 //! who started the run can see or steer it.
-//!
-//! (Over 400 lines with its tests: the protocol's control, watch and take-over cases.)
 
 use super::protocol::{Command, Event, Phase, RunInfo};
 use super::wire::{self, ClientMsg, ServerMsg, Want};
@@ -40,7 +38,7 @@ pub enum HostError {
 }
 
 /// The longest socket path (`sun_path` less its terminating zero).
-pub const MAX_SOCKET_PATH: usize = 107;
+pub(crate) const MAX_SOCKET_PATH: usize = 107;
 
 /// What a front end needs to catch up with a run.
 #[derive(Default)]
@@ -150,7 +148,7 @@ struct Shared {
 }
 
 /// The listening socket of a training process.
-pub struct Host {
+pub(crate) struct Host {
     shared: Arc<Mutex<Shared>>,
     socket: PathBuf,
     closed: Arc<AtomicBool>,
@@ -161,13 +159,13 @@ fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
 }
 
 /// Where the socket of the run in `dir` is.
-pub fn socket_path(dir: &Path) -> PathBuf {
+pub(crate) fn socket_path(dir: &Path) -> PathBuf {
     dir.join(SOCKET_FILE)
 }
 
 /// The socket path as given to the system: `path`, or the same path relative to the
 /// current folder when that is short enough and `path` is not.
-pub fn usable_path(path: &Path) -> Result<PathBuf, HostError> {
+pub(crate) fn usable_path(path: &Path) -> Result<PathBuf, HostError> {
     let len = path.as_os_str().len();
     if len <= MAX_SOCKET_PATH {
         return Ok(path.to_path_buf());
@@ -252,7 +250,7 @@ impl Host {
 
     /// Sends an event to every front end (dropping those that cannot take it) and keeps
     /// what a later one needs.
-    pub fn broadcast(&self, e: &Event) {
+    pub(crate) fn broadcast(&self, e: &Event) {
         let mut frame = Vec::new();
         if wire::write_frame(&mut frame, &ServerMsg::Event(e.clone())).is_err() {
             return;
@@ -264,7 +262,7 @@ impl Host {
     }
 
     /// Front ends connected now.
-    pub fn clients(&self) -> usize {
+    pub(crate) fn clients(&self) -> usize {
         lock(&self.shared).clients.len()
     }
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::channel;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
+pub(crate) enum ConnectError {
     #[error("{}: no training process is running in this run folder", .dir.display())]
     NotRunning { dir: PathBuf },
     #[error("{}: owned by another user (uid {uid}); only its owner can attach", .path.display())]
@@ -39,7 +39,7 @@ pub struct Remote {
 }
 
 /// Connects to the training process of run folder `dir`.
-pub fn connect(dir: &Path, want: Want) -> Result<Remote, ConnectError> {
+pub(crate) fn connect(dir: &Path, want: Want) -> Result<Remote, ConnectError> {
     let socket = socket_path(dir);
     let io_err = |source| ConnectError::Io {
         path: socket.clone(),
@@ -100,7 +100,7 @@ impl Remote {
     /// When the stream ends without the worker's `Exited` (the process died), a worker
     /// failure and `Exited` are reported. Dropping the handle's command sender closes
     /// the connection (the run goes on).
-    pub fn into_handle(self) -> WorkerHandle {
+    pub(crate) fn into_handle(self) -> WorkerHandle {
         let (ctx, crx) = channel::<super::protocol::Command>();
         let (etx, erx) = channel::<Event>();
         if !self.control {

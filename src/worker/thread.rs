@@ -1,8 +1,6 @@
 //! The worker: a dedicated thread that owns every tensor. It trains, samples and saves on
 //! command and reports by events. libtorch errors (which tch raises as panics) are caught
 //! here and sent as events; they never take the program down.
-//!
-//! (Over 400 lines: the command loop, sampling and saving share the worker's state.)
 
 use super::protocol::{Command, Event, Failure, Phase, RunInfo, SampleRequest, Samples};
 use crate::diffusion::Trajectory;
@@ -53,7 +51,7 @@ pub struct WorkerHandle {
 
 impl WorkerHandle {
     /// A handle over other channels (a worker in another process).
-    pub fn from_parts(
+    pub(crate) fn from_parts(
         commands: Sender<Command>,
         events: Receiver<Event>,
         join: Option<JoinHandle<()>>,

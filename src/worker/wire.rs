@@ -30,14 +30,14 @@ pub enum Want {
 
 /// From a front end to the worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ClientMsg {
+pub(crate) enum ClientMsg {
     Hello { want: Want },
     Command(Command),
 }
 
 /// From the worker to a front end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ServerMsg {
+pub(crate) enum ServerMsg {
     /// Connected; `control`: this front end's commands are obeyed. The run's state
     /// follows as events.
     Welcome {
@@ -53,7 +53,7 @@ pub enum ServerMsg {
 }
 
 /// Writes one frame.
-pub fn write_frame<T: Serialize>(w: &mut impl Write, msg: &T) -> io::Result<()> {
+pub(crate) fn write_frame<T: Serialize>(w: &mut impl Write, msg: &T) -> io::Result<()> {
     let body = postcard::to_stdvec(msg).map_err(io::Error::other)?;
     let len = u32::try_from(body.len()).map_err(|_| io::Error::other("frame too large"))?;
     let mut buf = Vec::with_capacity(4 + body.len());
@@ -64,7 +64,7 @@ pub fn write_frame<T: Serialize>(w: &mut impl Write, msg: &T) -> io::Result<()> 
 }
 
 /// Reads one frame; None at a clean end of the stream (between frames).
-pub fn read_frame<T: DeserializeOwned>(r: &mut impl Read) -> io::Result<Option<T>> {
+pub(crate) fn read_frame<T: DeserializeOwned>(r: &mut impl Read) -> io::Result<Option<T>> {
     let mut len = [0u8; 4];
     let mut got = 0;
     while got < 4 {
@@ -132,7 +132,7 @@ pub fn peer(stream: &UnixStream) -> io::Result<(u32, u32)> {
 }
 
 /// This process's user id.
-pub fn my_uid() -> u32 {
+pub(crate) fn my_uid() -> u32 {
     // SAFETY: getuid cannot fail.
     unsafe { libc::getuid() }
 }
