@@ -8,10 +8,10 @@
 //! i = 0), so it has ᾱ_i = ᾱ(t_i), ᾱ_prev,i = ᾱ(t_{i−1}) with ᾱ_prev,0 = 1, and
 //! β_i = 1 − ᾱ_i/ᾱ_prev,i; every other table follows from these three columns. The base [`Schedule`] is the chain
 //! that visits every step, with its β as given (for S = T the ratio gives the same β up
-//! to f64 rounding); [`Schedule::respace`] builds the chain of a sampling run once.
+//! to f64 rounding); [`Schedule::spaced`] builds the chain of a sampling run once.
 
 use super::schedule::spaced_timesteps;
-use super::{DiffusionError, Schedule, VarianceKind};
+use super::{Schedule, VarianceKind};
 
 /// Per-step tables of a chain; index i is the chain's step i, at base timestep
 /// `timesteps[i]`.
@@ -113,8 +113,8 @@ impl Respaced {
         Respaced::from_columns((0..n).collect(), betas, alpha_bars, alpha_bars_prev)
     }
 
-    /// The chain over `timesteps` of a base with these ᾱ; `timesteps` must be valid (see
-    /// [`Schedule::respace`]).
+    /// The chain over `timesteps` (strictly increasing, at least one, each below the
+    /// base's length) of a base with these ᾱ.
     fn over(base_alpha_bars: &[f64], timesteps: Vec<usize>) -> Respaced {
         let alpha_bars: Vec<f64> = timesteps.iter().map(|&t| base_alpha_bars[t]).collect();
         let alpha_bars_prev = prev_of(&alpha_bars);
@@ -140,13 +140,9 @@ impl Respaced {
         self.alpha_bars[i] / (1.0 - self.alpha_bars[i])
     }
 
-    pub fn snrs(&self) -> Vec<f64> {
-        (0..self.len()).map(|i| self.snr(i)).collect()
-    }
-
     /// σ_i², the variance of the reverse step p(x' | x) at step i used when sampling:
     /// β_i for fixed-large, β̃_i for fixed-small.
-    pub fn model_variance(&self, variance: VarianceKind, i: usize) -> f64 {
+    pub(crate) fn model_variance(&self, variance: VarianceKind, i: usize) -> f64 {
         match variance {
             VarianceKind::FixedLarge => self.betas[i],
             VarianceKind::FixedSmall => self.posterior_variance[i],
@@ -173,7 +169,7 @@ impl Respaced {
     /// step (β̃ itself is 0 there). Fixed-large: the paper's σ_1² = β_1 (improved-diffusion's
     /// substitution of β̃ at the first step is made for the discretised decoder and would
     /// loosen the bound on continuous data).
-    pub fn continuous_decoder_log_variance(&self, variance: VarianceKind) -> f64 {
+    pub(crate) fn continuous_decoder_log_variance(&self, variance: VarianceKind) -> f64 {
         match variance {
             VarianceKind::FixedSmall => self.posterior_log_variance_clipped[0],
             VarianceKind::FixedLarge => self.betas[0].ln(),
@@ -181,7 +177,7 @@ impl Respaced {
     }
 
     /// Step i of DDPM ancestral sampling in the posterior form μ̃(x̂_0, x_t) + σ_i z.
-    pub fn ddpm_step(&self, variance: VarianceKind, i: usize) -> DdpmStep {
+    pub(crate) fn ddpm_step(&self, variance: VarianceKind, i: usize) -> DdpmStep {
         DdpmStep {
             coef_x0: self.posterior_mean_coef_x0[i],
             coef_xt: self.posterior_mean_coef_xt[i],
@@ -195,7 +191,7 @@ impl Respaced {
 
     /// Step i of DDIM with η: σ_i = η √((1 − ᾱ_prev)/(1 − ᾱ)) √(1 − ᾱ/ᾱ_prev) (the second
     /// root is √β_i of a respaced chain), x' = √ᾱ_prev x̂_0 + √(1 − ᾱ_prev − σ_i²) ε̂ + σ_i z.
-    pub fn ddim_step(&self, eta: f64, i: usize) -> DdimStep {
+    pub(crate) fn ddim_step(&self, eta: f64, i: usize) -> DdimStep {
         let (a_t, a_prev) = (self.alpha_bars[i], self.alpha_bars_prev[i]);
         let sigma = eta * ((1.0 - a_prev) / (1.0 - a_t)).sqrt() * self.betas[i].sqrt();
         DdimStep {
@@ -219,23 +215,6 @@ fn prev_of(alpha_bars: &[f64]) -> Vec<f64> {
 }
 
 impl Schedule {
-    /// The chain over `timesteps` (0-based indices of this schedule, strictly increasing,
-    /// at least one), its tables computed once.
-    pub fn respace(&self, timesteps: &[usize]) -> Result<Respaced, DiffusionError> {
-        let steps = self.len();
-        let (&last, _) = timesteps.split_last().ok_or(DiffusionError::NoTimesteps)?;
-        if let Some(w) = timesteps.windows(2).find(|w| w[1] <= w[0]) {
-            return Err(DiffusionError::TimestepsNotIncreasing {
-                previous: w[0],
-                next: w[1],
-            });
-        }
-        if last >= steps {
-            return Err(DiffusionError::TimestepOutOfRange { index: last, steps });
-        }
-        Ok(Respaced::over(&self.alpha_bars, timesteps.to_vec()))
-    }
-
     /// The chain of `count` evenly spaced timesteps ([`spaced_timesteps`]; `count` is
     /// brought into 1..=T), as the samplers visit them.
     pub fn spaced(&self, count: usize) -> Respaced {
@@ -251,8 +230,8 @@ mod tests {
     #[test]
     fn every_step_respaced_reproduces_the_base_tables() {
         let s = Schedule::new(ScheduleKind::Cosine, 200).unwrap();
-        let all: Vec<usize> = (0..200).collect();
-        let r = s.respace(&all).unwrap();
+        let r = s.spaced(200);
+        assert_eq!(r.timesteps, (0..200).collect::<Vec<_>>());
         let close = |a: &[f64], b: &[f64]| {
             a.iter()
                 .zip(b)
@@ -299,27 +278,13 @@ mod tests {
     }
 
     #[test]
-    fn bad_visits_are_errors_that_name_them() {
+    fn a_chain_of_one_step_jumps_from_the_data_to_its_timestep() {
         let s = Schedule::new(ScheduleKind::Linear, 10).unwrap();
-        assert!(matches!(s.respace(&[]), Err(DiffusionError::NoTimesteps)));
-        let e = s.respace(&[0, 10]).unwrap_err();
-        assert!(matches!(
-            e,
-            DiffusionError::TimestepOutOfRange {
-                index: 10,
-                steps: 10
-            }
-        ));
-        assert!(e.to_string().contains("10 steps"), "{e}");
-        let e = s.respace(&[0, 5, 5]).unwrap_err();
-        assert!(matches!(
-            e,
-            DiffusionError::TimestepsNotIncreasing {
-                previous: 5,
-                next: 5
-            }
-        ));
-        assert_eq!(s.respace(&[3]).unwrap().betas, vec![1.0 - s.alpha_bars[3]]);
+        let r = s.spaced(1);
+        assert_eq!(r.timesteps, vec![0]);
+        assert_eq!(r.betas, vec![1.0 - s.alpha_bars[0]]);
+        assert_eq!(r.alpha_bars_prev, vec![1.0]);
+        assert_eq!(r.posterior_log_variance_clipped, vec![r.betas[0].ln()]);
     }
 
     #[test]

@@ -131,7 +131,7 @@ pub struct Situation {
 }
 
 impl Situation {
-    pub fn allows(&self, a: Applies) -> bool {
+    pub(crate) fn allows(&self, a: Applies) -> bool {
         match a {
             Applies::Always => true,
             Applies::Training => self.training,
@@ -659,7 +659,7 @@ fn matches(key: &Key, ev: &KeyEvent) -> bool {
 }
 
 /// The action of a key press in the given contexts (searched in order).
-pub fn lookup(contexts: &[Context], ev: &KeyEvent) -> Option<Action> {
+pub(crate) fn lookup(contexts: &[Context], ev: &KeyEvent) -> Option<Action> {
     contexts.iter().find_map(|c| {
         all()
             .find(|b| b.context == *c && matches(&b.key, ev))
