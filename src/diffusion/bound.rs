@@ -9,7 +9,7 @@
 //! t concerns the reverse step out of the state s = [`state_of`](super::state_of)`(t)`, so
 //! the decoder L_0 sits at index 0 and the KL at index t compares the distributions of
 //! x_{s−1} given x_s in the note's numbering. The posterior and the model's variance come
-//! from the tables of the full chain ([`super::Respaced`], reached through the schedule).
+//! from the tables of the full chain ([`super::Chain`], reached through the schedule).
 //! Every term is returned per item as a mean over the item's dimensions, in nats
 //! ("nats/dim"); divide by ln 2 for bits/dim. x̂_0 is never clipped here.
 //!
@@ -158,9 +158,9 @@ fn mean_flat(x: &Tensor) -> Tensor {
 
 impl Diffusion {
     /// The model's log-variance ln σ_t² at timesteps `t`, shaped to broadcast against a batch
-    /// with `ndim` dimensions (from `self.variance`; see [`Respaced::model_log_variance`]).
+    /// with `ndim` dimensions (from `self.variance`; see [`Chain::model_log_variance`]).
     ///
-    /// [`Respaced::model_log_variance`]: super::Respaced::model_log_variance
+    /// [`Chain::model_log_variance`]: super::Chain::model_log_variance
     pub(crate) fn model_log_variance_at(&self, t: &Tensor, ndim: usize) -> Tensor {
         self.tables.model_log_variance(self.variance).at(t, ndim)
     }
