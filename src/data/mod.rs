@@ -1,7 +1,9 @@
 //! Training data. Each source has its own file and implements [`Source`]; all of them
 //! produce an in-memory [`Dataset`] of f32 items, already scaled for the model.
 //!
-//! (Over 400 lines: the data error type, shared by every source, sits here.)
+//! This module holds what the sources share: the preset's choice of data
+//! ([`DataConfig`]), the train/test [`Split`], the [`DataError`] every source reports, the
+//! [`Dataset`] itself and the deterministic [`Batcher`] that cuts it into mini-batches.
 
 pub mod cifar;
 pub mod folder;

@@ -1,7 +1,6 @@
 //! The key map: one table of (key, context, action, description, when it applies). The
 //! footer hints and the help overlay are both generated from it, so they never disagree
 //! with what the keys do, and neither offers a key that does not apply to the open run.
-//! (Longer than most files: it is the table, one binding a few lines.)
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 

@@ -9,9 +9,6 @@
 //! Inside tmux, tmux itself answers DA1 and XTVERSION. When the pane allows passthrough, the
 //! kitty query, XTVERSION and a second DA1 also go to the outer terminal wrapped in
 //! `ESC P tmux; … ESC \`; its answers come back as input after tmux's own.
-//!
-//! (Longer than most files: about a third is tests with answers captured from real
-//! terminals.)
 
 use std::fs::File;
 use std::io::IsTerminal;
