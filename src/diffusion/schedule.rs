@@ -2,7 +2,7 @@
 //! define (improved-diffusion's base `GaussianDiffusion`).
 //!
 //! Timesteps are counted from 0, as in diffusers: index `t` here produces the state
-//! [`state_of`](super::state_of)`(t)` of the seed note, whose states run 0..=T. So
+//! [`state_of`]`(t)` of the seed note, whose states run 0..=T. So
 //! `alpha_bars[0] = α_1` and `alpha_bars[T-1] = ᾱ_T`.
 
 use super::chain::Chain;

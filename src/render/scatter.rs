@@ -14,7 +14,7 @@ pub struct ScatterStyle {
     /// The border markers and caption of samples outside the plot.
     pub outside: [u8; 3],
     /// The half-width of the square view [−r, r]²; None fits it to the points (see
-    /// [`view_radius`]). Animations fix it, so that their axes hold still.
+    /// `view_radius`). Animations fix it, so that their axes hold still.
     pub view: Option<f32>,
 }
 

@@ -1,8 +1,8 @@
 //! Finds which image protocol the terminal can display, before the workbench enters raw mode.
 //!
-//! [`detect`] writes a handful of queries in one write (kitty graphics, XTVERSION, cell and
+//! `detect` writes a handful of queries in one write (kitty graphics, XTVERSION, cell and
 //! window size in pixels, sixel colour registers, and DA1 last), reads the answers with a
-//! timeout and hands them, with facts from the environment, to [`decide`], which is pure.
+//! timeout and hands them, with facts from the environment, to `decide`, which is pure.
 //! Terminals answer in order and every terminal answers DA1, so once DA1's answer is in,
 //! everything before it is in too.
 //!
