@@ -60,7 +60,9 @@ pub struct WriteError {
 
 /// The values of a tensor of any shape, flattened, as `T` (converted from the tensor's
 /// kind), copied to the CPU.
-pub fn read_values<T: tch::kind::Element + Copy>(x: &tch::Tensor) -> Result<Vec<T>, ReadError> {
+pub(crate) fn read_values<T: tch::kind::Element + Copy>(
+    x: &tch::Tensor,
+) -> Result<Vec<T>, ReadError> {
     let read = || -> Result<Vec<T>, tch::TchError> {
         let flat = x
             .f_to_device(tch::Device::Cpu)?
@@ -77,7 +79,7 @@ pub fn read_values<T: tch::kind::Element + Copy>(x: &tch::Tensor) -> Result<Vec<
 
 /// The first value that is not finite (NaN or infinite), with its position: the one check
 /// that samples pass before they are shown, written or measured.
-pub fn first_non_finite(values: &[f32]) -> Option<(usize, f32)> {
+pub(crate) fn first_non_finite(values: &[f32]) -> Option<(usize, f32)> {
     values
         .iter()
         .position(|v| !v.is_finite())
@@ -85,7 +87,7 @@ pub fn first_non_finite(values: &[f32]) -> Option<(usize, f32)> {
 }
 
 /// A tensor's values as a flat f32 vector on the CPU.
-pub fn tensor_values(x: &tch::Tensor) -> Result<Vec<f32>, ReadError> {
+pub(crate) fn tensor_values(x: &tch::Tensor) -> Result<Vec<f32>, ReadError> {
     read_values::<f32>(x)
 }
 
@@ -122,14 +124,14 @@ pub fn join_causes(texts: impl IntoIterator<Item = String>) -> String {
 
 /// Flushes a folder's entries to disk (after a rename into it). Best effort: some file
 /// systems cannot sync a folder, and the data itself was synced before the rename.
-pub fn fsync_dir(path: &Path) {
+pub(crate) fn fsync_dir(path: &Path) {
     if let Ok(f) = fs::File::open(path) {
         let _ = f.sync_all();
     }
 }
 
 /// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
     let name = path
         .file_name()
@@ -158,18 +160,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC for a Unix time.
-pub fn timestamp(unix: u64) -> String {
+pub(crate) fn timestamp(unix: u64) -> String {
     let (y, m, d, hh, mm, ss) = civil(unix);
     format!("{y:04}{m:02}{d:02}-{hh:02}{mm:02}{ss:02}")
 }
 
 /// `YYYY-MM-DD HH:MM` in UTC for a Unix time.
-pub fn human_time(unix: u64) -> String {
+pub(crate) fn human_time(unix: u64) -> String {
     let (y, m, d, hh, mm, _) = civil(unix);
     format!("{y:04}-{m:02}-{d:02} {hh:02}:{mm:02}")
 }
 
-pub fn now_unix() -> u64 {
+pub(crate) fn now_unix() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -193,7 +195,7 @@ fn civil(unix: u64) -> (i64, u32, u32, u64, u64, u64) {
 }
 
 /// "1m 05s", "12s", "1h 02m".
-pub fn duration(secs: f64) -> String {
+pub(crate) fn duration(secs: f64) -> String {
     if !secs.is_finite() || secs < 0.0 {
         return "?".into();
     }

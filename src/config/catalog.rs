@@ -17,7 +17,7 @@ pub struct PresetEntry {
 
 /// Presets in `./presets` and the user's config folder, then the built-in ones not
 /// shadowed by a file. Files that fail to parse are listed with their error.
-pub fn scan_presets() -> Vec<PresetEntry> {
+pub(crate) fn scan_presets() -> Vec<PresetEntry> {
     let mut out: Vec<PresetEntry> = Vec::new();
     for dir in paths::preset_dirs() {
         let files = paths::ron_files(&dir);

@@ -1,7 +1,5 @@
-//! The preset fields that differ between runs: `diffusion.schedule: Linear | Cosine`.
-//!
-//! (Over 400 lines: a serde serializer must implement every method of the trait, and the
-//! tests cover each kind of field.)
+//! The preset fields that differ between runs (`diffusion.schedule: Linear | Cosine`), for
+//! the run comparisons of `diffscope runs --compare` and the workbench.
 //!
 //! Each preset is flattened into its leaves, `(path, value)` pairs in the order the fields
 //! appear in the preset. Structs (and maps) open a level of the path (`train.lr`); plain

@@ -52,8 +52,6 @@ pub enum ConfigError {
         #[source]
         source: PresetError,
     },
-    #[error("cannot write the preset as RON")]
-    Serialise(#[source] Box<ron::Error>),
 }
 
 fn ron_options() -> ron::Options {

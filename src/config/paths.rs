@@ -3,17 +3,17 @@
 use std::path::PathBuf;
 
 /// The user's configuration folder (e.g. `~/.config/diffscope`), if the platform has one.
-pub fn config_dir() -> Option<PathBuf> {
+pub(crate) fn config_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "diffscope").map(|d| d.config_dir().to_path_buf())
 }
 
 /// The user's data folder (e.g. `~/.local/share/diffscope`), for checkpoints and caches.
-pub fn data_dir() -> Option<PathBuf> {
+pub(crate) fn data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "diffscope").map(|d| d.data_dir().to_path_buf())
 }
 
 /// Folders searched for presets by name, in order: `./presets`, then the user's.
-pub fn preset_dirs() -> Vec<PathBuf> {
+pub(crate) fn preset_dirs() -> Vec<PathBuf> {
     let mut v = vec![PathBuf::from("presets")];
     if let Some(c) = config_dir() {
         v.push(c.join("presets"));
@@ -23,7 +23,7 @@ pub fn preset_dirs() -> Vec<PathBuf> {
 
 /// Where trained helper models (e.g. the evaluation classifiers) are cached:
 /// `$DIFFSCOPE_CACHE` when set, else `cache/` in the user's data folder, else `./.cache`.
-pub fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     if let Some(p) = std::env::var_os("DIFFSCOPE_CACHE") {
         return PathBuf::from(p);
     }
@@ -33,7 +33,7 @@ pub fn cache_dir() -> PathBuf {
 }
 
 /// The `.ron` files directly in `dir`, sorted; none when it does not exist.
-pub fn ron_files(dir: &std::path::Path) -> Vec<PathBuf> {
+pub(crate) fn ron_files(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()

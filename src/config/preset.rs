@@ -190,7 +190,7 @@ fn written_sample_steps(text: &str) -> Option<usize> {
 
 /// A warning for more libtorch threads than the machine has cores: training runs, but
 /// the threads take turns on the cores.
-pub fn threads_warning(threads: usize, cores: usize) -> Option<String> {
+pub(crate) fn threads_warning(threads: usize, cores: usize) -> Option<String> {
     (threads > cores).then(|| {
         format!(
             "{threads} threads on {cores} cores oversubscribes the CPU (training runs, but \
@@ -356,12 +356,6 @@ impl Preset {
             ModelConfig::Mlp(_) if shape.len() != 1 => Err(PresetError::MlpForImages(shape)),
             ModelConfig::Mlp(_) => Ok(()),
         }
-    }
-
-    /// The preset as pretty RON (stored in checkpoints).
-    pub fn to_ron(&self) -> Result<String, ConfigError> {
-        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default())
-            .map_err(|e| ConfigError::Serialise(Box::new(e)))
     }
 }
 

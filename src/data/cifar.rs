@@ -18,7 +18,7 @@ pub struct CifarConfig {
 }
 
 /// Parses one batch file into (pixels in [−1, 1], labels).
-pub fn parse_batch(bytes: &[u8], path: &Path) -> Result<(Vec<f32>, Vec<u8>), DataError> {
+pub(crate) fn parse_batch(bytes: &[u8], path: &Path) -> Result<(Vec<f32>, Vec<u8>), DataError> {
     if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(DataError::CifarTruncated {
             path: path.to_path_buf(),

@@ -128,7 +128,7 @@ fn render(size: u32, r: &mut Rng, segs: &[[(f64, f64); 2]], out: &mut Vec<f32>) 
 }
 
 impl GlyphsConfig {
-    pub fn generate(&self, seed: u64, n: usize) -> Dataset {
+    pub(crate) fn generate(&self, seed: u64, n: usize) -> Dataset {
         let fonts: Vec<_> = (0..10).map(segments).collect();
         let mut r = Rng::new(seed);
         let mut values = Vec::with_capacity(n * (self.size * self.size) as usize);

@@ -58,7 +58,7 @@ fn be_u32(b: &[u8], at: usize) -> u32 {
 }
 
 /// Parses an IDX file of unsigned bytes with `dims` dimensions; returns (shape, data).
-pub fn parse_idx(
+pub(crate) fn parse_idx(
     bytes: &[u8],
     dims: usize,
     path: &Path,

@@ -1,7 +1,9 @@
 //! Training data. Each source has its own file and implements [`Source`]; all of them
 //! produce an in-memory [`Dataset`] of f32 items, already scaled for the model.
 //!
-//! (Over 400 lines: the data error type, shared by every source, sits here.)
+//! This module holds what the sources share: the preset's choice of data
+//! ([`DataConfig`]), the train/test [`Split`], the [`DataError`] every source reports, the
+//! [`Dataset`] itself and the deterministic [`Batcher`] that cuts it into mini-batches.
 
 pub mod cifar;
 pub mod folder;
@@ -227,7 +229,7 @@ impl Dataset {
         }
     }
 
-    pub fn item_len(&self) -> usize {
+    pub(crate) fn item_len(&self) -> usize {
         self.item_shape.iter().product::<i64>() as usize
     }
 
@@ -259,7 +261,7 @@ impl Dataset {
     }
 
     /// Like [`Dataset::batch`], mirroring image items left–right where `flip[i]` is set.
-    pub fn batch_flipped(&self, indices: &[usize], flip: &[bool], device: Device) -> Tensor {
+    pub(crate) fn batch_flipped(&self, indices: &[usize], flip: &[bool], device: Device) -> Tensor {
         let x = self.batch(indices, device);
         if self.kind != ItemKind::Image || !flip.iter().any(|&f| f) {
             return x;
@@ -300,7 +302,7 @@ impl Batcher {
     }
 
     /// Indices of the batch for training step `step` (0-based).
-    pub fn indices(&mut self, step: u64) -> Vec<usize> {
+    pub(crate) fn indices(&mut self, step: u64) -> Vec<usize> {
         let mut out = Vec::with_capacity(self.batch);
         let start = step * self.batch as u64;
         for p in start..start + self.batch as u64 {
@@ -360,7 +362,7 @@ impl DataConfig {
 
     /// Points a file-based source at another path; an error for the built-in sources,
     /// which read no files.
-    pub fn set_path(&mut self, path: PathBuf) -> Result<(), DataError> {
+    pub(crate) fn set_path(&mut self, path: PathBuf) -> Result<(), DataError> {
         match self {
             DataConfig::Mnist(c) | DataConfig::FashionMnist(c) => c.path = path,
             DataConfig::Cifar10(c) => c.path = path,
@@ -376,7 +378,7 @@ impl DataConfig {
     }
 
     /// The kind of data, as written in presets but in lower case.
-    pub fn kind_name(&self) -> &'static str {
+    pub(crate) fn kind_name(&self) -> &'static str {
         match self {
             DataConfig::Toy2d(_) => "toy2d",
             DataConfig::Glyphs(_) => "glyphs",
@@ -401,7 +403,7 @@ impl DataConfig {
     }
 
     /// Class names for labelled data.
-    pub fn class_names(&self) -> Option<Vec<String>> {
+    pub(crate) fn class_names(&self) -> Option<Vec<String>> {
         let v: Vec<&str> = match self {
             DataConfig::Glyphs(_) | DataConfig::Mnist(_) => {
                 vec!["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]

@@ -51,7 +51,7 @@ fn sdf(kind: usize, p: (f64, f64), c: (f64, f64), r: f64) -> f64 {
 }
 
 impl ShapesConfig {
-    pub fn generate(&self, seed: u64, n: usize) -> Dataset {
+    pub(crate) fn generate(&self, seed: u64, n: usize) -> Dataset {
         let size = self.size as usize;
         let mut r = Rng::new(seed);
         let mut values = Vec::with_capacity(n * 3 * size * size);

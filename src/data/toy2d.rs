@@ -99,7 +99,7 @@ fn default_points() -> usize {
 
 impl Toy2dConfig {
     /// `n` points drawn with the given seed.
-    pub fn generate(&self, seed: u64, n: usize) -> Vec<f32> {
+    pub(crate) fn generate(&self, seed: u64, n: usize) -> Vec<f32> {
         let mut r = Rng::new(seed);
         let mut v = Vec::with_capacity(2 * n);
         for _ in 0..n {

@@ -9,7 +9,7 @@
 //! t concerns the reverse step out of the state s = [`state_of`](super::state_of)`(t)`, so
 //! the decoder L_0 sits at index 0 and the KL at index t compares the distributions of
 //! x_{s−1} given x_s in the note's numbering. The posterior and the model's variance come
-//! from the tables of the full chain ([`super::Respaced`], reached through the schedule).
+//! from the tables of the full chain ([`super::Chain`], reached through the schedule).
 //! Every term is returned per item as a mean over the item's dimensions, in nats
 //! ("nats/dim"); divide by ln 2 for bits/dim. x̂_0 is never clipped here.
 //!
@@ -23,14 +23,19 @@ use super::{Diffusion, DiffusionError};
 use tch::{Device, Kind, Tensor};
 
 /// KL(N(m1, e^{lv1}) ‖ N(m2, e^{lv2})) elementwise, in nats.
-pub fn normal_kl(mean1: &Tensor, logvar1: &Tensor, mean2: &Tensor, logvar2: &Tensor) -> Tensor {
+pub(crate) fn normal_kl(
+    mean1: &Tensor,
+    logvar1: &Tensor,
+    mean2: &Tensor,
+    logvar2: &Tensor,
+) -> Tensor {
     ((logvar2 - logvar1) + (logvar1 - logvar2).exp() + (mean1 - mean2).square() * (-logvar2).exp()
         - 1.0)
         * 0.5
 }
 
 /// −ln N(x; mean, e^{log_variance}) elementwise, in nats.
-pub fn gaussian_nll(x: &Tensor, mean: &Tensor, log_variance: &Tensor) -> Tensor {
+pub(crate) fn gaussian_nll(x: &Tensor, mean: &Tensor, log_variance: &Tensor) -> Tensor {
     ((x - mean).square() * (-log_variance).exp() + log_variance + (2.0 * std::f64::consts::PI).ln())
         * 0.5
 }
@@ -52,7 +57,7 @@ pub const HALF_BIN: f64 = 1.0 / 255.0;
 /// 8-bit value scaled to [−1, 1], its bin is [x − 1/255, x + 1/255], and the two edge bins
 /// are open-ended (−∞ below −1 + 1/255, +∞ above 1 − 1/255). Probabilities are floored at
 /// 1e-12 as in improved-diffusion, so no term is infinite.
-pub fn discretized_gaussian_log_likelihood(
+pub(crate) fn discretized_gaussian_log_likelihood(
     x: &Tensor,
     mean: &Tensor,
     log_scale: &Tensor,
@@ -153,16 +158,16 @@ fn mean_flat(x: &Tensor) -> Tensor {
 
 impl Diffusion {
     /// The model's log-variance ln σ_t² at timesteps `t`, shaped to broadcast against a batch
-    /// with `ndim` dimensions (from `self.variance`; see [`Respaced::model_log_variance`]).
+    /// with `ndim` dimensions (from `self.variance`; see [`Chain::model_log_variance`]).
     ///
-    /// [`Respaced::model_log_variance`]: super::Respaced::model_log_variance
-    pub fn model_log_variance_at(&self, t: &Tensor, ndim: usize) -> Tensor {
+    /// [`Chain::model_log_variance`]: super::Chain::model_log_variance
+    pub(crate) fn model_log_variance_at(&self, t: &Tensor, ndim: usize) -> Tensor {
         self.tables.model_log_variance(self.variance).at(t, ndim)
     }
 
     /// p_θ(x_{t−1} | x_t) from a model output: x̂_0 (never clipped) → posterior mean, with the
     /// fixed variance of `self.variance`.
-    pub fn p_mean_variance(&self, output: &Tensor, xt: &Tensor, t: &Tensor) -> Gaussian {
+    pub(crate) fn p_mean_variance(&self, output: &Tensor, xt: &Tensor, t: &Tensor) -> Gaussian {
         let (x0_hat, _) = self.predict_x0_eps(output, xt, t);
         let post = self.q_posterior(&x0_hat, xt, t);
         let log_variance = self.model_log_variance_at(t, xt.dim());
@@ -174,7 +179,7 @@ impl Diffusion {
     }
 
     /// L_T = KL(q(x_T | x_0) ‖ N(0, I)) per item, in nats/dim.
-    pub fn prior_kl(&self, x0: &Tensor) -> Tensor {
+    pub(crate) fn prior_kl(&self, x0: &Tensor) -> Tensor {
         let last = self.steps() - 1;
         let (coef, var) = self.q_mean_coef_and_variance(last);
         let mean = x0 * coef;
@@ -186,7 +191,7 @@ impl Diffusion {
     /// The bound's term at timesteps `t` per item, in nats/dim, with x_t drawn from `noise`:
     /// KL(q(x_{t−1} | x_t, x_0) ‖ p_θ(x_{t−1} | x_t)) where t > 0, the decoder's −ln p_θ(x_0 | x_1)
     /// where t = 0. Also returns whether the model's output held a NaN, per item.
-    pub fn vb_term(
+    pub(crate) fn vb_term(
         &self,
         model: &mut dyn FnMut(&Tensor, &Tensor) -> Tensor,
         x0: &Tensor,

@@ -17,18 +17,6 @@ pub enum DiffusionError {
     #[error("β at index {index} of the schedule is {value}")]
     NonFiniteBeta { index: usize, value: f64 },
 
-    /// A respaced schedule that visits no timestep.
-    #[error("a respaced schedule must visit at least 1 timestep (got 0)")]
-    NoTimesteps,
-
-    /// A visited timestep (0-based index) past the end of the base schedule.
-    #[error("timestep {index} (0-based) is outside a schedule of {steps} steps")]
-    TimestepOutOfRange { index: usize, steps: usize },
-
-    /// Visited timesteps that do not strictly increase.
-    #[error("the visited timesteps must increase, but {next} follows {previous}")]
-    TimestepsNotIncreasing { previous: usize, next: usize },
-
     /// The model's output held a NaN at this timestep (0-based index).
     #[error("the model produced NaN at t={t} (0-based timestep); no figure was computed")]
     NanOutput { t: usize },

@@ -11,7 +11,7 @@ use super::{index_of, Diffusion, Schedule};
 use tch::Tensor;
 
 /// The coefficients (√ᾱ, √(1 − ᾱ)) of x_0 and ε in the closed form x_t = √ᾱ x_0 + √(1−ᾱ) ε.
-pub fn marginal_coefficients(alpha_bar: f64) -> (f64, f64) {
+pub(crate) fn marginal_coefficients(alpha_bar: f64) -> (f64, f64) {
     (alpha_bar.sqrt(), (1.0 - alpha_bar).sqrt())
 }
 
@@ -49,7 +49,7 @@ impl Diffusion {
     }
 
     /// Mean coefficient and variance (√ᾱ, 1 − ᾱ) of q(x_t | x_0) at table index `t`.
-    pub fn q_mean_coef_and_variance(&self, t: usize) -> (f64, f64) {
+    pub(crate) fn q_mean_coef_and_variance(&self, t: usize) -> (f64, f64) {
         let ab = self.schedule.alpha_bars[t];
         (marginal_coefficients(ab).0, 1.0 - ab)
     }

@@ -3,8 +3,9 @@
 //!
 //! [`Diffusion`] holds a [`Schedule`] (f64 tables) and the same tables once converted to f32
 //! tensors on the model's device; each concept adds its methods in its own file. The
-//! posterior and the reverse step's variance of any chain of timesteps (the full schedule or
-//! the respaced one of a sampling run) come from [`Respaced`], in f64.
+//! posterior and the reverse step's variance of any chain of timesteps come from one place,
+//! [`Chain`], in f64: the schedule is the chain of all T steps, and a [`Respaced`] chain (a
+//! sampling run's) is built on the schedule; the schedule knows nothing of respacing.
 //!
 //! # Timesteps
 //!
@@ -16,6 +17,7 @@
 //! [`state_of`] and [`index_of`], never with a bare `± 1`.
 
 pub mod bound;
+pub mod chain;
 pub mod error;
 pub mod forward;
 pub mod objective;
@@ -24,11 +26,12 @@ pub mod respace;
 pub mod sampler;
 pub mod schedule;
 
+pub use chain::{Chain, VarianceKind};
 pub use error::DiffusionError;
 pub use objective::{LossWeighting, Prediction};
 pub use respace::Respaced;
 pub use sampler::{SampleOptions, SamplerKind, Trajectory};
-pub use schedule::{Schedule, ScheduleError, ScheduleKind, VarianceKind};
+pub use schedule::{Schedule, ScheduleError, ScheduleKind};
 
 /// The state t (0 = data, T = noise) that the step at table index `index` produces:
 /// `index + 1`.

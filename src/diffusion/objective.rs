@@ -55,7 +55,7 @@ impl Diffusion {
     }
 
     /// ε̂ from x̂_0 at x_t: (x_t − √ᾱ_t x̂_0) / √(1−ᾱ_t).
-    pub fn eps_from_x0(&self, x0: &Tensor, xt: &Tensor, t: &Tensor) -> Tensor {
+    pub(crate) fn eps_from_x0(&self, x0: &Tensor, xt: &Tensor, t: &Tensor) -> Tensor {
         let n = xt.dim();
         (xt - self.tables.sqrt_alpha_bar.at(t, n) * x0)
             / self.tables.sqrt_one_minus_alpha_bar.at(t, n)
@@ -79,7 +79,7 @@ impl Diffusion {
 
     /// Per-item losses (shape [B]): the mean squared error of the model's output against
     /// its target, weighted as asked. `model` maps (x_t, t) to the network's output.
-    pub fn training_losses(
+    pub(crate) fn training_losses(
         &self,
         model: &mut dyn FnMut(&Tensor, &Tensor) -> Tensor,
         x0: &Tensor,

@@ -3,7 +3,7 @@
 //! Both can run over a subsequence of S ≤ T timesteps ("respacing"): the reverse step
 //! between visited timesteps t > t' uses β = 1 − ᾱ_t/ᾱ_{t'}, which for S = T is β_t (up to
 //! f64 rounding), as diffusers' schedulers compute it. The coefficients of every step come
-//! from the chain's tables ([`Respaced`](super::Respaced)).
+//! from the respaced chain's tables ([`Respaced`](super::Respaced), [`Chain`](super::Chain)).
 //! Algorithm 2's update x_{t−1} = (x_t − β_t/√(1−ᾱ_t) ε̂)/√α_t + σ_t z is written here in the
 //! equivalent form μ̃(x̂_0, x_t) + σ_t z, which lets x̂_0 be clipped for images.
 

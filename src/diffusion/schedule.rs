@@ -1,10 +1,11 @@
-//! Noise schedules: β_t and every table derived from it, computed in f64.
+//! Noise schedules: how β_t grows with t, and the chain of all T steps that a schedule's β
+//! define (improved-diffusion's base `GaussianDiffusion`).
 //!
 //! Timesteps are counted from 0, as in diffusers: index `t` here produces the state
-//! [`state_of`](super::state_of)`(t)` of the seed note, whose states run 0..=T. So
+//! [`state_of`]`(t)` of the seed note, whose states run 0..=T. So
 //! `alpha_bars[0] = α_1` and `alpha_bars[T-1] = ᾱ_T`.
 
-use super::respace::Respaced;
+use super::chain::Chain;
 use super::{state_of, DiffusionError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -67,19 +68,19 @@ impl fmt::Display for ScheduleKind {
 pub type ScheduleError = DiffusionError;
 
 /// A noise schedule: its kind and the tables of the chain that visits every one of its T
-/// steps (index t = 0..T−1, see [`super::state_of`]), with β exactly as the kind gives it.
-/// The tables ([`Respaced`]'s fields and methods: `betas`, `alpha_bars`, the posterior, the
-/// variance choices) are reached through `Deref`: a schedule is the chain that skips nothing.
+/// steps (index t = 0..T−1, see [`super::state_of`]), with β exactly as the kind gives it
+/// and ᾱ their running product. The tables ([`Chain`]'s fields and methods: `betas`,
+/// `alpha_bars`, the posterior, the variance choices) are reached through `Deref`.
 #[derive(Debug, Clone)]
 pub struct Schedule {
     pub kind: ScheduleKind,
-    chain: Respaced,
+    chain: Chain,
 }
 
 impl std::ops::Deref for Schedule {
-    type Target = Respaced;
+    type Target = Chain;
 
-    fn deref(&self) -> &Respaced {
+    fn deref(&self) -> &Chain {
         &self.chain
     }
 }
@@ -126,34 +127,16 @@ impl Schedule {
             .into_iter()
             .map(|b| b.clamp(1e-12, MAX_BETA))
             .collect();
+        let mut alpha_bars = Vec::with_capacity(betas.len());
+        let mut acc = 1.0;
+        for b in &betas {
+            acc *= 1.0 - b;
+            alpha_bars.push(acc);
+        }
         Ok(Schedule {
             kind,
-            chain: Respaced::from_betas(betas),
+            chain: Chain::new(betas, alpha_bars),
         })
-    }
-
-    /// The tables of the chain that visits every step.
-    pub fn chain(&self) -> &Respaced {
-        &self.chain
-    }
-}
-
-/// The variance σ_t² of the reverse step p(x_{t−1} | x_t).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum VarianceKind {
-    /// σ_t² = β_t: the upper bound on the reverse-process entropy.
-    FixedLarge,
-    /// σ_t² = β̃_t: the true posterior variance, the lower bound.
-    #[default]
-    FixedSmall,
-}
-
-impl VarianceKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            VarianceKind::FixedLarge => "fixed-large (β)",
-            VarianceKind::FixedSmall => "fixed-small (β̃)",
-        }
     }
 }
 
@@ -187,7 +170,7 @@ fn cosine_betas(steps: usize, s: f64) -> Vec<f64> {
 }
 
 /// `count` timesteps spaced evenly over 0..T, in increasing order ("leading" spacing):
-/// 50 steps over T = 1000 gives 0, 20, …, 980.
+/// 50 steps over T = 1000 gives 0, 20, …, 980. `count` is brought into 1..=T.
 pub fn spaced_timesteps(total: usize, count: usize) -> Vec<usize> {
     let count = count.clamp(1, total.max(1));
     let stride = total / count;
@@ -196,6 +179,7 @@ pub fn spaced_timesteps(total: usize, count: usize) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::VarianceKind;
     use super::*;
 
     fn close(a: f64, b: f64, rel: f64) -> bool {
@@ -303,5 +287,20 @@ mod tests {
         assert_eq!(ts[1], 20);
         assert_eq!(ts[49], 980);
         assert_eq!(spaced_timesteps(10, 10), (0..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_log_variance_of_the_bound_comes_from_one_table() {
+        let s = Schedule::new(ScheduleKind::Linear, 1000).unwrap();
+        let (small, large) = (VarianceKind::FixedSmall, VarianceKind::FixedLarge);
+        assert_eq!(s.model_log_variance(small, 0), s.posterior_variance[1].ln());
+        assert_eq!(
+            s.model_log_variance(large, 0),
+            s.model_log_variance(small, 0)
+        );
+        assert_eq!(s.model_log_variance(large, 7), s.betas[7].ln());
+        assert_eq!(s.continuous_decoder_log_variance(large), s.betas[0].ln());
+        assert_eq!(s.model_variance(large, 7), s.betas[7]);
+        assert_eq!(s.model_variance(small, 7), s.posterior_variance[7]);
     }
 }

@@ -4,7 +4,7 @@ use tch::{Kind, Tensor};
 
 /// Embeds timesteps `t` (shape [B], any numeric kind) into [B, dim]: cos and sin of t at
 /// frequencies 10000^(−i/half), i < half.
-pub fn timestep_embedding(t: &Tensor, dim: i64) -> Tensor {
+pub(crate) fn timestep_embedding(t: &Tensor, dim: i64) -> Tensor {
     let half = dim / 2;
     let device = t.device();
     let freqs =

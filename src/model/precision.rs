@@ -13,7 +13,6 @@ use tch::Device;
 extern "C" {
     fn diffscope_autocast_enter(device: c_int, dtype: c_int) -> c_int;
     fn diffscope_autocast_exit(device: c_int, previous: c_int);
-    fn diffscope_autocast_enabled(device: c_int) -> c_int;
 }
 
 /// `train.precision` in a preset, or `--precision`.
@@ -125,7 +124,7 @@ pub struct Autocast {
 }
 
 impl Autocast {
-    pub fn enter(compute: Compute, device: Device) -> Autocast {
+    pub(crate) fn enter(compute: Compute, device: Device) -> Autocast {
         let device = device_code(device);
         let dtype = match compute {
             Compute::Fp32 => None,
@@ -147,16 +146,20 @@ impl Drop for Autocast {
     }
 }
 
-/// Whether autocast is on for `device` on this thread.
-pub fn autocast_enabled(device: Device) -> bool {
-    // SAFETY: reads thread-local state.
-    unsafe { diffscope_autocast_enabled(device_code(device)) != 0 }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use tch::{Kind, Tensor};
+
+    extern "C" {
+        fn diffscope_autocast_enabled(device: c_int) -> c_int;
+    }
+
+    /// Whether autocast is on for `device` on this thread.
+    fn autocast_enabled(device: Device) -> bool {
+        // SAFETY: reads thread-local state.
+        unsafe { diffscope_autocast_enabled(device_code(device)) != 0 }
+    }
 
     #[test]
     fn cpu_autocast_runs_matmuls_in_bf16_and_restores_the_state() {

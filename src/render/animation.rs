@@ -5,7 +5,7 @@ use image::codecs::gif::{GifEncoder, Repeat};
 use image::{Delay, Frame, RgbImage, RgbaImage};
 
 /// Encodes frames as a looping GIF, `delay_ms` per frame (the last one held longer).
-pub fn gif_bytes(frames: &[RgbImage], delay_ms: u32) -> Result<Vec<u8>, RenderError> {
+pub(crate) fn gif_bytes(frames: &[RgbImage], delay_ms: u32) -> Result<Vec<u8>, RenderError> {
     let fail = |e| RenderError::Encode {
         format: "GIF",
         source: Box::new(e),

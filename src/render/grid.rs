@@ -6,7 +6,7 @@ use image::{Rgb, RgbImage};
 /// contiguously as in a [n, C, H, W] tensor) in a grid of `cols` columns, each pixel drawn
 /// as a `scale`×`scale` block, with `pad` pixels of `background` between images.
 /// Grayscale images (C = 1) are drawn in gray; C = 3 as RGB.
-pub fn image_grid(
+pub(crate) fn image_grid(
     values: &[f32],
     n: usize,
     shape: [usize; 3],
@@ -54,7 +54,7 @@ pub fn image_grid(
 }
 
 /// A near-square number of columns for `n` images.
-pub fn default_cols(n: usize) -> usize {
+pub(crate) fn default_cols(n: usize) -> usize {
     (n as f64).sqrt().ceil().max(1.0) as usize
 }
 

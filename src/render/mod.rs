@@ -47,20 +47,24 @@ impl RenderError {
 }
 
 /// Writes a picture to a PNG file (atomically).
-pub fn write_png(path: &Path, img: &RgbImage) -> Result<(), RenderError> {
+pub(crate) fn write_png(path: &Path, img: &RgbImage) -> Result<(), RenderError> {
     let bytes = scatter::png_bytes(img).map_err(|e| e.for_file(path))?;
     Ok(write_atomic(path, &bytes)?)
 }
 
 /// Writes frames to a looping GIF file (atomically), `delay_ms` per frame.
-pub fn write_gif(path: &Path, frames: &[RgbImage], delay_ms: u32) -> Result<(), RenderError> {
+pub(crate) fn write_gif(
+    path: &Path,
+    frames: &[RgbImage],
+    delay_ms: u32,
+) -> Result<(), RenderError> {
     let bytes = animation::gif_bytes(frames, delay_ms).map_err(|e| e.for_file(path))?;
     Ok(write_atomic(path, &bytes)?)
 }
 
 /// Places pictures side by side on a background, with `pad` pixels around them and a
 /// caption strip of `caption_h` pixels on top.
-pub fn side_by_side(
+pub(crate) fn side_by_side(
     parts: &[&RgbImage],
     pad: u32,
     caption_h: u32,

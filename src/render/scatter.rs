@@ -14,7 +14,7 @@ pub struct ScatterStyle {
     /// The border markers and caption of samples outside the plot.
     pub outside: [u8; 3],
     /// The half-width of the square view [−r, r]²; None fits it to the points (see
-    /// [`view_radius`]). Animations fix it, so that their axes hold still.
+    /// `view_radius`). Animations fix it, so that their axes hold still.
     pub view: Option<f32>,
 }
 
@@ -34,7 +34,7 @@ impl Default for ScatterStyle {
 
 /// The square view [−r, r]² that holds (almost) every point: the 99.5th percentile of
 /// |coordinate| with a margin, so one outlier does not shrink the picture.
-pub fn view_radius(points: &[&[f32]]) -> f32 {
+pub(crate) fn view_radius(points: &[&[f32]]) -> f32 {
     let mut abs: Vec<f32> = points
         .iter()
         .flat_map(|p| p.iter().map(|v| v.abs()))
@@ -60,7 +60,7 @@ pub struct Scatter {
 
 /// Draws `samples` (x, y pairs) over `data`. Samples outside the view are marked at the
 /// border and counted in a caption at the bottom ("9 of 2000 points outside the plot").
-pub fn scatter(data: &[f32], samples: &[f32], style: &ScatterStyle) -> Scatter {
+pub(crate) fn scatter(data: &[f32], samples: &[f32], style: &ScatterStyle) -> Scatter {
     let n = style.size.max(16);
     let mut img = RgbImage::from_pixel(n, n, Rgb(style.background));
     let r = style
@@ -191,7 +191,7 @@ fn caption(img: &mut RgbImage, text: &str, style: &ScatterStyle) {
 }
 
 /// Encodes a picture as PNG bytes.
-pub fn png_bytes(img: &RgbImage) -> Result<Vec<u8>, super::RenderError> {
+pub(crate) fn png_bytes(img: &RgbImage) -> Result<Vec<u8>, super::RenderError> {
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, image::ImageFormat::Png)
         .map_err(|e| super::RenderError::Encode {

@@ -101,12 +101,19 @@ fn glyph(c: char) -> Option<[&'static str; 7]> {
 }
 
 /// Width in pixels of `text` at `scale`.
-pub fn text_width(text: &str, scale: u32) -> u32 {
+pub(crate) fn text_width(text: &str, scale: u32) -> u32 {
     text.chars().filter(|c| glyph(*c).is_some()).count() as u32 * 6 * scale
 }
 
 /// Draws `text` with its top-left corner at (x, y); unknown characters are skipped.
-pub fn draw_text(img: &mut RgbImage, x: u32, y: u32, text: &str, scale: u32, colour: [u8; 3]) {
+pub(crate) fn draw_text(
+    img: &mut RgbImage,
+    x: u32,
+    y: u32,
+    text: &str,
+    scale: u32,
+    colour: [u8; 3],
+) {
     let mut cx = x;
     for c in text.chars() {
         let Some(rows) = glyph(c) else { continue };

@@ -7,7 +7,7 @@ use crate::runs::{listing, runlog};
 use std::path::{Path, PathBuf};
 
 /// A run folder's log, up to step `upto` when given.
-pub fn load_log(dir: &Path, upto: Option<u64>) -> LogView {
+pub(crate) fn load_log(dir: &Path, upto: Option<u64>) -> LogView {
     let read = runlog::read_metrics(dir);
     let within = |s: u64| upto.is_none_or(|u| s <= u);
     let evals = runlog::read_evals(dir);

@@ -112,7 +112,12 @@ impl Page {
 
     /// The images of this page, from a flat [n, C, H, W] buffer of values in [−1, 1],
     /// composed at the page's scale (always `cols` wide, so every page has one size).
-    pub fn compose(&self, values: &[f32], shape: [usize; 3], background: [u8; 3]) -> RgbImage {
+    pub(crate) fn compose(
+        &self,
+        values: &[f32],
+        shape: [usize; 3],
+        background: [u8; 3],
+    ) -> RgbImage {
         let item = shape.iter().product::<usize>().max(1);
         let lo = (self.first * item).min(values.len());
         let hi = ((self.first + self.count) * item).min(values.len());
@@ -137,7 +142,7 @@ impl Page {
 }
 
 /// The line a pane shows when not even one image fits.
-pub fn too_small(item: (usize, usize)) -> String {
+pub(crate) fn too_small(item: (usize, usize)) -> String {
     format!(
         "too small for one {}×{} image at full size: z zooms this pane",
         item.0, item.1

@@ -63,10 +63,6 @@ impl Series {
         self.points.is_empty()
     }
 
-    pub fn stride(&self) -> usize {
-        self.stride
-    }
-
     pub fn last(&self) -> Option<(f64, f64)> {
         self.points.last().copied()
     }

@@ -46,7 +46,7 @@ impl Histogram {
         }
     }
 
-    pub fn bin_width(&self) -> f64 {
+    pub(crate) fn bin_width(&self) -> f64 {
         (self.hi - self.lo) / self.counts.len() as f64
     }
 
@@ -63,7 +63,7 @@ impl Histogram {
 }
 
 /// The standard normal density.
-pub fn normal_pdf(x: f64) -> f64 {
+pub(crate) fn normal_pdf(x: f64) -> f64 {
     (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
 }
 
@@ -92,12 +92,6 @@ pub struct DataView {
     pub n: usize,
 }
 
-impl DataView {
-    pub fn is_2d(&self) -> bool {
-        self.item_shape == [2]
-    }
-}
-
 /// Values kept over all forward frames (f32s): bounds the memory for big images.
 pub const FORWARD_BUDGET: usize = 8_000_000;
 
@@ -117,7 +111,7 @@ pub fn forward_timesteps(tt: usize, values_per_frame: usize) -> Vec<usize> {
 
 /// x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε at the states t of [`forward_timesteps`] (t = 0 is x_0
 /// itself), by the core's closed form.
-pub fn forward_frames(schedule: &Schedule, x0: &[f32], eps: &[f32]) -> Vec<Frame> {
+pub(crate) fn forward_frames(schedule: &Schedule, x0: &[f32], eps: &[f32]) -> Vec<Frame> {
     forward_timesteps(schedule.len(), x0.len())
         .into_iter()
         .map(|t| {

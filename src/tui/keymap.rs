@@ -1,7 +1,6 @@
 //! The key map: one table of (key, context, action, description, when it applies). The
 //! footer hints and the help overlay are both generated from it, so they never disagree
 //! with what the keys do, and neither offers a key that does not apply to the open run.
-//! (Longer than most files: it is the table, one binding a few lines.)
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -131,7 +130,7 @@ pub struct Situation {
 }
 
 impl Situation {
-    pub fn allows(&self, a: Applies) -> bool {
+    pub(crate) fn allows(&self, a: Applies) -> bool {
         match a {
             Applies::Always => true,
             Applies::Training => self.training,
@@ -659,7 +658,7 @@ fn matches(key: &Key, ev: &KeyEvent) -> bool {
 }
 
 /// The action of a key press in the given contexts (searched in order).
-pub fn lookup(contexts: &[Context], ev: &KeyEvent) -> Option<Action> {
+pub(crate) fn lookup(contexts: &[Context], ev: &KeyEvent) -> Option<Action> {
     contexts.iter().find_map(|c| {
         all()
             .find(|b| b.context == *c && matches(&b.key, ev))

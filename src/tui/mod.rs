@@ -78,7 +78,7 @@ impl Settings {
 }
 
 /// The message for a stdout that is not a terminal.
-pub fn not_a_terminal_message() -> String {
+pub(crate) fn not_a_terminal_message() -> String {
     "the workbench needs an interactive terminal (stdout is not one); use the headless \
      commands instead: `diffscope train`, `diffscope sample` or `diffscope schedule` \
      (see `diffscope --help`)"
@@ -86,7 +86,7 @@ pub fn not_a_terminal_message() -> String {
 }
 
 /// The message for a terminal that is too small.
-pub fn too_small_message(w: u16, h: u16) -> String {
+pub(crate) fn too_small_message(w: u16, h: u16) -> String {
     format!(
         "the terminal is {w}×{h}; the workbench needs at least {}×{}. Enlarge it, or use the \
          headless commands: `diffscope train`, `diffscope sample` (see `diffscope --help`)",
@@ -96,7 +96,7 @@ pub fn too_small_message(w: u16, h: u16) -> String {
 }
 
 /// What to open first.
-pub fn first_spec(opts: &TuiOptions) -> RunSpec {
+pub(crate) fn first_spec(opts: &TuiOptions) -> RunSpec {
     if let Some(dir) = &opts.attach {
         return RunSpec {
             origin: RunOrigin::Live {

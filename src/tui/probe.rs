@@ -1,17 +1,14 @@
 //! Finds which image protocol the terminal can display, before the workbench enters raw mode.
 //!
-//! [`detect`] writes a handful of queries in one write (kitty graphics, XTVERSION, cell and
+//! `detect` writes a handful of queries in one write (kitty graphics, XTVERSION, cell and
 //! window size in pixels, sixel colour registers, and DA1 last), reads the answers with a
-//! timeout and hands them, with facts from the environment, to [`decide`], which is pure.
+//! timeout and hands them, with facts from the environment, to `decide`, which is pure.
 //! Terminals answer in order and every terminal answers DA1, so once DA1's answer is in,
 //! everything before it is in too.
 //!
 //! Inside tmux, tmux itself answers DA1 and XTVERSION. When the pane allows passthrough, the
 //! kitty query, XTVERSION and a second DA1 also go to the outer terminal wrapped in
 //! `ESC P tmux; … ESC \`; its answers come back as input after tmux's own.
-//!
-//! (Longer than most files: about a third is tests with answers captured from real
-//! terminals.)
 
 use std::fs::File;
 use std::io::IsTerminal;
@@ -144,7 +141,7 @@ fn numbers(s: &[u8]) -> Option<Vec<u16>> {
 
 /// Parses whatever the terminal sent: tolerant of garbage, cut-off sequences, key presses in
 /// between, any order, and a second DA1 (tmux's own, then the outer terminal's).
-pub fn parse_replies(bytes: &[u8]) -> Replies {
+pub(crate) fn parse_replies(bytes: &[u8]) -> Replies {
     let mut r = Replies::default();
     let mut versions: Vec<String> = Vec::new();
     let mut i = 0;
@@ -296,7 +293,7 @@ fn auto(r: &Replies, env: &Env, version: Option<(u32, u32, u32)>) -> (Proto, Str
 }
 
 /// Chooses the protocol from the answers, the environment and what the user asked for.
-pub fn decide(r: &Replies, env: &Env, wanted: Wanted) -> Detection {
+pub(crate) fn decide(r: &Replies, env: &Env, wanted: Wanted) -> Detection {
     let (cell, cell_source) = cell_size(r, env);
     let vt340 = r.da1.as_ref().and_then(|a| a.first()) == Some(&63);
     let colors = r.sixel_colors.filter(|&n| n >= 2);
@@ -416,11 +413,6 @@ fn open_tty() -> Option<(RawFd, RawFd, Option<File>)> {
     Some((f.as_raw_fd(), f.as_raw_fd(), Some(f)))
 }
 
-pub fn read_env() -> Env {
-    let tty = open_tty();
-    env_for(tty.as_ref().map_or(-1, |t| t.0))
-}
-
 /// Restores the tty's termios when dropped, on every path.
 struct Restore(RawFd, libc::termios);
 
@@ -510,7 +502,7 @@ pub(crate) fn query(wanted: Wanted) -> Option<(Env, Vec<u8>)> {
 
 /// Detects the image protocol: reads the environment, queries the terminal (unless half-blocks
 /// were chosen) and decides. Costs at most about 400 ms when the terminal answers nothing.
-pub fn detect(wanted: Wanted) -> Detection {
+pub(crate) fn detect(wanted: Wanted) -> Detection {
     match query(wanted) {
         Some((env, bytes)) => decide(&parse_replies(&bytes), &env, wanted),
         None => Detection {

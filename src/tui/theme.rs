@@ -226,7 +226,7 @@ pub fn position(themes: &[Theme], name: &str) -> Result<usize, String> {
 
 /// The themes to cycle through: bundled ones, each overridden by a user file of the same
 /// name, then the user's other themes. Problems with user files are returned as warnings.
-pub fn load_all() -> (Vec<Theme>, Vec<String>) {
+pub(crate) fn load_all() -> (Vec<Theme>, Vec<String>) {
     let mut themes: Vec<Theme> = BUNDLED
         .iter()
         .filter_map(|(n, _)| Theme::bundled(n).ok())

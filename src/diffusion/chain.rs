@@ -1,0 +1,234 @@
+//! The tables of a reverse chain, in f64: the one home of the posterior and of the reverse
+//! step's variance (improved-diffusion's `GaussianDiffusion.__init__`, diffusers'
+//! `DDPMScheduler.step` and `DDIMScheduler.step`).
+//!
+//! A chain of S steps is given by two columns: β_i, the variance of its forward step i, and
+//! ᾱ_i, the signal kept after it. Its reverse step i goes from the state after step i to
+//! the state after step i − 1 (to the data for i = 0), so ᾱ_prev,i = ᾱ_{i−1} with
+//! ᾱ_prev,0 = 1, and every other table follows from these three columns. A
+//! [`Schedule`](super::Schedule) is the chain that visits all of its T steps; a
+//! [`Respaced`](super::Respaced) chain visits some of them.
+
+use serde::{Deserialize, Serialize};
+
+/// The variance σ_t² of the reverse step p(x_{t−1} | x_t).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum VarianceKind {
+    /// σ_t² = β_t: the upper bound on the reverse-process entropy.
+    FixedLarge,
+    /// σ_t² = β̃_t: the true posterior variance, the lower bound.
+    #[default]
+    FixedSmall,
+}
+
+impl VarianceKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            VarianceKind::FixedLarge => "fixed-large (β)",
+            VarianceKind::FixedSmall => "fixed-small (β̃)",
+        }
+    }
+}
+
+/// Per-step tables of a chain; index i is the chain's step i.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chain {
+    /// β_i, the variance of the chain's forward step i (from the state of step i − 1, or
+    /// the data, to the state of step i).
+    pub betas: Vec<f64>,
+    /// α_i = 1 − β_i.
+    pub alphas: Vec<f64>,
+    /// ᾱ_i, the signal kept after step i.
+    pub alpha_bars: Vec<f64>,
+    /// ᾱ of the step before (1 before the first).
+    pub alpha_bars_prev: Vec<f64>,
+    /// β̃_i = β_i (1 − ᾱ_prev,i) / (1 − ᾱ_i), the variance of the forward-process posterior.
+    /// Zero at i = 0.
+    pub posterior_variance: Vec<f64>,
+    /// ln β̃_i, with the first entry replaced by ln β̃_1 (ln 0 is useless), or by ln β_0
+    /// for a chain of one step.
+    pub posterior_log_variance_clipped: Vec<f64>,
+    /// Coefficient of x_0 in the posterior mean: β_i √ᾱ_prev,i / (1 − ᾱ_i).
+    pub posterior_mean_coef_x0: Vec<f64>,
+    /// Coefficient of x_t in the posterior mean: (1 − ᾱ_prev,i) √α_i / (1 − ᾱ_i).
+    pub posterior_mean_coef_xt: Vec<f64>,
+}
+
+/// The coefficients of one DDPM step: x' = coef_x0 · x̂_0 + coef_xt · x_t + sigma · z.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DdpmStep {
+    pub coef_x0: f64,
+    pub coef_xt: f64,
+    /// The standard deviation of the noise added (0 at the last step, i = 0).
+    pub sigma: f64,
+}
+
+/// The coefficients of one DDIM step: x' = coef_x0 · x̂_0 + coef_eps · ε̂ + sigma · z.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DdimStep {
+    pub coef_x0: f64,
+    pub coef_eps: f64,
+    /// The standard deviation of the noise added (0 for η = 0 and at the last step).
+    pub sigma: f64,
+}
+
+impl Chain {
+    /// Builds every table from the columns β and ᾱ (of the same length, at least one).
+    pub(crate) fn new(betas: Vec<f64>, alpha_bars: Vec<f64>) -> Chain {
+        let n = betas.len();
+        let alpha_bars_prev = prev_of(&alpha_bars);
+        let alphas: Vec<f64> = betas.iter().map(|b| 1.0 - b).collect();
+        let mut posterior_variance = Vec::with_capacity(n);
+        let mut coef_x0 = Vec::with_capacity(n);
+        let mut coef_xt = Vec::with_capacity(n);
+        for i in 0..n {
+            let (b, a, ab, abp) = (betas[i], alphas[i], alpha_bars[i], alpha_bars_prev[i]);
+            posterior_variance.push(b * (1.0 - abp) / (1.0 - ab));
+            coef_x0.push(b * abp.sqrt() / (1.0 - ab));
+            coef_xt.push((1.0 - abp) * a.sqrt() / (1.0 - ab));
+        }
+        // β̃_0 = 0; its log is taken from step 1 (or from β_0 for a single step).
+        let first = if n > 1 {
+            posterior_variance[1]
+        } else {
+            betas[0]
+        };
+        let posterior_log_variance_clipped = std::iter::once(first.ln())
+            .chain(posterior_variance.iter().skip(1).map(|v| v.ln()))
+            .collect();
+        Chain {
+            betas,
+            alphas,
+            alpha_bars,
+            alpha_bars_prev,
+            posterior_variance,
+            posterior_log_variance_clipped,
+            posterior_mean_coef_x0: coef_x0,
+            posterior_mean_coef_xt: coef_xt,
+        }
+    }
+
+    /// S, the number of steps of the chain.
+    pub fn len(&self) -> usize {
+        self.betas.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.betas.is_empty()
+    }
+
+    /// Signal-to-noise ratio ᾱ_i / (1 − ᾱ_i) at step i.
+    pub fn snr(&self, i: usize) -> f64 {
+        self.alpha_bars[i] / (1.0 - self.alpha_bars[i])
+    }
+
+    /// σ_i², the variance of the reverse step p(x' | x) at step i used when sampling:
+    /// β_i for fixed-large, β̃_i for fixed-small.
+    pub fn model_variance(&self, variance: VarianceKind, i: usize) -> f64 {
+        match variance {
+            VarianceKind::FixedLarge => self.betas[i],
+            VarianceKind::FixedSmall => self.posterior_variance[i],
+        }
+    }
+
+    /// ln σ_i² as the bound scores the reverse step at step i. Fixed-small: the clipped
+    /// ln β̃_i. Fixed-large: ln β_i, except ln β̃_1 at the first step as in improved-diffusion,
+    /// which gives a better decoder likelihood and does not change sampling (no noise there).
+    pub fn model_log_variance(&self, variance: VarianceKind, i: usize) -> f64 {
+        match variance {
+            VarianceKind::FixedSmall => self.posterior_log_variance_clipped[i],
+            VarianceKind::FixedLarge => {
+                if i == 0 {
+                    self.posterior_log_variance_clipped[0]
+                } else {
+                    self.betas[i].ln()
+                }
+            }
+        }
+    }
+
+    /// The decoder's ln σ² for continuous data. Fixed-small: the clipped ln β̃ of the next
+    /// step (β̃ itself is 0 there). Fixed-large: the paper's σ_1² = β_1 (improved-diffusion's
+    /// substitution of β̃ at the first step is made for the discretised decoder and would
+    /// loosen the bound on continuous data).
+    pub fn continuous_decoder_log_variance(&self, variance: VarianceKind) -> f64 {
+        match variance {
+            VarianceKind::FixedSmall => self.posterior_log_variance_clipped[0],
+            VarianceKind::FixedLarge => self.betas[0].ln(),
+        }
+    }
+
+    /// Step i of DDPM ancestral sampling in the posterior form μ̃(x̂_0, x_t) + σ_i z.
+    pub fn ddpm_step(&self, variance: VarianceKind, i: usize) -> DdpmStep {
+        DdpmStep {
+            coef_x0: self.posterior_mean_coef_x0[i],
+            coef_xt: self.posterior_mean_coef_xt[i],
+            sigma: if i == 0 {
+                0.0
+            } else {
+                self.model_variance(variance, i).sqrt()
+            },
+        }
+    }
+
+    /// Step i of DDIM with η: σ_i = η √((1 − ᾱ_prev)/(1 − ᾱ)) √(1 − ᾱ/ᾱ_prev) (the second
+    /// root is √β_i of a respaced chain), x' = √ᾱ_prev x̂_0 + √(1 − ᾱ_prev − σ_i²) ε̂ + σ_i z.
+    pub fn ddim_step(&self, eta: f64, i: usize) -> DdimStep {
+        let (a_t, a_prev) = (self.alpha_bars[i], self.alpha_bars_prev[i]);
+        let sigma = eta * ((1.0 - a_prev) / (1.0 - a_t)).sqrt() * self.betas[i].sqrt();
+        DdimStep {
+            coef_x0: a_prev.sqrt(),
+            coef_eps: (1.0 - a_prev - sigma * sigma).max(0.0).sqrt(),
+            sigma,
+        }
+    }
+}
+
+/// ᾱ of the step before each step: 1, then ᾱ shifted by one.
+fn prev_of(alpha_bars: &[f64]) -> Vec<f64> {
+    std::iter::once(1.0)
+        .chain(
+            alpha_bars
+                .iter()
+                .copied()
+                .take(alpha_bars.len().saturating_sub(1)),
+        )
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chain of two steps, small enough to check every table by hand.
+    #[test]
+    fn two_steps_give_the_posterior_of_the_formulas() {
+        let (b0, b1) = (0.1, 0.3);
+        let (ab0, ab1) = (1.0 - b0, (1.0 - b0) * (1.0 - b1));
+        let c = Chain::new(vec![b0, b1], vec![ab0, ab1]);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.alpha_bars_prev, vec![1.0, ab0]);
+        assert_eq!(c.posterior_variance[0], 0.0);
+        assert_eq!(c.posterior_variance[1], b1 * (1.0 - ab0) / (1.0 - ab1));
+        assert_eq!(
+            c.posterior_log_variance_clipped[0],
+            c.posterior_variance[1].ln()
+        );
+        assert!((c.posterior_mean_coef_x0[0] - 1.0).abs() < 1e-12);
+        assert_eq!(c.posterior_mean_coef_xt[0], 0.0);
+        let step = c.ddpm_step(VarianceKind::FixedLarge, 1);
+        assert_eq!(step.sigma, b1.sqrt());
+        assert_eq!(c.ddpm_step(VarianceKind::FixedSmall, 0).sigma, 0.0);
+        assert_eq!(c.snr(0), ab0 / (1.0 - ab0));
+    }
+
+    #[test]
+    fn a_chain_of_one_step_takes_its_log_variance_from_beta() {
+        let c = Chain::new(vec![0.2], vec![0.8]);
+        assert_eq!(c.posterior_log_variance_clipped, vec![0.2f64.ln()]);
+        assert_eq!(
+            c.continuous_decoder_log_variance(VarianceKind::FixedLarge),
+            0.2f64.ln()
+        );
+    }
+}
