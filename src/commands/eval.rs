@@ -400,3 +400,158 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     record(&ck.dir, &e, &per_t);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diffusion::SamplerKind;
+    use crate::eval::{point_quality, Unit};
+    use crate::rng::Rng;
+
+    fn ring(seed: u64, n: usize) -> Vec<f32> {
+        let mut r = Rng::new(seed);
+        (0..n)
+            .flat_map(|_| {
+                let a = r.uniform() * std::f64::consts::TAU;
+                [(2.0 * a.cos()) as f32, (2.0 * a.sin()) as f32]
+            })
+            .collect()
+    }
+
+    /// The record of 2-D samples measured against data.
+    fn points(samples: &[f32], data: &[f32]) -> Evaluation {
+        let mut e = Evaluation {
+            seed: Some(0),
+            samples: Some(samples.len() / 2),
+            sampler: Some(SamplerKind::Ddpm),
+            sampler_steps: Some(50),
+            ..Evaluation::default()
+        };
+        e.add_points(&point_quality(samples, data, 2, 9));
+        e
+    }
+
+    #[test]
+    fn samples_that_blew_up_are_counted_even_when_the_mmd_looks_fine() {
+        let data = ring(5, 2000);
+        let mut samples = ring(6, 2000);
+        // 9 of 2000 samples far out, one of them at |x| ≈ 7597
+        for i in 0..9 {
+            samples[2 * i] = 7597.0 - 100.0 * i as f32;
+        }
+        let lines = quality_lines(&points(&samples, &data), &[]);
+        println!("{}", lines.join("\n"));
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert!(lines[0].starts_with(
+            "sample quality (2000 samples, seed 0, ddpm 50 steps, vs 2000 fresh data points; \
+             ratio: against N(0, I) noise):"
+        ));
+        assert!(lines[1].starts_with("  sliced W1 "), "{}", lines[1]);
+        assert!(lines[2].starts_with("  MMD (RBF, h = "), "{}", lines[2]);
+        assert!(lines[3].starts_with("  far out "), "{}", lines[3]);
+        assert!(
+            lines[3].contains("9 of 2000 samples (0.45%) beyond 2× the data's radius 2.01"),
+            "{}",
+            lines[3]
+        );
+        assert!(lines[3].contains("; farthest at 7596.9"), "{}", lines[3]);
+    }
+
+    #[test]
+    fn an_mmd_the_sample_size_cannot_resolve_is_not_printed_as_zero() {
+        let data = ring(5, 500);
+        let e = points(&ring(6, 500), &data);
+        let text = mmd_text(&e).unwrap();
+        println!("{text}");
+        assert_eq!(e.mmd, None, "no figure for the log");
+        assert!(text.starts_with("below resolution") && text.contains("500 samples"));
+        assert!(!text.contains("ratio 0.000"), "{text}");
+        // a real difference is given with its standard error
+        let wide: Vec<f32> = ring(6, 500).iter().map(|v| v * 1.5).collect();
+        let e = points(&wide, &data);
+        let text = mmd_text(&e).unwrap();
+        println!("{text}");
+        assert!(e.mmd.is_some() && text.contains(" ± ") && !text.contains("below"));
+    }
+
+    #[test]
+    fn image_figures_name_the_classes_never_drawn() {
+        let e = Evaluation {
+            unit: Unit::BitsPerDim,
+            samples: Some(4),
+            sampler: Some(SamplerKind::Ddim),
+            sampler_steps: Some(100),
+            frechet: Some(1.5),
+            frechet_floor: Some(0.25),
+            frechet_noise: Some(40.0),
+            classes_present: Some(2),
+            classes: Some(3),
+            class_counts: Some(vec![3, 0, 1]),
+            classifier_accuracy: Some(0.9876),
+            classifier_items: Some(500),
+            ..Evaluation::default()
+        };
+        let names = ["a", "b", "c"].map(String::from);
+        let lines = quality_lines(&e, &names);
+        println!("{}", lines.join("\n"));
+        assert_eq!(
+            lines,
+            [
+                "sample quality (4 samples, ddim 100 steps, vs held-out data):".to_string(),
+                "  Fréchet distance in classifier features: 1.500 (held-out data vs itself \
+                 0.250, noise 40.000)"
+                    .into(),
+                format!(
+                    "  classifier accuracy on 500 held-out items: 98.8% (the held-out split \
+                     holds only 500 of the {HELD_ITEMS} it is measured on; take it as a rough \
+                     figure)"
+                ),
+                "  class histogram of samples: a:75% b:0% c:25%".into(),
+                "  classes never drawn: b".into(),
+            ]
+        );
+        assert!(quality_lines(&Evaluation::default(), &names).is_empty());
+    }
+
+    #[test]
+    fn the_bound_says_how_it_was_computed() {
+        let e = Evaluation {
+            bound: 1.25,
+            bound_se: 0.125,
+            prior: 0.001,
+            diffusion: 1.0,
+            decoder: 0.249,
+            items: Some(300),
+            seed: Some(4),
+            estimate: Some(5),
+            prior_se: Some(0.0),
+            diffusion_se: Some(0.1),
+            decoder_se: Some(0.05),
+            ..Evaluation::default()
+        };
+        let lines = bound_lines(&e, 50);
+        println!("{}", lines.join("\n"));
+        assert_eq!(
+            lines[0],
+            "negative log-likelihood bound (Monte-Carlo estimate: t = 0 and t = 49 exact, the \
+             other terms from 5 of 48 timesteps per item; n = 300 held-out items, seed 4):"
+        );
+        assert_eq!(
+            lines[1],
+            "  bound                      1.2500 ± 0.1250 nats/dim (± one standard error across \
+             items)"
+        );
+        assert_eq!(
+            lines[3],
+            "  sum of L_1..L_{T-1}        1.0000 ± 0.1000 nats/dim"
+        );
+        let exact = bound_lines(
+            &Evaluation {
+                estimate: None,
+                ..e
+            },
+            50,
+        );
+        assert!(exact[0].contains("(exact: all 50 timesteps per item; n = 300"));
+    }
+}

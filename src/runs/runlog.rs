@@ -448,12 +448,12 @@ fn scan<T: Row>(path: &Path) -> io::Result<Option<Scan<T>>> {
             let named = std::str::from_utf8(&buf)
                 .ok()
                 .and_then(|t| our_columns::<T>(t.trim_end_matches(['\n', '\r'])));
-            let Some(n) = named.filter(|_| complete) else {
+            let Some(named) = named.filter(|_| complete) else {
                 s.stop = Some(Stop::Header);
                 break;
             };
-            s.columns = n;
-            header = columns::<T>()[..n].iter().collect();
+            s.columns = named;
+            header = columns::<T>()[..named].iter().collect();
             offset += n as u64;
             s.header_end = offset;
             continue;
@@ -924,5 +924,103 @@ mod tests {
         fs::create_dir(d.path().join(METRICS_FILE)).unwrap();
         let m = read_metrics(d.path());
         assert!(m.rows.is_empty() && m.notice.unwrap().contains(METRICS_FILE));
+    }
+
+    /// The header of `evals.csv` before the columns after `classes` were added.
+    const OLD_EVALS_HEADER: &str = "step,wall_time,weights,unit,bound,bound_se,prior,\
+                                    diffusion,decoder,sliced_w1,mmd,frechet,classes_present,classes";
+
+    #[test]
+    fn the_header_is_the_field_names_with_new_columns_after_the_old_ones() {
+        assert_eq!(
+            METRICS_HEADER.to_string(),
+            "step,wall_time,loss,loss_q1,loss_q2,loss_q3,loss_q4,lr,grad_norm,steps_per_sec"
+        );
+        assert_eq!(header::<TermRow>(), "step,t,term");
+        let evals = EVALS_HEADER.to_string();
+        assert!(
+            evals.starts_with(&format!("{OLD_EVALS_HEADER},")),
+            "{evals}"
+        );
+        let cells = |text: &str| text.split(',').count();
+        assert_eq!(cells(OLD_EVALS_HEADER), Evaluation::FIRST_COLUMNS);
+        assert!(cells(&evals) > Evaluation::FIRST_COLUMNS);
+        let d = tempfile::tempdir().unwrap();
+        write_fixture(d.path());
+        let text = String::from_utf8(file(d.path(), EVALS_FILE)).unwrap();
+        // every row has a cell per column; the weights and unit by name
+        for line in text.lines().skip(1) {
+            assert_eq!(cells(line), cells(&evals), "{line}");
+            assert!(line.contains(",ema,bits/dim,3.25,0.01,"), "{line}");
+        }
+    }
+
+    #[test]
+    fn an_older_evals_log_reads_and_gets_todays_header_when_opened() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join(EVALS_FILE);
+        let old = format!(
+            "{OLD_EVALS_HEADER}\n100,1700000000.5,ema,bits/dim,3.25,0.01,0.001,3.0,0.249,,,\
+             12.75,9,10\n200,1700000001.5,raw,nats/dim,0.5,,0.001,0.25,0.249,0.03,1e-7,,,\n"
+        );
+        fs::write(&path, &old).unwrap();
+        let first = Evaluation {
+            step: 100,
+            wall_time: 1_700_000_000.5,
+            ema: true,
+            unit: Unit::BitsPerDim,
+            bound: 3.25,
+            bound_se: 0.01,
+            prior: 0.001,
+            diffusion: 3.0,
+            decoder: 0.249,
+            frechet: Some(12.75),
+            classes_present: Some(9),
+            classes: Some(10),
+            ..Evaluation::default()
+        };
+        let r = read_evals(d.path());
+        assert_eq!(r.notice, None);
+        assert_eq!(r.rows.len(), 2);
+        assert_eq!(r.rows[0], first);
+        let second = &r.rows[1];
+        assert!(second.bound_se.is_nan() && !second.ema);
+        assert_eq!((second.sliced_w1, second.mmd), (Some(0.03), Some(1e-7)));
+        assert_eq!((second.items, second.sliced_w1_noise), (None, None));
+        assert_eq!(
+            file(d.path(), EVALS_FILE),
+            old.as_bytes(),
+            "reading changes nothing"
+        );
+
+        // Opened to append: today's header, the rows kept (up to the step it starts from).
+        let mut log = RunLog::open(d.path(), 150).unwrap();
+        let text = String::from_utf8(file(d.path(), EVALS_FILE)).unwrap();
+        assert!(text.starts_with(&format!("{EVALS_HEADER}\n")), "{text}");
+        assert_eq!(text.lines().count(), 2, "{text}");
+        log.eval(&eval(300, true), &[]).unwrap();
+        let r = read_evals(d.path());
+        assert_eq!((r.rows, r.notice), (vec![first, eval(300, true)], None));
+        assert!(d.path().read_dir().unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".tmp")));
+
+        // Fewer columns than the first version had, or another order: not ours.
+        for foreign in [
+            "step,wall_time,weights,unit,bound\n",
+            "wall_time,step,weights,unit,bound,bound_se,prior,diffusion,decoder,sliced_w1,mmd,\
+             frechet,classes_present,classes\n",
+        ] {
+            fs::write(&path, foreign).unwrap();
+            let r = read_evals(d.path());
+            assert!(r.notice.unwrap().contains("line 1 is not the header"));
+            assert!(matches!(
+                RunLog::open(d.path(), 0),
+                Err(RunLogError::Foreign { .. })
+            ));
+            assert_eq!(file(d.path(), EVALS_FILE), foreign.as_bytes(), "left alone");
+        }
     }
 }

@@ -51,3 +51,64 @@ pub fn sample_size(e: &Evaluation) -> String {
         _ => "± 1 s.e. · n, seed not in the run log".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::Unit;
+
+    #[test]
+    fn the_summary_gives_the_figures_that_apply() {
+        let bound = Evaluation {
+            step: 500,
+            bound: 0.41,
+            bound_se: 0.03,
+            items: Some(1000),
+            seed: Some(0),
+            ..Evaluation::default()
+        };
+        let points = Evaluation {
+            sliced_w1: Some(0.25),
+            sliced_w1_noise: Some(1.0),
+            samples: Some(2000),
+            far: Some(3),
+            mmd2: Some(1e-6),
+            mmd2_se: Some(1e-5),
+            ..bound.clone()
+        };
+        assert_eq!(
+            summary(&points),
+            "bound 0.410 ± 0.030 nats/dim (n=1000, seed 0) · SW/noise 0.25 · 3 of 2000 \
+             samples far out · MMD below resolution"
+        );
+        let images = Evaluation {
+            unit: Unit::BitsPerDim,
+            frechet: Some(12.34),
+            frechet_noise: Some(300.2),
+            classes_present: Some(9),
+            classes: Some(10),
+            ..bound.clone()
+        };
+        assert_eq!(
+            summary(&images),
+            "bound 0.410 ± 0.030 bits/dim (n=1000, seed 0) · Fréchet 12.3 (noise 300) · 9/10 \
+             classes"
+        );
+        assert_eq!(
+            sample_size(&bound),
+            "n=1000 held-out · seed 0 · exact · ± 1 s.e."
+        );
+        // a row of a log that did not record what the bound was computed on
+        let old = Evaluation {
+            items: None,
+            seed: None,
+            ..images
+        };
+        assert_eq!(
+            summary(&old),
+            "bound 0.410 ± 0.030 bits/dim (step 500, from the run log: n and seed not \
+             recorded) · Fréchet 12.3 (noise 300) · 9/10 classes"
+        );
+        assert_eq!(sample_size(&old), "± 1 s.e. · n, seed not in the run log");
+    }
+}
