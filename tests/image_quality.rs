@@ -17,9 +17,7 @@ fn frechet_and_histogram_separate_data_noise_and_mode_collapse() {
     let real = preset.data.source().load(777, Split::Held(500)).unwrap();
     let x = real.head(500, Device::Cpu);
     let q = image_quality(&x, &preset.data, 0, Device::Cpu, &mut log).unwrap();
-    for l in q.report() {
-        println!("real digits: {l}");
-    }
+    println!("real digits: {q:?}");
     assert!(
         q.classifier_accuracy > 0.95,
         "accuracy {}",
@@ -36,9 +34,7 @@ fn frechet_and_histogram_separate_data_noise_and_mode_collapse() {
     let ones: Vec<usize> = (0..real.len()).filter(|&i| labels[i] == 1).collect();
     let collapsed = real.batch(&ones, Device::Cpu);
     let c = image_quality(&collapsed, &preset.data, 0, Device::Cpu, &mut log).unwrap();
-    for l in c.report() {
-        println!("only ones: {l}");
-    }
+    println!("only ones: {c:?}");
     assert!(
         c.missing_classes().len() >= 8,
         "the histogram shows the collapse"

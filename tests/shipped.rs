@@ -84,9 +84,7 @@ fn shipped_glyphs16_draws_every_digit() {
         println!("{s}")
     })
     .unwrap();
-    for line in q.report() {
-        println!("shipped glyphs16 (step {}): {line}", tr.step);
-    }
+    println!("shipped glyphs16 (step {}): {q:?}", tr.step);
     assert!(q.missing_classes().is_empty(), "every digit is drawn");
     assert!(
         q.frechet < 0.1 * q.frechet_noise,

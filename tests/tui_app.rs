@@ -774,7 +774,10 @@ fn the_log_gives_the_history_and_live_progress_follows_without_doubles() {
         step,
         wall_time: 0.0,
         loss: 1.0 / step as f64,
-        quarters: [None; 4],
+        loss_q1: None,
+        loss_q2: None,
+        loss_q3: None,
+        loss_q4: None,
         lr: 1e-3,
         grad_norm: 1.0,
         steps_per_sec: 10.0,
@@ -1064,6 +1067,7 @@ fn forward_frames_stay_within_a_memory_budget_for_big_items() {
 #[test]
 fn b_evaluates_on_demand_and_shows_the_bound_terms() {
     use diffscope::eval::Evaluation;
+    use diffscope::worker::protocol::Evaluated;
     let mut app = training_app();
     app.update(progress(500, 0.5));
     let fx = app.update(ch('b'));
@@ -1076,23 +1080,23 @@ fn b_evaluates_on_demand_and_shows_the_bound_terms() {
     // pressing again while it runs only hides the view
     assert!(app.update(ch('b')).is_empty());
     assert!(!app.view.terms);
-    let eval = Evaluation {
+    let eval = Evaluated {
         id,
-        step: 500,
-        ema: true,
-        unit: "nats/dim".into(),
-        bits: false,
-        total: 0.41,
-        total_se: 0.03,
-        items: Some(1000),
-        seed: Some(0),
-        prior: 0.0,
-        diffusion: 0.4,
-        decoder: 0.01,
-        quality: Default::default(),
+        evaluation: Evaluation {
+            step: 500,
+            ema: true,
+            bound: 0.41,
+            bound_se: 0.03,
+            items: Some(1000),
+            seed: Some(0),
+            prior: 0.0,
+            diffusion: 0.4,
+            decoder: 0.01,
+            sliced_w1: Some(0.25),
+            sliced_w1_noise: Some(1.0),
+            ..Default::default()
+        },
         per_t: vec![-3.1, 0.5, 0.2, 0.1],
-        summary: "bound 0.410 nats/dim · SW/noise 0.25".into(),
-        lines: vec![],
     };
     app.update(Msg::Worker(Event::Evaluation(Box::new(eval))));
     assert_eq!(app.run.evaluating, None);

@@ -198,7 +198,7 @@ fn a_terminal_resized_below_the_minimum_gets_a_message() {
 fn bound_terms_view_and_quality_figures() {
     use diffscope::eval::Evaluation;
     use diffscope::tui::app::Effect;
-    use diffscope::worker::protocol::Command;
+    use diffscope::worker::protocol::{Command, Evaluated};
     snap("bound_terms", |a| {
         let fx = a.update(Msg::Key(KeyEvent::new(
             KeyCode::Char('b'),
@@ -218,23 +218,24 @@ fn bound_terms_view_and_quality_figures() {
                 }
             })
             .collect();
-        a.update(Msg::Worker(Event::Evaluation(Box::new(Evaluation {
-            id: *id,
+        let evaluation = Evaluation {
             step: a.run.step,
             ema: true,
-            unit: "nats/dim".into(),
-            bits: false,
-            total: 0.413,
-            total_se: 0.035,
+            bound: 0.413,
+            bound_se: 0.035,
             items: Some(1000),
             seed: Some(0),
             prior: 0.0,
             diffusion: 0.4,
             decoder: 0.013,
-            quality: Default::default(),
+            sliced_w1: Some(0.25),
+            sliced_w1_noise: Some(1.0),
+            ..Default::default()
+        };
+        a.update(Msg::Worker(Event::Evaluation(Box::new(Evaluated {
+            id: *id,
+            evaluation,
             per_t,
-            summary: "bound 0.413 nats/dim · SW/noise 0.25".into(),
-            lines: vec![],
         }))));
     });
 }
@@ -449,22 +450,18 @@ fn labels_fit_whole_and_the_loss_axis_stays_non_negative() {
     let mut app = demo::app();
     app.graphics = Setup::halfblocks("tmux without graphics passthrough");
     app.run.evaluation = Some(Box::new(diffscope::eval::Evaluation {
-        id: 1,
         step: 2400,
         ema: true,
-        unit: "nats/dim".into(),
-        bits: false,
-        total: 0.413,
-        total_se: 0.035,
+        bound: 0.413,
+        bound_se: 0.035,
         prior: 0.0,
         diffusion: 0.4,
         decoder: 0.013,
         items: Some(1000),
         seed: Some(0),
-        quality: Default::default(),
-        per_t: vec![],
-        summary: "bound 0.413 nats/dim · SW/noise 0.25".into(),
-        lines: vec![],
+        sliced_w1: Some(0.25),
+        sliced_w1_noise: Some(1.0),
+        ..Default::default()
     }));
     for (w, h) in SIZES {
         let screen = render(&app, w, h);

@@ -7,7 +7,9 @@ mod common;
 use common::{diffscope, stderr, stdout, train_tiny};
 use diffscope::config::Preset;
 use diffscope::eval::evaluate::{defaults, evaluate};
+use diffscope::eval::Unit;
 use diffscope::train::{Trainer, Weights};
+use diffscope::tui::app::figures;
 use std::path::Path;
 use tch::Device;
 
@@ -26,52 +28,40 @@ fn evaluation_has_a_term_per_timestep_and_a_summary() {
         for _ in 0..5 {
             tr.train_step().unwrap();
         }
-        let e = evaluate(&tr, 7, Weights::Raw, &mut |_, _| {}).unwrap();
-        println!("{file}: {} | {:?}", e.summary, e.lines);
-        assert_eq!((e.id, e.step, e.ema), (7, 5, false));
-        assert_eq!(e.per_t.len(), t, "one term per timestep");
-        assert!(e.per_t.iter().all(|v| v.is_finite()));
-        assert!(e.total.is_finite() && e.total_se >= 0.0);
-        let parts_sum: f64 = e.per_t.iter().sum();
+        let (e, per_t) = evaluate(&tr, Weights::Raw, &mut |_, _| {}).unwrap();
+        let summary = figures::summary(&e);
+        println!("{file}: {summary} | {e:?}");
+        assert_eq!((e.step, e.ema), (5, false));
+        assert_eq!(per_t.len(), t, "one term per timestep");
+        assert!(per_t.iter().all(|v| v.is_finite()));
+        assert!(e.bound.is_finite() && e.bound_se >= 0.0);
+        let parts_sum: f64 = per_t.iter().sum();
         // the total is the sum of the terms plus L_T (≥ 0)
         assert!(
-            e.total >= parts_sum - 1e-6 * parts_sum.abs().max(1.0),
+            e.bound >= parts_sum - 1e-6 * parts_sum.abs().max(1.0),
             "{e:?}"
         );
         // the figures say what they were computed on
         assert_eq!(e.seed, Some(defaults::SEED));
+        assert_eq!(e.estimate, None, "exact");
         assert!(
-            e.lines[0].contains(&format!("seed {}", defaults::SEED)),
-            "{:?}",
-            e.lines
+            summary.contains(&format!("seed {}", defaults::SEED)),
+            "{summary}"
         );
-        assert!(
-            e.summary.contains("±") && e.summary.contains("n="),
-            "{}",
-            e.summary
-        );
-        if e.bits {
-            assert_eq!(e.unit, "bits/dim");
-            assert!(e.summary.contains("Fréchet") && e.summary.contains("classes"));
+        assert!(summary.contains("±") && summary.contains("n="), "{summary}");
+        if e.unit == Unit::BitsPerDim {
+            assert!(summary.contains("Fréchet") && summary.contains("classes"));
+            assert!(
+                e.frechet_noise.is_some() && e.class_counts.is_some(),
+                "{e:?}"
+            );
         } else {
-            assert_eq!(e.unit, "nats/dim");
-            assert!(e.summary.contains("SW/noise"));
+            assert_eq!(e.unit, Unit::NatsPerDim);
+            assert!(summary.contains("SW/noise"));
             assert_eq!(e.items, Some(defaults::held_items(false)));
-            assert!(
-                e.lines[0].contains("n = 1000 held-out items"),
-                "{:?}",
-                e.lines
-            );
-            assert!(
-                e.lines.iter().any(|l| l.starts_with("far out")),
-                "{:?}",
-                e.lines
-            );
-            assert!(
-                e.lines.iter().any(|l| l.starts_with("MMD")),
-                "{:?}",
-                e.lines
-            );
+            assert!(summary.contains("n=1000"), "{summary}");
+            assert!(e.far.is_some() && e.sample_radius.is_some(), "{e:?}");
+            assert!(e.mmd2().is_some() && e.mmd_noise.is_some(), "{e:?}");
         }
     }
 }
@@ -85,7 +75,7 @@ fn the_workbench_and_eval_agree_on_the_bound() {
     let run = train_tiny(dir.path());
     tch::set_num_threads(1);
     let tr = Trainer::load_as(&run, Device::Cpu, false, None).unwrap();
-    let e = evaluate(&tr, 1, Weights::Ema, &mut |_, _| {}).unwrap();
+    let (e, _) = evaluate(&tr, Weights::Ema, &mut |_, _| {}).unwrap();
     let o = diffscope(&[
         "eval",
         "--checkpoint",
@@ -96,7 +86,7 @@ fn the_workbench_and_eval_agree_on_the_bound() {
         "cpu",
     ]);
     let out = stdout(&o);
-    println!("workbench: {:?}\neval:\n{out}", e.lines);
+    println!("workbench: {}\neval:\n{out}", figures::summary(&e));
     assert!(o.status.success(), "{}", stderr(&o));
     let line = out
         .lines()
@@ -107,10 +97,10 @@ fn the_workbench_and_eval_agree_on_the_bound() {
     assert_eq!(words.next(), Some("±"));
     let se: f64 = words.next().unwrap().parse().unwrap();
     assert!(
-        (bound - e.total).abs() < 2e-4 && (se - e.total_se).abs() < 2e-4,
+        (bound - e.bound).abs() < 2e-4 && (se - e.bound_se).abs() < 2e-4,
         "eval {bound} ± {se}, workbench {} ± {}",
-        e.total,
-        e.total_se
+        e.bound,
+        e.bound_se
     );
     assert!(
         out.contains(&format!("n = {} held-out items, seed 0", e.items.unwrap())),

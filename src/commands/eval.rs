@@ -8,11 +8,11 @@ use super::progress::Progress;
 use crate::cli::{EvalArgs, VarianceArg};
 use crate::data::{ItemKind, Split};
 use crate::diffusion::VarianceKind;
-use crate::eval::evaluate::{self, defaults, SampleQuality};
+use crate::eval::classifier::HELD_ITEMS;
+use crate::eval::evaluate::{self, defaults};
 use crate::eval::likelihood::{progress_total, BoundOptions};
-use crate::eval::BoundReport;
-use crate::eval::Quality;
-use crate::runs::runlog::{wall_clock, EvalRow};
+use crate::eval::quality::FAR_FACTOR;
+use crate::eval::Evaluation;
 use crate::runs::{self, Recorded};
 use crate::train::{checkpoint, Trainer, Weights};
 use crate::util::{one_line, write_atomic};
@@ -80,32 +80,8 @@ fn check_writable(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The evaluation as a row of its run's `evals.csv` (quality figures filled in later),
-/// and its per-timestep terms in the report's unit.
-fn eval_row(r: &BoundReport, step: u64, ema: bool) -> (EvalRow, Vec<f64>) {
-    let u = r.unit;
-    let row = EvalRow {
-        step,
-        wall_time: wall_clock(),
-        ema,
-        unit: u.name().to_string(),
-        bound: r.total.scaled(u).mean,
-        bound_se: r.total.scaled(u).se,
-        prior: r.prior.scaled(u).mean,
-        diffusion: r.middle.scaled(u).mean,
-        decoder: r.decoder.scaled(u).mean,
-        quality: Quality::default(),
-    };
-    let per_t = r
-        .per_t
-        .iter()
-        .map(|v| v.map_or(f64::NAN, |v| u.from_nats(v)))
-        .collect();
-    (row, per_t)
-}
-
 /// Adds the evaluation to the checkpoint's run log, and says where (or why not).
-fn record(ck: &Path, row: &EvalRow, per_t: &[f64]) {
+fn record(ck: &Path, row: &Evaluation, per_t: &[f64]) {
     match runs::record_eval(ck, row, per_t) {
         Ok(Recorded::Added(log)) => println!("added to {}", log.display()),
         Ok(Recorded::Passed { log, last }) => println!(
@@ -123,37 +99,150 @@ fn record(ck: &Path, row: &EvalRow, per_t: &[f64]) {
     }
 }
 
-fn print_bound(r: &BoundReport, seed: u64) {
-    let u = r.unit;
-    let how = match r.estimate {
-        None => format!("exact: all {} timesteps per item", r.steps),
+/// A count or seed the record may lack.
+fn known<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or("?".into(), |v| v.to_string())
+}
+
+/// The bound as printed: how it was computed (`timesteps`: the model's T), then the bound
+/// and its split, each ± one standard error.
+fn bound_lines(e: &Evaluation, timesteps: usize) -> Vec<String> {
+    let u = e.unit.name();
+    let how = match e.estimate {
+        None => format!("exact: all {timesteps} timesteps per item"),
         Some(k) => format!(
             "Monte-Carlo estimate: t = 0 and t = {} exact, the other terms from {k} of {} \
              timesteps per item",
-            r.steps.saturating_sub(1),
-            r.steps.saturating_sub(2)
+            timesteps.saturating_sub(1),
+            timesteps.saturating_sub(2)
         ),
     };
-    let total = r.total.scaled(u);
-    println!(
-        "negative log-likelihood bound ({how}; n = {} held-out items, seed {seed}):",
-        r.items
-    );
-    println!(
-        "  bound                  {:>10.4} ± {:.4} {} (± one standard error across items)",
-        total.mean,
-        total.se,
-        u.name()
-    );
-    let split = [
-        ("  L_T (prior)            ", r.prior),
-        ("  sum of L_1..L_{T-1}    ", r.middle),
-        ("  L_0 (decoder)          ", r.decoder),
+    let mut lines = vec![
+        format!(
+            "negative log-likelihood bound ({how}; n = {} held-out items, seed {}):",
+            known(e.items),
+            known(e.seed)
+        ),
+        format!(
+            "  bound                  {:>10.4} ± {:.4} {u} (± one standard error across items)",
+            e.bound, e.bound_se
+        ),
     ];
-    for (label, f) in split {
-        let f = f.scaled(u);
-        println!("{label}{:>10.4} ± {:.4} {}", f.mean, f.se, u.name());
+    let split = [
+        ("  L_T (prior)            ", e.prior, e.prior_se),
+        ("  sum of L_1..L_{T-1}    ", e.diffusion, e.diffusion_se),
+        ("  L_0 (decoder)          ", e.decoder, e.decoder_se),
+    ];
+    for (label, mean, se) in split {
+        let se = se.unwrap_or(f64::NAN);
+        lines.push(format!("{label}{mean:>10.4} ± {se:.4} {u}"));
     }
+    lines
+}
+
+/// The sample-quality figures as printed (none when there are none): a heading that says
+/// what they were computed from, then a line per figure. `class_names`: the data's, for
+/// the class histogram of images.
+fn quality_lines(e: &Evaluation, class_names: &[String]) -> Vec<String> {
+    let samples = known(e.samples);
+    let sampler = format!(
+        "{} {} steps",
+        known(e.sampler.map(|s| s.name())),
+        known(e.sampler_steps)
+    );
+    let mut lines = Vec::new();
+    if let Some(sw1) = e.sliced_w1 {
+        lines.push(format!(
+            "sample quality ({samples} samples, seed {}, {sampler}, vs {} fresh data points; \
+             ratio: against N(0, I) noise):",
+            known(e.seed),
+            known(e.data_points)
+        ));
+        if let Some(noise) = e.sliced_w1_noise {
+            lines.push(format!(
+                "  sliced W1              {sw1:>10.4}   noise {noise:.4}   ratio {:.3}",
+                sw1 / noise
+            ));
+        }
+        if let Some(text) = mmd_text(e) {
+            let h = e.bandwidth.unwrap_or(f64::NAN);
+            lines.push(format!("  MMD (RBF, h = {h:.3})    {text}"));
+        }
+        if let (Some(far), Some(data), Some(farthest)) = (e.far, e.data_radius, e.sample_radius) {
+            let n = e.samples.unwrap_or(0);
+            lines.push(format!(
+                "  far out                {far} of {n} samples ({:.2}%) beyond {FAR_FACTOR}× the \
+                 data's radius {data:.3}; farthest at {farthest:.4}",
+                100.0 * far as f64 / n.max(1) as f64
+            ));
+        }
+    }
+    if let Some(frechet) = e.frechet {
+        lines.push(format!(
+            "sample quality ({samples} samples, {sampler}, vs held-out data):"
+        ));
+        lines.push(format!(
+            "  Fréchet distance in classifier features: {frechet:.3} (held-out data vs itself \
+             {:.3}, noise {:.3})",
+            e.frechet_floor.unwrap_or(f64::NAN),
+            e.frechet_noise.unwrap_or(f64::NAN)
+        ));
+        if let Some(acc) = e.classifier_accuracy.map(|a| a * 100.0) {
+            lines.push(match e.classifier_items.unwrap_or(0) {
+                0 => format!("  classifier accuracy on held-out data: {acc:.1}%"),
+                n if n < HELD_ITEMS => format!(
+                    "  classifier accuracy on {n} held-out items: {acc:.1}% (the held-out split \
+                     holds only {n} of the {HELD_ITEMS} it is measured on; take it as a rough \
+                     figure)"
+                ),
+                n => format!("  classifier accuracy on {n} held-out items: {acc:.1}%"),
+            });
+        }
+        if let Some(counts) = &e.class_counts {
+            let total: u32 = counts.iter().sum();
+            let bars: Vec<String> = counts
+                .iter()
+                .zip(class_names)
+                .map(|(c, n)| format!("{n}:{:.0}%", 100.0 * *c as f64 / total.max(1) as f64))
+                .collect();
+            lines.push(format!("  class histogram of samples: {}", bars.join(" ")));
+            let missing: Vec<&str> = counts
+                .iter()
+                .zip(class_names)
+                .filter(|(c, _)| **c == 0)
+                .map(|(_, n)| n.as_str())
+                .collect();
+            if !missing.is_empty() {
+                lines.push(format!("  classes never drawn: {}", missing.join(", ")));
+            }
+        }
+    }
+    lines
+}
+
+/// The MMD as it may be read: the figure ± its standard error, or, when the sample size
+/// cannot tell it from zero, an upper bound; with its ratio to noise.
+fn mmd_text(e: &Evaluation) -> Option<String> {
+    let mmd2 = e.mmd2()?;
+    let noise = e.mmd_noise?;
+    Some(match e.mmd.filter(|_| mmd2.resolved()) {
+        Some(mmd) => format!(
+            "{mmd:.4} ± {:.4}   noise {noise:.4}   ratio {:.3}",
+            mmd2.mmd_se(),
+            mmd / noise
+        ),
+        None => {
+            let upper = mmd2.mmd_upper();
+            format!(
+                "below resolution: MMD² {:.5} ± {:.5} with {} samples, so MMD < {upper:.4}   \
+                 noise {noise:.4}   ratio < {:.3}",
+                mmd2.value,
+                mmd2.se,
+                known(e.samples),
+                upper / noise
+            )
+        }
+    })
 }
 
 pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
@@ -258,8 +347,11 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     )
     .with_context(|| ck.dir.display().to_string())?;
     progress.finish();
-    print_bound(&report, a.seed);
-    let (mut row, per_t) = eval_row(&report, tr.step, !a.raw);
+    let mut e = Evaluation::of_bound(tr.step, !a.raw, a.seed, &report);
+    for line in bound_lines(&e, tr.diffusion.steps()) {
+        println!("{line}");
+    }
+    let per_t = report.terms();
     if let Some(p) = &a.terms {
         write_atomic(p, report.terms_csv().as_bytes())?;
         println!(
@@ -275,7 +367,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         if image && !labelled {
             println!("sample quality: needs labelled data (a classifier's features); none here");
         }
-        record(&ck.dir, &row, &per_t);
+        record(&ck.dir, &e, &per_t);
         return Ok(());
     }
     if image && !labelled {
@@ -297,39 +389,169 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         a.seed,
         &mut |done, _| progress.update(done as u64, ""),
         &mut |line| eprintln!("{line}"),
+        &mut e,
     );
     progress.finish();
-    match quality.with_context(|| ck.dir.display().to_string())? {
-        SampleQuality::Images(q) => {
-            println!(
-                "sample quality ({samples} samples, {} {steps} steps, vs held-out data):",
-                opts.sampler.name()
-            );
-            for line in q.report() {
-                println!("  {line}");
-            }
-            row.quality.frechet = Some(q.frechet);
-            row.quality.classes_present =
-                Some(q.histogram.iter().filter(|&&c| c > 0).count() as u32);
-            row.quality.classes = Some(q.histogram.len() as u32);
-        }
-        SampleQuality::Points(q) => {
-            println!(
-                "sample quality ({} samples, seed {}, {} {} steps, vs {} fresh data points; \
-                 ratio: against N(0, I) noise):",
-                q.samples,
-                a.seed,
-                opts.sampler.name(),
-                steps,
-                q.data
-            );
-            for line in q.report() {
-                println!("  {line}");
-            }
-            row.quality.sliced_w1 = Some(q.sw1);
-            row.quality.mmd = q.mmd2.resolved().then_some(q.mmd);
-        }
+    quality.with_context(|| ck.dir.display().to_string())?;
+    let class_names = data_config.class_names().unwrap_or_default();
+    for line in quality_lines(&e, &class_names) {
+        println!("{line}");
     }
-    record(&ck.dir, &row, &per_t);
+    record(&ck.dir, &e, &per_t);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diffusion::SamplerKind;
+    use crate::eval::{point_quality, Unit};
+    use crate::rng::Rng;
+
+    fn ring(seed: u64, n: usize) -> Vec<f32> {
+        let mut r = Rng::new(seed);
+        (0..n)
+            .flat_map(|_| {
+                let a = r.uniform() * std::f64::consts::TAU;
+                [(2.0 * a.cos()) as f32, (2.0 * a.sin()) as f32]
+            })
+            .collect()
+    }
+
+    /// The record of 2-D samples measured against data.
+    fn points(samples: &[f32], data: &[f32]) -> Evaluation {
+        let mut e = Evaluation {
+            seed: Some(0),
+            samples: Some(samples.len() / 2),
+            sampler: Some(SamplerKind::Ddpm),
+            sampler_steps: Some(50),
+            ..Evaluation::default()
+        };
+        e.add_points(&point_quality(samples, data, 2, 9));
+        e
+    }
+
+    #[test]
+    fn samples_that_blew_up_are_counted_even_when_the_mmd_looks_fine() {
+        let data = ring(5, 2000);
+        let mut samples = ring(6, 2000);
+        // 9 of 2000 samples far out, one of them at |x| ≈ 7597
+        for i in 0..9 {
+            samples[2 * i] = 7597.0 - 100.0 * i as f32;
+        }
+        let lines = quality_lines(&points(&samples, &data), &[]);
+        println!("{}", lines.join("\n"));
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert!(lines[0].starts_with(
+            "sample quality (2000 samples, seed 0, ddpm 50 steps, vs 2000 fresh data points; \
+             ratio: against N(0, I) noise):"
+        ));
+        assert!(lines[1].starts_with("  sliced W1 "), "{}", lines[1]);
+        assert!(lines[2].starts_with("  MMD (RBF, h = "), "{}", lines[2]);
+        assert!(lines[3].starts_with("  far out "), "{}", lines[3]);
+        assert!(
+            lines[3].contains("9 of 2000 samples (0.45%) beyond 2× the data's radius 2.01"),
+            "{}",
+            lines[3]
+        );
+        assert!(lines[3].contains("; farthest at 7596.9"), "{}", lines[3]);
+    }
+
+    #[test]
+    fn an_mmd_the_sample_size_cannot_resolve_is_not_printed_as_zero() {
+        let data = ring(5, 500);
+        let e = points(&ring(6, 500), &data);
+        let text = mmd_text(&e).unwrap();
+        println!("{text}");
+        assert_eq!(e.mmd, None, "no figure for the log");
+        assert!(text.starts_with("below resolution") && text.contains("500 samples"));
+        assert!(!text.contains("ratio 0.000"), "{text}");
+        // a real difference is given with its standard error
+        let wide: Vec<f32> = ring(6, 500).iter().map(|v| v * 1.5).collect();
+        let e = points(&wide, &data);
+        let text = mmd_text(&e).unwrap();
+        println!("{text}");
+        assert!(e.mmd.is_some() && text.contains(" ± ") && !text.contains("below"));
+    }
+
+    #[test]
+    fn image_figures_name_the_classes_never_drawn() {
+        let e = Evaluation {
+            unit: Unit::BitsPerDim,
+            samples: Some(4),
+            sampler: Some(SamplerKind::Ddim),
+            sampler_steps: Some(100),
+            frechet: Some(1.5),
+            frechet_floor: Some(0.25),
+            frechet_noise: Some(40.0),
+            classes_present: Some(2),
+            classes: Some(3),
+            class_counts: Some(vec![3, 0, 1]),
+            classifier_accuracy: Some(0.9876),
+            classifier_items: Some(500),
+            ..Evaluation::default()
+        };
+        let names = ["a", "b", "c"].map(String::from);
+        let lines = quality_lines(&e, &names);
+        println!("{}", lines.join("\n"));
+        assert_eq!(
+            lines,
+            [
+                "sample quality (4 samples, ddim 100 steps, vs held-out data):".to_string(),
+                "  Fréchet distance in classifier features: 1.500 (held-out data vs itself \
+                 0.250, noise 40.000)"
+                    .into(),
+                format!(
+                    "  classifier accuracy on 500 held-out items: 98.8% (the held-out split \
+                     holds only 500 of the {HELD_ITEMS} it is measured on; take it as a rough \
+                     figure)"
+                ),
+                "  class histogram of samples: a:75% b:0% c:25%".into(),
+                "  classes never drawn: b".into(),
+            ]
+        );
+        assert!(quality_lines(&Evaluation::default(), &names).is_empty());
+    }
+
+    #[test]
+    fn the_bound_says_how_it_was_computed() {
+        let e = Evaluation {
+            bound: 1.25,
+            bound_se: 0.125,
+            prior: 0.001,
+            diffusion: 1.0,
+            decoder: 0.249,
+            items: Some(300),
+            seed: Some(4),
+            estimate: Some(5),
+            prior_se: Some(0.0),
+            diffusion_se: Some(0.1),
+            decoder_se: Some(0.05),
+            ..Evaluation::default()
+        };
+        let lines = bound_lines(&e, 50);
+        println!("{}", lines.join("\n"));
+        assert_eq!(
+            lines[0],
+            "negative log-likelihood bound (Monte-Carlo estimate: t = 0 and t = 49 exact, the \
+             other terms from 5 of 48 timesteps per item; n = 300 held-out items, seed 4):"
+        );
+        assert_eq!(
+            lines[1],
+            "  bound                      1.2500 ± 0.1250 nats/dim (± one standard error across \
+             items)"
+        );
+        assert_eq!(
+            lines[3],
+            "  sum of L_1..L_{T-1}        1.0000 ± 0.1000 nats/dim"
+        );
+        let exact = bound_lines(
+            &Evaluation {
+                estimate: None,
+                ..e
+            },
+            50,
+        );
+        assert!(exact[0].contains("(exact: all 50 timesteps per item; n = 300"));
+    }
 }

@@ -126,7 +126,7 @@ pub fn state(s: &Status) -> String {
 fn bound(r: &RunEntry) -> String {
     r.eval
         .as_ref()
-        .map(|e| format!("{:.4} {}", e.bound, e.unit))
+        .map(|e| format!("{:.4} {}", e.bound, e.unit.name()))
         .unwrap_or_else(|| "-".into())
 }
 
@@ -200,7 +200,6 @@ pub fn table(runs: &[RunEntry]) -> String {
 /// A run's figures for the comparison, in the order of its labels.
 fn figures(e: &RunEntry) -> Vec<String> {
     let v = e.eval.as_ref();
-    let q = &v.map(|v| v.quality.clone()).unwrap_or_default();
     vec![
         e.preset.clone(),
         state(&e.status),
@@ -211,10 +210,10 @@ fn figures(e: &RunEntry) -> Vec<String> {
         opt(v.map(|v| v.prior), 4),
         opt(v.map(|v| v.diffusion), 4),
         opt(v.map(|v| v.decoder), 4),
-        opt(q.sliced_w1, 4),
-        opt(q.mmd, 4),
-        opt(q.frechet, 2),
-        match (q.classes_present, q.classes) {
+        opt(v.and_then(|v| v.sliced_w1), 4),
+        opt(v.and_then(|v| v.mmd), 4),
+        opt(v.and_then(|v| v.frechet), 2),
+        match (v.and_then(|v| v.classes_present), v.and_then(|v| v.classes)) {
             (Some(p), Some(c)) => format!("{p}/{c}"),
             _ => "-".into(),
         },

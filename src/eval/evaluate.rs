@@ -1,20 +1,19 @@
 //! Evaluating a model, for the command line (`diffscope eval`) and the workbench (`b`)
 //! alike: the variational bound on held-out items, and sample-quality figures from samples
-//! that are checked before any figure is computed. [`evaluate`] is the workbench's short
-//! form, run on the worker, whose result is plain data ([`Evaluation`]). Both take their
+//! that are checked before any figure is computed, all gathered in one record
+//! ([`Evaluation`]). [`evaluate`] is the workbench's short form, run on the worker. Both
+//! take their
 //! item counts and seed from [`defaults`], so that for point data `b` and `eval` give the
 //! same figures for the same weights; for images the workbench evaluates fewer items, and
 //! says so.
 
 use super::Evaluation;
-use super::Quality;
 use crate::data::{DataConfig, DataError, Dataset, ItemKind, Split};
 use crate::diffusion::bound::Decoder;
 use crate::diffusion::{DiffusionError, SampleOptions};
-use crate::eval::image_quality::{image_quality, ImageQuality};
+use crate::eval::image_quality::image_quality;
 use crate::eval::likelihood::BoundReport;
-use crate::eval::quality::PointQuality;
-use crate::eval::{evaluate_bound, point_quality, BoundOptions, EvalError, Unit};
+use crate::eval::{evaluate_bound, point_quality, BoundOptions, EvalError};
 use crate::train::{Trainer, Weights};
 use crate::util::{first_non_finite, one_line, tensor_values, ReadError};
 
@@ -96,14 +95,6 @@ pub fn bound(
     )
 }
 
-/// Sample-quality figures.
-pub enum SampleQuality {
-    /// Sliced W1 and MMD against fresh data points.
-    Points(PointQuality),
-    /// A classifier's features (Fréchet distance) and class histogram.
-    Images(ImageQuality),
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum QualityError {
     #[error(transparent)]
@@ -121,6 +112,7 @@ pub enum QualityError {
 /// Draws `n` samples with `opts` and `weights` (seed `seed`), checks that every value is
 /// finite, and measures them against `data` (images: with a classifier of its labels,
 /// trained once and cached; points: against `n` fresh points drawn with seed `seed + 1`).
+/// The figures, and what they were computed from, are added to `e`.
 #[allow(clippy::too_many_arguments)]
 pub fn sample_quality(
     tr: &Trainer,
@@ -131,7 +123,8 @@ pub fn sample_quality(
     seed: u64,
     progress: &mut dyn FnMut(usize, usize),
     log: &mut dyn FnMut(&str),
-) -> Result<SampleQuality, QualityError> {
+    e: &mut Evaluation,
+) -> Result<(), QualityError> {
     let x = tr
         .sample(n, opts, weights, seed, None, progress)
         .map_err(QualityError::Sampling)?;
@@ -145,29 +138,28 @@ pub fn sample_quality(
     }
     if tr.item_shape.len() == 3 {
         let q = image_quality(&x, data, tr.preset.train.seed, tr.device, log)?;
-        return Ok(SampleQuality::Images(q));
+        e.add_images(&q);
+    } else {
+        let reference = data
+            .source()
+            .load(seed.wrapping_add(1), Split::Held(n))
+            .map_err(QualityError::Reference)?;
+        e.add_points(&point_quality(&values, &reference.values, item, seed));
     }
-    let reference = data
-        .source()
-        .load(seed.wrapping_add(1), Split::Held(n))
-        .map_err(QualityError::Reference)?;
-    Ok(SampleQuality::Points(point_quality(
-        &values,
-        &reference.values,
-        item,
-        seed,
-    )))
+    e.samples = Some(n);
+    e.sampler = Some(opts.sampler);
+    e.sampler_steps = Some(opts.steps.min(tr.diffusion.steps()));
+    Ok(())
 }
 
 /// The workbench's evaluation (`b`): the exact bound and the quality figures with the
-/// [`defaults`] of `diffscope eval` (fewer items for images), each line naming its item
-/// count and seed.
+/// [`defaults`] of `diffscope eval` (fewer items for images), and the bound's term at each
+/// timestep.
 pub fn evaluate(
     tr: &Trainer,
-    id: u64,
     weights: Weights,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<Evaluation, String> {
+) -> Result<(Evaluation, Vec<f64>), String> {
     let seed = defaults::SEED;
     let source = tr.preset.data.source();
     let image = tr.item_shape.len() == 3;
@@ -182,37 +174,11 @@ pub fn evaluate(
     let batch = defaults::batch(image);
     let report =
         bound(tr, &held, weights, seed, batch, None, progress).map_err(|e| one_line(&e))?;
-    let unit = report.unit;
-    let total = report.total.scaled(unit);
-    let differs = if image {
-        format!("; diffscope eval uses {}", defaults::held_items(true))
-    } else {
-        String::new()
-    };
-    let mut lines = vec![format!(
-        "bound {:.4} ± {:.4} {} (exact; n = {} held-out items, seed {seed}{differs}): \
-         L_T {:.4}, Σ KL {:.4}, L_0 {:.4}",
-        total.mean,
-        total.se,
-        unit.name(),
-        report.items,
-        report.prior.scaled(unit).mean,
-        report.middle.scaled(unit).mean,
-        report.decoder.scaled(unit).mean,
-    )];
-
+    let mut e = Evaluation::of_bound(tr.step, weights == Weights::Ema, seed, &report);
     let mut opts = tr.sample_options();
     if image {
         opts.steps = opts.steps.min(WORKBENCH_IMAGE_STEPS);
     }
-    let mut summary = format!(
-        "bound {:.3} ± {:.3} {} (n={}, seed {seed})",
-        total.mean,
-        total.se,
-        unit.name(),
-        report.items
-    );
-    let mut quality = Quality::default();
     let labelled = tr.preset.data.class_names().is_some();
     if !image || labelled {
         let samples = if image {
@@ -220,7 +186,7 @@ pub fn evaluate(
         } else {
             defaults::samples(false, labelled)
         };
-        let q = sample_quality(
+        sample_quality(
             tr,
             &tr.preset.data,
             samples,
@@ -229,69 +195,9 @@ pub fn evaluate(
             seed,
             &mut |_, _| {},
             &mut |_| {},
+            &mut e,
         )
         .map_err(|e| format!("sample quality: {}", one_line(&e)))?;
-        match q {
-            SampleQuality::Points(q) => {
-                lines.push(format!(
-                    "{samples} samples (seed {seed}, {} {} steps) against as many fresh data points:",
-                    opts.sampler.name(),
-                    opts.steps.min(tr.diffusion.steps())
-                ));
-                lines.extend(q.report());
-                summary.push_str(&format!(" · SW/noise {:.2}", q.sw1_ratio()));
-                if q.far > 0 {
-                    summary.push_str(&format!(" · {} of {samples} samples far out", q.far));
-                }
-                if !q.mmd2.resolved() {
-                    summary.push_str(" · MMD below resolution");
-                }
-                quality.sliced_w1 = Some(q.sw1);
-                // an MMD its sample size cannot tell from zero is left out of the log
-                quality.mmd = q.mmd2.resolved().then_some(q.mmd);
-            }
-            SampleQuality::Images(q) => {
-                lines.push(format!(
-                    "{samples} samples (seed {seed}, {} {} steps; diffscope eval uses {} and \
-                     all the preset's steps):",
-                    opts.sampler.name(),
-                    opts.steps.min(tr.diffusion.steps()),
-                    defaults::samples(true, true)
-                ));
-                lines.extend(q.report());
-                let present = q.histogram.iter().filter(|&&c| c > 0).count();
-                summary.push_str(&format!(
-                    " · Fréchet {:.1} (noise {:.0}) · {present}/{} classes",
-                    q.frechet,
-                    q.frechet_noise,
-                    q.histogram.len()
-                ));
-                quality.frechet = Some(q.frechet);
-                quality.classes_present = Some(present as u32);
-                quality.classes = Some(q.histogram.len() as u32);
-            }
-        }
     }
-    Ok(Evaluation {
-        id,
-        step: tr.step,
-        ema: weights == Weights::Ema,
-        unit: unit.name().to_string(),
-        bits: unit == Unit::BitsPerDim,
-        total: total.mean,
-        total_se: total.se,
-        items: Some(report.items),
-        seed: Some(seed),
-        prior: report.prior.scaled(unit).mean,
-        diffusion: report.middle.scaled(unit).mean,
-        decoder: report.decoder.scaled(unit).mean,
-        quality,
-        per_t: report
-            .per_t
-            .iter()
-            .map(|v| v.map_or(f64::NAN, |v| unit.from_nats(v)))
-            .collect(),
-        summary,
-        lines,
-    })
+    Ok((e, report.terms()))
 }

@@ -6,6 +6,7 @@ use super::EvalError;
 use crate::data::{DataConfig, Split};
 use tch::{Device, Kind, Tensor};
 
+#[derive(Debug, Clone, PartialEq)]
 pub struct ImageQuality {
     /// Fréchet distance between the samples and held-out data.
     pub frechet: f64,
@@ -31,45 +32,6 @@ impl ImageQuality {
             .filter(|(c, _)| **c == 0)
             .map(|(_, n)| n.as_str())
             .collect()
-    }
-
-    /// The figures as text lines.
-    pub fn report(&self) -> Vec<String> {
-        let total: usize = self.histogram.iter().sum();
-        let mut lines = vec![
-            format!(
-                "Fréchet distance in classifier features: {:.3} (held-out data vs itself {:.3}, noise {:.3})",
-                self.frechet, self.frechet_floor, self.frechet_noise
-            ),
-            match self.classifier_held {
-                0 => format!(
-                    "classifier accuracy on held-out data: {:.1}%",
-                    self.classifier_accuracy * 100.0
-                ),
-                n if n < super::classifier::HELD_ITEMS => format!(
-                    "classifier accuracy on {n} held-out items: {:.1}% (the held-out split \
-                     holds only {n} of the {} it is measured on; take it as a rough figure)",
-                    self.classifier_accuracy * 100.0,
-                    super::classifier::HELD_ITEMS
-                ),
-                n => format!(
-                    "classifier accuracy on {n} held-out items: {:.1}%",
-                    self.classifier_accuracy * 100.0
-                ),
-            },
-        ];
-        let bars: Vec<String> = self
-            .histogram
-            .iter()
-            .zip(&self.class_names)
-            .map(|(c, n)| format!("{n}:{:.0}%", 100.0 * *c as f64 / total.max(1) as f64))
-            .collect();
-        lines.push(format!("class histogram of samples: {}", bars.join(" ")));
-        let missing = self.missing_classes();
-        if !missing.is_empty() {
-            lines.push(format!("classes never drawn: {}", missing.join(", ")));
-        }
-        lines
     }
 }
 

@@ -5,13 +5,18 @@
 
 use crate::diffusion::bound::{BoundError, Decoder};
 use crate::diffusion::Diffusion;
+use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
 /// Natural units for a kind of data: bits/dim for 8-bit images (a discrete likelihood,
 /// comparable with the DDPM paper's figures), nats/dim for continuous data (a density).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Written by its name (the run log's `unit` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Unit {
+    #[default]
+    #[serde(rename = "nats/dim")]
     NatsPerDim,
+    #[serde(rename = "bits/dim")]
     BitsPerDim,
 }
 
@@ -116,6 +121,14 @@ impl BoundReport {
             }
         }
         out
+    }
+
+    /// The term at each 0-based timestep in the report's unit, NaN where no draw fell.
+    pub fn terms(&self) -> Vec<f64> {
+        self.per_t
+            .iter()
+            .map(|v| v.map_or(f64::NAN, |v| self.unit.from_nats(v)))
+            .collect()
     }
 }
 

@@ -15,7 +15,7 @@ use crate::data::DataError;
 use crate::util::{ReadError, TorchError, WriteError};
 pub use likelihood::{evaluate_bound, BoundOptions, BoundReport, Figure, Unit};
 pub use quality::{point_quality, PointQuality};
-pub use record::{Evaluation, Quality};
+pub use record::{wall_clock, Evaluation};
 pub use sliced::sliced_wasserstein;
 use std::path::PathBuf;
 

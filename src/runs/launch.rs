@@ -531,7 +531,7 @@ pub enum Recorded {
 /// while appending.
 pub fn record_eval(
     checkpoint_dir: &Path,
-    row: &runlog::EvalRow,
+    row: &crate::eval::Evaluation,
     per_t: &[f64],
 ) -> Result<Recorded, RunError> {
     let Some(run) = checkpoint_dir.parent().filter(|d| {
@@ -596,22 +596,20 @@ mod tests {
         assert!(root.path().is_dir(), "only the run folder goes");
     }
 
-    fn evaluation(step: u64) -> runlog::EvalRow {
-        runlog::EvalRow {
+    fn evaluation(step: u64) -> crate::eval::Evaluation {
+        crate::eval::Evaluation {
             step,
             wall_time: 1.0,
             ema: true,
-            unit: "nats/dim".into(),
+            unit: crate::eval::Unit::NatsPerDim,
             bound: 1.5,
             bound_se: 0.1,
             prior: 0.01,
             diffusion: 1.0,
             decoder: 0.49,
-            quality: crate::eval::Quality {
-                sliced_w1: Some(0.2),
-                mmd: Some(0.01),
-                ..Default::default()
-            },
+            sliced_w1: Some(0.2),
+            mmd: Some(0.01),
+            ..Default::default()
         }
     }
 

@@ -3,8 +3,9 @@
 //! checkpoints.
 
 use super::runfolder::{self, RunRecord, Status};
-use super::runlog::{self, EvalRow};
+use super::runlog;
 use super::{scan, CheckpointEntry, RunError};
+use crate::eval::Evaluation;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -39,7 +40,7 @@ pub struct RunEntry {
     /// is noise); without a log, the loss of the batch before its newest checkpoint.
     pub loss: Option<f64>,
     /// The latest evaluation.
-    pub eval: Option<EvalRow>,
+    pub eval: Option<Evaluation>,
     /// Seconds since the Unix epoch (the record's, else the first checkpoint's).
     pub started_unix: Option<u64>,
     /// Its checkpoints, newest first.
@@ -175,7 +176,10 @@ mod tests {
             step,
             wall_time: 0.0,
             loss,
-            quarters: [None; 4],
+            loss_q1: None,
+            loss_q2: None,
+            loss_q3: None,
+            loss_q4: None,
             lr: 1e-3,
             grad_norm: 1.0,
             steps_per_sec: 1.0,

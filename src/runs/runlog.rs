@@ -1,27 +1,37 @@
 //! (Over 400 lines: the writer, the reader and their tests; the reader checks every
-//! field so that a corrupt log is read up to its last good row.)
+//! row so that a corrupt log is read up to its last good row.)
 //!
 //! The run log: append-only CSV files in a run folder that pandas and spreadsheets read
 //! as they are. The training worker appends to it at every progress report and
-//! evaluation; the workbench and `diffscope runs` read it.
+//! evaluation; `diffscope eval` adds its evaluations of a run's checkpoints; the workbench
+//! and `diffscope runs` read it.
 //!
-//! - `metrics.csv`: one row per progress report, steps strictly increasing.
-//! - `evals.csv`: one row per evaluation, steps never decreasing (EMA and raw weights may
-//!   be evaluated at the same step).
+//! - `metrics.csv`: one [`MetricRow`] per progress report, steps strictly increasing.
+//! - `evals.csv`: one [`Evaluation`] per evaluation, steps never decreasing (EMA and raw
+//!   weights may be evaluated at the same step).
 //! - `terms.csv`: the bound's term at each 0-based schedule index `t` (as `eval --terms`
 //!   numbers them: 0 is the decoder L_0) for each evaluation, in long format. Every index
 //!   is written, a non-finite term as an empty cell, so that an evaluation's terms are the
 //!   rows from a `t = 0` row up to the next one.
 //!
-//! Numbers are written so that they round-trip an f64; an empty cell is a missing value
-//! (also NaN). A line counts only once it ends with `\n`.
+//! A row is a serde struct written and read with the `csv` crate: the header is its field
+//! names, and cells are read by the header's names. Columns are only ever appended: a log
+//! whose header is an older, shorter one reads (the missing figures are None) and is
+//! rewritten with today's header when it is opened to append. Numbers are written so that
+//! they round-trip an f64; an empty cell is a missing value (also NaN). A line counts only
+//! once it ends with `\n`.
 
+use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::eval::Quality;
+use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::eval::record::cell;
+pub use crate::eval::{wall_clock, Evaluation};
 use crate::util::write_atomic;
 
 /// The progress reports of a run.
@@ -31,46 +41,37 @@ pub const EVALS_FILE: &str = "evals.csv";
 /// The per-timestep terms of the bound of each evaluation.
 pub const TERMS_FILE: &str = "terms.csv";
 
-const METRICS_HEADER: &str =
-    "step,wall_time,loss,loss_q1,loss_q2,loss_q3,loss_q4,lr,grad_norm,steps_per_sec";
-const EVALS_HEADER: &str = "step,wall_time,weights,unit,bound,bound_se,prior,diffusion,\
-                            decoder,sliced_w1,mmd,frechet,classes_present,classes";
-const TERMS_HEADER: &str = "step,t,term";
-
 /// One progress report (a row of `metrics.csv`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricRow {
     pub step: u64,
     /// Unix time in seconds (see [`wall_clock`]).
+    #[serde(with = "cell::num")]
     pub wall_time: f64,
+    #[serde(with = "cell::num")]
     pub loss: f64,
     /// The loss on each quarter of the timesteps, earliest first, where measured.
-    pub quarters: [Option<f64>; 4],
+    #[serde(with = "cell::opt")]
+    pub loss_q1: Option<f64>,
+    #[serde(with = "cell::opt")]
+    pub loss_q2: Option<f64>,
+    #[serde(with = "cell::opt")]
+    pub loss_q3: Option<f64>,
+    #[serde(with = "cell::opt")]
+    pub loss_q4: Option<f64>,
+    #[serde(with = "cell::num")]
     pub lr: f64,
+    #[serde(with = "cell::num")]
     pub grad_norm: f64,
+    #[serde(with = "cell::num")]
     pub steps_per_sec: f64,
 }
 
-/// One evaluation (a row of `evals.csv`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct EvalRow {
-    pub step: u64,
-    /// Unix time in seconds (see [`wall_clock`]).
-    pub wall_time: f64,
-    /// EMA weights (`ema`) rather than the raw ones (`raw`).
-    pub ema: bool,
-    /// `bits/dim` or `nats/dim`; no commas or line breaks.
-    pub unit: String,
-    /// The variational bound, `prior + diffusion + decoder`, in `unit`.
-    pub bound: f64,
-    pub bound_se: f64,
-    /// L_T.
-    pub prior: f64,
-    /// The sum of the KL terms L_t.
-    pub diffusion: f64,
-    /// L_0.
-    pub decoder: f64,
-    pub quality: Quality,
+impl MetricRow {
+    /// The losses on the quarters of the timesteps, earliest first.
+    pub fn quarters(&self) -> [Option<f64>; 4] {
+        [self.loss_q1, self.loss_q2, self.loss_q3, self.loss_q4]
+    }
 }
 
 /// A run log that cannot be opened or written.
@@ -92,25 +93,17 @@ pub enum RunLogError {
     },
     /// The file's first line is not the header of this log; it is left as it is.
     #[error("{}: line 1 is not the header \"{expected}\"; not a run log, move it away", path.display())]
-    Foreign {
-        path: PathBuf,
-        expected: &'static str,
-    },
+    Foreign { path: PathBuf, expected: String },
     /// A row whose step would break the file's order (it would end every later read).
     #[error("{}: step {step} cannot follow step {last}", path.display())]
     Order { path: PathBuf, step: u64, last: u64 },
-    /// A unit that cannot be written in a CSV cell.
-    #[error("{}: unit \"{unit}\" is empty or holds a comma or line break", path.display())]
-    Unit { path: PathBuf, unit: String },
-}
-
-/// Unix time now in seconds, to the millisecond, for `wall_time`.
-pub fn wall_clock() -> f64 {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    ms as f64 / 1000.0
+    /// A row that cannot be put in CSV cells.
+    #[error("{}: cannot write a row", path.display())]
+    Row {
+        path: PathBuf,
+        #[source]
+        source: csv::Error,
+    },
 }
 
 /// The writer, held by the training worker.
@@ -128,16 +121,17 @@ impl RunLog {
     /// Rows with step > `from_step` are dropped first (a run resuming from a checkpoint at
     /// step N passes N; a fresh run passes 0), and so is everything from the first
     /// unreadable or partial line on, so that a crash never leaves duplicate or
-    /// contradictory rows. The rewrite is atomic (temporary file in the same folder, fsync,
-    /// rename) and only happens when something must be dropped. A file whose first line is
-    /// another header is left alone: [`RunLogError::Foreign`].
+    /// contradictory rows; a file with an older header gets today's, its rows in full.
+    /// The rewrite is atomic (temporary file in the same folder, fsync, rename) and only
+    /// happens when something must change. A file whose first line is another header is
+    /// left alone: [`RunLogError::Foreign`].
     pub fn open(dir: &Path, from_step: u64) -> Result<RunLog, RunLogError> {
         fs::create_dir_all(dir).map_err(|source| RunLogError::Write {
             path: dir.to_path_buf(),
             source,
         })?;
         let metrics = prepare::<MetricRow>(dir, from_step)?;
-        let evals = prepare::<EvalRow>(dir, from_step)?;
+        let evals = prepare::<Evaluation>(dir, from_step)?;
         let terms = prepare::<TermRow>(dir, from_step)?;
         let append = |name: &str| {
             let path = dir.join(name);
@@ -167,29 +161,16 @@ impl RunLog {
                 last,
             });
         }
-        let q = row.quarters.map(opt);
-        let line = format!(
-            "{},{},{},{},{},{},{},{},{},{}\n",
-            row.step,
-            num(row.wall_time),
-            num(row.loss),
-            q[0],
-            q[1],
-            q[2],
-            q[3],
-            num(row.lr),
-            num(row.grad_norm),
-            num(row.steps_per_sec)
-        );
+        let line = lines(std::slice::from_ref(row), &path)?;
         append_line(&mut self.metrics, &path, &line)?;
         self.last_metric = Some(row.step);
         Ok(())
     }
 
-    /// Appends an evaluation row and its per-t terms (`per_t[t]` at schedule index `t`),
+    /// Appends an evaluation and its per-t terms (`per_t[t]` at schedule index `t`),
     /// flushed: the terms first, so that a row in `evals.csv` always has its terms. Its step
     /// must not be smaller than the last evaluation's.
-    pub fn eval(&mut self, row: &EvalRow, per_t: &[f64]) -> Result<(), RunLogError> {
+    pub fn eval(&mut self, row: &Evaluation, per_t: &[f64]) -> Result<(), RunLogError> {
         let path = self.dir.join(EVALS_FILE);
         if let Some(last) = self.last_eval.filter(|&l| row.step < l) {
             return Err(RunLogError::Order {
@@ -198,36 +179,22 @@ impl RunLog {
                 last,
             });
         }
-        if row.unit.is_empty() || row.unit.contains([',', '\n', '\r']) {
-            let unit = row.unit.clone();
-            return Err(RunLogError::Unit { path, unit });
-        }
-        let mut terms = String::new();
-        for (t, v) in per_t.iter().enumerate() {
-            terms.push_str(&format!("{},{t},{}\n", row.step, num(*v)));
-        }
+        let terms_path = self.dir.join(TERMS_FILE);
+        let terms: Vec<TermRow> = per_t
+            .iter()
+            .enumerate()
+            .map(|(t, &term)| TermRow {
+                step: row.step,
+                t,
+                term,
+            })
+            .collect();
+        let terms = lines(&terms, &terms_path)?;
+        let line = lines(std::slice::from_ref(row), &path)?;
         if !terms.is_empty() {
-            append_line(&mut self.terms, &self.dir.join(TERMS_FILE), &terms)?;
+            append_line(&mut self.terms, &terms_path, &terms)?;
         }
         self.last_eval = Some(row.step);
-        let q = &row.quality;
-        let line = format!(
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
-            row.step,
-            num(row.wall_time),
-            if row.ema { "ema" } else { "raw" },
-            row.unit,
-            num(row.bound),
-            num(row.bound_se),
-            num(row.prior),
-            num(row.diffusion),
-            num(row.decoder),
-            opt(q.sliced_w1),
-            opt(q.mmd),
-            opt(q.frechet),
-            q.classes_present.map(|c| c.to_string()).unwrap_or_default(),
-            q.classes.map(|c| c.to_string()).unwrap_or_default(),
-        );
         append_line(&mut self.evals, &path, &line)
     }
 }
@@ -250,7 +217,7 @@ pub fn read_metrics(dir: &Path) -> LogRead<MetricRow> {
 
 /// Reads `dir/evals.csv` up to its last good row, as [`read_metrics`] does; steps may
 /// repeat but not decrease.
-pub fn read_evals(dir: &Path) -> LogRead<EvalRow> {
+pub fn read_evals(dir: &Path) -> LogRead<Evaluation> {
     read_log(dir)
 }
 
@@ -277,78 +244,41 @@ pub fn read_terms(dir: &Path, step: Option<u64>) -> Option<(u64, Vec<f64>)> {
 }
 
 /// One row of `terms.csv`.
+#[derive(Serialize, Deserialize)]
 struct TermRow {
     step: u64,
     t: usize,
+    #[serde(with = "cell::num")]
     term: f64,
 }
 
-/// A kind of row: its file, header, parsing and order.
-trait Row: Sized {
+/// A kind of row: its file and order. Its columns are its serde field names.
+trait Row: Serialize + DeserializeOwned {
     const FILE: &'static str;
-    const HEADER: &'static str;
+    /// The columns of the file's first version: a header of at least these, in our order,
+    /// is ours (a log written before the later columns were added).
+    const FIRST_COLUMNS: usize;
     fn step(&self) -> u64;
-    fn parse(c: &[&str]) -> Option<Self>;
     /// Whether this row may come after `prev` (None: first row).
     fn follows(&self, prev: Option<&Self>) -> bool;
 }
 
 impl Row for MetricRow {
     const FILE: &'static str = METRICS_FILE;
-    const HEADER: &'static str = METRICS_HEADER;
+    const FIRST_COLUMNS: usize = 10;
     fn step(&self) -> u64 {
         self.step
-    }
-    fn parse(c: &[&str]) -> Option<Self> {
-        Some(MetricRow {
-            step: c[0].parse().ok()?,
-            wall_time: req(c[1])?,
-            loss: req(c[2])?,
-            quarters: [
-                opt_cell(c[3])?,
-                opt_cell(c[4])?,
-                opt_cell(c[5])?,
-                opt_cell(c[6])?,
-            ],
-            lr: req(c[7])?,
-            grad_norm: req(c[8])?,
-            steps_per_sec: req(c[9])?,
-        })
     }
     fn follows(&self, prev: Option<&Self>) -> bool {
         prev.is_none_or(|p| self.step > p.step)
     }
 }
 
-impl Row for EvalRow {
+impl Row for Evaluation {
     const FILE: &'static str = EVALS_FILE;
-    const HEADER: &'static str = EVALS_HEADER;
+    const FIRST_COLUMNS: usize = 14;
     fn step(&self) -> u64 {
         self.step
-    }
-    fn parse(c: &[&str]) -> Option<Self> {
-        Some(EvalRow {
-            step: c[0].parse().ok()?,
-            wall_time: req(c[1])?,
-            ema: match c[2] {
-                "ema" => true,
-                "raw" => false,
-                _ => return None,
-            },
-            unit: Some(c[3]).filter(|u| !u.is_empty())?.to_string(),
-            bound: req(c[4])?,
-            bound_se: req(c[5])?,
-            prior: req(c[6])?,
-            diffusion: req(c[7])?,
-            decoder: req(c[8])?,
-            quality: Quality {
-                sliced_w1: opt_cell(c[9])?,
-                mmd: opt_cell(c[10])?,
-                frechet: opt_cell(c[11])?,
-                classes_present: opt_cell(c[12])?,
-                classes: opt_cell(c[13])?,
-            },
-        })
     }
     fn follows(&self, prev: Option<&Self>) -> bool {
         prev.is_none_or(|p| self.step >= p.step)
@@ -357,13 +287,9 @@ impl Row for EvalRow {
 
 impl Row for TermRow {
     const FILE: &'static str = TERMS_FILE;
-    const HEADER: &'static str = TERMS_HEADER;
+    const FIRST_COLUMNS: usize = 3;
     fn step(&self) -> u64 {
         self.step
-    }
-    fn parse(c: &[&str]) -> Option<Self> {
-        let (step, t, term) = (c[0].parse().ok()?, c[1].parse().ok()?, req(c[2])?);
-        Some(TermRow { step, t, term })
     }
     fn follows(&self, prev: Option<&Self>) -> bool {
         match prev {
@@ -373,6 +299,103 @@ impl Row for TermRow {
             }
         }
     }
+}
+
+/// The field names of `T`, in order: the columns of its file.
+fn columns<T: Row>() -> &'static [&'static str] {
+    let mut fields: &'static [&'static str] = &[];
+    // It always fails: it only asks serde for the names.
+    let _ = T::deserialize(FieldNames(&mut fields));
+    fields
+}
+
+/// A deserializer that only takes note of the field names a struct asks for.
+struct FieldNames<'a>(&'a mut &'static [&'static str]);
+
+impl<'de> Deserializer<'de> for FieldNames<'_> {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("only a struct's field names are read"))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = fields;
+        self.deserialize_any(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+        byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+        identifier ignored_any
+    }
+}
+
+/// The header line of a file of `T` rows (without the line break).
+struct Header<T>(PhantomData<fn() -> T>);
+
+impl<T: Row> fmt::Display for Header<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&columns::<T>().join(","))
+    }
+}
+
+fn header<T: Row>() -> String {
+    Header::<T>(PhantomData).to_string()
+}
+
+#[cfg(test)]
+const METRICS_HEADER: Header<MetricRow> = Header(PhantomData);
+#[cfg(test)]
+const EVALS_HEADER: Header<Evaluation> = Header(PhantomData);
+
+/// How many of our columns a header line names, when it is ours: today's header or an
+/// older one (a prefix of at least [`Row::FIRST_COLUMNS`] columns).
+fn our_columns<T: Row>(line: &str) -> Option<usize> {
+    let ours = columns::<T>();
+    let theirs: Vec<&str> = line.split(',').collect();
+    let n = theirs.len();
+    (n >= T::FIRST_COLUMNS && ours.starts_with(&theirs)).then_some(n)
+}
+
+/// `rows` as CSV lines.
+fn lines<T: Row>(rows: &[T], path: &Path) -> Result<Vec<u8>, RunLogError> {
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    let row_err = |source| RunLogError::Row {
+        path: path.to_path_buf(),
+        source,
+    };
+    for r in rows {
+        w.serialize(r).map_err(row_err)?;
+    }
+    w.into_inner().map_err(|e| RunLogError::Write {
+        path: path.to_path_buf(),
+        source: e.into_error(),
+    })
+}
+
+/// A line of the file (with its line break) as a row under `header`: None unless it holds
+/// exactly one record of as many cells, each of which reads.
+fn parse<T: Row>(line: &[u8], header: &csv::StringRecord) -> Option<T> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(line);
+    let mut record = csv::StringRecord::new();
+    // A line that is not UTF-8 is corrupt like one with the wrong cells.
+    if !reader.read_record(&mut record).ok()? || record.len() != header.len() {
+        return None;
+    }
+    if reader.read_record(&mut csv::StringRecord::new()).ok()? {
+        return None;
+    }
+    record.deserialize(Some(header)).ok()
 }
 
 /// Why a scan stopped before the end of the file.
@@ -387,6 +410,8 @@ enum Stop {
 /// A file's good prefix: its rows with the byte offset after each.
 struct Scan<T> {
     header_end: u64,
+    /// How many columns its header names (fewer than ours: an older log).
+    columns: usize,
     rows: Vec<(T, u64)>,
     stop: Option<Stop>,
 }
@@ -398,12 +423,13 @@ fn scan<T: Row>(path: &Path) -> io::Result<Option<Scan<T>>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let columns = T::HEADER.split(',').count();
     let mut s = Scan {
         header_end: 0,
+        columns: 0,
         rows: Vec::<(T, u64)>::new(),
         stop: None,
     };
+    let mut header = csv::StringRecord::new();
     let (mut buf, mut offset, mut line) = (Vec::new(), 0u64, 0usize);
     loop {
         buf.clear();
@@ -418,14 +444,16 @@ fn scan<T: Row>(path: &Path) -> io::Result<Option<Scan<T>>> {
         };
         line += 1;
         let complete = buf.ends_with(b"\n");
-        let text = std::str::from_utf8(&buf)
-            .ok()
-            .map(|t| t.trim_end_matches(['\n', '\r']));
         if line == 1 {
-            if !complete || text != Some(T::HEADER) {
+            let named = std::str::from_utf8(&buf)
+                .ok()
+                .and_then(|t| our_columns::<T>(t.trim_end_matches(['\n', '\r'])));
+            let Some(named) = named.filter(|_| complete) else {
                 s.stop = Some(Stop::Header);
                 break;
-            }
+            };
+            s.columns = named;
+            header = columns::<T>()[..named].iter().collect();
             offset += n as u64;
             s.header_end = offset;
             continue;
@@ -434,12 +462,7 @@ fn scan<T: Row>(path: &Path) -> io::Result<Option<Scan<T>>> {
             s.stop = Some(Stop::Truncated(line));
             break;
         }
-        // A line that is not UTF-8 is corrupt like one with the wrong cells.
-        let Some(row) = text
-            .map(|t| t.split(',').collect::<Vec<&str>>())
-            .filter(|c| c.len() == columns)
-            .and_then(|c| T::parse(&c))
-        else {
+        let Some(row) = parse::<T>(&buf, &header) else {
             s.stop = Some(Stop::Corrupt(line));
             break;
         };
@@ -479,7 +502,10 @@ fn read_log<T: Row>(dir: &Path) -> LogRead<T> {
     };
     let notice = s.stop.map(|stop| match stop {
         Stop::Io(e) => format!("{p}: cannot read further ({e}); {upto}"),
-        Stop::Header => format!("{p}: line 1 is not the header \"{}\"; {upto}", T::HEADER),
+        Stop::Header => format!(
+            "{p}: line 1 is not the header \"{}\"; {upto}",
+            header::<T>()
+        ),
         Stop::Truncated(l) => format!("{p}: line {l} is not a complete row; {upto}"),
         Stop::Corrupt(l) => format!("{p}: line {l} is not a valid row; {upto}"),
         Stop::Order(l, step) => format!("{p}: line {l}'s step {step} is out of order; {upto}"),
@@ -490,8 +516,8 @@ fn read_log<T: Row>(dir: &Path) -> LogRead<T> {
     }
 }
 
-/// Makes `dir/T::FILE` a good log ending at `from_step` at the latest, rewriting it only
-/// when needed; gives the step of its last row.
+/// Makes `dir/T::FILE` a good log with today's header ending at `from_step` at the latest,
+/// rewriting it only when needed; gives the step of its last row.
 fn prepare<T: Row>(dir: &Path, from_step: u64) -> Result<Option<u64>, RunLogError> {
     let path = dir.join(T::FILE);
     let read_err = |source| RunLogError::Read {
@@ -504,16 +530,17 @@ fn prepare<T: Row>(dir: &Path, from_step: u64) -> Result<Option<u64>, RunLogErro
     if let Some(Stop::Io(e)) = s.stop {
         return Err(read_err(e));
     }
+    let header = header::<T>();
     if let Some(Stop::Header) = s.stop {
         // Only a header cut short by a crash is ours to replace.
         let mut head = Vec::new();
         File::open(&path)
-            .and_then(|f| f.take(T::HEADER.len() as u64 + 2).read_to_end(&mut head))
+            .and_then(|f| f.take(header.len() as u64 + 2).read_to_end(&mut head))
             .map_err(read_err)?;
-        if head.contains(&b'\n') || !T::HEADER.as_bytes().starts_with(&head) {
+        if head.contains(&b'\n') || !header.as_bytes().starts_with(&head) {
             return Err(RunLogError::Foreign {
                 path,
-                expected: T::HEADER,
+                expected: header,
             });
         }
         return write_header::<T>(&path);
@@ -525,6 +552,20 @@ fn prepare<T: Row>(dir: &Path, from_step: u64) -> Result<Option<u64>, RunLogErro
         .collect();
     let end = kept.last().map_or(s.header_end, |r| r.1);
     let last = kept.last().map(|r| r.0.step());
+    let write_err = |e: crate::util::WriteError| RunLogError::Write {
+        path: e.path,
+        source: e.source,
+    };
+    if s.columns < columns::<T>().len() {
+        // A log from before the later columns: today's header, and its rows in full.
+        let mut bytes = format!("{header}\n").into_bytes();
+        let rows: Vec<&T> = kept.iter().map(|r| &r.0).collect();
+        for r in rows {
+            bytes.extend(lines(std::slice::from_ref(r), &path)?);
+        }
+        write_atomic(&path, &bytes).map_err(write_err)?;
+        return Ok(last);
+    }
     let len = fs::metadata(&path).map_err(read_err)?.len();
     if end < len {
         // Keep the first `end` bytes, replaced atomically like every other file written.
@@ -532,17 +573,14 @@ fn prepare<T: Row>(dir: &Path, from_step: u64) -> Result<Option<u64>, RunLogErro
         File::open(&path)
             .and_then(|f| f.take(end).read_to_end(&mut kept))
             .map_err(read_err)?;
-        write_atomic(&path, &kept).map_err(|e| RunLogError::Write {
-            path: e.path,
-            source: e.source,
-        })?;
+        write_atomic(&path, &kept).map_err(write_err)?;
     }
     Ok(last)
 }
 
 /// Writes a log with no rows, atomically.
 fn write_header<T: Row>(path: &Path) -> Result<Option<u64>, RunLogError> {
-    let bytes = format!("{}\n", T::HEADER).into_bytes();
+    let bytes = format!("{}\n", header::<T>()).into_bytes();
     write_atomic(path, &bytes)
         .map(|()| None)
         .map_err(|e| RunLogError::Write {
@@ -551,11 +589,11 @@ fn write_header<T: Row>(path: &Path) -> Result<Option<u64>, RunLogError> {
         })
 }
 
-/// Appends `line`; a write that fails part-way (a full disk) is cut off again, so the
-/// file never holds half a row and later rows still read.
-fn append_line(file: &mut File, path: &Path, line: &str) -> Result<(), RunLogError> {
+/// Appends `bytes` (whole lines); a write that fails part-way (a full disk) is cut off
+/// again, so the file never holds half a row and later rows still read.
+fn append_line(file: &mut File, path: &Path, bytes: &[u8]) -> Result<(), RunLogError> {
     let before = file.metadata().map(|m| m.len());
-    file.write_all(line.as_bytes())
+    file.write_all(bytes)
         .and_then(|()| file.flush())
         .map_err(|source| {
             if let Ok(len) = before {
@@ -568,70 +606,78 @@ fn append_line(file: &mut File, path: &Path, line: &str) -> Result<(), RunLogErr
         })
 }
 
-/// A number that round-trips (`1e-30`, not thirty zeros); NaN as an empty cell.
-fn num(x: f64) -> String {
-    if x.is_nan() {
-        String::new()
-    } else {
-        format!("{x:?}")
-    }
-}
-
-fn opt(x: Option<f64>) -> String {
-    x.map(num).unwrap_or_default()
-}
-
-/// A required number: an empty cell is NaN.
-fn req(s: &str) -> Option<f64> {
-    if s.is_empty() {
-        Some(f64::NAN)
-    } else {
-        s.parse().ok()
-    }
-}
-
-/// An optional number: an empty cell is `None`.
-fn opt_cell<N: std::str::FromStr>(s: &str) -> Option<Option<N>> {
-    if s.is_empty() {
-        Some(None)
-    } else {
-        s.parse().ok().map(Some)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diffusion::SamplerKind;
+    use crate::eval::Unit;
 
     fn metric(step: u64) -> MetricRow {
         MetricRow {
             step,
             wall_time: 1_700_000_000.123 + step as f64,
             loss: 0.1 + 1.0 / (step as f64 + 3.0),
-            quarters: [Some(0.5), None, Some(1e-30), Some(f64::INFINITY)],
+            loss_q1: Some(0.5),
+            loss_q2: None,
+            loss_q3: Some(1e-30),
+            loss_q4: Some(f64::INFINITY),
             lr: 2e-4,
             grad_norm: 1e300,
             steps_per_sec: 12.5,
         }
     }
 
-    fn eval(step: u64, ema: bool) -> EvalRow {
-        EvalRow {
+    fn eval(step: u64, ema: bool) -> Evaluation {
+        Evaluation {
             step,
             wall_time: 1_700_000_000.5,
             ema,
-            unit: "bits/dim".into(),
+            unit: Unit::BitsPerDim,
             bound: 3.25,
             bound_se: 0.01,
             prior: 0.001,
             diffusion: 3.0,
             decoder: 0.249,
-            quality: Quality {
-                frechet: Some(12.75),
-                classes_present: Some(9),
-                classes: Some(10),
-                ..Quality::default()
-            },
+            frechet: Some(12.75),
+            classes_present: Some(9),
+            classes: Some(10),
+            items: Some(256),
+            seed: Some(0),
+            samples: Some(64),
+            sampler: Some(SamplerKind::Ddim),
+            sampler_steps: Some(100),
+            frechet_noise: Some(f64::INFINITY),
+            class_counts: Some(vec![7, 0, 1, 9, 9, 9, 9, 9, 9, 2]),
+            classifier_accuracy: Some(0.975),
+            classifier_items: Some(0),
+            ..Evaluation::default()
+        }
+    }
+
+    /// An evaluation of point data.
+    fn points(step: u64, ema: bool) -> Evaluation {
+        Evaluation {
+            unit: Unit::NatsPerDim,
+            sliced_w1: Some(0.03),
+            mmd: Some(1e-7),
+            sliced_w1_noise: Some(1.25),
+            mmd2: Some(-2e-5),
+            mmd2_se: Some(1e-5),
+            far: Some(3),
+            sample_radius: Some(f64::INFINITY),
+            samples: Some(2000),
+            sampler: Some(SamplerKind::Ddpm),
+            ..Evaluation {
+                step,
+                wall_time: 1_700_000_000.5,
+                ema,
+                bound: 0.75,
+                bound_se: 0.02,
+                prior: 0.001,
+                diffusion: 0.5,
+                decoder: 0.249,
+                ..Evaluation::default()
+            }
         }
     }
 
@@ -663,13 +709,7 @@ mod tests {
         for m in &metrics {
             log.metric(m).unwrap();
         }
-        let mut points = eval(5, false);
-        points.unit = "nats/dim".into();
-        points.quality = Quality {
-            sliced_w1: Some(0.03),
-            mmd: Some(1e-7),
-            ..Quality::default()
-        };
+        let points = points(5, false);
         let terms = [0.25, f64::NAN, 1e-9, f64::NAN];
         log.eval(&points, &terms).unwrap();
         log.eval(&eval(5, true), &[9.0, 8.0]).unwrap();
@@ -884,5 +924,103 @@ mod tests {
         fs::create_dir(d.path().join(METRICS_FILE)).unwrap();
         let m = read_metrics(d.path());
         assert!(m.rows.is_empty() && m.notice.unwrap().contains(METRICS_FILE));
+    }
+
+    /// The header of `evals.csv` before the columns after `classes` were added.
+    const OLD_EVALS_HEADER: &str = "step,wall_time,weights,unit,bound,bound_se,prior,\
+                                    diffusion,decoder,sliced_w1,mmd,frechet,classes_present,classes";
+
+    #[test]
+    fn the_header_is_the_field_names_with_new_columns_after_the_old_ones() {
+        assert_eq!(
+            METRICS_HEADER.to_string(),
+            "step,wall_time,loss,loss_q1,loss_q2,loss_q3,loss_q4,lr,grad_norm,steps_per_sec"
+        );
+        assert_eq!(header::<TermRow>(), "step,t,term");
+        let evals = EVALS_HEADER.to_string();
+        assert!(
+            evals.starts_with(&format!("{OLD_EVALS_HEADER},")),
+            "{evals}"
+        );
+        let cells = |text: &str| text.split(',').count();
+        assert_eq!(cells(OLD_EVALS_HEADER), Evaluation::FIRST_COLUMNS);
+        assert!(cells(&evals) > Evaluation::FIRST_COLUMNS);
+        let d = tempfile::tempdir().unwrap();
+        write_fixture(d.path());
+        let text = String::from_utf8(file(d.path(), EVALS_FILE)).unwrap();
+        // every row has a cell per column; the weights and unit by name
+        for line in text.lines().skip(1) {
+            assert_eq!(cells(line), cells(&evals), "{line}");
+            assert!(line.contains(",ema,bits/dim,3.25,0.01,"), "{line}");
+        }
+    }
+
+    #[test]
+    fn an_older_evals_log_reads_and_gets_todays_header_when_opened() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join(EVALS_FILE);
+        let old = format!(
+            "{OLD_EVALS_HEADER}\n100,1700000000.5,ema,bits/dim,3.25,0.01,0.001,3.0,0.249,,,\
+             12.75,9,10\n200,1700000001.5,raw,nats/dim,0.5,,0.001,0.25,0.249,0.03,1e-7,,,\n"
+        );
+        fs::write(&path, &old).unwrap();
+        let first = Evaluation {
+            step: 100,
+            wall_time: 1_700_000_000.5,
+            ema: true,
+            unit: Unit::BitsPerDim,
+            bound: 3.25,
+            bound_se: 0.01,
+            prior: 0.001,
+            diffusion: 3.0,
+            decoder: 0.249,
+            frechet: Some(12.75),
+            classes_present: Some(9),
+            classes: Some(10),
+            ..Evaluation::default()
+        };
+        let r = read_evals(d.path());
+        assert_eq!(r.notice, None);
+        assert_eq!(r.rows.len(), 2);
+        assert_eq!(r.rows[0], first);
+        let second = &r.rows[1];
+        assert!(second.bound_se.is_nan() && !second.ema);
+        assert_eq!((second.sliced_w1, second.mmd), (Some(0.03), Some(1e-7)));
+        assert_eq!((second.items, second.sliced_w1_noise), (None, None));
+        assert_eq!(
+            file(d.path(), EVALS_FILE),
+            old.as_bytes(),
+            "reading changes nothing"
+        );
+
+        // Opened to append: today's header, the rows kept (up to the step it starts from).
+        let mut log = RunLog::open(d.path(), 150).unwrap();
+        let text = String::from_utf8(file(d.path(), EVALS_FILE)).unwrap();
+        assert!(text.starts_with(&format!("{EVALS_HEADER}\n")), "{text}");
+        assert_eq!(text.lines().count(), 2, "{text}");
+        log.eval(&eval(300, true), &[]).unwrap();
+        let r = read_evals(d.path());
+        assert_eq!((r.rows, r.notice), (vec![first, eval(300, true)], None));
+        assert!(d.path().read_dir().unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".tmp")));
+
+        // Fewer columns than the first version had, or another order: not ours.
+        for foreign in [
+            "step,wall_time,weights,unit,bound\n",
+            "wall_time,step,weights,unit,bound,bound_se,prior,diffusion,decoder,sliced_w1,mmd,\
+             frechet,classes_present,classes\n",
+        ] {
+            fs::write(&path, foreign).unwrap();
+            let r = read_evals(d.path());
+            assert!(r.notice.unwrap().contains("line 1 is not the header"));
+            assert!(matches!(
+                RunLog::open(d.path(), 0),
+                Err(RunLogError::Foreign { .. })
+            ));
+            assert_eq!(file(d.path(), EVALS_FILE), foreign.as_bytes(), "left alone");
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! the same thing in the background.
 
 use super::runfolder::{Ending, RecordState, RunLock, RunRecord};
-use super::runlog::{wall_clock, EvalRow, MetricRow, RunLog};
+use super::runlog::{wall_clock, MetricRow, RunLog};
 use super::{self as runs, Launch, RunError, RunPlan};
 use crate::util::one_line;
 use crate::worker::host::Host;
@@ -294,16 +294,22 @@ impl EventLog {
                     steps_per_sec,
                 },
                 Some(l),
-            ) => l.metric(&MetricRow {
-                step: *step,
-                wall_time: wall_clock(),
-                loss: *loss,
-                quarters: *quarter_losses,
-                lr: *lr,
-                grad_norm: *grad_norm,
-                steps_per_sec: *steps_per_sec,
-            }),
-            (Event::Evaluation(e), Some(l)) => l.eval(&eval_row(e), &e.per_t),
+            ) => {
+                let [loss_q1, loss_q2, loss_q3, loss_q4] = *quarter_losses;
+                l.metric(&MetricRow {
+                    step: *step,
+                    wall_time: wall_clock(),
+                    loss: *loss,
+                    loss_q1,
+                    loss_q2,
+                    loss_q3,
+                    loss_q4,
+                    lr: *lr,
+                    grad_norm: *grad_norm,
+                    steps_per_sec: *steps_per_sec,
+                })
+            }
+            (Event::Evaluation(e), Some(l)) => l.eval(&e.evaluation, &e.per_t),
             _ => Ok(()),
         };
         match result {
@@ -312,21 +318,5 @@ impl EventLog {
             }
             _ => None,
         }
-    }
-}
-
-/// An evaluation as a row of `evals.csv`.
-fn eval_row(e: &crate::eval::Evaluation) -> EvalRow {
-    EvalRow {
-        step: e.step,
-        wall_time: wall_clock(),
-        ema: e.ema,
-        unit: e.unit.clone(),
-        bound: e.total,
-        bound_se: e.total_se,
-        prior: e.prior,
-        diffusion: e.diffusion,
-        decoder: e.decoder,
-        quality: e.quality.clone(),
     }
 }

@@ -54,7 +54,10 @@ pub fn compare(dirs: &[PathBuf]) -> Comparison {
                 .map(|r| (r.step as f64, r.loss))
                 .collect(),
             per_t: runlog::read_terms(d, None).map(|(_, t)| t),
-            bound: entry.eval.as_ref().map(|e| (e.bound, e.unit.clone())),
+            bound: entry
+                .eval
+                .as_ref()
+                .map(|e| (e.bound, e.unit.name().to_string())),
         });
     }
     let refs: Vec<_> = presets.iter().collect();

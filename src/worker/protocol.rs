@@ -92,6 +92,16 @@ pub struct Samples {
     pub frames_x0: Vec<Vec<f32>>,
 }
 
+/// An evaluation the worker made: the record (as the run log keeps it), the id of the
+/// request it answers, and the bound's term at each 0-based schedule index (index 0 is the
+/// decoder L_0), in the record's unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluated {
+    pub id: u64,
+    pub evaluation: crate::eval::Evaluation,
+    pub per_t: Vec<f64>,
+}
+
 /// What failed, so that front ends never have to read it from the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Failure {
@@ -138,7 +148,7 @@ pub enum Event {
         of: usize,
     },
     Samples(Samples),
-    Evaluation(Box<crate::eval::Evaluation>),
+    Evaluation(Box<Evaluated>),
     Saved {
         path: PathBuf,
         step: u64,

@@ -277,8 +277,14 @@ fn run(
                             std::panic::resume_unwind(Box::new("evaluation cancelled"));
                         }
                     };
-                    match guarded(|| crate::eval::evaluate::evaluate(&tr, id, w, &mut check)) {
-                        Ok(Ok(e)) => send(Event::Evaluation(Box::new(e))),
+                    match guarded(|| crate::eval::evaluate::evaluate(&tr, w, &mut check)) {
+                        Ok(Ok((evaluation, per_t))) => {
+                            send(Event::Evaluation(Box::new(super::protocol::Evaluated {
+                                id,
+                                evaluation,
+                                per_t,
+                            })))
+                        }
                         Ok(Err(message)) | Err(message) => send(Event::Failed {
                             what: Failure::Evaluation { id },
                             message,

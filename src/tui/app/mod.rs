@@ -10,6 +10,7 @@
 //!
 //! (Over 400 lines: the update function is one match over every message.)
 
+pub mod figures;
 mod inspector;
 mod keys;
 mod msg;

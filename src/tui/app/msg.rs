@@ -4,8 +4,9 @@ use super::super::graphics::Encoded;
 use super::super::inspect::{DataView, Frame};
 use crate::config::catalog::PresetEntry;
 use crate::config::Preset;
+use crate::eval::Evaluation;
 use crate::runs::listing::RunEntry;
-use crate::runs::runlog::{EvalRow, MetricRow};
+use crate::runs::runlog::MetricRow;
 pub use crate::runs::{RunOrigin, RunSpec};
 use crate::worker::protocol::{Command, Event, Samples};
 use crossterm::event::KeyEvent;
@@ -95,7 +96,7 @@ pub struct LogView {
     pub dir: PathBuf,
     pub rows: Vec<MetricRow>,
     /// The latest evaluation and its terms per t.
-    pub eval: Option<(EvalRow, Vec<f64>)>,
+    pub eval: Option<(Evaluation, Vec<f64>)>,
     /// What the reader had to say (a truncated or corrupt log).
     pub notice: Option<String>,
 }

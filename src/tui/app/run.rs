@@ -2,14 +2,13 @@
 //! events do to it.
 
 use super::msg::LogView;
-use super::{App, Effect};
+use super::{figures, App, Effect};
 use crate::config::Preset;
 use crate::diffusion::Schedule;
 use crate::eval::Evaluation;
-use crate::runs::runlog::EvalRow;
 use crate::tui::history::LossHistory;
 use crate::tui::inspect::{DataView, Frame};
-use crate::worker::protocol::{Command, Event, Failure, Phase, RunInfo, Samples};
+use crate::worker::protocol::{Command, Evaluated, Event, Failure, Phase, RunInfo, Samples};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -57,8 +56,10 @@ pub struct RunState {
     pub samples: Option<Samples>,
     pub reverse: Option<Arc<Vec<Frame>>>,
     pub data: Option<Arc<DataView>>,
-    /// The latest evaluation (bound terms and quality figures).
+    /// The latest evaluation (the bound and quality figures).
     pub evaluation: Option<Box<Evaluation>>,
+    /// The bound's term at each schedule index, of that evaluation.
+    pub bound_terms: Vec<f64>,
     /// The id of the evaluation being computed.
     pub evaluating: Option<u64>,
     /// It trains in a process of its own (over the run folder's socket).
@@ -97,7 +98,7 @@ impl RunState {
         let last = v.rows.last().map(|r| r.step);
         let mut h = LossHistory::default();
         for r in &v.rows {
-            h.push(r.step, r.loss, &r.quarters);
+            h.push(r.step, r.loss, &r.quarters());
         }
         for (step, loss, q) in std::mem::take(&mut self.live) {
             if last.is_none_or(|l| step > l) {
@@ -109,10 +110,9 @@ impl RunState {
         if self.loss.is_none() {
             self.loss = v.rows.last().map(|r| r.loss);
         }
-        if self.evaluation.is_none() {
-            self.evaluation = v
-                .eval
-                .map(|(row, per_t)| Box::new(evaluation_from_log(row, per_t)));
+        if let (None, Some((e, per_t))) = (&self.evaluation, v.eval) {
+            self.evaluation = Some(Box::new(e));
+            self.bound_terms = per_t;
         }
         self.log_notice = v.notice;
     }
@@ -164,35 +164,6 @@ impl RunState {
             None if waited > LATE_S.max(3.0 * every) => Pace::Late(waited),
             _ => Pace::OnTime,
         }
-    }
-}
-
-/// An evaluation read back from `evals.csv` and `terms.csv`.
-fn evaluation_from_log(row: EvalRow, per_t: Vec<f64>) -> Evaluation {
-    Evaluation {
-        id: 0,
-        step: row.step,
-        ema: row.ema,
-        bits: row.unit == "bits/dim",
-        total: row.bound,
-        total_se: row.bound_se,
-        // the run log does not record the item count or the seed
-        items: None,
-        seed: None,
-        prior: row.prior,
-        diffusion: row.diffusion,
-        decoder: row.decoder,
-        per_t,
-        summary: format!(
-            "bound {:.3} ± {:.3} {} (step {}, from the run log: n and seed not recorded)",
-            row.bound, row.bound_se, row.unit, row.step
-        ),
-        lines: vec![format!(
-            "bound {:.4} ± {:.4} {}: L_T {:.4}, Σ KL {:.4}, L_0 {:.4}",
-            row.bound, row.bound_se, row.unit, row.prior, row.diffusion, row.decoder
-        )],
-        unit: row.unit,
-        quality: row.quality,
     }
 }
 
@@ -341,12 +312,22 @@ impl App {
                 }
             }
             Event::Evaluation(e) => {
-                if r.evaluating == Some(e.id) {
+                let Evaluated {
+                    id,
+                    evaluation,
+                    per_t,
+                } = *e;
+                if r.evaluating == Some(id) {
                     r.evaluating = None;
                     r.last_report = r.last_report.map(|_| Instant::now());
                 }
-                self.notify(format!("step {}: {}", e.step, e.summary));
-                self.run.evaluation = Some(e);
+                self.notify(format!(
+                    "step {}: {}",
+                    evaluation.step,
+                    figures::summary(&evaluation)
+                ));
+                self.run.evaluation = Some(Box::new(evaluation));
+                self.run.bound_terms = per_t;
                 vec![]
             }
             Event::Failed { what, message } => {

@@ -6,7 +6,7 @@ use super::pictures::{self, Images};
 use super::samples::scatter;
 use super::{block, faint, focused, num};
 use crate::diffusion::{index_of, state_of};
-use crate::eval::Evaluation;
+use crate::tui::app::figures::sample_size;
 use crate::tui::app::{App, Focus, Mode};
 use crate::tui::graphics::{Slot, SlotId};
 use crate::tui::inspect::{normal_pdf, Frame as PFrame, Histogram};
@@ -110,16 +110,6 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
     pages
 }
 
-/// What the bound was computed on (the workbench's evaluations are exact), or that the
-/// run log did not say.
-fn sample_size(e: &Evaluation) -> String {
-    match (e.items, e.seed) {
-        (Some(n), Some(seed)) => format!("n={n} held-out · seed {seed} · exact · ± 1 s.e."),
-        (Some(n), None) => format!("n={n} held-out · exact · ± 1 s.e."),
-        _ => "± 1 s.e. · n, seed not in the run log".into(),
-    }
-}
-
 /// The variational bound's term at each t on a log scale, with the inspector's t marked.
 /// The term at schedule index i involves x_{i+1}, so it is drawn at t = i + 1; the decoder
 /// L_0 (which can be negative for continuous data) is given in the title.
@@ -137,15 +127,15 @@ fn draw_terms(f: &mut Frame, app: &App, area: Rect) {
         );
         return;
     };
-    let pts: Vec<(f64, f64)> = e
-        .per_t
+    let per_t = &app.run.bound_terms;
+    let pts: Vec<(f64, f64)> = per_t
         .iter()
         .enumerate()
         .skip(1)
         .filter(|(_, v)| v.is_finite() && **v > 0.0)
         .map(|(i, v)| (state_of(i) as f64, v.log10()))
         .collect();
-    let tt = e.per_t.len().max(1) as f64;
+    let tt = per_t.len().max(1) as f64;
     let (lo, hi) = pts
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
@@ -158,7 +148,7 @@ fn draw_terms(f: &mut Frame, app: &App, area: Rect) {
     };
     let marker = [(app.inspector.t as f64, lo), (app.inspector.t as f64, hi)];
     let here = index_of(app.inspector.t)
-        .and_then(|i| e.per_t.get(i))
+        .and_then(|i| per_t.get(i))
         .map(|v| format!(" · at t={}: {} ", app.inspector.t, num(*v)))
         .unwrap_or_default();
     let datasets = vec![
@@ -175,11 +165,11 @@ fn draw_terms(f: &mut Frame, app: &App, area: Rect) {
     ];
     let title = format!(
         " log₁₀ L_t ({}) · step {} · total {:.3} ± {:.3} · L_0 {}{here}",
-        e.unit,
+        e.unit.name(),
         e.step,
-        e.total,
-        e.total_se,
-        e.per_t.first().map_or("-".into(), |v| num(*v))
+        e.bound,
+        e.bound_se,
+        per_t.first().map_or("-".into(), |v| num(*v))
     );
     let chart = Chart::new(datasets)
         .block(

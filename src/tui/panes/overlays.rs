@@ -327,9 +327,11 @@ fn browser(
                         e.step.to_string()
                     },
                     e.loss.map_or("-".into(), num),
-                    e.eval
-                        .as_ref()
-                        .map_or("-".into(), |v| format!("{} {}", num(v.bound), v.unit)),
+                    e.eval.as_ref().map_or("-".into(), |v| format!(
+                        "{} {}",
+                        num(v.bound),
+                        v.unit.name()
+                    )),
                     e.started_unix.map_or("-".into(), human_time),
                     e.dir.display(),
                 )

@@ -3,7 +3,7 @@
 
 use super::pictures::{self, Images};
 use super::{block, faint, focused, pairs};
-use crate::tui::app::{App, Focus};
+use crate::tui::app::{figures, App, Focus};
 use crate::tui::graphics::{Slot, SlotId};
 use crate::tui::images;
 use ratatui::layout::Rect;
@@ -74,11 +74,12 @@ pub fn figures(app: &App, width: u16) -> Option<String> {
     }
     let e = app.run.evaluation.as_ref()?;
     let room = (width as usize).saturating_sub(2);
-    let full = format!(" step {}: {} (b refreshes) ", e.step, e.summary);
+    let summary = figures::summary(e);
+    let full = format!(" step {}: {summary} (b refreshes) ", e.step);
     if full.chars().count() <= room {
         return Some(full);
     }
-    let short = format!(" step {}: {} ", e.step, e.summary);
+    let short = format!(" step {}: {summary} ", e.step);
     if short.chars().count() <= room {
         return Some(short);
     }
