@@ -1,0 +1,4 @@
+mod commands;
+mod eval;
+mod kills;
+mod readme;

@@ -1,0 +1,15 @@
+mod bound;
+mod diffusion_math;
+mod fuzz;
+mod golden;
+mod image_data;
+mod image_quality;
+mod integrity;
+mod layers;
+mod non_finite;
+mod presets;
+mod quality;
+mod quality_images;
+mod resume;
+mod shipped;
+mod workbench_eval;

@@ -1,0 +1,4 @@
+mod disk_full;
+mod runs;
+mod terminals;
+mod workbench;
