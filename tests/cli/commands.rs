@@ -1,12 +1,8 @@
 //! The headless command line as a user meets it: the forms scripts rely on (the READMEs'
-//! too, in readme/), and a one-line error with a non-zero exit (never a panic, never a lost
+//! too, in readme.rs), and a one-line error with a non-zero exit (never a panic, never a lost
 //! file) for each kind of bad input.
 
-mod common;
-/// The READMEs' code blocks, read by the program's own parsers.
-mod readme;
-
-use common::{assert_one_line_error, diffscope, stderr, train_tiny};
+use crate::common::{assert_one_line_error, diffscope, stderr, train_tiny};
 use std::path::Path;
 
 #[test]
@@ -498,9 +494,9 @@ fn unknown_themes_and_misplaced_workbench_options_say_what_there_is() {
     // --image-protocol belongs to what draws images
     let o = diffscope(&["runs", "--help"]);
     assert!(o.status.success());
-    assert!(!common::stdout(&o).contains("image-protocol"));
+    assert!(!crate::common::stdout(&o).contains("image-protocol"));
     let o = diffscope(&["tui", "--help"]);
-    assert!(common::stdout(&o).contains("--image-protocol"));
+    assert!(crate::common::stdout(&o).contains("--image-protocol"));
 }
 
 #[test]

@@ -2,9 +2,7 @@
 //! the per-timestep CSV, the sample-quality ratios, and a one-line error with a non-zero
 //! exit for each kind of bad input (including a model that produces NaN).
 
-mod common;
-
-use common::{assert_one_line_error, diffscope, stderr, stdout, train_tiny};
+use crate::common::{assert_one_line_error, diffscope, stderr, stdout, train_tiny};
 use std::path::Path;
 use std::process::Command;
 

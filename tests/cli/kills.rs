@@ -4,8 +4,6 @@
 //! save is left once the resumed run has started, the run log reads back whole with its
 //! steps strictly increasing, and `runs` says how the run ended.
 
-mod common;
-
 use diffscope::rng::Rng;
 use diffscope::runs::runlog;
 use diffscope::train::{checkpoint, Trainer};
@@ -85,8 +83,10 @@ fn thirty_kill_9s_at_random_moments_leave_a_loadable_checkpoint_every_time() {
         }
         let steps = checkpoint::list_steps(&run).unwrap();
         let (step, path) = steps.last().expect("a checkpoint").clone();
+        let turn = crate::common::process_lock();
         let tr = Trainer::load(&path, tch::Device::Cpu)
             .unwrap_or_else(|e| panic!("kill {kill}: {}: {e}", path.display()));
+        drop(turn);
         assert_eq!(tr.step, step);
         assert!(step > newest, "kill {kill}: {step} after {newest}");
         newest = step;
@@ -95,22 +95,22 @@ fn thirty_kill_9s_at_random_moments_leave_a_loadable_checkpoint_every_time() {
         assert!(logged.windows(2).all(|w| w[0] < w[1]), "{logged:?}");
     }
     // The run as `runs` tells it, then one more resume that ends normally.
-    let listing = common::diffscope(&[
+    let listing = crate::common::diffscope(&[
         "runs",
         "--compare",
         run.to_str().unwrap(),
         run.to_str().unwrap(),
     ]);
-    let text = common::stdout(&listing);
+    let text = crate::common::stdout(&listing);
     assert!(text.contains("stopped (crashed or killed)"), "{text}");
-    let o = common::diffscope(&[
+    let o = crate::common::diffscope(&[
         "train",
         "--resume",
         run.to_str().unwrap(),
         "--steps",
         &(newest + 20).to_string(),
     ]);
-    assert!(o.status.success(), "{}", common::stderr(&o));
+    assert!(o.status.success(), "{}", crate::common::stderr(&o));
     assert!(
         leftovers(&run).is_empty(),
         "a resumed run clears what a killed save left: {:?}",

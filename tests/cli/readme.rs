@@ -9,7 +9,8 @@
 //!   one). `diffscope …` (or `…/diffscope …`) must parse with the command line's own
 //!   definition (`Cli::try_parse_from`): an unknown flag, a bad value or a missing
 //!   argument fails. `make TARGET` needs the target in the Makefile, `cargo … --test NAME`
-//!   (or `--bench NAME`) the file in tests/ (benches/), `scripts/…` the script.
+//!   (or `--bench NAME`) the file `NAME.rs` or `NAME/main.rs` in tests/ (benches/),
+//!   `scripts/…` the script.
 //! - ```` ```text ````: synopses and listings. A line starting with `diffscope` is a
 //!   synopsis with placeholders (`NAME|PATH`, `[--steps N]`), up to the first run of two
 //!   spaces (a description may follow); the lines after it that start with `[` or `--`
@@ -257,9 +258,13 @@ fn check_command(words: &[String], root: &Path) -> Result<(), String> {
         "cargo" => {
             for (flag, folder) in [("--test", "tests"), ("--bench", "benches")] {
                 if let Some(name) = after(flag) {
-                    let file = root.join(folder).join(format!("{name}.rs"));
-                    if !file.exists() {
-                        return Err(format!("{flag} {name}: there is no {folder}/{name}.rs"));
+                    // A target is a file of its own or a folder with a main.rs.
+                    let dir = root.join(folder);
+                    let file = dir.join(format!("{name}.rs"));
+                    if !file.exists() && !dir.join(name).join("main.rs").exists() {
+                        return Err(format!(
+                            "{flag} {name}: there is no {folder}/{name}.rs or {folder}/{name}/main.rs"
+                        ));
                     }
                 }
             }
@@ -541,6 +546,7 @@ fn readme_check_fails_on_drift() {
         DIFFSCOPE_FUZZ_CASES=10 make fuzz\n\
         target/release/diffscope train --preset \"moons\" \\\n    --steps 10 --out 'a b'\n\
         cargo test --release --test cli -- --nocapture\n\
+        cargo bench --bench throughput\n\
         diffscope --help\n\
         ```\n\
         ```text\n\

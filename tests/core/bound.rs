@@ -4,18 +4,11 @@
 //! NLL, must come within 0.05 nats/dim of it at T = 1000 (with σ_t² = β_t), and the
 //! Monte-Carlo estimate must agree with the exact bound.
 
+use crate::common::process_lock;
 use diffscope::diffusion::bound::{BoundError, Decoder};
 use diffscope::diffusion::{Diffusion, Prediction, Schedule, ScheduleKind, VarianceKind};
 use diffscope::eval::likelihood::{evaluate_bound, BoundOptions, Figure};
 use tch::{Device, Kind, Tensor};
-
-/// libtorch's generator is global: tests that seed it take turns, so that one test's
-/// `manual_seed` never restarts another's noise stream halfway.
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 const MU: f64 = 0.5;
 const S2: f64 = 0.25;
@@ -112,7 +105,7 @@ fn exact_items(d: &Diffusion, x0: &Tensor) -> (Vec<f64>, [f64; 3]) {
 
 #[test]
 fn exact_bound_is_tight_for_gaussian_data_with_fixed_large_variance() {
-    let _rng = rng_lock();
+    let _rng = process_lock();
     let d = diffusion(ScheduleKind::Linear, 1000, VarianceKind::FixedLarge);
     let (x0, nll) = gaussian_data(16000, 1);
     let (totals, parts) = exact_items(&d, &x0);
@@ -153,7 +146,7 @@ fn exact_bound_is_tight_for_gaussian_data_with_fixed_large_variance() {
 
 #[test]
 fn fixed_small_variance_gives_a_valid_but_looser_bound() {
-    let _rng = rng_lock();
+    let _rng = process_lock();
     // With σ_t² = β̃_t the reverse steps are too narrow where the schedule is coarse (the
     // first steps, where the SNR halves from one step to the next): the bound stays valid but
     // is about 0.57 nats/dim above the NLL at T = 1000 (s² = 0.25), as the closed form predicts.
@@ -176,7 +169,7 @@ fn fixed_small_variance_gives_a_valid_but_looser_bound() {
 
 #[test]
 fn monte_carlo_estimate_agrees_with_the_exact_bound() {
-    let _rng = rng_lock();
+    let _rng = process_lock();
     let d = diffusion(ScheduleKind::Cosine, 1000, VarianceKind::FixedLarge);
     let (x0, _) = gaussian_data(2000, 3);
     let (ep, em, ed) = expected_bound(&d, MU, S2);
@@ -198,7 +191,7 @@ fn monte_carlo_estimate_agrees_with_the_exact_bound() {
 
 #[test]
 fn a_nan_from_the_model_is_reported_with_its_timestep() {
-    let _rng = rng_lock();
+    let _rng = process_lock();
     let d = diffusion(ScheduleKind::Linear, 100, VarianceKind::FixedSmall);
     let (x0, _) = gaussian_data(64, 4);
     let mut inner = oracle(&d, MU, S2);
@@ -230,7 +223,7 @@ fn a_nan_from_the_model_is_reported_with_its_timestep() {
 
 #[test]
 fn discretised_decoder_bounds_the_nll_of_8_bit_data() {
-    let _rng = rng_lock();
+    let _rng = process_lock();
     // 8-bit data: a Gaussian quantised to the 256 levels of [−1, 1]. The bound in bits/dim
     // must be at least the data's exact discrete NLL (cross-entropy ≥ entropy for any model;
     // the exact continuous predictor is a good but not perfect model here).

@@ -2,21 +2,13 @@
 //! against the step-by-step chain, the posterior, the prediction targets, and the samplers
 //! fed with the exact noise predictor of Gaussian data (no training needed).
 
+use crate::common::process_lock;
 use diffscope::diffusion::forward::q_sample_slice;
 use diffscope::diffusion::{
     index_of, state_of, Diffusion, Prediction, SampleOptions, SamplerKind, Schedule, ScheduleKind,
     VarianceKind,
 };
-use std::sync::{Mutex, MutexGuard};
 use tch::{Device, Kind, Tensor};
-
-/// libtorch's generator is process-wide: a test that reseeds it while another draws would
-/// replay the other's noise. Each test here holds this lock.
-static RNG: Mutex<()> = Mutex::new(());
-
-fn rng_lock() -> MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn diffusion(kind: ScheduleKind, t: usize, prediction: Prediction) -> Diffusion {
     Diffusion::new(
@@ -36,7 +28,7 @@ fn mean_var(x: &Tensor) -> (f64, f64) {
 
 #[test]
 fn closed_form_and_chain_give_the_same_distribution() {
-    let _rng = rng_lock();
+    let _rng = process_lock();
     tch::manual_seed(1);
     let d = diffusion(ScheduleKind::Linear, 1000, Prediction::Epsilon);
     let n = 200_000i64;
@@ -75,7 +67,7 @@ fn closed_form_and_chain_give_the_same_distribution() {
 
 #[test]
 fn posterior_matches_bayes_rule_for_a_single_step() {
-    let _rng = rng_lock();
+    let _rng = process_lock();
     // q(x_{t-1}|x_t,x_0) ∝ q(x_t|x_{t-1}) q(x_{t-1}|x_0): check mean and variance against
     // the product of the two Gaussians computed directly.
     let d = diffusion(ScheduleKind::Cosine, 100, Prediction::Epsilon);
@@ -103,7 +95,7 @@ fn posterior_matches_bayes_rule_for_a_single_step() {
 
 #[test]
 fn every_prediction_target_recovers_x0_and_eps() {
-    let _rng = rng_lock();
+    let _rng = process_lock();
     tch::manual_seed(2);
     for p in [Prediction::Epsilon, Prediction::X0, Prediction::V] {
         let d = diffusion(ScheduleKind::Linear, 1000, p);
@@ -123,7 +115,7 @@ fn every_prediction_target_recovers_x0_and_eps() {
 
 #[test]
 fn ddpm_step_equals_algorithm_2() {
-    let _rng = rng_lock();
+    let _rng = process_lock();
     // x_{t-1} = (x_t − β_t/√(1−ᾱ_t) ε̂)/√α_t + σ_t z, with z = 0 at the last step.
     let d = diffusion(ScheduleKind::Linear, 50, Prediction::Epsilon);
     let s = d.schedule.clone();
@@ -208,7 +200,7 @@ fn ddim_prediction(d: &Diffusion, steps: usize, eta: f64, mu: f64, s2: f64) -> (
 
 #[test]
 fn samplers_with_the_exact_predictor_reproduce_gaussian_data() {
-    let _rng = rng_lock();
+    let _rng = process_lock();
     let (mu, s) = (0.8f64, 0.5f64);
     let s2 = s * s;
     let n = 20_000i64;
@@ -274,7 +266,7 @@ fn samplers_with_the_exact_predictor_reproduce_gaussian_data() {
 
 #[test]
 fn min_snr_weights_cap_the_x0_weight() {
-    let _rng = rng_lock();
+    let _rng = process_lock();
     let d = diffusion(ScheduleKind::Linear, 1000, Prediction::Epsilon);
     let t = Tensor::from_slice(&[0i64, 500, 999]);
     let w = d
@@ -289,7 +281,7 @@ fn min_snr_weights_cap_the_x0_weight() {
 
 #[test]
 fn the_slice_closed_form_equals_the_tensor_one_bit_for_bit() {
-    let _rng = rng_lock();
+    let _rng = process_lock();
     tch::manual_seed(13);
     let d = diffusion(ScheduleKind::Cosine, 1000, Prediction::Epsilon);
     let x0 = Tensor::randn([3, 5, 7], (Kind::Float, Device::Cpu));
@@ -316,7 +308,7 @@ fn the_slice_closed_form_equals_the_tensor_one_bit_for_bit() {
 
 #[test]
 fn samplers_visit_the_respaced_chain_and_the_trajectory_keeps_table_indices() {
-    let _rng = rng_lock();
+    let _rng = process_lock();
     let d = diffusion(ScheduleKind::Linear, 1000, Prediction::Epsilon);
     for steps in [1000usize, 50, 10, 1] {
         let chain = d.schedule.spaced(steps);

@@ -8,6 +8,7 @@
 //! `DIFFSCOPE_FUZZ_CASES` sets the cases per parser (default 1,000); `make fuzz` runs
 //! 100,000 and prints the counts.
 
+use crate::common::process_lock;
 use diffscope::config::Preset;
 use diffscope::data::{CifarConfig, FolderConfig, IdxConfig, Source, Split};
 use diffscope::rng::Rng;
@@ -304,6 +305,8 @@ fn trained(preset: &str, dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn checkpoints() {
+    // Training and loading trainers seed libtorch's generator.
+    let _turn = process_lock();
     let dir = tempfile::tempdir().unwrap();
     let step = dir.path().join("step-00006000");
     std::fs::create_dir_all(&step).unwrap();

@@ -9,19 +9,12 @@
 //! (only after a deliberate change of the mathematics) run this test with
 //! `DIFFSCOPE_RECORD_GOLDEN=1`.
 
+use crate::common::process_lock;
 use diffscope::diffusion::bound::Decoder;
 use diffscope::diffusion::{SampleOptions, SamplerKind, Trajectory, VarianceKind};
 use diffscope::train::{Trainer, Weights};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
 use tch::{Device, Kind, Tensor};
-
-/// libtorch's generator is process-wide: tests that seed it take turns.
-static RNG: Mutex<()> = Mutex::new(());
-
-fn rng_lock() -> MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 const GOLDEN: &str = "tests/golden/fingerprints.txt";
 /// Values listed in full at the start of each fingerprint.
@@ -215,7 +208,9 @@ fn numbers(line: &str) -> Vec<f64> {
 
 #[test]
 fn samplers_and_bound_match_the_recorded_fingerprints() {
-    let _rng = rng_lock();
+    // The generator and the thread count are the process's: no other test may seed the
+    // one or set the other meanwhile.
+    let _rng = process_lock();
     // One thread: the network's reductions then add up in one fixed order.
     tch::set_num_threads(1);
     let lines = all_lines();

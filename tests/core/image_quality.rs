@@ -1,6 +1,7 @@
 //! The image-quality figures can tell data from noise and catch a model that draws only
 //! some classes: checked on real glyphs, on noise and on a one-digit "model".
 
+use crate::common::{process_lock, PrivateCache};
 use diffscope::config::Preset;
 use diffscope::data::Split;
 use diffscope::eval::image_quality::image_quality;
@@ -8,8 +9,8 @@ use tch::Device;
 
 #[test]
 fn frechet_and_histogram_separate_data_noise_and_mode_collapse() {
-    let cache = tempfile::tempdir().unwrap();
-    std::env::set_var("DIFFSCOPE_CACHE", cache.path());
+    let turn = process_lock();
+    let cache = PrivateCache::new(&turn);
     tch::set_num_threads(2);
     let preset = Preset::load("glyphs16").unwrap().preset;
     let mut log = |s: &str| println!("{s}");

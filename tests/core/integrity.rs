@@ -3,9 +3,7 @@
 //! error naming the file (exit 1), the browser's scan marks such a checkpoint, and a
 //! checkpoint saved before checksums existed still loads, with a notice.
 
-mod common;
-
-use common::{assert_one_line_error, diffscope, stderr};
+use crate::common::{assert_one_line_error, diffscope, stderr};
 use diffscope::runs;
 use diffscope::train::checkpoint;
 use diffscope::train::integrity::{self, Integrity, TENSOR_FILES};

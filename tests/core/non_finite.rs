@@ -2,9 +2,7 @@
 //! measured. `sample` and `eval` stop with the timestep at which x_t went non-finite and
 //! exit 1.
 
-mod common;
-
-use common::{assert_one_line_error, diffscope};
+use crate::common::{assert_one_line_error, diffscope, process_lock};
 use diffscope::train::{Trainer, Weights};
 use std::path::Path;
 use tch::Device;
@@ -12,6 +10,7 @@ use tch::Device;
 #[test]
 fn a_nan_producing_checkpoint_fails_sample_and_eval_naming_the_timestep() {
     let tmp = tempfile::tempdir().unwrap();
+    let _turn = process_lock();
     let tr = Trainer::load(Path::new("checkpoints/swissroll"), Device::Cpu).unwrap();
     {
         let _g = tch::no_grad_guard();

@@ -2,9 +2,8 @@
 //! budget with its fixed seed, must draw samples whose sliced Wasserstein-1 distance to
 //! fresh data is at most a quarter of that between N(0, I) noise and the data.
 
-mod common;
-
-use common::training::train_preset;
+use crate::common::process_lock;
+use crate::common::training::train_preset;
 use diffscope::data::Split;
 use diffscope::diffusion::SamplerKind;
 use diffscope::eval::point_quality;
@@ -43,8 +42,7 @@ fn quality(
     ddim: Option<usize>,
 ) -> (f64, String) {
     // The tests seed libtorch's process-wide generator: one at a time.
-    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    let _one = process_lock();
     let (tr, losses, train_secs) = train_preset("swissroll", precision, steps);
     let (steps, last) = (losses.len(), losses.last().copied().unwrap_or(0.0));
     let mut opts = tr.sample_options();

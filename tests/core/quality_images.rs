@@ -13,9 +13,8 @@
 //!   Fréchet distance within 10% of float32's and no class missing, as the figures of
 //!   `diffscope eval` measure them.
 
-mod common;
-
-use common::training::train_preset;
+use crate::common::training::train_preset;
+use crate::common::{process_lock, PrivateCache};
 use diffscope::eval::image_quality::image_quality;
 use diffscope::model::precision::Precision;
 use diffscope::train::Weights;
@@ -68,8 +67,8 @@ fn train_and_sample(name: &str, precision: Precision, steps: Option<u64>, n: usi
 
 #[test]
 fn image_presets_trained_in_bf16_keep_the_quality_of_fp32() {
-    let cache = tempfile::tempdir().unwrap();
-    std::env::set_var("DIFFSCOPE_CACHE", cache.path());
+    let turn = process_lock();
+    let _cache = PrivateCache::new(&turn);
     let full = std::env::var("DIFFSCOPE_QUALITY_STEPS").is_ok_and(|v| v == "full");
     let presets = std::env::var("DIFFSCOPE_QUALITY_PRESETS").unwrap_or("glyphs16".into());
     let (steps, n) = if full { (None, 500) } else { (Some(100), 64) };

@@ -1,7 +1,9 @@
 //! Checkpoints resume exactly: N steps, save, load, M more steps equals N+M steps straight
-//! through, weight for weight (raw and EMA) to within 1e-6. One test per binary, because
-//! libtorch's generator is process-wide and parallel tests would share it.
+//! through, weight for weight (raw and EMA) to within 1e-6. One test, holding the process lock
+//! throughout, because libtorch's generator is process-wide and parallel tests would share
+//! it.
 
+use crate::common::process_lock;
 use diffscope::config::Preset;
 use diffscope::train::{checkpoint, Trainer, Weights};
 use std::path::Path;
@@ -50,6 +52,7 @@ fn check_resume(file: &str, n: u64, m: u64) -> (tempfile::TempDir, Trainer, std:
 
 #[test]
 fn resume_equals_straight_training_and_saves_are_safe() {
+    let _turn = process_lock();
     tch::set_num_threads(1);
     // the U-Net has dropout and random flips: their randomness must resume exactly too
     check_resume("tests/valid_presets/tiny-unet.ron", 6, 4);

@@ -1,17 +1,13 @@
 //! The checkpoints shipped in `checkpoints/` load, sample, and meet the quality bounds
 //! stated here; their metadata records the exact command that trained them.
 
+use crate::common::{process_lock, PrivateCache};
 use diffscope::data::Split;
 use diffscope::eval::image_quality::image_quality;
 use diffscope::eval::point_quality;
 use diffscope::train::{checkpoint, Trainer, Weights};
 use std::path::Path;
-use std::sync::Mutex;
-
 use tch::Device;
-
-/// libtorch's generator is process-wide: the two tests take turns.
-static RNG: Mutex<()> = Mutex::new(());
 
 /// Opens `checkpoints/NAME`, checking that it was made by the bundled preset of that name
 /// and is at most 5 MB.
@@ -31,7 +27,7 @@ fn open_shipped(name: &str) -> Trainer {
 
 #[test]
 fn shipped_swissroll_draws_the_swiss_roll() {
-    let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let _rng = process_lock();
     tch::set_num_threads(2);
     let tr = open_shipped("swissroll");
     let n = 3000;
@@ -65,9 +61,8 @@ fn shipped_swissroll_draws_the_swiss_roll() {
 
 #[test]
 fn shipped_glyphs16_draws_every_digit() {
-    let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    let cache = tempfile::tempdir().unwrap();
-    std::env::set_var("DIFFSCOPE_CACHE", cache.path());
+    let rng = process_lock();
+    let _cache = PrivateCache::new(&rng);
     tch::set_num_threads(2);
     let tr = open_shipped("glyphs16");
     let x = tr

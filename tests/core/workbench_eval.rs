@@ -2,9 +2,7 @@
 //! every timestep and the quality summary shown next to the samples, computed with the
 //! same item count and seed as `diffscope eval`, so that both give the same bound.
 
-mod common;
-
-use common::{diffscope, stderr, stdout, train_tiny};
+use crate::common::{diffscope, process_lock, stderr, stdout, train_tiny, PrivateCache};
 use diffscope::config::Preset;
 use diffscope::eval::evaluate::{defaults, evaluate};
 use diffscope::train::{Trainer, Weights};
@@ -13,8 +11,8 @@ use tch::Device;
 
 #[test]
 fn evaluation_has_a_term_per_timestep_and_a_summary() {
-    let cache = tempfile::tempdir().unwrap();
-    std::env::set_var("DIFFSCOPE_CACHE", cache.path());
+    let turn = process_lock();
+    let _cache = PrivateCache::new(&turn);
     tch::set_num_threads(1);
     for file in [
         "tests/valid_presets/tiny.ron",
@@ -80,8 +78,10 @@ fn evaluation_has_a_term_per_timestep_and_a_summary() {
 /// figure: same held-out items, same noise, same weights.
 #[test]
 fn the_workbench_and_eval_agree_on_the_bound() {
+    let turn = process_lock();
+    // `eval` below uses the same cache, and so the same classifier.
+    let _cache = PrivateCache::new(&turn);
     let dir = tempfile::tempdir().unwrap();
-    std::env::set_var("DIFFSCOPE_CACHE", dir.path().join("cache"));
     let run = train_tiny(dir.path());
     tch::set_num_threads(1);
     let tr = Trainer::load_as(&run, Device::Cpu, false, None).unwrap();

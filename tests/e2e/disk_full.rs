@@ -9,9 +9,8 @@
 //! (Over 400 lines: the three front doors to a save, worker, headless `train` and the
 //! workbench in tmux, share the small-disk helper.)
 
-mod common;
-
-use common::tmux::{status, tmux_available, Tmux, TINY};
+use crate::common::process_lock;
+use crate::common::tmux::{status, Tmux, TINY};
 use diffscope::config::Preset;
 use diffscope::runs::serve::EventLog;
 use diffscope::train::checkpoint;
@@ -22,6 +21,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_diffscope");
@@ -137,12 +137,13 @@ fn temp_folders(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The newest checkpoint of `run` loads (checksums verified) and is at `step`.
-fn newest_loads(run: &Path, step: u64) {
-    assert_eq!(newest(run), step);
+fn newest_loads(run: &Path, step: u64, turn: &MutexGuard<'static, ()>) {
+    assert_eq!(newest(run, turn), step);
 }
 
-/// The step of the newest checkpoint of `run`, which loads (checksums verified).
-fn newest(run: &Path) -> u64 {
+/// The step of the newest checkpoint of `run`, which loads (checksums verified). Loading
+/// seeds libtorch's generator: the caller holds the process lock.
+fn newest(run: &Path, _turn: &MutexGuard<'static, ()>) -> u64 {
     let steps = checkpoint::list_steps(run).unwrap();
     let (s, p) = steps.last().expect("a checkpoint");
     let tr = Trainer::load(p, tch::Device::Cpu).expect("the newest checkpoint loads");
@@ -168,6 +169,8 @@ fn logged_event(h: &worker::WorkerHandle, log: &mut EventLog, run: &Path, what: 
 
 #[test]
 fn a_failed_periodic_save_pauses_the_worker_and_saving_works_once_there_is_room() {
+    // The worker trains in this process.
+    let turn = process_lock();
     let disk = SmallDisk::new("runs");
     let run = disk.dir.join("run");
     let mut p = Preset::load("tests/valid_presets/tiny.ron").unwrap().preset;
@@ -233,7 +236,7 @@ fn a_failed_periodic_save_pauses_the_worker_and_saving_works_once_there_is_room(
         "{:?}",
         temp_folders(&disk.dir)
     );
-    newest_loads(&run, saved);
+    newest_loads(&run, saved, &turn);
 
     // Quitting with a save while the disk is full: the worker stays, and a front end's
     // cancel flag (set before a shutdown) does not stop later sampling.
@@ -282,7 +285,7 @@ fn a_failed_periodic_save_pauses_the_worker_and_saving_works_once_there_is_room(
         }
     };
     assert_eq!(step, saved + 100, "the paused step is saved");
-    newest_loads(&run, step);
+    newest_loads(&run, step, &turn);
     h.send(Command::Resume);
     loop {
         if let Event::Progress { step: s, .. } =
@@ -360,7 +363,7 @@ fn headless_train_into_a_full_disk_exits_1_and_keeps_the_previous_checkpoint() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let o = child.wait_with_output().unwrap();
-    let line = common::assert_one_line_error(&o, disk.error_text());
+    let line = crate::common::assert_one_line_error(&o, disk.error_text());
     assert_eq!(o.status.code(), Some(1));
     let kept = checkpoint::list_steps(&run).unwrap().last().unwrap().0;
     assert!(line.contains("saving failed"), "{line}");
@@ -377,7 +380,7 @@ fn headless_train_into_a_full_disk_exits_1_and_keeps_the_previous_checkpoint() {
         "{:?}",
         temp_folders(&disk.dir)
     );
-    newest_loads(&run, kept);
+    newest_loads(&run, kept, &process_lock());
     let record = std::fs::read_to_string(run.join("run.ron")).unwrap();
     println!("{record}");
 
@@ -395,26 +398,21 @@ fn headless_train_into_a_full_disk_exits_1_and_keeps_the_previous_checkpoint() {
         )
     };
     let o = resume(kept + 100);
-    common::assert_one_line_error(&o, disk.error_text());
-    newest_loads(&run, kept);
+    crate::common::assert_one_line_error(&o, disk.error_text());
+    newest_loads(&run, kept, &process_lock());
     // Room again: the same resume goes through.
     disk.free();
     let o = resume(kept + 100);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    newest_loads(&run, kept + 100);
+    newest_loads(&run, kept + 100, &process_lock());
 }
 
 #[test]
 fn the_workbench_pauses_training_when_a_save_fails_and_saves_once_there_is_room() {
-    if !tmux_available() {
-        return;
-    }
     let disk = SmallDisk::new("checkpoints");
     let d = disk.dir.parent().unwrap().to_path_buf();
     std::fs::write(d.join("tiny.ron"), TINY).unwrap();
-    let t = Tmux {
-        socket: format!("diffscope-disk-{}", std::process::id()),
-    };
+    let t = Tmux::new("disk");
     t.start(
         110,
         30,
@@ -456,7 +454,7 @@ fn the_workbench_pauses_training_when_a_save_fails_and_saves_once_there_is_room(
     let (still, _) = status(&t.screen()).unwrap();
     assert_eq!(at, still, "no training while nothing can be saved");
     assert!(temp_folders(&disk.dir).is_empty());
-    newest_loads(&run, first);
+    newest_loads(&run, first, &process_lock());
 
     // Room again: w saves the paused step, space goes on.
     disk.free();
@@ -465,7 +463,7 @@ fn the_workbench_pauses_training_when_a_save_fails_and_saves_once_there_is_room(
         s.contains("saved ") && !s.contains("saving failed")
     });
     // The status bar shows the last logged step; the worker paused a few steps later.
-    let paused_at = newest(&run);
+    let paused_at = newest(&run, &process_lock());
     assert!(
         paused_at >= at && paused_at < at + 10,
         "{paused_at} vs {at}"

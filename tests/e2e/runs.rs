@@ -2,9 +2,7 @@
 //! attach from a new session, a hang-up, `kill -9` of the training process and a resume,
 //! two runs compared in the workbench; evaluations in the run log and deleting runs.
 
-mod common;
-
-use common::tmux::{status, tmux_available, Tmux, TINY};
+use crate::common::tmux::{status, Tmux, TINY};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -103,18 +101,13 @@ impl Drop for Cleanup {
 fn setup(name: &str) -> (tempfile::TempDir, Tmux, Cleanup) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("tiny.ron"), TINY).unwrap();
-    let t = Tmux {
-        socket: format!("diffscope-runs-{name}-{}", std::process::id()),
-    };
+    let t = Tmux::new(&format!("runs-{name}"));
     let c = Cleanup(dir.path().to_path_buf());
     (dir, t, c)
 }
 
 #[test]
 fn detach_then_attach_from_a_new_session_keeps_the_history_and_training_goes_on() {
-    if !tmux_available() {
-        return;
-    }
     let (dir, t, _c) = setup("detach");
     let d = dir.path();
     t.start(100, 30, Some(d), &in_tmux(d, "tui --preset tiny.ron"));
@@ -184,9 +177,6 @@ fn detach_then_attach_from_a_new_session_keeps_the_history_and_training_goes_on(
 
 #[test]
 fn a_hang_up_leaves_training_running_and_a_later_attach_sees_it() {
-    if !tmux_available() {
-        return;
-    }
     let (dir, t, _c) = setup("hup");
     let d = dir.path();
     // `exec`: the pane's process is the workbench, which gets the SIGHUP.
@@ -243,9 +233,6 @@ const CHECKPOINTED: &str = r#"(
 
 #[test]
 fn a_worker_killed_with_kill_9_stops_at_its_checkpoint_and_resumes_without_duplicate_steps() {
-    if !tmux_available() {
-        return;
-    }
     let (dir, t, _c) = setup("kill9");
     let d = dir.path();
     std::fs::write(d.join("tinyck.ron"), CHECKPOINTED).unwrap();
@@ -379,9 +366,6 @@ fn cells(line: &str) -> Vec<(usize, char, String)> {
 
 #[test]
 fn two_finished_runs_compare_with_both_curves_and_a_legend() {
-    if !tmux_available() {
-        return;
-    }
     let (dir, t, _c) = setup("compare");
     let d = dir.path();
     let cosine = TINY
@@ -602,9 +586,6 @@ fn eval_adds_its_figures_to_the_run_log_and_a_run_is_deleted_only_when_confirmed
 
 #[test]
 fn a_run_whose_start_fails_in_the_workbench_leaves_no_folder() {
-    if !tmux_available() {
-        return;
-    }
     let (dir, t, _c) = setup("failed-start");
     let d = dir.path();
     let mnist = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/presets/mnist.ron"))
@@ -633,9 +614,6 @@ fn a_run_whose_start_fails_in_the_workbench_leaves_no_folder() {
 
 #[test]
 fn a_finished_run_with_its_workbench_open_lists_as_finished_and_q_just_quits() {
-    if !tmux_available() {
-        return;
-    }
     let (dir, t, _c) = setup("finished-open");
     let d = dir.path();
     let short = TINY
@@ -681,9 +659,6 @@ fn a_finished_run_with_its_workbench_open_lists_as_finished_and_q_just_quits() {
 
 #[test]
 fn runs_delete_asks_on_a_terminal() {
-    if !tmux_available() {
-        return;
-    }
     let (dir, t, _c) = setup("delete-ask");
     let d = dir.path();
     let o = diffscope(

@@ -2,25 +2,18 @@
 //! workbench on a small 2-D preset, checks that training advances and the loss figure
 //! changes, scrubs t, opens help, quits, and checks that the terminal is restored.
 
-mod common;
-
-use common::tmux::{status, tmux_available, Tmux, TINY};
+use crate::common::tmux::{status, Tmux, TINY};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[test]
 fn the_workbench_trains_scrubs_helps_and_quits_cleanly_in_tmux() {
-    if !tmux_available() {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let preset = dir.path().join("tiny.ron");
     std::fs::write(&preset, TINY).unwrap();
     let bin = env!("CARGO_BIN_EXE_diffscope");
-    let t = Tmux {
-        socket: format!("diffscope-e2e-{}", std::process::id()),
-    };
+    let t = Tmux::new("e2e");
     let cmd = format!(
         "env XDG_CONFIG_HOME={cfg} XDG_DATA_HOME={cfg} TERM=xterm-256color {bin} tui --preset {p} \
          --image-protocol halfblocks; echo EXIT=$?; sleep 60",
@@ -100,13 +93,8 @@ fn the_workbench_trains_scrubs_helps_and_quits_cleanly_in_tmux() {
 
 #[test]
 fn bad_input_and_small_terminals_get_a_message_in_tmux() {
-    if !tmux_available() {
-        return;
-    }
     let bin = env!("CARGO_BIN_EXE_diffscope");
-    let t = Tmux {
-        socket: format!("diffscope-e2e-bad-{}", std::process::id()),
-    };
+    let t = Tmux::new("e2e-bad");
     let cmd = format!("{bin} tui --preset no-such-preset; echo EXIT=$?; sleep 30");
     t.start(100, 30, None, &cmd);
     let s = t.wait("the command to exit", 60, |s| s.contains("EXIT=1"));
@@ -129,10 +117,13 @@ fn bad_input_and_small_terminals_get_a_message_in_tmux() {
     // A corrupt checkpoint is refused before the workbench starts, like the command
     // line refuses it: one line that names the file.
     let dir = tempfile::tempdir().unwrap();
-    let mut tr =
-        diffscope::train::Trainer::new(diffscope::tui::demo::preset(), tch::Device::Cpu).unwrap();
-    tr.train_step().unwrap();
-    let saved = tr.save(dir.path(), false).unwrap();
+    let saved = {
+        let _turn = crate::common::process_lock();
+        let preset = crate::common::demo::preset();
+        let mut tr = diffscope::train::Trainer::new(preset, tch::Device::Cpu).unwrap();
+        tr.train_step().unwrap();
+        tr.save(dir.path(), false).unwrap()
+    };
     let model = saved.join("model.safetensors");
     let mut bytes = std::fs::read(&model).unwrap();
     bytes[100] ^= 0x55;
@@ -220,9 +211,6 @@ fn wait_gone(pattern: &str, what: &str) {
 
 #[test]
 fn sigterm_saves_and_stops_and_a_hang_up_does_what_tui_ron_says() {
-    if !tmux_available() {
-        return;
-    }
     let bin = env!("CARGO_BIN_EXE_diffscope");
     // TERM: the workbench saves and stops its training. HUP: the pane's process is the
     // workbench, and tui.ron says `on_hangup: SaveAndStop`. CLOSE: a shell runs it, so
@@ -238,9 +226,7 @@ fn sigterm_saves_and_stops_and_a_hang_up_does_what_tui_ron_says() {
             std::fs::write(cfg.join("tui.ron"), "(on_hangup: SaveAndStop)").unwrap();
         }
         let pidfile = dir.path().join("pid");
-        let t = Tmux {
-            socket: format!("diffscope-e2e-sig{k}-{}", std::process::id()),
-        };
+        let t = Tmux::new(&format!("e2e-sig{k}"));
         // `exec` makes the shell's pid the workbench's.
         let exec = if *signal == "CLOSE" { "" } else { "exec" };
         let cmd = format!(
@@ -311,9 +297,6 @@ fn sigterm_saves_and_stops_and_a_hang_up_does_what_tui_ron_says() {
 
 #[test]
 fn a_checkpoint_opens_for_inspection_and_sampling_without_training() {
-    if !tmux_available() {
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let preset = dir.path().join("tiny.ron");
     std::fs::write(&preset, TINY).unwrap();
@@ -331,9 +314,7 @@ fn a_checkpoint_opens_for_inspection_and_sampling_without_training() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let t = Tmux {
-        socket: format!("diffscope-e2e-ck-{}", std::process::id()),
-    };
+    let t = Tmux::new("e2e-ck");
     let cmd = format!(
         "env XDG_CONFIG_HOME={d} XDG_DATA_HOME={d} {bin} tui --checkpoint {r} \
          --image-protocol halfblocks; echo EXIT=$?; sleep 60",

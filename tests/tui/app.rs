@@ -1,6 +1,7 @@
 //! App-state tests: synthetic worker events and key presses go into `App::update`, and
 //! the state and effects that come out are checked. No terminal, no worker.
 
+use crate::common::demo;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use diffscope::config::catalog::PresetEntry;
 use diffscope::runs::listing::RunEntry;
@@ -8,7 +9,6 @@ use diffscope::runs::runfolder::{Ending, Status};
 use diffscope::runs::runlog::MetricRow;
 use diffscope::runs::CheckpointEntry;
 use diffscope::tui::app::{App, Confirm, Effect, Hangup, LogView, Mode, Msg, Overlay, RunOrigin};
-use diffscope::tui::demo;
 use diffscope::tui::graphics::Setup;
 use diffscope::tui::history::{LossHistory, HISTORY_POINTS};
 use diffscope::tui::inspect;
@@ -1006,7 +1006,11 @@ fn help_scrolls_and_only_esc_question_mark_or_q_close_it() {
 
 #[test]
 fn themes_cycle_and_toggles_flip() {
-    let (themes, _, _) = diffscope::tui::themes(None);
+    // NO_COLOR, which `themes` reads, may be set by another test meanwhile.
+    let (themes, _, _) = {
+        let _turn = crate::common::process_lock();
+        diffscope::tui::themes(None)
+    };
     let mut app = App::new(themes, 0, Setup::halfblocks("chosen"));
     let first = app.theme().name.clone();
     app.update(ch('t'));

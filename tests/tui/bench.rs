@@ -2,10 +2,12 @@
 //! about speed). Run with
 //!
 //! ```sh
-//! cargo test --release --test tui_bench -- --ignored --nocapture --test-threads 1
+//! cargo test --release --test tui bench:: -- --ignored --nocapture --test-threads 1
 //! ```
 
-use diffscope::tui::{app::Msg, demo, ui};
+use crate::common::demo;
+use crate::common::tmux::Tmux;
+use diffscope::tui::{app::Msg, ui};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::path::Path;
@@ -47,16 +49,6 @@ fn frame_render_time() {
     }
 }
 
-fn tmux(socket: &str, args: &[&str]) -> String {
-    let out = Command::new("tmux")
-        .arg("-L")
-        .arg(socket)
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 const PRESET: &str = r#"(
     name: "bench",
     description: "a smaller swissroll model, so the benchmark runs in minutes on two cores",
@@ -67,7 +59,8 @@ const PRESET: &str = r#"(
     sample: (sampler: Ddpm, steps: 1000, n: 2000),
 )"#;
 
-fn start_tui(socket: &str, dir: &Path, preset: &Path) {
+/// The workbench training `preset` in a 160×48 tmux session, in `dir`'s user folders.
+fn start_tui(t: &Tmux, dir: &Path, preset: &Path) {
     let bin = env!("CARGO_BIN_EXE_diffscope");
     let cmd = format!(
         "env XDG_CONFIG_HOME={d} XDG_DATA_HOME={d} {bin} tui --preset {p} --image-protocol \
@@ -75,23 +68,7 @@ fn start_tui(socket: &str, dir: &Path, preset: &Path) {
         d = dir.display(),
         p = preset.display()
     );
-    let d = dir.display().to_string();
-    tmux(
-        socket,
-        &[
-            "new-session",
-            "-d",
-            "-s",
-            "b",
-            "-x",
-            "160",
-            "-y",
-            "48",
-            "-c",
-            &d,
-            &cmd,
-        ],
-    );
+    t.start(160, 48, Some(dir), &cmd);
 }
 
 #[test]
@@ -114,11 +91,11 @@ fn training_throughput_with_the_workbench_open() {
         3000.0 / t0.elapsed().as_secs_f64()
     };
     let h1 = headless(1);
-    let socket = format!("diffscope-bench-{}", std::process::id());
+    let t = Tmux::new("bench");
     let t0 = Instant::now();
-    start_tui(&socket, dir.path(), &preset);
+    start_tui(&t, dir.path(), &preset);
     loop {
-        let s = tmux(&socket, &["capture-pane", "-p", "-t", "b"]);
+        let s = t.screen();
         if s.lines().next().is_some_and(|l| l.contains("finished")) {
             break;
         }
@@ -126,7 +103,7 @@ fn training_throughput_with_the_workbench_open() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let tui = 3000.0 / t0.elapsed().as_secs_f64();
-    tmux(&socket, &["kill-server"]);
+    drop(t);
     let h2 = headless(2);
     let h = (h1 + h2) / 2.0;
     println!(
@@ -142,10 +119,10 @@ fn key_to_screen_latency_while_training() {
     let dir = tempfile::tempdir().unwrap();
     let preset = dir.path().join("bench.ron");
     std::fs::write(&preset, PRESET.replace("steps: 3000", "steps: 1000000")).unwrap();
-    let socket = format!("diffscope-bench-keys-{}", std::process::id());
-    start_tui(&socket, dir.path(), &preset);
+    let t = Tmux::new("bench-keys");
+    start_tui(&t, dir.path(), &preset);
     let t0 = Instant::now();
-    while !tmux(&socket, &["capture-pane", "-p", "-t", "b"]).contains("it/s │ ETA") {
+    while !t.screen().contains("it/s │ ETA") {
         assert!(t0.elapsed() < Duration::from_secs(120));
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -154,9 +131,9 @@ fn key_to_screen_latency_while_training() {
     for i in 1..=30 {
         let want = format!("t = {i}/1000");
         let t0 = Instant::now();
-        tmux(&socket, &["send-keys", "-t", "b", "Right"]);
+        t.keys(&["Right"]);
         loop {
-            if tmux(&socket, &["capture-pane", "-p", "-t", "b"]).contains(&want) {
+            if t.screen().contains(&want) {
                 break;
             }
             assert!(t0.elapsed() < Duration::from_secs(5), "no {want}");
@@ -164,7 +141,7 @@ fn key_to_screen_latency_while_training() {
         lat.push(t0.elapsed().as_secs_f64() * 1e3);
         std::thread::sleep(Duration::from_millis(150));
     }
-    tmux(&socket, &["kill-server"]);
+    drop(t);
     let max = lat.iter().cloned().fold(0.0, f64::max);
     println!(
         "key press to screen while training (through tmux): median {:.1} ms, max {max:.1} ms",

@@ -2,13 +2,14 @@
 //! Images go through the half-block path, so the snapshots are deterministic.
 //! Review changes with `cargo insta review` (or set INSTA_UPDATE=always and read the diff).
 
+use crate::common::demo;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use diffscope::config::catalog::PresetEntry;
 use diffscope::runs::listing::RunEntry;
 use diffscope::runs::runfolder::{Ending, LockPid, Status};
 use diffscope::runs::CheckpointEntry;
 use diffscope::tui::app::{App, Msg};
-use diffscope::tui::{demo, ui};
+use diffscope::tui::ui;
 use diffscope::worker::protocol::{Event, Samples};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;

@@ -71,7 +71,8 @@ fn unknown_fields_and_bad_colours_name_the_file_line_and_column() {
 
 #[test]
 fn no_color_selects_monochrome() {
-    // Only this test reads NO_COLOR in this binary.
+    // The environment is the process's: the tests that read NO_COLOR hold the lock.
+    let _turn = crate::common::process_lock();
     std::env::set_var("NO_COLOR", "1");
     let (themes, idx, _) = diffscope::tui::themes(Some("light"));
     std::env::remove_var("NO_COLOR");

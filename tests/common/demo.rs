@@ -1,24 +1,33 @@
 //! A synthetic, deterministic workbench state: a swissroll run part-way through training,
-//! with a loss history, samples and a reverse trajectory. Used by the snapshot tests and
-//! the frame-time benchmark, so both see a screen like a real one without a worker.
+//! with a loss history, samples and a reverse trajectory. Used by the workbench's tests
+//! (its state, its snapshots) and its benchmarks (frame time, play speed), so that all see
+//! a screen like a real one without a worker. Test fixtures: not part of the program.
 
-use super::app::{App, Msg};
-use super::inspect::{self, DataView};
-use super::theme::Theme;
-use crate::config::Preset;
-use crate::rng::Rng;
-use crate::worker::protocol::{Event, RunInfo, Samples};
+use diffscope::config::preset::BUILTIN;
+use diffscope::config::Preset;
+use diffscope::diffusion::state_of;
+use diffscope::rng::Rng;
+use diffscope::tui::app::{App, Msg};
+use diffscope::tui::graphics::Setup;
+use diffscope::tui::inspect::{self, DataView};
+use diffscope::tui::theme::Theme;
+use diffscope::worker::protocol::{Event, RunInfo, Samples};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// The built-in preset `name`, as built in.
+fn builtin(name: &str) -> Preset {
+    let text = BUILTIN
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
+        .unwrap_or_else(|| panic!("{name} is built in"));
+    Preset::parse(text, &PathBuf::from(format!("<builtin>/{name}.ron"))).expect("valid preset")
+}
+
 /// The swissroll preset, as built in.
 pub fn preset() -> Preset {
-    let text = crate::config::preset::BUILTIN
-        .iter()
-        .find(|(n, _)| *n == "swissroll")
-        .map(|(_, t)| *t)
-        .expect("swissroll is built in");
-    Preset::parse(text, &PathBuf::from("<builtin>/swissroll.ron")).expect("valid preset")
+    builtin("swissroll")
 }
 
 /// Fake samples: data points pulled towards the origin, with a trajectory of `frames`
@@ -33,7 +42,7 @@ pub fn samples(data: &DataView, id: u64, step: u64, frames: usize) -> Samples {
         .map(|k| tt - 1 - k * (tt - 1) / frames.max(2).saturating_sub(1).max(1))
         .collect();
     let mix = |t: usize| -> Vec<f32> {
-        let a = 1.0 - crate::diffusion::state_of(t) as f32 / tt as f32;
+        let a = 1.0 - state_of(t) as f32 / tt as f32;
         x0.iter()
             .zip(&noise)
             .map(|(x, e)| a * x + (1.0 - a * a).max(0.0).sqrt() * e)
@@ -53,11 +62,7 @@ pub fn samples(data: &DataView, id: u64, step: u64, frames: usize) -> Samples {
 
 /// A swissroll run at step 2400 of 6000, paused on nothing, inspector at t = 250.
 pub fn app() -> App {
-    let mut app = App::new(
-        vec![Theme::default()],
-        0,
-        super::graphics::Setup::halfblocks("chosen"),
-    );
+    let mut app = App::new(vec![Theme::default()], 0, Setup::halfblocks("chosen"));
     let p = preset();
     app.update(Msg::RunStarted {
         preset: Box::new(p.clone()),
@@ -119,16 +124,8 @@ pub fn app() -> App {
 /// A glyphs16 checkpoint open for inspection, with the given image set-up: 16 forward
 /// images and a reverse trajectory of 64 images over `frames` frames (the data, noised).
 /// Used by the image tests and the play-speed benchmark.
-pub fn image_app(graphics: super::graphics::Setup, frames: usize) -> App {
-    let p = Preset::parse(
-        crate::config::preset::BUILTIN
-            .iter()
-            .find(|(n, _)| *n == "glyphs16")
-            .map(|(_, t)| *t)
-            .expect("glyphs16 is built in"),
-        &PathBuf::from("<builtin>/glyphs16.ron"),
-    )
-    .expect("valid preset");
+pub fn image_app(graphics: Setup, frames: usize) -> App {
+    let p = builtin("glyphs16");
     let mut app = App::new(vec![Theme::default()], 0, graphics);
     app.update(Msg::RunStarted {
         preset: Box::new(p.clone()),
@@ -156,7 +153,7 @@ pub fn image_app(graphics: super::graphics::Setup, frames: usize) -> App {
     let mut r = Rng::new(11);
     let noise: Vec<f32> = (0..values.len()).map(|_| r.normal() as f32).collect();
     let mix = |t: usize| -> Vec<f32> {
-        let a = 1.0 - crate::diffusion::state_of(t) as f32 / tt as f32;
+        let a = 1.0 - state_of(t) as f32 / tt as f32;
         values
             .iter()
             .zip(&noise)
