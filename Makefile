@@ -25,9 +25,10 @@ bench-peer: libtorch
 	@bash scripts/bench-peer.sh
 
 # 100,000 mutated files per parser (presets, themes, tui.ron, IDX raw and gzip, CIFAR,
-# image folders, checkpoints); the normal test suite runs 1,000.
+# image folders, checkpoints); the normal test suite runs 1,000. (The fuzz module of the
+# core test binary, tests/core/fuzz.rs.)
 fuzz: libtorch
-	DIFFSCOPE_FUZZ_CASES=100000 cargo test --release --test fuzz -- --nocapture --test-threads 1
+	DIFFSCOPE_FUZZ_CASES=100000 cargo test --release --test core fuzz:: -- --nocapture --test-threads 1
 
 # 1,000,000 steps of a small model, headless and in the workbench in tmux, side by side:
 # resident memory at 10^4, 10^5 and 10^6 steps (fails on 10% growth), checkpoints pruned,
@@ -38,8 +39,9 @@ soak: libtorch tools
 # glyphs16 (or DIFFSCOPE_QUALITY_PRESETS, e.g. glyphs16,shapes32) trained for its whole
 # budget in float32 and in bfloat16: Fréchet distance within 10% and no class missing. On a
 # CPU without bfloat16 instructions the bfloat16 run of glyphs16 takes about half an hour.
+# (The quality_images module of the core test binary, tests/core/quality_images.rs.)
 quality-bf16: libtorch
-	DIFFSCOPE_QUALITY_STEPS=full cargo test --release --test quality_images -- --nocapture
+	DIFFSCOPE_QUALITY_STEPS=full cargo test --release --test core quality_images:: -- --nocapture
 
 lint:
 	cargo fmt --check

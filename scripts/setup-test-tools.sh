@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the programs that the end-to-end tests drive, when missing (Debian packages):
-#   tmux        tests/tui_e2e.rs, tests/tui_terminals.rs
+#   tmux        the e2e test binary (tests/e2e/: workbench.rs, runs.rs, disk_full.rs,
+#               terminals.rs) and the workbench's benchmarks (tests/tui/bench.rs)
 #   Xvfb, xterm, kitty, ImageMagick's import, xdotool, script
-#               tests/tui_terminals.rs (real terminals on a private X server)
+#               tests/e2e/terminals.rs (real terminals on a private X server)
 # kitty draws with OpenGL 3.3; under Xvfb that is Mesa's software renderer, which
 # --no-install-recommends does not guarantee, so its libraries are listed explicitly,
 # with the X libraries kitty's GLFW loads at run time and the fonts of xterm and kitty.

@@ -5,7 +5,6 @@
 
 pub mod app;
 pub mod compare;
-pub mod demo;
 pub mod event;
 pub mod gallery;
 pub mod graphics;

@@ -1,30 +1,47 @@
-//! tmux for the end-to-end tests: a private server per test, keys in, screens out.
+//! tmux for the end-to-end tests and the workbench's benchmarks: a private server per test
+//! (a socket of its own, no configuration file), one session `e2e`, keys in, screens out.
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Whether tmux is here. Without it these tests fail under CI (`CI` set), and elsewhere
-/// say loudly that they did not run (`make test` installs it).
-pub fn tmux_available() -> bool {
-    if Command::new("tmux").arg("-V").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "tmux is needed for this test (apt-get install tmux)"
-    );
-    eprintln!("NOT RUN: tmux is not installed (apt-get install tmux)");
-    false
-}
-
+/// A tmux server of one test; killed on drop.
 pub struct Tmux {
     pub socket: String,
 }
 
 impl Tmux {
+    /// A server for the test `name`, on the socket `diffscope-NAME-PID-N` (unique in this
+    /// process and among processes). Fails, naming the package to install, without tmux.
+    pub fn new(name: &str) -> Tmux {
+        super::require(&["tmux"]);
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        Tmux {
+            socket: format!("diffscope-{name}-{}-{n}", std::process::id()),
+        }
+    }
+    /// `tmux` talking to this server; a server it starts reads no configuration file.
+    pub fn command(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket, "-f", "/dev/null"]);
+        c
+    }
     /// Starts session `e2e` of `w`×`h` running the shell command `cmd`, in `dir` if given.
     pub fn start(&self, w: u16, h: u16, dir: Option<&Path>, cmd: &str) {
+        self.start_with(w, h, dir, cmd, |_| {});
+    }
+    /// [`Tmux::start`], with `setup` applied to the tmux command that starts the session
+    /// (and the server: its environment becomes the session's).
+    pub fn start_with(
+        &self,
+        w: u16,
+        h: u16,
+        dir: Option<&Path>,
+        cmd: &str,
+        setup: impl Fn(&mut Command),
+    ) {
         let (w, h) = (w.to_string(), h.to_string());
         let mut args = vec!["new-session", "-d", "-s", "e2e", "-x", &w, "-y", &h];
         let dir = dir.map(|d| d.display().to_string());
@@ -34,10 +51,17 @@ impl Tmux {
         args.push(cmd);
         // A server whose last session was just killed may still be exiting and drop
         // the new session: try again until it is there.
+        let mut failed = String::new();
         for _ in 0..20 {
-            self.run(&args);
-            let ok = Command::new("tmux")
-                .args(["-L", &self.socket, "has-session", "-t", "e2e"])
+            let mut c = self.command();
+            c.args(&args);
+            setup(&mut c);
+            if let Ok(out) = c.output() {
+                failed = String::from_utf8_lossy(&out.stderr).into_owned();
+            }
+            let ok = self
+                .command()
+                .args(["has-session", "-t", "e2e"])
                 .output()
                 .is_ok_and(|o| o.status.success());
             if ok {
@@ -45,15 +69,15 @@ impl Tmux {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("tmux did not start session e2e on {}", self.socket);
+        panic!(
+            "tmux did not start session e2e on {}: {}",
+            self.socket,
+            failed.trim()
+        );
     }
+    /// `tmux ARGS` on this server; its standard output.
     pub fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("tmux runs");
+        let out = self.command().args(args).output().expect("tmux runs");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
     pub fn keys(&self, keys: &[&str]) {

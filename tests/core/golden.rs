@@ -1,0 +1,265 @@
+//! Golden fingerprints of the samplers and of the exact variational bound, computed with the
+//! shipped checkpoints and fixed seeds. The schedules and samplers must give the same pixels
+//! as diffusers' schedulers driving the same network, so any change to the diffusion
+//! mathematics has to leave these numbers unchanged, bit for bit.
+//!
+//! Each case is one line: a name, then the f64 sum and sum of squares of every output value,
+//! an FNV-1a hash of their bits, and the first values, all printed so that they read back
+//! exactly. `tests/golden/fingerprints.txt` holds the recorded lines; to record them anew
+//! (only after a deliberate change of the mathematics) run this test with
+//! `DIFFSCOPE_RECORD_GOLDEN=1`.
+
+use crate::common::process_lock;
+use diffscope::diffusion::bound::Decoder;
+use diffscope::diffusion::{SampleOptions, SamplerKind, Trajectory, VarianceKind};
+use diffscope::train::{Trainer, Weights};
+use std::path::Path;
+use tch::{Device, Kind, Tensor};
+
+const GOLDEN: &str = "tests/golden/fingerprints.txt";
+/// Values listed in full at the start of each fingerprint.
+const HEAD: usize = 16;
+
+fn fnv1a(bits: impl Iterator<Item = u64>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bits {
+        for byte in b.to_le_bytes() {
+            h ^= byte as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// The fingerprint of f32 values (samples).
+fn fingerprint_f32(name: &str, v: &[f32]) -> String {
+    let sum: f64 = v.iter().map(|&x| x as f64).sum();
+    let sq: f64 = v.iter().map(|&x| (x as f64) * (x as f64)).sum();
+    let hash = fnv1a(v.iter().map(|x| x.to_bits() as u64));
+    let head: Vec<String> = v.iter().take(HEAD).map(|x| format!("{x:?}")).collect();
+    format!(
+        "{name} n={} sum={sum:?} sumsq={sq:?} hash={hash:016x} head={}",
+        v.len(),
+        head.join(",")
+    )
+}
+
+/// The fingerprint of f64 values (bound terms).
+fn fingerprint_f64(name: &str, v: &[f64]) -> String {
+    let sum: f64 = v.iter().sum();
+    let sq: f64 = v.iter().map(|x| x * x).sum();
+    let hash = fnv1a(v.iter().map(|x| x.to_bits()));
+    let head: Vec<String> = v.iter().take(HEAD).map(|x| format!("{x:?}")).collect();
+    format!(
+        "{name} n={} sum={sum:?} sumsq={sq:?} hash={hash:016x} head={}",
+        v.len(),
+        head.join(",")
+    )
+}
+
+fn values(x: &Tensor) -> Vec<f32> {
+    Vec::try_from(x.to_kind(Kind::Float).view([-1])).expect("samples read back")
+}
+
+fn open(name: &str) -> Trainer {
+    Trainer::load_model(&Path::new("checkpoints").join(name), Device::Cpu).expect("checkpoint")
+}
+
+/// The sampler cases: (sampler, steps, η, variance).
+fn sampler_cases() -> Vec<(SamplerKind, usize, f64, Option<VarianceKind>)> {
+    let mut v = Vec::new();
+    for steps in [1000usize, 50, 10] {
+        for var in [VarianceKind::FixedSmall, VarianceKind::FixedLarge] {
+            v.push((SamplerKind::Ddpm, steps, 0.0, Some(var)));
+        }
+    }
+    for steps in [1000usize, 50, 10] {
+        for eta in [0.0, 1.0] {
+            v.push((SamplerKind::Ddim, steps, eta, None));
+        }
+    }
+    v
+}
+
+fn sampler_lines(name: &str, n: usize, seed: u64) -> Vec<String> {
+    let tr = open(name);
+    let clip = tr.preset.diffusion.clip_x0;
+    let mut lines = Vec::new();
+    for (sampler, steps, eta, variance) in sampler_cases() {
+        let opts = SampleOptions {
+            sampler,
+            steps,
+            eta,
+            clip_x0: clip,
+            variance,
+        };
+        let var = variance.map_or("model", |v| match v {
+            VarianceKind::FixedSmall => "small",
+            VarianceKind::FixedLarge => "large",
+        });
+        let label = format!(
+            "{name} {} S={steps} eta={eta} var={var} clip={clip}",
+            sampler.name()
+        );
+        let mut traj = Trajectory::new();
+        let x = tr
+            .sample(
+                n,
+                &opts,
+                Weights::Ema,
+                seed,
+                Some((&mut traj, 4)),
+                &mut |_, _| {},
+            )
+            .unwrap();
+        lines.push(fingerprint_f32(&label, &values(&x)));
+        let frames: Vec<f32> = traj
+            .xt
+            .iter()
+            .chain(&traj.x0_hat)
+            .flat_map(values)
+            .collect();
+        lines.push(format!(
+            "{label} frames t={:?} {}",
+            traj.timesteps,
+            fingerprint_f32("", &frames).trim_start()
+        ));
+    }
+    lines
+}
+
+/// The exact bound's per-timestep terms on a few items: the prior per item, every term per
+/// item (t-major), and the terms at a few timesteps in full.
+fn bound_lines(name: &str, x0: &Tensor, decoder: Decoder, seed: i64) -> Vec<String> {
+    let mut tr = open(name);
+    let mut lines = Vec::new();
+    for var in [VarianceKind::FixedSmall, VarianceKind::FixedLarge] {
+        tr.diffusion.variance = var;
+        let model = tr.model(Weights::Ema);
+        tch::manual_seed(seed);
+        let b = tr
+            .diffusion
+            .bound_terms(
+                &mut |x, t| model.forward_t(x, t, false),
+                x0,
+                decoder,
+                &mut |_, _| {},
+            )
+            .expect("bound");
+        let label = format!("{name} bound {decoder:?} var={var:?}");
+        lines.push(fingerprint_f64(&format!("{label} prior"), &b.prior));
+        let all: Vec<f64> = b.terms.iter().flatten().copied().collect();
+        lines.push(fingerprint_f64(&format!("{label} terms"), &all));
+        let last = b.terms.len() - 1;
+        for t in [0, 1, 2, last / 2, last] {
+            lines.push(fingerprint_f64(&format!("{label} t={t}"), &b.terms[t]));
+        }
+        lines.push(fingerprint_f64(&format!("{label} totals"), &b.totals()));
+        tch::manual_seed(seed + 1);
+        let e = tr
+            .diffusion
+            .bound_estimate(
+                &mut |x, t| model.forward_t(x, t, false),
+                x0,
+                8,
+                decoder,
+                &mut |_, _| {},
+            )
+            .expect("estimate");
+        let draws: Vec<f64> = e
+            .draws
+            .iter()
+            .flat_map(|&(t, i, v)| [t as f64, i as f64, v])
+            .collect();
+        lines.push(fingerprint_f64(&format!("{label} estimate draws"), &draws));
+        lines.push(fingerprint_f64(
+            &format!("{label} estimate totals"),
+            &e.totals(),
+        ));
+    }
+    lines
+}
+
+fn all_lines() -> Vec<String> {
+    let mut lines = Vec::new();
+    lines.extend(sampler_lines("swissroll", 64, 17));
+    lines.extend(sampler_lines("glyphs16", 3, 23));
+    // Bound inputs: 2-D points for the Gaussian decoder, 8-bit images for the discretised one.
+    tch::manual_seed(31);
+    let points = Tensor::randn([6, 2], (Kind::Float, Device::Cpu));
+    lines.extend(bound_lines("swissroll", &points, Decoder::Gaussian, 41));
+    tch::manual_seed(32);
+    let levels = ((Tensor::randn([2, 1, 16, 16], (Kind::Float, Device::Cpu)) * 0.6 + 1.0) * 127.5)
+        .round()
+        .clamp(0.0, 255.0);
+    let images = levels / 127.5 - 1.0;
+    lines.extend(bound_lines("glyphs16", &images, Decoder::Discretized, 43));
+    lines
+}
+
+/// The numbers of a line (after each `=` and between commas), for reporting differences.
+fn numbers(line: &str) -> Vec<f64> {
+    line.split(' ')
+        .filter(|s| !s.starts_with("hash="))
+        .flat_map(|s| s.split([',', '=', '[', ']']))
+        .filter_map(|s| s.parse::<f64>().ok())
+        .collect()
+}
+
+#[test]
+fn samplers_and_bound_match_the_recorded_fingerprints() {
+    // The generator and the thread count are the process's: no other test may seed the
+    // one or set the other meanwhile.
+    let _rng = process_lock();
+    // One thread: the network's reductions then add up in one fixed order.
+    tch::set_num_threads(1);
+    let lines = all_lines();
+    let text = lines.join("\n") + "\n";
+    if std::env::var_os("DIFFSCOPE_RECORD_GOLDEN").is_some() {
+        std::fs::create_dir_all(Path::new(GOLDEN).parent().unwrap()).unwrap();
+        std::fs::write(GOLDEN, &text).unwrap();
+        println!("recorded {} fingerprints in {GOLDEN}", lines.len());
+        return;
+    }
+    let golden = std::fs::read_to_string(GOLDEN).expect("recorded fingerprints");
+    let want: Vec<&str> = golden.lines().collect();
+    assert_eq!(want.len(), lines.len(), "number of fingerprints");
+    let mut max_delta = 0.0f64;
+    let mut differing = Vec::new();
+    for (got, want) in lines.iter().zip(&want) {
+        if got != want {
+            let (g, w) = (numbers(got), numbers(want));
+            let d = g
+                .iter()
+                .zip(&w)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            max_delta = max_delta.max(d);
+            differing.push(format!("got  {got}\nwant {want}\nmax |Δ| {d:e}"));
+        }
+    }
+    println!(
+        "{} fingerprints, {} differ, max |Δ| {max_delta:e}",
+        lines.len(),
+        differing.len()
+    );
+    // Recorded and checked on the same kind of CPU, every bit agrees. libtorch may pick
+    // other kernels on another processor, which round differently: there, agreement to a
+    // relative 1e-3 still catches any change of the mathematics, and is said loudly.
+    let close = lines.iter().zip(&want).all(|(got, want)| {
+        let (g, w) = (numbers(got), numbers(want));
+        g.len() == w.len()
+            && g.iter()
+                .zip(&w)
+                .all(|(a, b)| (a - b).abs() <= 1e-5 + 1e-3 * a.abs().max(b.abs()))
+    });
+    if !differing.is_empty() && close {
+        println!(
+            "NOT BIT-IDENTICAL: {} fingerprints differ in rounding only (max |Δ| {max_delta:e}); \
+             re-record on this processor with DIFFSCOPE_RECORD_GOLDEN=1 to check bits",
+            differing.len()
+        );
+        return;
+    }
+    assert!(differing.is_empty(), "{}", differing.join("\n\n"));
+}
