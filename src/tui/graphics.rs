@@ -292,10 +292,12 @@ fn picture_bytes(setup: &Setup, slot: &Slot) -> Result<Vec<u8>, String> {
         }
         Proto::KittyPlaceholders => {
             // The picture fills the slot's cells exactly, so that kitty never scales it.
+            // Compressed (o=z, in kitty's protocol long before 0.28): the probe chooses
+            // placeholders only for kitty 0.28 or later, and raw RGBA is 15 times the bytes.
             let img = DynamicImage::ImageRgb8(pad(&picture, w, h));
             let id = slot.id.kitty_id();
             Protocol::Kitty(
-                Kitty::new(img, size, id, setup.tmux, false, false).map_err(|e| e.to_string())?,
+                Kitty::new(img, size, id, setup.tmux, true, false).map_err(|e| e.to_string())?,
             )
         }
         Proto::Iterm2 => {
@@ -697,7 +699,7 @@ mod tests {
             };
             assert!(text.contains(transmit), "{in_tmux}: {text:.60}");
             // The picture fills the slot's 3×2 cells of 6×13 px.
-            assert!(text.contains("s=18,v=26,c=3,r=2,"), "{text:.120}");
+            assert!(text.contains("o=z,t=d,s=18,v=26,c=3,r=2,"), "{text:.120}");
             // Two rows of three placeholders in the image id's colour, each row starting at
             // the slot's left edge with its row diacritic.
             assert_eq!(text.matches(PLACEHOLDER).count(), 6);
