@@ -552,7 +552,7 @@ mod tests {
         b"\x1bP>|tmux 3.3a\x1b\\\x1b[?1;2c\x1b_Gi=31;OK\x1b\\\x1bP>|kitty(0.26.5)\x1b\\\x1b[?62;c";
     const KITTY28_TMUX: &[u8] =
         b"\x1bP>|tmux 3.3a\x1b\\\x1b[?1;2c\x1b_Gi=31;OK\x1b\\\x1bP>|kitty(0.28.1)\x1b\\\x1b[?62;c";
-    /// kitty 0.30.1 (the same answers as 0.26.5 but for its version).
+    /// kitty 0.26.5's answers with a later version (not captured).
     const KITTY30: &[u8] =
         b"\x1b_Gi=31;OK\x1b\\\x1bP>|kitty(0.30.1)\x1b\\\x1b[6;20;9t\x1b[4;960;1440t\x1b[?62;c";
     const KITTY_OK: &[u8] = b"\x1b_Gi=31;OK\x1b\\\x1b[?62;4c";
