@@ -1,22 +1,64 @@
-//! Images through the terminal's graphics protocol (sixel, kitty, iTerm2).
+//! Pictures drawn with the terminal's graphics (sixel, kitty, iTerm2): this module turns
+//! the image panes' requests into escape sequences and keeps track of what is on the
+//! screen, so that pictures are encoded off the UI thread, written only inside their
+//! panes and erased when they move or go away.
 //!
 //! The panes stay pure: with a graphics protocol, an image pane leaves its picture's cells
 //! blank and asks for a [`Slot`]: a rectangle of cells and the page of images to show
 //! there. After each frame, the [`Screen`] compares the slots with what is on the screen:
 //! a slot that is new or changed is encoded off the UI thread (by the encoder thread in
 //! the event loop) and written once its bytes are ready; a slot that moved or went away
-//! is erased (kitty: its placement is deleted; sixel and iTerm2: the screen is repainted,
+//! is erased (kitty: its picture is deleted; sixel and iTerm2: the screen is repainted,
 //! since their pixels live in the cells). Nothing is written outside a slot's cells and
 //! the cursor is put back where it was, so the screen never scrolls.
 //!
-//! (Longer than most files: the three protocols' encoders, the screen's bookkeeping and
-//! their tests belong together.)
+//! **ratatui-image** encodes and draws the pictures: sixel (through icy_sixel), kitty with
+//! Unicode placeholders and iTerm2. [`encode`] builds its protocol for the slot with the
+//! constructors directly, from what diffscope's own probe ([`super::probe`]) decided: the
+//! protocol, the cell size (the picture is composed at the slot's cells × the cell size in
+//! pixels) and whether kitty's commands go through tmux. ratatui-image renders the
+//! protocol into a buffer of the slot's cells, and ratatui's crossterm backend writes
+//! those cells, as it writes a frame. No ratatui-image `Picker` is built, so none of its
+//! own querying runs: every `Picker` constructor, `Picker::halfblocks()` included, runs
+//! `tmux set -p allow-passthrough on` inside tmux, and `from_query_stdio` writes its
+//! queries to the terminal. The protocol constructors and the `Image` widget write
+//! nothing and start no program.
+//!
+//! That `Picker` is why ratatui-image was removed once (before the probe existed, the
+//! workbench asked `Picker::from_query_stdio`): it changed tmux's settings, waited up to
+//! 2 s for a terminal that answers nothing, knew the cell size only from `CSI 16 t` (which
+//! xterm refuses, so xterm as a VT340 got half-blocks instead of sixel), and chose
+//! Unicode placeholders for every kitty, which kitty before 0.28 cannot show.
+//!
+//! Own code is kept where ratatui-image cannot do the job:
+//! - kitty before 0.28 (0.26 in Debian 12) has no Unicode placeholders, ratatui-image's
+//!   only way to show a kitty picture: [`Proto::KittyDirect`] places the picture directly
+//!   (`a=T` with the cells to fill), written here;
+//! - deleting a kitty picture (`a=d`) when it moves or goes away: ratatui-image leaves it
+//!   in the terminal's memory;
+//! - a terminal with fewer than 256 sixel colour registers (a VT340 has 16):
+//!   ratatui-image always asks icy_sixel for 256 colours, so icy_sixel is asked here with
+//!   the terminal's count, and its sixels are drawn as ratatui-image's;
+//! - half-blocks ([`super::gallery::HalfBlocks`]): ratatui-image resamples a picture to
+//!   the cells with a triangle filter and picks ' ', '▀' or '▄' by brightness, while the
+//!   workbench draws its pictures 1:1, every cell a '▀' (the tests rebuild the pixels
+//!   exactly from the cells);
+//! - when pictures are written and erased ([`Screen`]): ratatui-image draws in the frame
+//!   through the buffer, which would put encoded pictures into the state the panes draw
+//!   from; here they are written after the frame, as soon as the encoder thread has them.
 
 use super::gallery::Page;
 use super::probe::Proto;
 use base64::Engine;
-use image::RgbImage;
-use ratatui::layout::Rect;
+use image::{DynamicImage, RgbImage};
+use ratatui::backend::{Backend, CrosstermBackend};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Rect, Size};
+use ratatui::widgets::Widget;
+use ratatui_image::protocol::iterm2::Iterm2;
+use ratatui_image::protocol::kitty::Kitty;
+use ratatui_image::protocol::sixel::Sixel;
+use ratatui_image::protocol::Protocol;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -212,96 +254,106 @@ pub struct Encoded {
 
 /// Encodes a slot's picture for the protocol: the escape sequences that draw it at the
 /// slot's cells (the cursor is saved and restored around them). Slow for large pictures:
-/// call it off the UI thread.
+/// call it off the UI thread. A picture that cannot be encoded is logged and left out.
 pub fn encode(setup: &Setup, slot: &Slot) -> Encoded {
-    let r = slot.rect;
-    let (cw, ch) = (setup.cell.0.max(1) as u32, setup.cell.1.max(1) as u32);
-    let picture = slot.picture.image();
-    let mut out = Vec::new();
-    let goto = |out: &mut Vec<u8>| {
-        let _ = write!(out, "\x1b7\x1b[{};{}H", r.y + 1, r.x + 1);
+    let bytes = match picture_bytes(setup, slot) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            log(|| format!("cannot encode {:?}: {e}", slot.id));
+            Vec::new()
+        }
     };
-    match setup.proto {
-        Proto::Halfblocks => {}
-        Proto::Sixel => {
-            // Whole cells wide, whole sixel bands high, never more than the slot.
-            let w = (r.width as u32 * cw).max(picture.width());
-            let max_h = r.height as u32 * ch;
-            let h = picture.height().div_ceil(6) * 6;
-            let h = if h <= max_h { h } else { picture.height() };
-            let img = pad(&picture, w.min(r.width as u32 * cw), h);
-            goto(&mut out);
-            out.extend_from_slice(&sixel(&img, setup.colors));
-            out.extend_from_slice(b"\x1b8");
-        }
-        Proto::KittyDirect => {
-            // The picture fills the slot's cells exactly: pad it to whole cells, and tell
-            // kitty the cells too, so that it can never spill out whatever the cell size.
-            let img = pad(&picture, r.width as u32 * cw, r.height as u32 * ch);
-            let id = slot.id.kitty_id();
-            goto(&mut out);
-            out.extend_from_slice(&kitty(
-                &format!("a=T,f=100,i={id},p=1,c={},r={},C=1,q=2", r.width, r.height),
-                &png(&img),
-            ));
-            out.extend_from_slice(b"\x1b8");
-        }
-        Proto::KittyPlaceholders => {
-            // A virtual placement (sent through tmux), shown by placeholder characters
-            // that tmux keeps in the pane like text: U+10EEEE in the image id's colour,
-            // with diacritics for the row and the first column (the next columns follow).
-            let rows = r.height.min(DIACRITICS.len() as u16);
-            let img = pad(&picture, r.width as u32 * cw, rows as u32 * ch);
-            let id = slot.id.kitty_id();
-            let cmd = kitty(
-                &format!("a=T,U=1,f=100,i={id},c={},r={rows},q=2", r.width),
-                &png(&img),
-            );
-            out.extend(if setup.tmux { tmux_wrap(&cmd) } else { cmd });
-            out.extend_from_slice(b"\x1b7");
-            for row in 0..rows {
-                let _ = write!(
-                    out,
-                    "\x1b[{};{}H\x1b[38;2;{};{};{}m{PLACEHOLDER}{}{}",
-                    r.y + row + 1,
-                    r.x + 1,
-                    (id >> 16) & 0xff,
-                    (id >> 8) & 0xff,
-                    id & 0xff,
-                    DIACRITICS[row as usize],
-                    DIACRITICS[0],
-                );
-                for _ in 1..r.width {
-                    let _ = write!(out, "{PLACEHOLDER}");
-                }
-            }
-            out.extend_from_slice(b"\x1b[39m\x1b8");
-        }
-        Proto::Iterm2 => {
-            let img = pad(&picture, r.width as u32 * cw, r.height as u32 * ch);
-            let png = png(&img);
-            goto(&mut out);
-            let _ = write!(
-                out,
-                "\x1b]1337;File=inline=1;size={};width={};height={};preserveAspectRatio=0:",
-                png.len(),
-                r.width,
-                r.height
-            );
-            out.extend_from_slice(
-                base64::engine::general_purpose::STANDARD
-                    .encode(&png)
-                    .as_bytes(),
-            );
-            out.extend_from_slice(b"\x07\x1b8");
-        }
-    }
     Encoded {
         id: slot.id,
         key: slot.key,
         rect: slot.rect,
-        bytes: out,
+        bytes,
     }
+}
+
+fn picture_bytes(setup: &Setup, slot: &Slot) -> Result<Vec<u8>, String> {
+    let r = slot.rect;
+    let (cw, ch) = (setup.cell.0.max(1) as u32, setup.cell.1.max(1) as u32);
+    let (w, h) = (r.width as u32 * cw, r.height as u32 * ch);
+    let size = Size::new(r.width, r.height);
+    let picture = slot.picture.image();
+    let protocol = match setup.proto {
+        Proto::Halfblocks => return Ok(Vec::new()),
+        Proto::KittyDirect => return Ok(kitty_direct(slot.id, &pad(&picture, w, h), r)),
+        Proto::Sixel => {
+            // Whole cells wide, whole sixel bands high, never more than the slot.
+            let bands = picture.height().div_ceil(6) * 6;
+            let img = pad(
+                &picture,
+                w,
+                if bands <= h { bands } else { picture.height() },
+            );
+            Protocol::Sixel(sixel(img, size, setup.colors)?)
+        }
+        Proto::KittyPlaceholders => {
+            // The picture fills the slot's cells exactly, so that kitty never scales it.
+            // Compressed (o=z, in kitty's protocol long before 0.28): the probe chooses
+            // placeholders only for kitty 0.28 or later, and raw RGBA is 15 times the bytes.
+            let img = DynamicImage::ImageRgb8(pad(&picture, w, h));
+            let id = slot.id.kitty_id();
+            Protocol::Kitty(
+                Kitty::new(img, size, id, setup.tmux, true, false).map_err(|e| e.to_string())?,
+            )
+        }
+        Proto::Iterm2 => {
+            let img = DynamicImage::ImageRgb8(pad(&picture, w, h));
+            Protocol::ITerm2(Iterm2::new(img, size, false).map_err(|e| e.to_string())?)
+        }
+    };
+    draw(&protocol, r).map_err(|e| e.to_string())
+}
+
+/// ratatui-image's sixel protocol for `img`: its own encoding for 256 colour registers or
+/// more, or, for fewer, icy_sixel (its encoder) asked for that many colours.
+fn sixel(img: RgbImage, size: Size, colors: u16) -> Result<Sixel, String> {
+    if colors >= 256 {
+        return Sixel::new(DynamicImage::ImageRgb8(img), size, false).map_err(|e| e.to_string());
+    }
+    let rgba = DynamicImage::ImageRgb8(img).into_rgba8();
+    let options = icy_sixel::EncodeOptions {
+        max_colors: colors.max(2),
+        ..Default::default()
+    };
+    let (w, h) = (rgba.width() as usize, rgba.height() as usize);
+    let data = icy_sixel::sixel_encode(rgba.as_raw(), w, h, &options).map_err(|e| e.to_string())?;
+    Ok(Sixel {
+        data,
+        size,
+        is_tmux: false,
+    })
+}
+
+/// The bytes that draw a ratatui-image protocol at `rect`: the protocol is rendered into a
+/// buffer of those cells and ratatui's crossterm backend writes the cells it set (the
+/// cells a picture covers are skipped), between saving and restoring the cursor.
+fn draw(protocol: &Protocol, rect: Rect) -> std::io::Result<Vec<u8>> {
+    let mut cells = Buffer::empty(rect);
+    ratatui_image::Image::new(protocol).render(rect, &mut cells);
+    let blank = Buffer::empty(rect);
+    let mut out = b"\x1b7".to_vec();
+    CrosstermBackend::new(&mut out).draw(blank.diff(&cells).into_iter())?;
+    out.extend_from_slice(b"\x1b8");
+    Ok(out)
+}
+
+/// Kitty's direct placement, for kitty before 0.28: the picture, as PNG, placed at the
+/// slot's cells and told their number, so that it can never spill out whatever the cell
+/// size.
+fn kitty_direct(id: SlotId, img: &RgbImage, r: Rect) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = write!(out, "\x1b7\x1b[{};{}H", r.y + 1, r.x + 1);
+    let id = id.kitty_id();
+    out.extend_from_slice(&kitty(
+        &format!("a=T,f=100,i={id},p=1,c={},r={},C=1,q=2", r.width, r.height),
+        &png(img),
+    ));
+    out.extend_from_slice(b"\x1b8");
+    out
 }
 
 /// `img` in the top-left corner of a `w`×`h` black picture (cropped if larger).
@@ -346,22 +398,6 @@ fn kitty(control: &str, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Kitty's placeholder character and the diacritics that number rows and columns (the
-/// first entries of the list in kitty's graphics protocol).
-const PLACEHOLDER: char = '\u{10EEEE}';
-const DIACRITICS: [char; 78] = [
-    '\u{305}', '\u{30D}', '\u{30E}', '\u{310}', '\u{312}', '\u{33D}', '\u{33E}', '\u{33F}',
-    '\u{346}', '\u{34A}', '\u{34B}', '\u{34C}', '\u{350}', '\u{351}', '\u{352}', '\u{357}',
-    '\u{35B}', '\u{363}', '\u{364}', '\u{365}', '\u{366}', '\u{367}', '\u{368}', '\u{369}',
-    '\u{36A}', '\u{36B}', '\u{36C}', '\u{36D}', '\u{36E}', '\u{36F}', '\u{483}', '\u{484}',
-    '\u{485}', '\u{486}', '\u{487}', '\u{592}', '\u{593}', '\u{594}', '\u{595}', '\u{597}',
-    '\u{598}', '\u{599}', '\u{59C}', '\u{59D}', '\u{59E}', '\u{59F}', '\u{5A0}', '\u{5A1}',
-    '\u{5A8}', '\u{5A9}', '\u{5AB}', '\u{5AC}', '\u{5AF}', '\u{5C4}', '\u{610}', '\u{611}',
-    '\u{612}', '\u{613}', '\u{614}', '\u{615}', '\u{616}', '\u{617}', '\u{657}', '\u{658}',
-    '\u{659}', '\u{65A}', '\u{65B}', '\u{65D}', '\u{65E}', '\u{6D6}', '\u{6D7}', '\u{6D8}',
-    '\u{6D9}', '\u{6DA}', '\u{6DB}', '\u{6DC}', '\u{6DF}', '\u{6E0}',
-];
-
 /// Deletes a kitty picture (its placements and its data).
 fn kitty_delete(setup: &Setup, id: SlotId) -> Vec<u8> {
     let cmd = format!("\x1b_Ga=d,d=I,i={},q=2\x1b\\", id.kitty_id()).into_bytes();
@@ -380,95 +416,6 @@ fn tmux_wrap(bytes: &[u8]) -> Vec<u8> {
             out.push(0x1b);
         }
         out.push(b);
-    }
-    out.extend_from_slice(b"\x1b\\");
-    out
-}
-
-/// A sixel image with at most `colors` colour registers: gray levels for a gray
-/// picture, an even colour cube otherwise. Pixels of colour 0 are painted too (P2 = 1 keeps
-/// nothing transparent that the picture covers).
-pub fn sixel(img: &RgbImage, colors: u16) -> Vec<u8> {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let n = colors.clamp(2, 256) as usize;
-    let gray = img.pixels().all(|p| p.0[0] == p.0[1] && p.0[1] == p.0[2]);
-    let levels = if gray {
-        n
-    } else {
-        ((n as f64).cbrt().floor() as usize).max(2)
-    };
-    let q = |v: u8| (v as usize * (levels - 1) + 127) / 255;
-    let index: Vec<u16> = img
-        .pixels()
-        .map(|p| {
-            let [r, g, b] = p.0;
-            if gray {
-                q(r) as u16
-            } else {
-                ((q(r) * levels + q(g)) * levels + q(b)) as u16
-            }
-        })
-        .collect();
-    let palette = if gray { levels } else { levels.pow(3) };
-    let pct = |l: usize| (l * 100 + (levels - 1) / 2) / (levels - 1);
-    let mut used = vec![false; palette];
-    for &i in &index {
-        used[i as usize] = true;
-    }
-    let mut out = Vec::with_capacity(w * h / 2);
-    let _ = write!(out, "\x1bP0;1;0q\"1;1;{w};{h}");
-    for (i, _) in used.iter().enumerate().filter(|(_, u)| **u) {
-        let (r, g, b) = if gray {
-            (pct(i), pct(i), pct(i))
-        } else {
-            (
-                pct(i / (levels * levels)),
-                pct(i / levels % levels),
-                pct(i % levels),
-            )
-        };
-        let _ = write!(out, "#{i};2;{r};{g};{b}");
-    }
-    let mut row = vec![0u8; w];
-    let mut in_band = vec![false; palette];
-    for y0 in (0..h).step_by(6) {
-        let rows = (h - y0).min(6);
-        in_band.iter_mut().for_each(|u| *u = false);
-        for dy in 0..rows {
-            for &c in &index[(y0 + dy) * w..(y0 + dy + 1) * w] {
-                in_band[c as usize] = true;
-            }
-        }
-        let colours: Vec<usize> = (0..palette).filter(|&c| in_band[c]).collect();
-        for (k, &c) in colours.iter().enumerate() {
-            for (x, bits) in row.iter_mut().enumerate() {
-                let mut v = 0u8;
-                for dy in 0..rows {
-                    if index[(y0 + dy) * w + x] as usize == c {
-                        v |= 1 << dy;
-                    }
-                }
-                *bits = v;
-            }
-            let end = row.iter().rposition(|&v| v != 0).map_or(0, |p| p + 1);
-            let _ = write!(out, "#{c}");
-            let mut x = 0;
-            while x < end {
-                let v = row[x];
-                let mut run = 1;
-                while x + run < end && row[x + run] == v {
-                    run += 1;
-                }
-                let ch = 63 + v;
-                if run >= 4 {
-                    let _ = write!(out, "!{run}{}", ch as char);
-                } else {
-                    out.extend(std::iter::repeat_n(ch, run));
-                }
-                x += run;
-            }
-            out.push(if k + 1 < colours.len() { b'$' } else { b'-' });
-        }
     }
     out.extend_from_slice(b"\x1b\\");
     out
@@ -613,27 +560,55 @@ mod tests {
         Picture::new(&vec![v; w * h], [1, h, w], &page)
     }
 
+    /// The DCS … ST sequence in `bytes`.
+    fn dcs(bytes: &[u8]) -> &[u8] {
+        let at = bytes.windows(2).position(|w| w == b"\x1bP").expect("a DCS");
+        let len = bytes[at..]
+            .windows(2)
+            .position(|w| w == b"\x1b\\")
+            .expect("its end");
+        &bytes[at..at + len + 2]
+    }
+
     #[test]
-    fn sixel_round_trips_a_gray_picture() {
-        let mut img = RgbImage::from_pixel(13, 9, image::Rgb([0, 0, 0]));
-        img.put_pixel(3, 7, image::Rgb([255, 255, 255]));
-        img.put_pixel(12, 0, image::Rgb([136, 136, 136]));
-        let s = sixel(&img, 16);
-        let decoded = icy_sixel::SixelImage::decode(&s).expect("decodes");
-        // (the decoder rounds the height up to whole bands of six rows)
-        let (w, h) = decoded.dimensions();
-        assert_eq!((w, h.div_ceil(6)), (13, 2));
-        let px = |x: usize, y: usize| {
-            let i = (y * w + x) * 4;
-            [
-                decoded.pixels[i],
-                decoded.pixels[i + 1],
-                decoded.pixels[i + 2],
-            ]
-        };
-        assert_eq!(px(3, 7), [255, 255, 255]);
-        assert_eq!(px(0, 0), [0, 0, 0]);
-        assert!((px(12, 0)[0] as i32 - 136).abs() <= 9, "{:?}", px(12, 0));
+    fn sixel_pictures_round_trip_with_any_number_of_colour_registers() {
+        // A 13×9 image, black but for a white and a gray pixel, in a frame of black.
+        let mut values = vec![-1.0f32; 13 * 9];
+        values[7 * 13 + 3] = 1.0;
+        values[12] = 136.0 / 127.5 - 1.0;
+        let page = Page::fit(1, (13, 9), (15, 11), 0).unwrap();
+        let slot = Slot::new(
+            SlotId::Samples,
+            Rect::new(4, 2, 3, 1),
+            Picture::new(&values, [1, 9, 13], &page),
+        );
+        for colors in [16, 256, 1024] {
+            let s = Setup {
+                colors,
+                ..setup(Proto::Sixel)
+            };
+            let bytes = encode(&s, &slot).bytes;
+            // Drawn at the slot's top-left cell, the cursor saved and put back.
+            assert!(bytes.starts_with(b"\x1b7\x1b[3;5H"), "{colors}");
+            assert!(bytes.ends_with(b"\x1b8"), "{colors}");
+            let decoded = icy_sixel::SixelImage::decode(dcs(&bytes)).expect("decodes");
+            // Three cells of 6 px wide; two bands of six rows fit in one cell of 13 px.
+            let (w, h) = decoded.dimensions();
+            assert_eq!((w, h), (18, 12), "{colors}");
+            let px = |x: usize, y: usize| {
+                let i = (y * w + x) * 4;
+                [
+                    decoded.pixels[i],
+                    decoded.pixels[i + 1],
+                    decoded.pixels[i + 2],
+                ]
+            };
+            assert_eq!(px(4, 8), [255, 255, 255], "{colors}");
+            for (x, y) in [(0, 0), (1, 1), (15, 11), (17, 11)] {
+                assert_eq!(px(x, y), [0, 0, 0], "{colors} at {x},{y}");
+            }
+            assert!((px(13, 1)[0] as i32 - 136).abs() <= 9, "{:?}", px(13, 1));
+        }
     }
 
     #[test]
@@ -706,24 +681,61 @@ mod tests {
     }
 
     #[test]
-    fn kitty_in_tmux_sends_a_wrapped_virtual_placement_and_placeholder_cells() {
-        let mut s = setup(Proto::KittyPlaceholders);
-        s.tmux = true;
-        let slot = Slot::new(SlotId::Samples, Rect::new(4, 2, 3, 2), picture(16, 24, 0.5));
+    fn kitty_placeholders_transmit_once_and_fill_the_slot_with_placeholder_cells() {
+        const PLACEHOLDER: char = '\u{10EEEE}';
+        // Kitty's diacritics for rows 0 and 1 (column 0 and the id's high byte are 0).
+        const ROW: [char; 2] = ['\u{305}', '\u{30D}'];
+        for in_tmux in [true, false] {
+            let s = Setup {
+                tmux: in_tmux,
+                ..setup(Proto::KittyPlaceholders)
+            };
+            let slot = Slot::new(SlotId::Samples, Rect::new(4, 2, 3, 2), picture(16, 24, 0.5));
+            let text = String::from_utf8(encode(&s, &slot).bytes).unwrap();
+            let transmit = if in_tmux {
+                "\x1bPtmux;\x1b\x1b_Gq=2,i=13759745,a=T,U=1,"
+            } else {
+                "\x1b_Gq=2,i=13759745,a=T,U=1,"
+            };
+            assert!(text.contains(transmit), "{in_tmux}: {text:.60}");
+            // The picture fills the slot's 3×2 cells of 6×13 px.
+            assert!(text.contains("o=z,t=d,s=18,v=26,c=3,r=2,"), "{text:.120}");
+            // Two rows of three placeholders in the image id's colour, each row starting at
+            // the slot's left edge with its row diacritic.
+            assert_eq!(text.matches(PLACEHOLDER).count(), 6);
+            let first = |row: usize| -> String {
+                [PLACEHOLDER, ROW[row], '\u{305}', '\u{305}']
+                    .iter()
+                    .collect()
+            };
+            // Row 0: the cursor goes to the slot's top-left cell, the colour is set, and
+            // the first cell carries the transmission before its placeholder.
+            let colour = "\x1b[38;2;209;245;1;49m";
+            assert!(
+                text.starts_with(&format!("\x1b7\x1b[3;5H{colour}{transmit}")),
+                "{text:.80}"
+            );
+            let (_, cells) = text.rsplit_once("\x1b\\").unwrap();
+            assert!(
+                cells.starts_with(&format!(
+                    "{}{PLACEHOLDER}{PLACEHOLDER}\x1b[4;5H{}",
+                    first(0),
+                    first(1)
+                )),
+                "{cells:?}"
+            );
+            assert!(cells.ends_with("\x1b8"), "{cells:?}");
+        }
+    }
+
+    #[test]
+    fn iterm2_pictures_are_inline_files_of_the_slot_size() {
+        let s = setup(Proto::Iterm2);
+        let slot = Slot::new(SlotId::X0, Rect::new(0, 1, 4, 2), picture(10, 10, 0.0));
         let text = String::from_utf8(encode(&s, &slot).bytes).unwrap();
-        assert!(
-            text.starts_with("\x1bPtmux;\x1b\x1b_Ga=T,U=1,f=100,"),
-            "{text:.40}"
-        );
-        // Two rows of three placeholders, each row starting with its row diacritic.
-        assert_eq!(text.matches(PLACEHOLDER).count(), 6);
-        assert!(text.contains(&format!(
-            "\x1b[3;5H\x1b[38;2;209;245;1m{PLACEHOLDER}{}{}",
-            DIACRITICS[0], DIACRITICS[0]
-        )));
-        assert!(text.contains(&format!(
-            "\x1b[4;5H\x1b[38;2;209;245;1m{PLACEHOLDER}{}{}",
-            DIACRITICS[1], DIACRITICS[0]
-        )));
+        assert!(text.starts_with("\x1b7\x1b[2;1H"), "{text:.40}");
+        assert!(text.contains("\x1b]1337;File=inline=1;size="), "{text:.80}");
+        assert!(text.contains(";width=24px;height=26px;"), "{text:.120}");
+        assert!(text.contains("\x07") && text.ends_with("\x1b8"), "{text:?}");
     }
 }

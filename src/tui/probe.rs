@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 pub enum Proto {
     Halfblocks,
     Sixel,
+    /// Kitty's direct placement: kitty before 0.28, which has no Unicode placeholders.
     KittyDirect,
+    /// Kitty's Unicode placeholders: kitty 0.28 or later, and the only kitty inside tmux.
     KittyPlaceholders,
     Iterm2,
 }
@@ -223,6 +225,15 @@ fn kitty_in_tmux(version: Option<(u32, u32, u32)>) -> Result<(), String> {
     }
 }
 
+/// Kitty outside tmux: Unicode placeholders from 0.28 on, direct placement before (and
+/// for a terminal that answers the kitty query without saying it is kitty).
+fn kitty_outside_tmux(version: Option<(u32, u32, u32)>) -> Proto {
+    match version {
+        Some(v) if v >= (0, 28, 0) => Proto::KittyPlaceholders,
+        _ => Proto::KittyDirect,
+    }
+}
+
 /// The cell size in pixels and where it came from; every source is sanity-checked.
 fn cell_size(r: &Replies, env: &Env) -> ((u16, u16), CellSource) {
     let (cols, rows) = env.size_cells;
@@ -271,7 +282,7 @@ fn auto(r: &Replies, env: &Env, version: Option<(u32, u32, u32)>) -> (Proto, Str
     } else if r.kitty_graphics && !wezterm {
         return match version {
             Some((a, b, c)) => (
-                Proto::KittyDirect,
+                kitty_outside_tmux(version),
                 format!("kitty graphics query, kitty {a}.{b}.{c}"),
             ),
             None => (Proto::KittyDirect, "kitty graphics query".into()),
@@ -327,7 +338,7 @@ pub(crate) fn decide(r: &Replies, env: &Env, wanted: Wanted) -> Detection {
             "kitty",
             "the terminal did not answer the kitty graphics query",
         ),
-        Wanted::Kitty if !env.in_tmux => chosen(Proto::KittyDirect),
+        Wanted::Kitty if !env.in_tmux => chosen(kitty_outside_tmux(version)),
         Wanted::Kitty => match kitty_in_tmux(version) {
             Ok(()) => chosen(Proto::KittyPlaceholders),
             Err(why) => {
@@ -341,7 +352,7 @@ pub(crate) fn decide(r: &Replies, env: &Env, wanted: Wanted) -> Detection {
         reason,
         cell,
         cell_source,
-        tmux: proto == Proto::KittyPlaceholders,
+        tmux: proto == Proto::KittyPlaceholders && env.in_tmux,
         sixel_colors: colors.unwrap_or(if vt340 { 16 } else { 256 }),
         kitty_version: version,
         notice,
@@ -533,6 +544,9 @@ mod tests {
         b"\x1bP>|tmux 3.3a\x1b\\\x1b[?1;2c\x1b_Gi=31;OK\x1b\\\x1bP>|kitty(0.26.5)\x1b\\\x1b[?62;c";
     const KITTY28_TMUX: &[u8] =
         b"\x1bP>|tmux 3.3a\x1b\\\x1b[?1;2c\x1b_Gi=31;OK\x1b\\\x1bP>|kitty(0.28.1)\x1b\\\x1b[?62;c";
+    /// kitty 0.26.5's answers with a later version (not captured).
+    const KITTY30: &[u8] =
+        b"\x1b_Gi=31;OK\x1b\\\x1bP>|kitty(0.30.1)\x1b\\\x1b[6;20;9t\x1b[4;960;1440t\x1b[?62;c";
     const KITTY_OK: &[u8] = b"\x1b_Gi=31;OK\x1b\\\x1b[?62;4c";
     const WEZTERM: &[u8] = b"\x1b_Gi=31;OK\x1b\\\x1bP>|WezTerm 20240203\x1b\\\x1b[?65;4;6;18;22c";
 
@@ -608,6 +622,7 @@ mod tests {
         #[rustfmt::skip]
         let cases: &[(&[u8], Env, Wanted, Proto, &str)] = &[
             (KITTY, e(), W::Auto, KittyDirect, "kitty graphics query, kitty 0.26.5"),
+            (KITTY30, e(), W::Auto, KittyPlaceholders, "kitty graphics query, kitty 0.30.1"),
             (KITTY_OK, e(), W::Auto, KittyDirect, "kitty graphics query"),
             (WEZTERM, e(), W::Auto, Iterm2, "XTVERSION"),
             (iterm, e(), W::Auto, Iterm2, "XTVERSION"),
@@ -629,13 +644,15 @@ mod tests {
             (b"", e(), W::Sixel, Sixel, "chosen"),
             (XTERM, e(), W::Sixel, Sixel, "chosen"),
             (KITTY, e(), W::Kitty, KittyDirect, "chosen"),
+            (KITTY30, e(), W::Kitty, KittyPlaceholders, "chosen"),
+            (KITTY_OK, e(), W::Kitty, KittyDirect, "chosen"),
             (KITTY28_TMUX, tm(Some(true)), W::Kitty, KittyPlaceholders, "chosen"),
         ];
         for (bytes, env, wanted, proto, reason) in cases {
             let d = run(bytes, env, *wanted);
             let case = format!("{wanted:?} {env:?} {}", bytes.escape_ascii());
             assert_eq!((d.proto, d.reason.as_str()), (*proto, *reason), "{case}");
-            assert_eq!(d.tmux, *proto == KittyPlaceholders, "{case}");
+            assert_eq!(d.tmux, *proto == KittyPlaceholders && env.in_tmux, "{case}");
             assert_eq!(d.notice, None, "{case}");
         }
         assert_eq!(

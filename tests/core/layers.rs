@@ -78,6 +78,8 @@ fn the_core_uses_no_front_end_and_no_ui_crate() {
             "crate::tui",
             "clap",
             "ratatui",
+            "ratatui_image",
+            "icy_sixel",
             "crossterm",
             "tokio",
             "futures_util",
@@ -90,7 +92,16 @@ fn the_core_uses_no_front_end_and_no_ui_crate() {
 #[test]
 fn the_front_ends_do_not_use_each_other() {
     let cli = files(&["cli.rs", "commands"]);
-    let bad = violations(&cli, &["crate::tui", "ratatui", "crossterm"]);
+    let bad = violations(
+        &cli,
+        &[
+            "crate::tui",
+            "ratatui",
+            "ratatui_image",
+            "icy_sixel",
+            "crossterm",
+        ],
+    );
     assert!(
         bad.is_empty(),
         "the command line uses the workbench:\n{}",
