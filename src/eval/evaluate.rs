@@ -1,11 +1,10 @@
 //! Evaluating a model, for the command line (`diffscope eval`) and the workbench (`b`)
 //! alike: the variational bound on held-out items, and sample-quality figures from samples
 //! that are checked before any figure is computed, all gathered in one record
-//! ([`Evaluation`]). [`evaluate`] is the workbench's short form, run on the worker. Both
-//! take their
-//! item counts and seed from [`defaults`], so that for point data `b` and `eval` give the
-//! same figures for the same weights; for images the workbench evaluates fewer items, and
-//! says so.
+//! ([`Evaluation`]) with what they were computed on. [`evaluate`] is the workbench's short
+//! form, run on the worker. Both take their item counts and seed from [`defaults`], so that
+//! for point data `b` and `eval` give the same figures for the same weights; for images the
+//! workbench evaluates fewer items (its record says how many).
 
 use super::Evaluation;
 use crate::data::{DataConfig, DataError, Dataset, ItemKind, Split};

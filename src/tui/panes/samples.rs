@@ -3,7 +3,8 @@
 
 use super::pictures::{self, Images};
 use super::{block, faint, focused, pairs};
-use crate::tui::app::{figures, App, Focus};
+use crate::tui::app::figures::summary;
+use crate::tui::app::{App, Focus};
 use crate::tui::graphics::{Slot, SlotId};
 use crate::tui::images;
 use ratatui::layout::Rect;
@@ -74,7 +75,7 @@ pub fn figures(app: &App, width: u16) -> Option<String> {
     }
     let e = app.run.evaluation.as_ref()?;
     let room = (width as usize).saturating_sub(2);
-    let summary = figures::summary(e);
+    let summary = summary(e);
     let full = format!(" step {}: {summary} (b refreshes) ", e.step);
     if full.chars().count() <= room {
         return Some(full);
