@@ -405,18 +405,8 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use crate::diffusion::SamplerKind;
+    use crate::eval::quality::tests::ring;
     use crate::eval::{point_quality, Unit};
-    use crate::rng::Rng;
-
-    fn ring(seed: u64, n: usize) -> Vec<f32> {
-        let mut r = Rng::new(seed);
-        (0..n)
-            .flat_map(|_| {
-                let a = r.uniform() * std::f64::consts::TAU;
-                [(2.0 * a.cos()) as f32, (2.0 * a.sin()) as f32]
-            })
-            .collect()
-    }
 
     /// The record of 2-D samples measured against data.
     fn points(samples: &[f32], data: &[f32]) -> Evaluation {

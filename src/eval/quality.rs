@@ -111,7 +111,7 @@ pub fn point_quality(samples: &[f32], data: &[f32], dim: usize, seed: u64) -> Po
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -146,7 +146,8 @@ mod tests {
         assert!((q.sw1_ratio() - 1.0).abs() < 0.15 && (q.mmd_ratio() - 1.0).abs() < 0.15);
     }
 
-    fn ring(seed: u64, n: usize) -> Vec<f32> {
+    /// Points on a circle of radius 2, from `seed`.
+    pub(crate) fn ring(seed: u64, n: usize) -> Vec<f32> {
         let mut r = Rng::new(seed);
         (0..n)
             .flat_map(|_| {
