@@ -340,7 +340,7 @@ impl Trainer {
     /// Draws `n` samples, seeding libtorch's generator with `seed`. Frames of the reverse
     /// process are kept in `trajectory` when one is given (at most `frames` of them, evenly
     /// spread, always including the first and the last step). x_t is checked at every
-    /// reverse step with the one shared check ([`crate::util::first_non_finite`]): samples
+    /// reverse step with the one shared check (`util::first_non_finite`): samples
     /// that went NaN or infinite are an error naming the timestep where it happened, never
     /// a result.
     pub fn sample(
