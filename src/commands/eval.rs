@@ -393,7 +393,8 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     );
     progress.finish();
     quality.with_context(|| ck.dir.display().to_string())?;
-    let class_names = data_config.class_names().unwrap_or_default();
+    // Unlabelled data has no class names, and no class figures to name.
+    let class_names = data_config.class_names().unwrap_or_else(Vec::new);
     for line in quality_lines(&e, &class_names) {
         println!("{line}");
     }
