@@ -3,7 +3,9 @@
 
 use super::{parse_ron, paths, ConfigError};
 use crate::data::DataConfig;
-use crate::diffusion::{LossWeighting, Prediction, SamplerKind, ScheduleKind, VarianceKind};
+use crate::diffusion::{
+    LossWeighting, Prediction, SampleOptionError, SamplerKind, ScheduleKind, Spacing, VarianceKind,
+};
 use crate::model::{ModelConfig, ModelError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -145,12 +147,17 @@ impl Default for TrainConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SampleConfig {
-    /// Ddpm or Ddim.
+    /// Ddpm, Ddim, Dpmpp2m, Dpmpp3m, Dpmpp2mSde, Euler, EulerA or Heun.
     pub sampler: SamplerKind,
     /// Reverse steps (T when larger than T).
     pub steps: usize,
-    /// DDIM's η.
+    /// DDIM's η (only DDIM takes one).
     pub eta: f64,
+    /// Timestep spacing: Some(Leading), Some(Linspace) or Some(Trailing); None (the
+    /// default) is the sampler's own, as in diffusers.
+    pub spacing: Option<Spacing>,
+    /// Karras σ spacing (Dpmpp2m, Dpmpp3m, Dpmpp2mSde, Euler and Heun).
+    pub karras: bool,
     /// Samples drawn for previews.
     pub n: usize,
     /// Sample with the EMA weights (true) or the raw ones.
@@ -163,6 +170,8 @@ impl Default for SampleConfig {
             sampler: SamplerKind::Ddpm,
             steps: 1000,
             eta: 0.0,
+            spacing: None,
+            karras: false,
             n: 2000,
             ema: true,
         }
@@ -235,6 +244,10 @@ pub enum PresetError {
          visit more steps than T"
     )]
     SampleSteps { steps: usize, t: usize },
+    #[error("sample.karras: {0}")]
+    SampleKarras(SampleOptionError),
+    #[error("sample.eta: {0}")]
+    SampleEta(SampleOptionError),
     #[error("data: a toy data set needs at least 1 point")]
     NoPoints,
     #[error("model: the MLP denoiser is for 2-D points; images of shape {0:?} need Unet(…)")]
@@ -344,6 +357,22 @@ impl Preset {
         }
         if !(0.0..=1.0).contains(&s.eta) {
             return Err(PresetError::Eta(s.eta));
+        }
+        let options = crate::diffusion::SampleOptions {
+            sampler: s.sampler,
+            eta: s.eta,
+            karras: s.karras,
+            ..Default::default()
+        };
+        match options.check(d.timesteps) {
+            Err(e @ SampleOptionError::Karras { .. }) => return Err(PresetError::SampleKarras(e)),
+            // DDPM ignores η, as it always has: older presets with one still load
+            Err(SampleOptionError::Eta {
+                sampler: SamplerKind::Ddpm,
+                ..
+            }) => {}
+            Err(e @ SampleOptionError::Eta { .. }) => return Err(PresetError::SampleEta(e)),
+            _ => {}
         }
         if let DataConfig::Toy2d(c) = &self.data {
             if c.points == 0 {

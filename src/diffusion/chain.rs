@@ -75,8 +75,19 @@ pub struct DdimStep {
 impl Chain {
     /// Builds every table from the columns β and ᾱ (of the same length, at least one).
     pub(crate) fn new(betas: Vec<f64>, alpha_bars: Vec<f64>) -> Chain {
-        let n = betas.len();
         let alpha_bars_prev = prev_of(&alpha_bars);
+        Chain::with_prev(betas, alpha_bars, alpha_bars_prev)
+    }
+
+    /// Builds every table from β, ᾱ and the ᾱ each reverse step lands on (all of the same
+    /// length, at least one): a chain whose steps need not land on the step before, as
+    /// diffusers' DDIM steps from t to t − ⌊T/S⌋ whatever the spacing.
+    pub(crate) fn with_prev(
+        betas: Vec<f64>,
+        alpha_bars: Vec<f64>,
+        alpha_bars_prev: Vec<f64>,
+    ) -> Chain {
+        let n = betas.len();
         let alphas: Vec<f64> = betas.iter().map(|b| 1.0 - b).collect();
         let mut posterior_variance = Vec::with_capacity(n);
         let mut coef_x0 = Vec::with_capacity(n);
@@ -115,6 +126,12 @@ impl Chain {
 
     pub fn is_empty(&self) -> bool {
         self.betas.is_empty()
+    }
+
+    /// σ_i = √((1 − ᾱ_i)/ᾱ_i), the noise level of step i in the σ parametrisation
+    /// (x/√ᾱ = x_0 + σ ε) of Karras et al. and diffusers' σ schedulers.
+    pub fn sigma(&self, i: usize) -> f64 {
+        ((1.0 - self.alpha_bars[i]) / self.alpha_bars[i]).sqrt()
     }
 
     /// Signal-to-noise ratio ᾱ_i / (1 − ᾱ_i) at step i.

@@ -18,20 +18,25 @@
 
 pub mod bound;
 pub mod chain;
+pub mod dpm_solver;
 pub mod error;
+pub mod euler;
 pub mod forward;
+pub mod heun;
 pub mod objective;
 pub mod posterior;
 pub mod respace;
 pub mod sampler;
 pub mod schedule;
+pub mod spacing;
 
 pub use chain::{Chain, VarianceKind};
 pub use error::DiffusionError;
 pub use objective::{LossWeighting, Prediction};
 pub use respace::Respaced;
-pub use sampler::{SampleOptions, SamplerKind, Trajectory};
+pub use sampler::{SampleOption, SampleOptionError, SampleOptions, SamplerKind, Trajectory};
 pub use schedule::{Schedule, ScheduleError, ScheduleKind};
+pub use spacing::Spacing;
 
 /// The state t (0 = data, T = noise) that the step at table index `index` produces:
 /// `index + 1`.

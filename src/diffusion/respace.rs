@@ -11,6 +11,7 @@
 
 use super::chain::Chain;
 use super::schedule::{spaced_timesteps, Schedule};
+use super::spacing::{ddim_timesteps, Spacing};
 
 /// A chain over some of a base schedule's timesteps: their indices, and the chain's tables
 /// (index i is the chain's step i, at base timestep `timesteps[i]`), reached through `Deref`.
@@ -31,30 +32,60 @@ impl std::ops::Deref for Respaced {
 
 impl Respaced {
     /// The chain over `timesteps` (strictly increasing, at least one, each below the base's
-    /// length) of `base`.
+    /// length) of `base`, each reverse step landing on the state of the timestep before
+    /// (the data for the first).
     fn over(base: &Schedule, timesteps: Vec<usize>) -> Respaced {
+        let prev = (0..timesteps.len())
+            .map(|i| i.checked_sub(1).map(|j| timesteps[j]))
+            .collect();
+        Respaced::landing(base, timesteps, prev)
+    }
+
+    /// The chain over `timesteps` (increasing) whose reverse step i lands on the state of
+    /// base timestep `prev[i]` (the data for `None`): β_i = 1 − ᾱ(t_i)/ᾱ(prev_i).
+    fn landing(base: &Schedule, timesteps: Vec<usize>, prev: Vec<Option<usize>>) -> Respaced {
         let alpha_bars: Vec<f64> = timesteps.iter().map(|&t| base.alpha_bars[t]).collect();
-        let mut last_alpha_bar = 1.0;
+        let alpha_bars_prev: Vec<f64> = prev
+            .iter()
+            .map(|p| p.map_or(1.0, |t| base.alpha_bars[t]))
+            .collect();
         let betas = alpha_bars
             .iter()
-            .map(|&alpha_bar| {
-                let beta = 1.0 - alpha_bar / last_alpha_bar;
-                last_alpha_bar = alpha_bar;
-                beta
-            })
+            .zip(&alpha_bars_prev)
+            .map(|(&alpha_bar, &last)| 1.0 - alpha_bar / last)
             .collect();
         Respaced {
             timesteps,
-            chain: Chain::new(betas, alpha_bars),
+            chain: Chain::with_prev(betas, alpha_bars, alpha_bars_prev),
         }
     }
 }
 
 impl Schedule {
-    /// The chain of `count` evenly spaced timesteps ([`spaced_timesteps`]; `count` is
-    /// brought into 1..=T), as the samplers visit them, its tables computed once.
+    /// The chain of `count` evenly spaced timesteps ([`spaced_timesteps`], diffusers'
+    /// `leading`; `count` is brought into 1..=T), its tables computed once.
     pub fn spaced(&self, count: usize) -> Respaced {
         Respaced::over(self, spaced_timesteps(self.len(), count))
+    }
+
+    /// The chain DDPM ancestral sampling runs with `spacing` (diffusers' `DDPMScheduler`):
+    /// each step lands on the next timestep visited.
+    pub fn ddpm_chain(&self, spacing: Spacing, count: usize) -> Respaced {
+        let mut ts = ddim_timesteps(spacing, self.len(), count);
+        ts.reverse();
+        Respaced::over(self, ts)
+    }
+
+    /// The chain DDIM runs with `spacing` (diffusers' `DDIMScheduler`): each step lands on
+    /// timestep t − ⌊T/S⌋ (the data below 0), which is the next timestep visited for
+    /// `leading` but not always for the other spacings.
+    pub fn ddim_chain(&self, spacing: Spacing, count: usize) -> Respaced {
+        let count = count.clamp(1, self.len());
+        let mut ts = ddim_timesteps(spacing, self.len(), count);
+        ts.reverse();
+        let stride = self.len() / count;
+        let prev = ts.iter().map(|&t| t.checked_sub(stride)).collect();
+        Respaced::landing(self, ts, prev)
     }
 }
 
@@ -111,6 +142,29 @@ mod tests {
             let v = r.model_variance(VarianceKind::FixedSmall, i);
             assert!((sigma * sigma - v).abs() < 1e-12 * v.max(1.0), "{i}");
         }
+    }
+
+    #[test]
+    fn leading_chains_are_the_evenly_spaced_chain() {
+        let s = Schedule::new(ScheduleKind::Cosine, 1000).unwrap();
+        for count in [1, 7, 10, 50, 1000] {
+            assert_eq!(s.ddpm_chain(Spacing::Leading, count), s.spaced(count));
+            assert_eq!(s.ddim_chain(Spacing::Leading, count), s.spaced(count));
+        }
+    }
+
+    #[test]
+    fn ddim_lands_a_stride_below_whatever_the_spacing() {
+        let s = Schedule::new(ScheduleKind::Linear, 1000).unwrap();
+        let c = s.ddim_chain(Spacing::Linspace, 10);
+        assert_eq!(c.timesteps[8], 888);
+        assert_eq!(c.alpha_bars_prev[8], s.alpha_bars[788]);
+        assert_eq!(c.alpha_bars_prev[0], 1.0);
+        let c = s.ddim_chain(Spacing::Trailing, 10);
+        assert_eq!(c.timesteps[0], 99);
+        assert_eq!(c.alpha_bars_prev[0], 1.0);
+        let d = s.ddpm_chain(Spacing::Trailing, 10);
+        assert_eq!(d.alpha_bars_prev[1], s.alpha_bars[99]);
     }
 
     #[test]

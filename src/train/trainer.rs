@@ -356,8 +356,10 @@ impl Trainer {
         tch::manual_seed(seed as i64);
         let mut shape = vec![n as i64];
         shape.extend_from_slice(&self.item_shape);
+        let mut steps_run = 0;
         let mut observe = |v: StepView| {
             progress(v.index + 1, v.of);
+            steps_run = v.of;
             if first.is_none() {
                 match crate::util::tensor_values(v.xt) {
                     Ok(values) => {
@@ -384,7 +386,7 @@ impl Trainer {
         );
         if first.is_none() {
             // x_0, which the last step produced
-            let of = opts.steps.min(self.diffusion.steps());
+            let of = steps_run;
             first = match crate::util::tensor_values(&x) {
                 Ok(values) => {
                     crate::util::first_non_finite(&values).map(|(_, v)| Ok((0, of, of, v)))
@@ -420,6 +422,8 @@ impl Trainer {
             eta: s.eta,
             clip_x0: self.preset.diffusion.clip_x0,
             variance: None,
+            spacing: s.spacing,
+            karras: s.karras,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use super::{App, Effect};
 use crate::config::Preset;
-use crate::diffusion::SamplerKind;
+use crate::diffusion::{SamplerKind, Spacing};
 use crate::tui::keymap::Action;
 
 /// The sampler menu's settings.
@@ -11,13 +11,16 @@ pub struct SamplerSettings {
     pub kind: SamplerKind,
     pub steps: usize,
     pub eta: f64,
+    /// The timestep spacing (None: the sampler's default).
+    pub spacing: Option<Spacing>,
+    pub karras: bool,
     pub n: usize,
     pub ema: bool,
     /// Refresh the samples every this many training steps (0: only on demand).
     pub every: u64,
 }
 
-pub const MENU_FIELDS: usize = 6;
+pub const MENU_FIELDS: usize = 8;
 /// Preview defaults (see [`SamplerSettings::from_preset`]).
 pub const PREVIEW_STEPS: usize = 100;
 pub const PREVIEW_N: usize = 500;
@@ -34,6 +37,8 @@ impl SamplerSettings {
             kind: p.sample.sampler,
             steps: p.sample.steps.min(p.diffusion.timesteps).min(PREVIEW_STEPS),
             eta: p.sample.eta,
+            spacing: p.sample.spacing,
+            karras: p.sample.karras,
             n: p.sample.n.min(PREVIEW_N),
             ema: p.sample.ema,
             every: p.train.sample_every,
@@ -43,9 +48,33 @@ impl SamplerSettings {
     /// (label, value) of each menu field.
     pub fn fields(&self) -> [(&'static str, String); MENU_FIELDS] {
         [
-            ("sampler", self.kind.name().to_uppercase()),
-            ("steps", self.steps.to_string()),
-            ("η (DDIM)", format!("{:.1}", self.eta)),
+            ("sampler", self.kind.name().to_string()),
+            ("steps", self.steps_label()),
+            (
+                "η (DDIM)",
+                if self.kind.has_eta() {
+                    format!("{:.1}", self.eta)
+                } else {
+                    "—".into()
+                },
+            ),
+            (
+                "spacing",
+                match self.spacing {
+                    None => format!("{} (default)", self.kind.default_spacing()),
+                    Some(s) => s.to_string(),
+                },
+            ),
+            (
+                "karras σ",
+                if !self.kind.has_karras() {
+                    "—".into()
+                } else if self.karras {
+                    "on".into()
+                } else {
+                    "off".into()
+                },
+            ),
             ("samples", self.n.to_string()),
             ("weights", if self.ema { "EMA" } else { "raw" }.into()),
             (
@@ -57,6 +86,23 @@ impl SamplerSettings {
                 },
             ),
         ]
+    }
+
+    /// The steps, with the network evaluations where they differ (Heun).
+    fn steps_label(&self) -> String {
+        let nfe = self.kind.evaluations(self.steps);
+        if nfe == self.steps {
+            self.steps.to_string()
+        } else {
+            format!("{} ({nfe} evaluations)", self.steps)
+        }
+    }
+
+    /// The next (or previous) item of `all` after `cur`, wrapping around.
+    fn next_of<T: Copy + PartialEq>(all: &[T], cur: T, up: bool) -> T {
+        let i = all.iter().position(|&c| c == cur).unwrap_or(0);
+        let n = all.len();
+        all[if up { (i + 1) % n } else { (i + n - 1) % n }]
     }
 
     fn cycle<T: Copy + PartialOrd>(choices: &[T], cur: T, up: bool) -> T {
@@ -71,9 +117,12 @@ impl SamplerSettings {
     pub fn adjust(&mut self, i: usize, up: bool, t_max: usize) {
         match i {
             0 => {
-                self.kind = match self.kind {
-                    SamplerKind::Ddpm => SamplerKind::Ddim,
-                    SamplerKind::Ddim => SamplerKind::Ddpm,
+                self.kind = Self::next_of(&SamplerKind::ALL, self.kind, up);
+                if !self.kind.has_eta() {
+                    self.eta = 0.0;
+                }
+                if !self.kind.has_karras() {
+                    self.karras = false;
                 }
             }
             1 => {
@@ -85,13 +134,23 @@ impl SamplerSettings {
                 choices.push(t_max);
                 self.steps = Self::cycle(&choices, self.steps, up);
             }
-            2 => {
+            2 if self.kind.has_eta() => {
                 let e = (self.eta * 10.0).round() + if up { 1.0 } else { -1.0 };
                 self.eta = (e.clamp(0.0, 10.0)) / 10.0;
             }
-            3 => self.n = Self::cycle(N_CHOICES, self.n, up),
-            4 => self.ema = !self.ema,
-            5 => self.every = Self::cycle(EVERY_CHOICES, self.every, up),
+            3 => {
+                let all = [
+                    None,
+                    Some(Spacing::Leading),
+                    Some(Spacing::Linspace),
+                    Some(Spacing::Trailing),
+                ];
+                self.spacing = Self::next_of(&all, self.spacing, up);
+            }
+            4 if self.kind.has_karras() => self.karras = !self.karras,
+            5 => self.n = Self::cycle(N_CHOICES, self.n, up),
+            6 => self.ema = !self.ema,
+            7 => self.every = Self::cycle(EVERY_CHOICES, self.every, up),
             _ => {}
         }
     }
