@@ -243,10 +243,30 @@ pub enum PrecisionArg {
     Fp16,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SamplerArg {
-    Ddpm,
-    Ddim,
+/// The sampler's flags, shared by the commands that sample.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SamplerFlags {
+    /// Sampler: ddpm, ddim, dpmpp-2m, dpmpp-3m, dpmpp-2m-sde, euler, euler-a or heun
+    /// (default: the preset's).
+    #[arg(long)]
+    pub sampler: Option<String>,
+    /// Reverse steps (default: the preset's; at most T).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// DDIM's η in [0, 1] (default: the preset's; only ddim takes one).
+    #[arg(long)]
+    pub eta: Option<f64>,
+    /// Timestep spacing: leading, linspace or trailing (default: the sampler's own, as in
+    /// diffusers: leading for ddpm and ddim, linspace for the others).
+    #[arg(long)]
+    pub spacing: Option<String>,
+    /// Karras σ spacing (for dpmpp-2m, dpmpp-3m, dpmpp-2m-sde, euler and heun).
+    #[arg(long)]
+    pub karras: bool,
+    /// Do not clip x̂_0 to [−1, 1] (image presets clip it; diffusers' Euler schedulers never
+    /// do).
+    #[arg(long)]
+    pub no_clip: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -254,15 +274,8 @@ pub struct SampleArgs {
     /// A checkpoint: a run folder (its latest step) or a step folder.
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// Sampler (default: the preset's).
-    #[arg(long, value_enum)]
-    pub sampler: Option<SamplerArg>,
-    /// Reverse steps (default: the preset's; at most T).
-    #[arg(long)]
-    pub steps: Option<usize>,
-    /// DDIM's η in [0, 1] (default: the preset's).
-    #[arg(long)]
-    pub eta: Option<f64>,
+    #[command(flatten)]
+    pub sampling: SamplerFlags,
     /// Number of samples (default: the preset's).
     #[arg(long, allow_negative_numbers = true)]
     pub n: Option<i64>,
@@ -275,7 +288,8 @@ pub struct SampleArgs {
     /// Use the raw weights.
     #[arg(long)]
     pub raw: bool,
-    /// Output file: .png (a scatter plot for 2-D data, a grid for images) or .csv.
+    /// Output file: .png (a scatter plot for 2-D data, a grid for images), .csv (2-D points)
+    /// or .npy (the raw float32 values, shape [n, …item shape], for NumPy).
     #[arg(long)]
     pub out: PathBuf,
     /// Also write an animation of the reverse process (x_t beside the predicted x̂_0).

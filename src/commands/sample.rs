@@ -2,9 +2,11 @@
 //! grid) or a CSV file, and optionally an animation of the reverse process.
 
 use super::progress::Progress;
-use crate::cli::{SampleArgs, SamplerArg};
+use crate::cli::{SampleArgs, SamplerFlags};
 use crate::data::Split;
-use crate::diffusion::{SamplerKind, Trajectory};
+use crate::diffusion::{
+    SampleOption, SampleOptions, SamplerKind, Spacing, Trajectory,
+};
 use crate::render::grid::{default_cols, image_grid};
 use crate::render::scatter::{scatter, view_radius, ScatterStyle};
 use crate::render::text::draw_text;
@@ -22,6 +24,7 @@ const BACKGROUND: [u8; 3] = [18, 20, 26];
 enum OutKind {
     Png,
     Csv,
+    Npy,
 }
 
 fn extension(path: &Path) -> Option<String> {
@@ -34,8 +37,10 @@ fn out_kind(path: &Path) -> anyhow::Result<OutKind> {
     match extension(path).as_deref() {
         Some("png") => Ok(OutKind::Png),
         Some("csv") => Ok(OutKind::Csv),
+        Some("npy") => Ok(OutKind::Npy),
         _ => bail!(
-            "{}: unsupported output type (use .png for a picture or .csv for the values)",
+            "{}: unsupported output type (use .png for a picture, .csv for 2-D points or .npy \
+             for the raw values)",
             path.display()
         ),
     }
@@ -177,6 +182,82 @@ fn outside_note(values: &[f32], outside: usize, n: usize) -> String {
     )
 }
 
+/// The sampling options of `base` (the checkpoint's) changed by the flags, checked against
+/// a model of T steps; errors name the flag. A sampler chosen on the command line drops
+/// the preset's η or Karras spacing when it has none (unless those flags are given too).
+pub fn options_from_flags(
+    f: &SamplerFlags,
+    mut opts: SampleOptions,
+    t: usize,
+) -> anyhow::Result<SampleOptions> {
+    if let Some(name) = &f.sampler {
+        let Some(kind) = SamplerKind::parse(name) else {
+            bail!(
+                "--sampler {name}: unknown sampler (expected one of {})",
+                SamplerKind::names()
+            );
+        };
+        opts.sampler = kind;
+        if !kind.has_eta() {
+            opts.eta = 0.0;
+        }
+        if !kind.has_karras() {
+            opts.karras = false;
+        }
+    }
+    if let Some(name) = &f.spacing {
+        let Some(spacing) = Spacing::parse(name) else {
+            bail!("--spacing {name}: unknown spacing (expected leading, linspace or trailing)");
+        };
+        opts.spacing = Some(spacing);
+    }
+    if let Some(s) = f.steps {
+        opts.steps = s;
+    }
+    if let Some(e) = f.eta {
+        opts.eta = e;
+    }
+    if f.karras {
+        opts.karras = true;
+    }
+    if f.no_clip {
+        opts.clip_x0 = false;
+    }
+    if let Err(e) = opts.check(t) {
+        let flag = match e.option() {
+            SampleOption::Steps => format!("--steps {}", opts.steps),
+            SampleOption::Karras => "--karras".to_string(),
+            SampleOption::Eta => format!("--eta {}", opts.eta),
+        };
+        bail!("{flag}: {e}");
+    }
+    Ok(opts)
+}
+
+/// The raw values as a NumPy `.npy` file (format 1.0, little-endian float32, C order).
+pub fn npy(values: &[f32], shape: &[usize]) -> Vec<u8> {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape_text = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header =
+        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_text}, }}");
+    // magic (6) + version (2) + header length (2) + header + newline, padded to 64 bytes
+    let unpadded = 10 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + values.len() * 4);
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
 pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
     let kind = out_kind(&a.out)?;
     if let Some(n) = a.n {
@@ -184,10 +265,10 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
             bail!("--n {n}: the number of samples must be at least 1");
         }
     }
-    if a.steps == Some(0) {
+    if a.sampling.steps == Some(0) {
         bail!("--steps 0: at least one reverse step is needed");
     }
-    if let Some(eta) = a.eta {
+    if let Some(eta) = a.sampling.eta {
         if !(0.0..=1.0).contains(&eta) {
             bail!("--eta {eta}: η must be in [0, 1]");
         }
@@ -213,26 +294,7 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
     if let Some(note) = &tr.load_notice {
         eprintln!("note: {note}");
     }
-    let mut opts = tr.sample_options();
-    if let Some(s) = a.sampler {
-        opts.sampler = match s {
-            SamplerArg::Ddpm => SamplerKind::Ddpm,
-            SamplerArg::Ddim => SamplerKind::Ddim,
-        };
-    }
-    if let Some(s) = a.steps {
-        let t = tr.diffusion.steps();
-        if s > t {
-            bail!(
-                "--steps {s}: more than the checkpoint's T = {t} (respacing cannot visit more \
-                 steps than T)"
-            );
-        }
-        opts.steps = s;
-    }
-    if let Some(e) = a.eta {
-        opts.eta = e;
-    }
+    let opts = options_from_flags(&a.sampling, tr.sample_options(), tr.diffusion.steps())?;
     let n = a.n.map(|n| n as usize).unwrap_or(tr.preset.sample.n);
     let weights = if a.raw { Weights::Raw } else { Weights::Ema };
     if weights == Weights::Ema {
@@ -249,13 +311,17 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
     let steps = opts.steps.min(tr.diffusion.steps());
     let mut traj = Trajectory::new();
     let mut progress = Progress::new("sample", 0, steps as u64);
+    let mut steps_run = steps;
     let x = tr.sample(
         n,
         &opts,
         weights,
         a.seed,
         a.trajectory.as_ref().map(|_| (&mut traj, a.frames)),
-        &mut |done, _| progress.update(done as u64, ""),
+        &mut |done, of| {
+            steps_run = of;
+            progress.update(done as u64, "")
+        },
     );
     progress.finish();
     let x = x?;
@@ -293,6 +359,11 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
     let scale = a.scale.unwrap_or_else(|| default_scale(&tr.item_shape));
     match kind {
         OutKind::Csv => write_atomic(&a.out, points_csv(&values, dim).as_bytes())?,
+        OutKind::Npy => {
+            let mut shape = vec![n];
+            shape.extend(tr.item_shape.iter().map(|&d| d as usize));
+            write_atomic(&a.out, &npy(&values, &shape))?
+        }
         OutKind::Png => {
             let (img, outside) = picture(&values, &tr.item_shape, &reference, scale, 640, None);
             write_png(&a.out, &img)?;
@@ -320,11 +391,19 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
+    let nfe = if opts.sampler.evaluations(steps_run) == steps_run {
+        String::new()
+    } else {
+        format!(" = {} network evaluations", opts.sampler.evaluations(steps_run))
+    };
     eprintln!(
-        "{n} {} ({}, {} steps, {} weights, step {}) written to {}",
+        "{n} {} ({}{nfe}, {} weights, step {}) written to {}",
         if is_image { "images" } else { "samples" },
-        opts.sampler.name(),
-        steps,
+        SampleOptions {
+            steps: steps_run,
+            ..opts.clone()
+        }
+        .describe(tr.diffusion.steps()),
         if a.raw { "raw" } else { "EMA" },
         tr.step,
         a.out.display()
