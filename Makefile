@@ -1,7 +1,7 @@
 # diffscope: the two commands of the README.
 #   make run    install libtorch if absent, build in release, run the main job
 #   make test   install libtorch and the test tools if absent, run the whole test suite
-.PHONY: run test libtorch tools bench bench-peer fuzz soak quality-bf16 fmt lint
+.PHONY: run test libtorch tools bench bench-peer peer fuzz soak quality-bf16 fmt lint
 
 libtorch:
 	@bash scripts/setup-libtorch.sh
@@ -23,6 +23,12 @@ bench: libtorch
 # torch 2.13.0 into .peer/ once (about 4.7 GB), then alternates both sides; see the script.
 bench-peer: libtorch
 	@bash scripts/bench-peer.sh
+
+# Every sampler against the diffusers scheduler of the same name on the shipped glyphs16
+# checkpoint: the same 8-bit pixels from the same x_T, at most one level apart. Installs
+# torch 2.13.0 and diffusers 0.42.1 into .peer/ once (see scripts/peer.sh).
+peer: libtorch
+	@bash scripts/peer.sh
 
 # 100,000 mutated files per parser (presets, themes, tui.ron, IDX raw and gzip, CIFAR,
 # image folders, checkpoints); the normal test suite runs 1,000. (The fuzz module of the

@@ -11,7 +11,7 @@
 
 use crate::common::process_lock;
 use diffscope::diffusion::bound::Decoder;
-use diffscope::diffusion::{SampleOptions, SamplerKind, Trajectory, VarianceKind};
+use diffscope::diffusion::{SampleOptions, SamplerKind, Spacing, Trajectory, VarianceKind};
 use diffscope::train::{Trainer, Weights};
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
@@ -65,42 +65,106 @@ fn open(name: &str) -> Trainer {
     Trainer::load_model(&Path::new("checkpoints").join(name), Device::Cpu).expect("checkpoint")
 }
 
-/// The sampler cases: (sampler, steps, η, variance).
-fn sampler_cases() -> Vec<(SamplerKind, usize, f64, Option<VarianceKind>)> {
+/// The sampler cases: DDPM and DDIM as recorded first (their labels unchanged), then every
+/// newer sampler with its default spacing, the other spacings and Karras σ. Each case is
+/// equal to the diffusers scheduler of the same name (`make peer`), so these lines hold
+/// that equality without Python.
+fn sampler_cases() -> Vec<SampleOptions> {
     let mut v = Vec::new();
     for steps in [1000usize, 50, 10] {
         for var in [VarianceKind::FixedSmall, VarianceKind::FixedLarge] {
-            v.push((SamplerKind::Ddpm, steps, 0.0, Some(var)));
+            v.push(SampleOptions {
+                sampler: SamplerKind::Ddpm,
+                steps,
+                variance: Some(var),
+                ..Default::default()
+            });
         }
     }
     for steps in [1000usize, 50, 10] {
         for eta in [0.0, 1.0] {
-            v.push((SamplerKind::Ddim, steps, eta, None));
+            v.push(SampleOptions {
+                sampler: SamplerKind::Ddim,
+                steps,
+                eta,
+                ..Default::default()
+            });
+        }
+    }
+    for spacing in [Spacing::Linspace, Spacing::Trailing] {
+        for sampler in [SamplerKind::Ddpm, SamplerKind::Ddim] {
+            v.push(SampleOptions {
+                sampler,
+                steps: 10,
+                spacing: Some(spacing),
+                ..Default::default()
+            });
+        }
+    }
+    for sampler in &SamplerKind::ALL[2..] {
+        v.push(SampleOptions {
+            sampler: *sampler,
+            steps: 10,
+            ..Default::default()
+        });
+        v.push(SampleOptions {
+            sampler: *sampler,
+            steps: 7,
+            spacing: Some(Spacing::Leading),
+            ..Default::default()
+        });
+        v.push(SampleOptions {
+            sampler: *sampler,
+            steps: 7,
+            spacing: Some(Spacing::Trailing),
+            ..Default::default()
+        });
+        if sampler.has_karras() {
+            v.push(SampleOptions {
+                sampler: *sampler,
+                steps: 10,
+                karras: true,
+                ..Default::default()
+            });
         }
     }
     v
+}
+
+/// A case's label: the first recorded form for DDPM and DDIM at the default spacing, with
+/// the spacing and Karras σ after it otherwise.
+fn label(name: &str, o: &SampleOptions, clip: bool) -> String {
+    if matches!(o.sampler, SamplerKind::Ddpm | SamplerKind::Ddim) && o.spacing.is_none() {
+        let var = o.variance.map_or("model", |v| match v {
+            VarianceKind::FixedSmall => "small",
+            VarianceKind::FixedLarge => "large",
+        });
+        return format!(
+            "{name} {} S={} eta={} var={var} clip={clip}",
+            o.sampler.name(),
+            o.steps,
+            o.eta
+        );
+    }
+    format!(
+        "{name} {} S={} spacing={} karras={} clip={clip}",
+        o.sampler.name(),
+        o.steps,
+        o.spacing(),
+        o.karras
+    )
 }
 
 fn sampler_lines(name: &str, n: usize, seed: u64) -> Vec<String> {
     let tr = open(name);
     let clip = tr.preset.diffusion.clip_x0;
     let mut lines = Vec::new();
-    for (sampler, steps, eta, variance) in sampler_cases() {
+    for case in sampler_cases() {
         let opts = SampleOptions {
-            sampler,
-            steps,
-            eta,
             clip_x0: clip,
-            variance,
+            ..case
         };
-        let var = variance.map_or("model", |v| match v {
-            VarianceKind::FixedSmall => "small",
-            VarianceKind::FixedLarge => "large",
-        });
-        let label = format!(
-            "{name} {} S={steps} eta={eta} var={var} clip={clip}",
-            sampler.name()
-        );
+        let label = label(name, &opts, clip);
         let mut traj = Trajectory::new();
         let x = tr
             .sample(
