@@ -81,7 +81,7 @@ fn train_then_sample_png_and_csv() {
             "--out",
             dir.path().join("never.csv").to_str().unwrap(),
         ]),
-        "--steps 51: more than the checkpoint's T = 50",
+        "--steps 51: 51 steps is more than the model's T = 50",
     );
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
@@ -539,4 +539,126 @@ fn data_writes_2d_points_as_csv() {
         ]),
         "CSV output is for 2-D points",
     );
+}
+
+/// Every sampler runs from the command line, and each sampling option that cannot be run
+/// is a one-line error naming its flag, before any sampling.
+#[test]
+fn every_sampler_samples_and_bad_sampler_options_name_their_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = "checkpoints/swissroll";
+    for sampler in [
+        "ddpm",
+        "ddim",
+        "dpmpp-2m",
+        "dpmpp-3m",
+        "dpmpp-2m-sde",
+        "euler",
+        "euler-a",
+        "heun",
+    ] {
+        let out = dir.path().join(format!("{sampler}.npy"));
+        let o = diffscope(&[
+            "sample",
+            "--checkpoint",
+            ckpt,
+            "--sampler",
+            sampler,
+            "--steps",
+            "8",
+            "--n",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{sampler}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("({sampler}, 8 steps")),
+            "{}",
+            stderr(&o)
+        );
+        // a NumPy .npy file: magic, version 1.0, a header naming float32 and the shape,
+        // then 5 × 2 little-endian floats
+        let bytes = std::fs::read(&out).unwrap();
+        assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+        let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+        assert!(header.contains("'descr': '<f4'") && header.contains("'shape': (5, 2)"));
+        assert_eq!((10 + header_len) % 64, 0, "{header:?}");
+        assert_eq!(bytes.len(), 10 + header_len + 5 * 2 * 4);
+        let values: Vec<f32> = bytes[10 + header_len..]
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        assert!(values.iter().all(|v| v.is_finite()), "{values:?}");
+    }
+    let heun = diffscope(&[
+        "sample",
+        "--checkpoint",
+        ckpt,
+        "--sampler",
+        "heun",
+        "--karras",
+        "--spacing",
+        "trailing",
+        "--steps",
+        "6",
+        "--n",
+        "3",
+        "--out",
+        dir.path().join("h.csv").to_str().unwrap(),
+    ]);
+    assert!(heun.status.success(), "{}", stderr(&heun));
+    assert!(
+        stderr(&heun).contains("(heun, 6 steps = 11 network evaluations, trailing, karras"),
+        "{}",
+        stderr(&heun)
+    );
+    let never = dir.path().join("never.csv");
+    let bad: [(&[&str], &str); 8] = [
+        (
+            &["--sampler", "dpm"],
+            "--sampler dpm: unknown sampler (expected one of ddpm, ddim, dpmpp-2m",
+        ),
+        (
+            &["--steps", "0"],
+            "--steps 0: at least one reverse step is needed",
+        ),
+        (
+            &["--steps", "1001"],
+            "--steps 1001: 1001 steps is more than the model's T = 1000",
+        ),
+        (
+            &["--sampler", "ddim", "--karras"],
+            "--karras: ddim has no Karras σ spacing",
+        ),
+        (
+            &["--sampler", "euler-a", "--karras"],
+            "--karras: euler-a has no Karras σ spacing",
+        ),
+        (
+            &["--sampler", "dpmpp-2m", "--eta", "0.5"],
+            "--eta 0.5: dpmpp-2m takes no η",
+        ),
+        (
+            &["--sampler", "euler", "--eta", "1"],
+            "--eta 1: euler takes no η",
+        ),
+        (
+            &["--spacing", "even"],
+            "--spacing even: unknown spacing (expected leading, linspace or trailing)",
+        ),
+    ];
+    for (flags, needle) in bad {
+        let mut args = vec![
+            "sample",
+            "--checkpoint",
+            ckpt,
+            "--out",
+            never.to_str().unwrap(),
+        ];
+        args.extend_from_slice(flags);
+        assert_one_line_error(&diffscope(&args), needle);
+        assert!(!never.exists());
+    }
 }

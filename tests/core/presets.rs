@@ -51,6 +51,22 @@ fn invalid_fixtures_are_rejected_with_a_location() {
             "",
             ": sample.steps is 5000, more than diffusion.timesteps (T = 1000)",
         ),
+        (
+            "sample_karras.ron",
+            "",
+            ": sample.karras: euler-a has no Karras σ spacing",
+        ),
+        (
+            "sample_eta.ron",
+            "",
+            ": sample.eta: dpmpp-2m takes no η",
+        ),
+        (
+            "unknown_sampler.ron",
+            "6:",
+            "sampler must be one of Ddpm, Ddim, Dpmpp2m, Dpmpp3m, Dpmpp2mSde, Euler, EulerA, \
+             Heun, not DpmSolver",
+        ),
     ];
     for (file, position, words) in expect {
         let path = Path::new("tests/invalid_presets").join(file);
@@ -74,4 +90,36 @@ fn unknown_preset_names_the_file_and_the_choices() {
     println!("{err}");
     assert!(err.contains("presets/no-such-preset.ron"));
     assert!(err.contains("swissroll"));
+}
+
+/// Presets written before the newer samplers load with their sampler unchanged (DDPM with
+/// an η, which it ignores, included); the new fields parse.
+#[test]
+fn older_and_newer_sample_sections_load() {
+    use diffscope::diffusion::{SamplerKind, Spacing};
+    let base = "(name: \"x\", data: Toy2d((shape: Moons)), model: Mlp(()), ";
+    let origin = Path::new("x.ron");
+    let old = Preset::parse(
+        &format!("{base}sample: (sampler: Ddpm, steps: 50, eta: 0.5))"),
+        origin,
+    )
+    .unwrap();
+    assert_eq!(old.sample.sampler, SamplerKind::Ddpm);
+    assert_eq!(
+        (old.sample.eta, old.sample.spacing, old.sample.karras),
+        (0.5, None, false)
+    );
+    let ddim = Preset::parse(&format!("{base}sample: (sampler: Ddim, eta: 1.0))"), origin).unwrap();
+    assert_eq!(ddim.sample.sampler, SamplerKind::Ddim);
+    let new = Preset::parse(
+        &format!(
+            "{base}sample: (sampler: Dpmpp2mSde, steps: 20, spacing: Some(Trailing), karras: \
+             true))"
+        ),
+        origin,
+    )
+    .unwrap();
+    assert_eq!(new.sample.sampler, SamplerKind::Dpmpp2mSde);
+    assert_eq!(new.sample.spacing, Some(Spacing::Trailing));
+    assert!(new.sample.karras);
 }
