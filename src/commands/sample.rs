@@ -388,14 +388,6 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
-    let nfe = if opts.sampler.evaluations(steps_run) == steps_run {
-        String::new()
-    } else {
-        format!(
-            " = {} network evaluations",
-            opts.sampler.evaluations(steps_run)
-        )
-    };
     eprintln!(
         "{n} {} ({}, {} weights, step {}) written to {}",
         if is_image { "images" } else { "samples" },
