@@ -125,10 +125,11 @@ pub fn picture(
     }
 }
 
-/// One animation frame: x_t beside x̂_0, captioned with t (x_0 is the sample, x_T noise).
-/// 2-D plots use the view `view` in every frame, so that the axes hold still.
+/// One animation frame: x_t beside x̂_0, with the caption over x_t (t, x_0 the sample and
+/// x_T noise, and the step). 2-D plots use the view `view` in every frame, so that the axes
+/// hold still.
 fn trajectory_frame(
-    t: usize,
+    caption: &str,
     xt: &[f32],
     x0: &[f32],
     item_shape: &[i64],
@@ -139,28 +140,31 @@ fn trajectory_frame(
     let (left, _) = picture(xt, item_shape, reference, scale, 320, view);
     let (right, _) = picture(x0, item_shape, reference, scale, 320, view);
     let mut img = side_by_side(&[&left, &right], 6, 14, BACKGROUND);
-    draw_text(&mut img, 6, 4, &format!("x t={t}"), 1, [230, 230, 230]);
+    draw_text(&mut img, 6, 4, caption, 1, [230, 230, 230]);
     let x2 = 12 + left.width();
     draw_text(&mut img, x2, 4, "x0^", 1, [255, 170, 60]);
     img
 }
 
-/// The animation's frames: x_t beside x̂_0 for each (t, x_t, x̂_0) in `states`, then the
+/// The animation's frames: x_t beside x̂_0 for each (caption, x_t, x̂_0) in `states`, then the
 /// final sample `values` beside itself. 2-D plots keep the final plot's view (the data and
 /// the samples) in every frame, so that the axes hold still; points outside it are marked.
 fn trajectory_frames(
-    states: &[(usize, Vec<f32>, Vec<f32>)],
+    states: &[(String, Vec<f32>, Vec<f32>)],
     values: &[f32],
     item_shape: &[i64],
     reference: &[f32],
     scale: u32,
 ) -> Vec<RgbImage> {
     let view = (item_shape.len() != 3).then(|| view_radius(&[reference, values]));
-    let frame = |t: usize, xt: &[f32], x0: &[f32]| {
-        trajectory_frame(t, xt, x0, item_shape, reference, scale, view)
+    let frame = |caption: &str, xt: &[f32], x0: &[f32]| {
+        trajectory_frame(caption, xt, x0, item_shape, reference, scale, view)
     };
-    let mut frames: Vec<RgbImage> = states.iter().map(|(t, xt, x0)| frame(*t, xt, x0)).collect();
-    frames.push(frame(0, values, values));
+    let mut frames: Vec<RgbImage> = states
+        .iter()
+        .map(|(caption, xt, x0)| frame(caption, xt, x0))
+        .collect();
+    frames.push(frame("x t=0", values, values));
     frames
 }
 
@@ -371,11 +375,16 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &a.trajectory {
         let mut states = Vec::with_capacity(traj.timesteps.len());
-        for (&t, (xt, x0)) in traj.timesteps.iter().zip(traj.xt.iter().zip(&traj.x0_hat)) {
+        for (k, (&t, (xt, x0))) in traj
+            .timesteps
+            .iter()
+            .zip(traj.xt.iter().zip(&traj.x0_hat))
+            .enumerate()
+        {
             // captions name states as the seed note does (x_T noise, x_0 the sample):
-            // the model's input at schedule index t is x_{t+1}
+            // the model's input at schedule index t is x_{t+1}; then the solver's step
             states.push((
-                t + 1,
+                format!("x t={} step {} of {}", t + 1, traj.steps[k] + 1, traj.of),
                 tensor_values(xt).with_context(|| format!("the frame at t = {}", t + 1))?,
                 tensor_values(x0).with_context(|| format!("the frame at t = {}", t + 1))?,
             ));
@@ -424,8 +433,16 @@ mod tests {
         let values = vec![0.5, 0.5, -0.5, 0.2];
         // x̂_0 strays far in the first frame and is back in range in the second
         let states = vec![
-            (2, vec![0.5, 0.5, 0.0, 0.0], vec![0.5, 0.5, 40.0, -25.0]),
-            (1, vec![0.5, 0.5, 0.0, 0.0], vec![0.5, 0.5, 0.9, -0.9]),
+            (
+                "x t=2".to_string(),
+                vec![0.5, 0.5, 0.0, 0.0],
+                vec![0.5, 0.5, 40.0, -25.0],
+            ),
+            (
+                "x t=1".to_string(),
+                vec![0.5, 0.5, 0.0, 0.0],
+                vec![0.5, 0.5, 0.9, -0.9],
+            ),
         ];
         let frames = trajectory_frames(&states, &values, &[2], &reference, 1);
         assert_eq!(frames.len(), 3);
