@@ -74,7 +74,7 @@ pub struct Evaluation {
     /// Samples drawn for the quality figures, by which sampler in how many reverse steps.
     #[serde(default)]
     pub samples: Option<usize>,
-    #[serde(default)]
+    #[serde(default, with = "cell::sampler")]
     pub sampler: Option<SamplerKind>,
     #[serde(default)]
     pub sampler_steps: Option<usize>,
@@ -252,6 +252,47 @@ pub mod cell {
         }
     }
 
+    /// A sampler by its command-line name (`dpmpp-2m`); older files' variant names
+    /// (`Ddpm`, `Ddim`) read back too.
+    pub mod sampler {
+        use super::*;
+        use crate::diffusion::SamplerKind;
+
+        pub fn serialize<S: Serializer>(k: &Option<SamplerKind>, s: S) -> Result<S::Ok, S::Error> {
+            match k {
+                Some(k) if s.is_human_readable() => s.serialize_some(k.name()),
+                _ => k.serialize(s),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<SamplerKind>, D::Error> {
+            if !d.is_human_readable() {
+                return Option::<SamplerKind>::deserialize(d);
+            }
+            let Some(name) = Option::<String>::deserialize(d)? else {
+                return Ok(None);
+            };
+            if name.is_empty() {
+                return Ok(None);
+            }
+            SamplerKind::parse(&name)
+                .or_else(|| {
+                    SamplerKind::ALL
+                        .into_iter()
+                        .find(|k| format!("{k:?}") == name)
+                })
+                .map(Some)
+                .ok_or_else(|| {
+                    D::Error::custom(format!(
+                        "sampler \"{name}\": expected one of {}",
+                        SamplerKind::names()
+                    ))
+                })
+        }
+    }
+
     /// EMA weights (true) or raw ones, as `ema` or `raw`.
     pub mod weights {
         use super::*;
@@ -360,5 +401,39 @@ mod tests {
             let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
             assert_eq!(text, format!("{}\n", u.name()));
         }
+    }
+
+    /// evals.csv names the sampler as the command line does, and reads older files' variant
+    /// names back.
+    #[test]
+    fn samplers_are_written_by_their_command_line_name() {
+        let e = Evaluation {
+            sampler: Some(SamplerKind::Dpmpp2mSde),
+            ..full()
+        };
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(&e).unwrap();
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert!(text.contains(",dpmpp-2m-sde,"), "{text}");
+        let back: Evaluation = csv::Reader::from_reader(text.as_bytes())
+            .deserialize()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.sampler, Some(SamplerKind::Dpmpp2mSde));
+        let old = text.replace(",dpmpp-2m-sde,", ",Ddpm,");
+        let back: Evaluation = csv::Reader::from_reader(old.as_bytes())
+            .deserialize()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.sampler, Some(SamplerKind::Ddpm));
+        let bad = text.replace(",dpmpp-2m-sde,", ",lms,");
+        let err = csv::Reader::from_reader(bad.as_bytes())
+            .deserialize::<Evaluation>()
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert!(err.to_string().contains("sampler \"lms\""), "{err}");
     }
 }
