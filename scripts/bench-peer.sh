@@ -25,8 +25,6 @@ set -euo pipefail
 TORCH_VERSION=2.13.0
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-peer="$root/.peer"
-py="$peer/bin/python"
 export DIFFSCOPE_BENCH_STEPS="${DIFFSCOPE_BENCH_STEPS:-10}"
 rounds="${DIFFSCOPE_PEER_ROUNDS:-3}"
 configs=(glyphs16 shapes32 mnist)
@@ -34,31 +32,9 @@ if [ -n "${DIFFSCOPE_BENCH_ONLY:-}" ]; then
   IFS=, read -r -a configs <<<"$DIFFSCOPE_BENCH_ONLY"
 fi
 
-have_torch() {
-  [ -x "$py" ] && "$py" -W ignore -c "
-import sys, torch
-sys.exit(0 if torch.__version__.startswith('$TORCH_VERSION') else 1)" >/dev/null 2>&1
-}
-
-if ! have_torch; then
-  sys_py=""
-  for cand in python3 python; do
-    if command -v "$cand" >/dev/null 2>&1; then sys_py="$cand"; break; fi
-  done
-  if [ -z "$sys_py" ]; then
-    echo "bench-peer: python3 not found; it is needed for the PyTorch side" >&2
-    exit 1
-  fi
-  echo "bench-peer: installing torch $TORCH_VERSION into .peer/ (with its CUDA wheels, about 4.7 GB, once)" >&2
-  [ -x "$py" ] || "$sys_py" -m venv "$peer"
-  PIP_ROOT_USER_ACTION=ignore "$py" -m pip install --disable-pip-version-check --quiet \
-    "torch==$TORCH_VERSION"
-  if ! have_torch; then
-    echo "bench-peer: torch $TORCH_VERSION does not import from .peer/" >&2
-    exit 1
-  fi
-  echo "bench-peer: installed ($(du -sh "$peer" | cut -f1))" >&2
-fi
+# shellcheck source=scripts/peer-venv.sh
+source "$root/scripts/peer-venv.sh"
+peer_venv bench-peer "$root" "torch==$TORCH_VERSION"
 
 echo "bench-peer: building the diffscope benchmark" >&2
 bench="$(cargo bench --bench throughput --no-run --message-format=json 2>/dev/null |

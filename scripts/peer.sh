@@ -18,34 +18,9 @@ TORCH_VERSION=2.13.0
 DIFFUSERS_VERSION=0.42.1
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-peer="$root/.peer"
-py="$peer/bin/python"
-
-have_peers() {
-  [ -x "$py" ] && "$py" -W ignore -c "
-import sys, torch, diffusers
-ok = torch.__version__.startswith('$TORCH_VERSION') and diffusers.__version__ == '$DIFFUSERS_VERSION'
-sys.exit(0 if ok else 1)" >/dev/null 2>&1
-}
-
-if ! have_peers; then
-  sys_py=""
-  for cand in python3 python; do
-    if command -v "$cand" >/dev/null 2>&1; then sys_py="$cand"; break; fi
-  done
-  if [ -z "$sys_py" ]; then
-    echo "peer: python3 not found; it is needed for the diffusers side" >&2
-    exit 1
-  fi
-  echo "peer: installing torch $TORCH_VERSION and diffusers $DIFFUSERS_VERSION into .peer/ (about 4.7 GB, once)" >&2
-  [ -x "$py" ] || "$sys_py" -m venv "$peer"
-  PIP_ROOT_USER_ACTION=ignore "$py" -m pip install --disable-pip-version-check --quiet \
-    "torch==$TORCH_VERSION" "diffusers==$DIFFUSERS_VERSION"
-  if ! have_peers; then
-    echo "peer: torch $TORCH_VERSION and diffusers $DIFFUSERS_VERSION do not import from .peer/" >&2
-    exit 1
-  fi
-fi
+# shellcheck source=scripts/peer-venv.sh
+source "$root/scripts/peer-venv.sh"
+peer_venv peer "$root" "torch==$TORCH_VERSION" "diffusers==$DIFFUSERS_VERSION"
 
 echo "peer: building diffscope" >&2
 cargo build --release >&2

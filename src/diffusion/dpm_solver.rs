@@ -12,7 +12,7 @@
 //! the last two) use lower orders, as diffusers does. The SDE variant draws fresh noise
 //! at every step, the last included, in the order diffusers draws it.
 
-use super::sampler::{nearest_index, Model, SampleOptions, SamplerKind, StepView};
+use super::sampler::{Model, SampleOptions, SamplerKind, StepView};
 use super::spacing::{vp_of, SigmaSteps};
 use super::Diffusion;
 use tch::Tensor;
@@ -125,15 +125,14 @@ impl Diffusion {
             let (alpha, sigma) = vp_of(steps.sigmas[i]);
             let out = self.evaluate_at(model, &x, time);
             let x0 = self.x0_at(&out, &x, alpha, sigma, opts.clip_x0);
-            observe(StepView {
-                index: i,
-                of,
-                t: nearest_index(time, self.steps()),
+            observe(StepView::at_sigma(
+                (i, of),
                 time,
-                sigma: steps.sigmas[i],
-                xt: &x,
-                x0_hat: &x0,
-            });
+                steps.sigmas[i],
+                self.steps(),
+                &x,
+                &x0,
+            ));
             history.push(x0);
             if history.len() > max_order {
                 drop(history.remove(0));

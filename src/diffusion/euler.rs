@@ -9,7 +9,7 @@
 //! σ_down = √(σ_next² − σ_up²) and adds σ_up z, σ_up = σ_next √(1 − σ_next²/σ²).
 //! The σ of each step come from [`SigmaSteps::euler`], with Karras spacing for Euler.
 
-use super::sampler::{nearest_index, Model, SampleOptions, SamplerKind, StepView};
+use super::sampler::{Model, SampleOptions, SamplerKind, StepView};
 use super::spacing::{SigmaSteps, Spacing};
 use super::Diffusion;
 use tch::Tensor;
@@ -31,8 +31,45 @@ pub(crate) fn ancestral_sigmas(sigma: f64, next: f64) -> (f64, f64) {
 }
 
 impl Diffusion {
-    /// The network's x̂_0 at the σ state x̃ (the model sees x̃/√(1 + σ²)), shown to
-    /// `observe` as step `index` of `of`.
+    /// The σ steps of an Euler-family run (with Karras σ when `karras`) and its x̃_T from
+    /// z ~ N(0, I).
+    pub(crate) fn sigma_start(
+        &self,
+        z: Tensor,
+        opts: &SampleOptions,
+        karras: bool,
+    ) -> (SigmaSteps, Tensor) {
+        let spacing = opts.spacing();
+        let steps = SigmaSteps::euler(&self.schedule, spacing, opts.steps, karras);
+        let x = z * init_noise_sigma(&steps, spacing);
+        (steps, x)
+    }
+
+    /// x̂_0 at step i of a σ run from x̃ (see [`Diffusion::denoise_sigma`]), shown to
+    /// `observe`.
+    pub(crate) fn sigma_step(
+        &self,
+        model: &mut Model,
+        steps: &SigmaSteps,
+        i: usize,
+        x: &Tensor,
+        clip: bool,
+        observe: &mut dyn FnMut(StepView),
+    ) -> Tensor {
+        let (sigma, time) = (steps.sigmas[i], steps.timesteps[i]);
+        let (x0, x_vp) = self.denoise_sigma(model, x, sigma, time, clip);
+        observe(StepView::at_sigma(
+            (i, steps.len()),
+            time,
+            sigma,
+            self.steps(),
+            &x_vp,
+            &x0,
+        ));
+        x0
+    }
+
+    /// The network's x̂_0 at the σ state x̃ (the model sees x̃/√(1 + σ²), returned too).
     pub(crate) fn denoise_sigma(
         &self,
         model: &mut Model,
@@ -55,27 +92,10 @@ impl Diffusion {
         observe: &mut dyn FnMut(StepView),
     ) -> Tensor {
         let ancestral = opts.sampler == SamplerKind::EulerA;
-        let spacing = opts.spacing();
-        let steps = SigmaSteps::euler(
-            &self.schedule,
-            spacing,
-            opts.steps,
-            opts.karras && !ancestral,
-        );
-        let of = steps.len();
-        let mut x = z * init_noise_sigma(&steps, spacing);
-        for i in 0..of {
-            let (sigma, next, time) = (steps.sigmas[i], steps.sigmas[i + 1], steps.timesteps[i]);
-            let (x0, x_vp) = self.denoise_sigma(model, &x, sigma, time, opts.clip_x0);
-            observe(StepView {
-                index: i,
-                of,
-                t: nearest_index(time, self.steps()),
-                time,
-                sigma,
-                xt: &x_vp,
-                x0_hat: &x0,
-            });
+        let (steps, mut x) = self.sigma_start(z, opts, opts.karras && !ancestral);
+        for i in 0..steps.len() {
+            let (sigma, next) = (steps.sigmas[i], steps.sigmas[i + 1]);
+            let x0 = self.sigma_step(model, &steps, i, &x, opts.clip_x0, observe);
             let derivative = (&x - &x0) / sigma;
             x = if ancestral {
                 let (down, up) = ancestral_sigmas(sigma, next);

@@ -4,9 +4,7 @@
 //! last step, to σ = 0, is a plain Euler step, so S steps cost 2S − 1 network evaluations.
 //! The state, the start and the σ are those of Euler ([`super::euler`]).
 
-use super::euler::init_noise_sigma;
-use super::sampler::{nearest_index, Model, SampleOptions, StepView};
-use super::spacing::SigmaSteps;
+use super::sampler::{Model, SampleOptions, StepView};
 use super::Diffusion;
 use tch::Tensor;
 
@@ -19,22 +17,10 @@ impl Diffusion {
         opts: &SampleOptions,
         observe: &mut dyn FnMut(StepView),
     ) -> Tensor {
-        let spacing = opts.spacing();
-        let steps = SigmaSteps::euler(&self.schedule, spacing, opts.steps, opts.karras);
-        let of = steps.len();
-        let mut x = z * init_noise_sigma(&steps, spacing);
-        for i in 0..of {
-            let (sigma, next, time) = (steps.sigmas[i], steps.sigmas[i + 1], steps.timesteps[i]);
-            let (x0, x_vp) = self.denoise_sigma(model, &x, sigma, time, opts.clip_x0);
-            observe(StepView {
-                index: i,
-                of,
-                t: nearest_index(time, self.steps()),
-                time,
-                sigma,
-                xt: &x_vp,
-                x0_hat: &x0,
-            });
+        let (steps, mut x) = self.sigma_start(z, opts, opts.karras);
+        for i in 0..steps.len() {
+            let (sigma, next) = (steps.sigmas[i], steps.sigmas[i + 1]);
+            let x0 = self.sigma_step(model, &steps, i, &x, opts.clip_x0, observe);
             let derivative = (&x - &x0) / sigma;
             let dt = next - sigma;
             if next == 0.0 {

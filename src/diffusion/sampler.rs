@@ -276,6 +276,29 @@ pub struct StepView<'a> {
     pub x0_hat: &'a Tensor,
 }
 
+impl<'a> StepView<'a> {
+    /// Step `index` of `of` of a σ sampler: the model's `time` (its nearest table index
+    /// of a schedule of `len` steps as `t`), σ, and the states shown.
+    pub(crate) fn at_sigma(
+        (index, of): (usize, usize),
+        time: f64,
+        sigma: f64,
+        len: usize,
+        xt: &'a Tensor,
+        x0_hat: &'a Tensor,
+    ) -> StepView<'a> {
+        StepView {
+            index,
+            of,
+            t: nearest_index(time, len),
+            time,
+            sigma,
+            xt,
+            x0_hat,
+        }
+    }
+}
+
 /// A stored reverse trajectory: frames in sampling order (t decreasing), then x_0.
 pub struct Trajectory {
     /// The 0-based table index of each frame's step (see [`StepView`]).
