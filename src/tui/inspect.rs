@@ -77,6 +77,29 @@ pub struct Frame {
     pub xt: Vec<f32>,
     pub x0: Option<Vec<f32>>,
     pub hist: Histogram,
+    /// Where a reverse frame sits in its sampler's run (None for forward frames).
+    pub trace: Option<Trace>,
+}
+
+/// A reverse frame's place in the sampler's run: the step (1-based) of `of`, and σ_t of
+/// its x_t. The samples themselves are the frame after the last step (`done`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trace {
+    pub step: usize,
+    pub of: usize,
+    pub sigma: f64,
+    pub done: bool,
+}
+
+impl Trace {
+    /// "step 7 of 20", or "x_0 after step 20 of 20" for the samples.
+    pub fn label(&self) -> String {
+        if self.done {
+            format!("x_0 after step {} of {}", self.step, self.of)
+        } else {
+            format!("step {} of {}", self.step, self.of)
+        }
+    }
 }
 
 /// Data about the preset's training set, for the scatters and the forward process.
@@ -122,6 +145,7 @@ pub(crate) fn forward_frames(schedule: &Schedule, x0: &[f32], eps: &[f32]) -> Ve
                 xt,
                 x0: None,
                 hist,
+                trace: None,
             }
         })
         .collect()
@@ -159,16 +183,27 @@ pub fn prepare_data(preset: &Preset) -> Result<DataView, String> {
 /// The frames of a stored reverse trajectory, t decreasing, ending with the samples (t = 0).
 /// A stored frame is the input of the reverse step at its table index, i.e. the state
 /// [`state_of`] that index.
+/// Each frame carries its step of the run and σ_t when the worker sent them.
 pub fn reverse_frames(s: &Samples) -> Vec<Frame> {
+    let traced = s.frame_steps.len() == s.frame_timesteps.len()
+        && s.frame_sigmas.len() == s.frame_timesteps.len()
+        && s.frame_of > 0;
     let mut v: Vec<Frame> = s
         .frame_timesteps
         .iter()
         .zip(s.frames_xt.iter().zip(&s.frames_x0))
-        .map(|(&t, (xt, x0))| Frame {
+        .enumerate()
+        .map(|(i, (&t, (xt, x0)))| Frame {
             t: state_of(t),
             hist: Histogram::of(xt),
             xt: xt.clone(),
             x0: Some(x0.clone()),
+            trace: traced.then(|| Trace {
+                step: s.frame_steps[i] + 1,
+                of: s.frame_of,
+                sigma: s.frame_sigmas[i],
+                done: false,
+            }),
         })
         .collect();
     if !v.is_empty() {
@@ -177,9 +212,33 @@ pub fn reverse_frames(s: &Samples) -> Vec<Frame> {
             hist: Histogram::of(&s.values),
             xt: s.values.clone(),
             x0: Some(s.values.clone()),
+            trace: traced.then_some(Trace {
+                step: s.frame_of,
+                of: s.frame_of,
+                sigma: 0.0,
+                done: true,
+            }),
         });
     }
     v
+}
+
+/// The index of the frame whose t is nearest to `t`.
+pub fn nearest_index(frames: &[Frame], t: usize) -> Option<usize> {
+    (0..frames.len()).min_by_key(|&i| frames[i].t.abs_diff(t))
+}
+
+/// Frame `k` of a run of `from` frames, carried to a run of `to` frames by its fraction of
+/// the run (the first and last frames meet); `k` itself when the counts agree.
+pub fn aligned(k: usize, from: usize, to: usize) -> usize {
+    if to == 0 {
+        return 0;
+    }
+    if from == to || from < 2 {
+        return k.min(to - 1);
+    }
+    let f = k.min(from - 1) as f64 / (from - 1) as f64;
+    ((f * (to - 1) as f64).round() as usize).min(to - 1)
 }
 
 /// The frame whose t is nearest to `t`.

@@ -84,6 +84,8 @@ pub enum Action {
     Last,
     GotoT,
     Play,
+    /// Two samplers from the same x_T, side by side (or close them).
+    ComparePair,
     FocusNext,
     Zoom,
     PageNext,
@@ -221,7 +223,7 @@ pub const BINDINGS: &[Binding] = &[
         "Esc",
         Main,
         Close,
-        "leave a comparison of runs",
+        "leave a comparison (of runs, or of samplers)",
         ""
     ),
     b!(ch('?'), "?", Main, Help, "help", "help"),
@@ -354,6 +356,14 @@ pub const BINDINGS: &[Binding] = &[
         Play,
         "play / stop through t",
         "play"
+    ),
+    b!(
+        ch('x'),
+        "x",
+        Inspector,
+        ComparePair,
+        "compare two samplers from the same x_T (menu: sampler, compare with)",
+        "compare"
     ),
     b!(
         k(KeyCode::Tab, NONE),

@@ -90,6 +90,18 @@ pub struct Samples {
     pub frames_xt: Vec<Vec<f32>>,
     /// x̂_0 of each frame.
     pub frames_x0: Vec<Vec<f32>>,
+    /// The step number (0-based) of each stored frame.
+    #[serde(default)]
+    pub frame_steps: Vec<usize>,
+    /// The number of steps of the run (0 when no frames were kept).
+    #[serde(default)]
+    pub frame_of: usize,
+    /// σ_t = √((1 − ᾱ)/ᾱ) at each stored frame.
+    #[serde(default)]
+    pub frame_sigmas: Vec<f64>,
+    /// The sampling options of the request, for labels.
+    #[serde(default)]
+    pub options: SampleOptions,
 }
 
 /// An evaluation the worker made: the record (as the run log keeps it), the id of the

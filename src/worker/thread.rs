@@ -445,6 +445,10 @@ fn sample(
         frame_timesteps: traj.timesteps.clone(),
         frames_xt: traj.xt.iter().map(read).collect::<Result<_, _>>()?,
         frames_x0: traj.x0_hat.iter().map(read).collect::<Result<_, _>>()?,
+        frame_steps: traj.steps.clone(),
+        frame_of: traj.of,
+        frame_sigmas: traj.sigmas.clone(),
+        options: req.options.clone(),
     })
 }
 

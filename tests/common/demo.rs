@@ -57,6 +57,10 @@ pub fn samples(data: &DataView, id: u64, step: u64, frames: usize) -> Samples {
         frame_timesteps: ts.clone(),
         frames_xt: ts.iter().map(|&t| mix(t)).collect(),
         frames_x0: ts.iter().map(|_| x0.clone()).collect(),
+        frame_steps: (0..ts.len()).collect(),
+        frame_of: ts.len(),
+        frame_sigmas: ts.iter().map(|&t| demo_sigma(t, tt)).collect(),
+        options: demo_options(ts.len()),
     }
 }
 
@@ -169,6 +173,10 @@ pub fn image_app(graphics: Setup, frames: usize) -> App {
         frame_timesteps: ts.clone(),
         frames_xt: ts.iter().map(|&t| mix(t)).collect(),
         frames_x0: ts.iter().map(|_| values.clone()).collect(),
+        frame_steps: (0..ts.len()).collect(),
+        frame_of: ts.len(),
+        frame_sigmas: ts.iter().map(|&t| demo_sigma(t, tt)).collect(),
+        options: demo_options(ts.len()),
     };
     let frames = Arc::new(inspect::reverse_frames(&s));
     app.update(Msg::Worker(Event::Samples(s)));
@@ -177,4 +185,18 @@ pub fn image_app(graphics: Setup, frames: usize) -> App {
     app.inspector.t = 0;
     app.dirty = true;
     app
+}
+
+/// A made-up σ_t for the fake trajectories: growing with t like a real schedule's.
+pub fn demo_sigma(t: usize, tt: usize) -> f64 {
+    let a = 1.0 - (t + 1) as f64 / (tt + 1) as f64;
+    ((1.0 - a * a).max(0.0) / (a * a).max(1e-4)).sqrt()
+}
+
+/// The options the fake trajectories say they were drawn with.
+pub fn demo_options(steps: usize) -> diffscope::diffusion::SampleOptions {
+    diffscope::diffusion::SampleOptions {
+        steps,
+        ..Default::default()
+    }
 }
