@@ -99,7 +99,7 @@ impl SamplerSettings {
                     format!("{} steps", self.every)
                 },
             ),
-            ("compare with (x)", self.versus.name().to_string()),
+            ("compare with", self.versus.name().to_string()),
         ]
     }
 
