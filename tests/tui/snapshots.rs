@@ -315,6 +315,10 @@ fn a_pane_too_small_for_one_image_says_so() {
         frame_timesteps: vec![],
         frames_xt: vec![],
         frames_x0: vec![],
+        frame_steps: vec![],
+        frame_of: 0,
+        frame_sigmas: vec![],
+        options: Default::default(),
     })));
     let screen = render(&app, 80, 24);
     assert!(screen.contains("Samples · 0 of 2"), "{screen}");
