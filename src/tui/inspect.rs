@@ -185,9 +185,10 @@ pub fn prepare_data(preset: &Preset) -> Result<DataView, String> {
 /// [`state_of`] that index.
 /// Each frame carries its step of the run and σ_t when the worker sent them.
 pub fn reverse_frames(s: &Samples) -> Vec<Frame> {
-    let traced = s.frame_steps.len() == s.frame_timesteps.len()
-        && s.frame_sigmas.len() == s.frame_timesteps.len()
-        && s.frame_of > 0;
+    let tr = &s.trace;
+    let traced = tr.steps.len() == s.frame_timesteps.len()
+        && tr.sigmas.len() == s.frame_timesteps.len()
+        && tr.of > 0;
     let mut v: Vec<Frame> = s
         .frame_timesteps
         .iter()
@@ -199,9 +200,9 @@ pub fn reverse_frames(s: &Samples) -> Vec<Frame> {
             xt: xt.clone(),
             x0: Some(x0.clone()),
             trace: traced.then(|| Trace {
-                step: s.frame_steps[i] + 1,
-                of: s.frame_of,
-                sigma: s.frame_sigmas[i],
+                step: tr.steps[i] + 1,
+                of: tr.of,
+                sigma: tr.sigmas[i],
                 done: false,
             }),
         })
@@ -213,8 +214,8 @@ pub fn reverse_frames(s: &Samples) -> Vec<Frame> {
             xt: s.values.clone(),
             x0: Some(s.values.clone()),
             trace: traced.then_some(Trace {
-                step: s.frame_of,
-                of: s.frame_of,
+                step: tr.of,
+                of: tr.of,
                 sigma: 0.0,
                 done: true,
             }),

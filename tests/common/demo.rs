@@ -11,7 +11,7 @@ use diffscope::tui::app::{App, Msg};
 use diffscope::tui::graphics::Setup;
 use diffscope::tui::inspect::{self, DataView};
 use diffscope::tui::theme::Theme;
-use diffscope::worker::protocol::{Event, RunInfo, Samples};
+use diffscope::worker::protocol::{Event, FrameTrace, RunInfo, Samples};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -57,10 +57,12 @@ pub fn samples(data: &DataView, id: u64, step: u64, frames: usize) -> Samples {
         frame_timesteps: ts.clone(),
         frames_xt: ts.iter().map(|&t| mix(t)).collect(),
         frames_x0: ts.iter().map(|_| x0.clone()).collect(),
-        frame_steps: (0..ts.len()).collect(),
-        frame_of: ts.len(),
-        frame_sigmas: ts.iter().map(|&t| demo_sigma(t, tt)).collect(),
-        options: demo_options(ts.len()),
+        trace: Box::new(FrameTrace {
+            options: demo_options(ts.len()),
+            steps: (0..ts.len()).collect(),
+            of: ts.len(),
+            sigmas: ts.iter().map(|&t| demo_sigma(t, tt)).collect(),
+        }),
     }
 }
 
@@ -173,10 +175,12 @@ pub fn image_app(graphics: Setup, frames: usize) -> App {
         frame_timesteps: ts.clone(),
         frames_xt: ts.iter().map(|&t| mix(t)).collect(),
         frames_x0: ts.iter().map(|_| values.clone()).collect(),
-        frame_steps: (0..ts.len()).collect(),
-        frame_of: ts.len(),
-        frame_sigmas: ts.iter().map(|&t| demo_sigma(t, tt)).collect(),
-        options: demo_options(ts.len()),
+        trace: Box::new(FrameTrace {
+            options: demo_options(ts.len()),
+            steps: (0..ts.len()).collect(),
+            of: ts.len(),
+            sigmas: ts.iter().map(|&t| demo_sigma(t, tt)).collect(),
+        }),
     };
     let frames = Arc::new(inspect::reverse_frames(&s));
     app.update(Msg::Worker(Event::Samples(s)));

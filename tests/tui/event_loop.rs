@@ -74,10 +74,7 @@ fn the_loop_starts_a_run_takes_events_and_keys_and_quits() {
             frame_timesteps: vec![],
             frames_xt: vec![],
             frames_x0: vec![],
-            frame_steps: vec![],
-            frame_of: 0,
-            frame_sigmas: vec![],
-            options: Default::default(),
+            trace: Default::default(),
         })),
     ];
     for m in events {

@@ -165,10 +165,7 @@ fn image_samples_use_half_blocks() {
             frame_timesteps: vec![],
             frames_xt: vec![],
             frames_x0: vec![],
-            frame_steps: vec![],
-            frame_of: 0,
-            frame_sigmas: vec![],
-            options: Default::default(),
+            trace: Default::default(),
         })));
     });
 }
@@ -315,10 +312,7 @@ fn a_pane_too_small_for_one_image_says_so() {
         frame_timesteps: vec![],
         frames_xt: vec![],
         frames_x0: vec![],
-        frame_steps: vec![],
-        frame_of: 0,
-        frame_sigmas: vec![],
-        options: Default::default(),
+        trace: Default::default(),
     })));
     let screen = render(&app, 80, 24);
     assert!(screen.contains("Samples · 0 of 2"), "{screen}");

@@ -67,7 +67,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
         v.push(Span::styled(tr.label(), bold));
         if let Some(s) = &app.run.samples {
             v.push(Span::styled(
-                format!("  {}", crate::tui::app::describe(&s.options, tt)),
+                format!("  {}", crate::tui::app::describe(&s.trace.options, tt)),
                 faint(th),
             ));
         }
