@@ -122,6 +122,8 @@ pub enum Applies {
     Training,
     /// A run that trains in a process of its own, which goes on without the workbench.
     Detachable,
+    /// The inspector shows the reverse process (the sampler's trajectory).
+    Reverse,
 }
 
 /// What the open run allows, for [`Applies`].
@@ -129,6 +131,8 @@ pub enum Applies {
 pub struct Situation {
     pub training: bool,
     pub detachable: bool,
+    /// The inspector shows the reverse process.
+    pub reverse: bool,
 }
 
 impl Situation {
@@ -137,6 +141,7 @@ impl Situation {
             Applies::Always => true,
             Applies::Training => self.training,
             Applies::Detachable => self.detachable,
+            Applies::Reverse => self.reverse,
         }
     }
 }
@@ -363,7 +368,8 @@ pub const BINDINGS: &[Binding] = &[
         Inspector,
         ComparePair,
         "compare two samplers from the same x_T (menu: sampler, compare with)",
-        "compare"
+        "compare",
+        Reverse
     ),
     b!(
         k(KeyCode::Tab, NONE),

@@ -445,8 +445,9 @@ fn sampler_menu_changes_the_next_request() {
     app.update(key(KeyCode::Left)); // steps down one notch
     app.update(key(KeyCode::Down));
     app.update(key(KeyCode::Right)); // η 0.0 -> 0.1
-    app.update(key(KeyCode::Down));
-    app.update(key(KeyCode::Down));
+    for _ in 0..4 {
+        app.update(key(KeyCode::Down)); // past spacing, Karras σ and the sample count
+    }
     app.update(key(KeyCode::Right)); // raw weights
     let fx = app.update(key(KeyCode::Enter));
     let r = sample_requests(&fx)[0];

@@ -251,6 +251,7 @@ impl App {
         Situation {
             training: r.training && r.alive,
             detachable: r.remote && r.alive,
+            reverse: self.inspector.mode == Mode::Reverse,
         }
     }
 
