@@ -246,3 +246,50 @@ pub fn aligned(k: usize, from: usize, to: usize) -> usize {
 pub fn nearest(frames: &[Frame], t: usize) -> Option<&Frame> {
     frames.iter().min_by_key(|f| f.t.abs_diff(t))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_frames_meet_at_both_ends_and_keep_the_fraction() {
+        assert_eq!(aligned(0, 21, 11), 0);
+        assert_eq!(aligned(20, 21, 11), 10);
+        assert_eq!(aligned(10, 21, 11), 5);
+        assert_eq!(aligned(7, 11, 11), 7, "equal counts: frame for frame");
+        assert_eq!(aligned(3, 4, 0), 0);
+        assert_eq!(aligned(99, 21, 11), 10);
+    }
+
+    #[test]
+    fn reverse_frames_carry_their_step_and_sigma() {
+        let s = Samples {
+            id: 1,
+            step: 0,
+            ema: false,
+            shape: vec![1, 2],
+            values: vec![0.5, -0.5],
+            frame_timesteps: vec![999, 499],
+            frames_xt: vec![vec![1.0, 2.0], vec![0.7, -0.1]],
+            frames_x0: vec![vec![0.1, 0.2], vec![0.4, -0.4]],
+            trace: Box::new(crate::worker::protocol::FrameTrace {
+                options: Default::default(),
+                steps: vec![0, 1],
+                of: 2,
+                sigmas: vec![150.0, 1.0],
+            }),
+        };
+        let v = reverse_frames(&s);
+        let labels: Vec<String> = v.iter().map(|f| f.trace.unwrap().label()).collect();
+        assert_eq!(
+            labels,
+            ["step 1 of 2", "step 2 of 2", "x_0 after step 2 of 2"]
+        );
+        assert_eq!(v.iter().map(|f| f.t).collect::<Vec<_>>(), [1000, 500, 0]);
+        assert_eq!(v[1].trace.unwrap().sigma, 1.0);
+        // Without the steps (a short trace), frames carry none rather than wrong ones.
+        let mut bare = s.clone();
+        bare.trace.steps.clear();
+        assert!(reverse_frames(&bare).iter().all(|f| f.trace.is_none()));
+    }
+}

@@ -1364,7 +1364,10 @@ fn x_compares_two_samplers_from_the_same_x_t() {
         screen.contains("aligned by fraction of the run"),
         "{screen}"
     );
-    app.update(key(KeyCode::Home));
+    // A typed t goes to the longer run's frame nearest to it.
+    app.update(ch('g'));
+    app.update(ch('0'));
+    app.update(key(KeyCode::Enter));
     let [l, r] = app.inspector.pair.as_ref().unwrap().at().unwrap();
     assert!(l.trace.unwrap().done && r.trace.unwrap().done);
     app.update(key(KeyCode::Esc));

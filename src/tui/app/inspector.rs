@@ -183,12 +183,11 @@ impl App {
 
     pub(super) fn set_t(&mut self, t: usize) {
         if let Some(pair) = self.inspector.pair.as_mut() {
-            // t = 0 is the end of the runs, T their start.
-            pair.k = if t == 0 {
-                pair.len().saturating_sub(1)
-            } else {
-                0
-            };
+            // The frame of the longer run nearest to t.
+            let k = pair.both().and_then(|[a, b]| {
+                inspect::nearest_index(if a.len() >= b.len() { a } else { b }, t)
+            });
+            pair.k = k.unwrap_or(0);
             return;
         }
         if let Some(frames) = self.reverse_frames() {
