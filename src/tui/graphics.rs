@@ -164,6 +164,8 @@ pub enum SlotId {
     Xt,
     /// The inspector's x̂_0 (reverse mode).
     X0,
+    /// A sampler comparison's pictures: the side (0 left, 1 right), and x̂_0 (true) or x_t.
+    Pair(u8, bool),
 }
 
 impl SlotId {
@@ -174,6 +176,7 @@ impl SlotId {
                 SlotId::Samples => 1,
                 SlotId::Xt => 2,
                 SlotId::X0 => 3,
+                SlotId::Pair(side, x0) => 4 + 2 * side as u32 + x0 as u32,
             }
     }
 }

@@ -77,6 +77,29 @@ pub struct Frame {
     pub xt: Vec<f32>,
     pub x0: Option<Vec<f32>>,
     pub hist: Histogram,
+    /// Where a reverse frame sits in its sampler's run (None for forward frames).
+    pub trace: Option<Trace>,
+}
+
+/// A reverse frame's place in the sampler's run: the step (1-based) of `of`, and σ_t of
+/// its x_t. The samples themselves are the frame after the last step (`done`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trace {
+    pub step: usize,
+    pub of: usize,
+    pub sigma: f64,
+    pub done: bool,
+}
+
+impl Trace {
+    /// "step 7 of 20", or "x_0 after step 20 of 20" for the samples.
+    pub fn label(&self) -> String {
+        if self.done {
+            format!("x_0 after step {} of {}", self.step, self.of)
+        } else {
+            format!("step {} of {}", self.step, self.of)
+        }
+    }
 }
 
 /// Data about the preset's training set, for the scatters and the forward process.
@@ -122,6 +145,7 @@ pub(crate) fn forward_frames(schedule: &Schedule, x0: &[f32], eps: &[f32]) -> Ve
                 xt,
                 x0: None,
                 hist,
+                trace: None,
             }
         })
         .collect()
@@ -159,16 +183,28 @@ pub fn prepare_data(preset: &Preset) -> Result<DataView, String> {
 /// The frames of a stored reverse trajectory, t decreasing, ending with the samples (t = 0).
 /// A stored frame is the input of the reverse step at its table index, i.e. the state
 /// [`state_of`] that index.
+/// Each frame carries its step of the run and σ_t when the worker sent them.
 pub fn reverse_frames(s: &Samples) -> Vec<Frame> {
+    let tr = &s.trace;
+    let traced = tr.steps.len() == s.frame_timesteps.len()
+        && tr.sigmas.len() == s.frame_timesteps.len()
+        && tr.of > 0;
     let mut v: Vec<Frame> = s
         .frame_timesteps
         .iter()
         .zip(s.frames_xt.iter().zip(&s.frames_x0))
-        .map(|(&t, (xt, x0))| Frame {
+        .enumerate()
+        .map(|(i, (&t, (xt, x0)))| Frame {
             t: state_of(t),
             hist: Histogram::of(xt),
             xt: xt.clone(),
             x0: Some(x0.clone()),
+            trace: traced.then(|| Trace {
+                step: tr.steps[i] + 1,
+                of: tr.of,
+                sigma: tr.sigmas[i],
+                done: false,
+            }),
         })
         .collect();
     if !v.is_empty() {
@@ -177,12 +213,83 @@ pub fn reverse_frames(s: &Samples) -> Vec<Frame> {
             hist: Histogram::of(&s.values),
             xt: s.values.clone(),
             x0: Some(s.values.clone()),
+            trace: traced.then_some(Trace {
+                step: tr.of,
+                of: tr.of,
+                sigma: 0.0,
+                done: true,
+            }),
         });
     }
     v
 }
 
+/// The index of the frame whose t is nearest to `t`.
+pub fn nearest_index(frames: &[Frame], t: usize) -> Option<usize> {
+    (0..frames.len()).min_by_key(|&i| frames[i].t.abs_diff(t))
+}
+
+/// Frame `k` of a run of `from` frames, carried to a run of `to` frames by its fraction of
+/// the run (the first and last frames meet); `k` itself when the counts agree.
+pub fn aligned(k: usize, from: usize, to: usize) -> usize {
+    if to == 0 {
+        return 0;
+    }
+    if from == to || from < 2 {
+        return k.min(to - 1);
+    }
+    let f = k.min(from - 1) as f64 / (from - 1) as f64;
+    ((f * (to - 1) as f64).round() as usize).min(to - 1)
+}
+
 /// The frame whose t is nearest to `t`.
 pub fn nearest(frames: &[Frame], t: usize) -> Option<&Frame> {
     frames.iter().min_by_key(|f| f.t.abs_diff(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_frames_meet_at_both_ends_and_keep_the_fraction() {
+        assert_eq!(aligned(0, 21, 11), 0);
+        assert_eq!(aligned(20, 21, 11), 10);
+        assert_eq!(aligned(10, 21, 11), 5);
+        assert_eq!(aligned(7, 11, 11), 7, "equal counts: frame for frame");
+        assert_eq!(aligned(3, 4, 0), 0);
+        assert_eq!(aligned(99, 21, 11), 10);
+    }
+
+    #[test]
+    fn reverse_frames_carry_their_step_and_sigma() {
+        let s = Samples {
+            id: 1,
+            step: 0,
+            ema: false,
+            shape: vec![1, 2],
+            values: vec![0.5, -0.5],
+            frame_timesteps: vec![999, 499],
+            frames_xt: vec![vec![1.0, 2.0], vec![0.7, -0.1]],
+            frames_x0: vec![vec![0.1, 0.2], vec![0.4, -0.4]],
+            trace: Box::new(crate::worker::protocol::FrameTrace {
+                options: Default::default(),
+                steps: vec![0, 1],
+                of: 2,
+                sigmas: vec![150.0, 1.0],
+            }),
+        };
+        let v = reverse_frames(&s);
+        let labels: Vec<String> = v.iter().map(|f| f.trace.unwrap().label()).collect();
+        assert_eq!(
+            labels,
+            ["step 1 of 2", "step 2 of 2", "x_0 after step 2 of 2"]
+        );
+        assert_eq!(v.iter().map(|f| f.t).collect::<Vec<_>>(), [1000, 500, 0]);
+        assert_eq!(v[1].trace.unwrap().sigma, 1.0);
+        // Without the steps (a short trace), frames carry none rather than wrong ones.
+        let mut bare = s.clone();
+        bare.trace.steps.clear();
+        assert!(reverse_frames(&bare).iter().all(|f| f.trace.is_none()));
+    }
 }

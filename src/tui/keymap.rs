@@ -84,6 +84,8 @@ pub enum Action {
     Last,
     GotoT,
     Play,
+    /// Two samplers from the same x_T, side by side (or close them).
+    ComparePair,
     FocusNext,
     Zoom,
     PageNext,
@@ -120,6 +122,8 @@ pub enum Applies {
     Training,
     /// A run that trains in a process of its own, which goes on without the workbench.
     Detachable,
+    /// The inspector shows the reverse process (the sampler's trajectory).
+    Reverse,
 }
 
 /// What the open run allows, for [`Applies`].
@@ -127,6 +131,8 @@ pub enum Applies {
 pub struct Situation {
     pub training: bool,
     pub detachable: bool,
+    /// The inspector shows the reverse process.
+    pub reverse: bool,
 }
 
 impl Situation {
@@ -135,6 +141,7 @@ impl Situation {
             Applies::Always => true,
             Applies::Training => self.training,
             Applies::Detachable => self.detachable,
+            Applies::Reverse => self.reverse,
         }
     }
 }
@@ -221,7 +228,7 @@ pub const BINDINGS: &[Binding] = &[
         "Esc",
         Main,
         Close,
-        "leave a comparison of runs",
+        "leave a comparison (of runs, or of samplers)",
         ""
     ),
     b!(ch('?'), "?", Main, Help, "help", "help"),
@@ -354,6 +361,15 @@ pub const BINDINGS: &[Binding] = &[
         Play,
         "play / stop through t",
         "play"
+    ),
+    b!(
+        ch('x'),
+        "x",
+        Inspector,
+        ComparePair,
+        "compare two samplers from the same x_T (menu: sampler, compare with)",
+        "compare",
+        Reverse
     ),
     b!(
         k(KeyCode::Tab, NONE),

@@ -90,6 +90,22 @@ pub struct Samples {
     pub frames_xt: Vec<Vec<f32>>,
     /// x̂_0 of each frame.
     pub frames_x0: Vec<Vec<f32>>,
+    /// Where each frame sits in the run, and the run's options (boxed: events stay small).
+    pub trace: Box<FrameTrace>,
+}
+
+/// The sampler's run behind a batch of samples: its options, and each stored frame's step
+/// and σ_t.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct FrameTrace {
+    /// The sampling options of the request, for labels.
+    pub options: SampleOptions,
+    /// The step number (0-based) of each stored frame.
+    pub steps: Vec<usize>,
+    /// The number of steps of the run (0 when no frames were kept).
+    pub of: usize,
+    /// σ_t = √((1 − ᾱ)/ᾱ) at each stored frame.
+    pub sigmas: Vec<f64>,
 }
 
 /// An evaluation the worker made: the record (as the run log keeps it), the id of the

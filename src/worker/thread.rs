@@ -2,7 +2,9 @@
 //! command and reports by events. libtorch errors (which tch raises as panics) are caught
 //! here and sent as events; they never take the program down.
 
-use super::protocol::{Command, Event, Failure, Phase, RunInfo, SampleRequest, Samples};
+use super::protocol::{
+    Command, Event, Failure, FrameTrace, Phase, RunInfo, SampleRequest, Samples,
+};
 use crate::diffusion::Trajectory;
 use crate::model::precision::Precision;
 use crate::train::checkpoint::CheckpointError;
@@ -445,6 +447,12 @@ fn sample(
         frame_timesteps: traj.timesteps.clone(),
         frames_xt: traj.xt.iter().map(read).collect::<Result<_, _>>()?,
         frames_x0: traj.x0_hat.iter().map(read).collect::<Result<_, _>>()?,
+        trace: Box::new(FrameTrace {
+            options: req.options.clone(),
+            steps: traj.steps.clone(),
+            of: traj.of,
+            sigmas: traj.sigmas.clone(),
+        }),
     })
 }
 

@@ -153,6 +153,17 @@ mod tests {
             frame_timesteps: vec![1000, 1],
             frames_xt: vec![vec![1.0; 8], vec![2.0; 8]],
             frames_x0: vec![vec![0.5; 8], vec![0.25; 8]],
+            trace: Box::new(crate::worker::protocol::FrameTrace {
+                options: crate::diffusion::SampleOptions {
+                    sampler: crate::diffusion::SamplerKind::Dpmpp2m,
+                    steps: 20,
+                    karras: true,
+                    ..Default::default()
+                },
+                steps: vec![0, 19],
+                of: 20,
+                sigmas: vec![157.4, 0.0100503],
+            }),
         });
         let msgs = vec![
             ServerMsg::Welcome { control: true },

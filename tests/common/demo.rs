@@ -11,7 +11,7 @@ use diffscope::tui::app::{App, Msg};
 use diffscope::tui::graphics::Setup;
 use diffscope::tui::inspect::{self, DataView};
 use diffscope::tui::theme::Theme;
-use diffscope::worker::protocol::{Event, RunInfo, Samples};
+use diffscope::worker::protocol::{Event, FrameTrace, RunInfo, Samples};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -57,6 +57,12 @@ pub fn samples(data: &DataView, id: u64, step: u64, frames: usize) -> Samples {
         frame_timesteps: ts.clone(),
         frames_xt: ts.iter().map(|&t| mix(t)).collect(),
         frames_x0: ts.iter().map(|_| x0.clone()).collect(),
+        trace: Box::new(FrameTrace {
+            options: demo_options(ts.len()),
+            steps: (0..ts.len()).collect(),
+            of: ts.len(),
+            sigmas: ts.iter().map(|&t| demo_sigma(t, tt)).collect(),
+        }),
     }
 }
 
@@ -169,6 +175,12 @@ pub fn image_app(graphics: Setup, frames: usize) -> App {
         frame_timesteps: ts.clone(),
         frames_xt: ts.iter().map(|&t| mix(t)).collect(),
         frames_x0: ts.iter().map(|_| values.clone()).collect(),
+        trace: Box::new(FrameTrace {
+            options: demo_options(ts.len()),
+            steps: (0..ts.len()).collect(),
+            of: ts.len(),
+            sigmas: ts.iter().map(|&t| demo_sigma(t, tt)).collect(),
+        }),
     };
     let frames = Arc::new(inspect::reverse_frames(&s));
     app.update(Msg::Worker(Event::Samples(s)));
@@ -177,4 +189,18 @@ pub fn image_app(graphics: Setup, frames: usize) -> App {
     app.inspector.t = 0;
     app.dirty = true;
     app
+}
+
+/// A made-up σ_t for the fake trajectories: growing with t like a real schedule's.
+pub fn demo_sigma(t: usize, tt: usize) -> f64 {
+    let a = 1.0 - (t + 1) as f64 / (tt + 1) as f64;
+    ((1.0 - a * a).max(0.0) / (a * a).max(1e-4)).sqrt()
+}
+
+/// The options the fake trajectories say they were drawn with.
+pub fn demo_options(steps: usize) -> diffscope::diffusion::SampleOptions {
+    diffscope::diffusion::SampleOptions {
+        steps,
+        ..Default::default()
+    }
 }

@@ -4,6 +4,7 @@
 use crate::common::demo;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use diffscope::config::catalog::PresetEntry;
+use diffscope::diffusion::SamplerKind;
 use diffscope::runs::listing::RunEntry;
 use diffscope::runs::runfolder::{Ending, Status};
 use diffscope::runs::runlog::MetricRow;
@@ -444,8 +445,9 @@ fn sampler_menu_changes_the_next_request() {
     app.update(key(KeyCode::Left)); // steps down one notch
     app.update(key(KeyCode::Down));
     app.update(key(KeyCode::Right)); // η 0.0 -> 0.1
-    app.update(key(KeyCode::Down));
-    app.update(key(KeyCode::Down));
+    for _ in 0..4 {
+        app.update(key(KeyCode::Down)); // past spacing, Karras σ and the sample count
+    }
     app.update(key(KeyCode::Right)); // raw weights
     let fx = app.update(key(KeyCode::Enter));
     let r = sample_requests(&fx)[0];
@@ -1219,4 +1221,192 @@ fn saving_never_replaces_a_checkpoint_on_disk() {
     assert!(e.contains(&model.display().to_string()), "{e}");
     assert!(e.contains("checksum"), "{e}");
     assert_eq!(e.lines().count(), 1, "{e}");
+}
+
+/// A training app whose run has answered a sampling request with a trajectory of `frames`
+/// frames, in reverse mode.
+fn reverse_app(frames: usize) -> (App, Vec<inspect::Frame>) {
+    let mut app = training_app();
+    let id = sample_requests(&app.update(ch('s')))[0].id;
+    let data = Arc::new(inspect::prepare_data(&demo::preset()).unwrap());
+    app.update(Msg::DataReady(data.clone()));
+    let s = demo::samples(&data, id, 700, frames);
+    app.update(Msg::Worker(Event::Samples(s.clone())));
+    let rev = inspect::reverse_frames(&s);
+    app.update(Msg::ReverseReady {
+        id,
+        frames: Arc::new(rev.clone()),
+    });
+    app.update(ch('f'));
+    (app, rev)
+}
+
+#[test]
+fn the_reverse_inspector_steps_through_the_samplers_own_frames() {
+    let (mut app, rev) = reverse_app(10);
+    assert_eq!(rev.len(), 11, "ten steps and the samples");
+    app.update(key(KeyCode::End));
+    let f = app.frame().unwrap();
+    assert_eq!(f.t, rev[0].t);
+    assert_eq!(f.trace.unwrap().label(), "step 1 of 10");
+    // ← lowers t: the next frame of the run, whatever the gap in t.
+    app.update(key(KeyCode::Left));
+    assert_eq!(app.inspector.t, rev[1].t);
+    assert!(
+        rev[0].t - rev[1].t > 1,
+        "the frames are steps of the run, not of t"
+    );
+    let tr = app.frame().unwrap().trace.unwrap();
+    assert_eq!((tr.step, tr.of, tr.done), (2, 10, false));
+    assert!(tr.sigma > 0.0 && tr.sigma < rev[0].trace.unwrap().sigma);
+    app.update(key(KeyCode::Right));
+    assert_eq!(app.frame().unwrap().trace.unwrap().step, 1);
+    app.update(key(KeyCode::Right));
+    assert_eq!(app.inspector.t, rev[0].t, "it stops at x_T");
+    app.update(key(KeyCode::Home));
+    let tr = app.frame().unwrap().trace.unwrap();
+    assert!(tr.done);
+    assert_eq!(tr.label(), "x_0 after step 10 of 10");
+    // Playing from the end starts over at x_T and goes a frame a tick.
+    app.update(ch('a'));
+    assert_eq!(app.inspector.t, rev[0].t);
+    app.update(Msg::Tick);
+    assert_eq!(app.inspector.t, rev[1].t);
+    for _ in 0..20 {
+        app.update(Msg::Tick);
+    }
+    assert_eq!(app.inspector.t, 0);
+    assert!(!app.inspector.playing);
+    // A typed t goes to the frame nearest to it.
+    app.update(ch('g'));
+    for c in "500".chars() {
+        app.update(ch(c));
+    }
+    app.update(key(KeyCode::Enter));
+    let near = rev
+        .iter()
+        .map(|f| f.t)
+        .min_by_key(|t| t.abs_diff(500))
+        .unwrap();
+    assert_eq!(app.inspector.t, near);
+    app.update(key(KeyCode::End));
+    app.update(key(KeyCode::Left));
+    let screen = draw(&app, 160, 48);
+    assert!(screen.contains("step 2 of 10"), "{screen}");
+    assert!(screen.contains("σ_t"), "{screen}");
+    assert!(screen.contains("ddpm · 10 steps"), "{screen}");
+}
+
+#[test]
+fn x_compares_two_samplers_from_the_same_x_t() {
+    let (mut app, _) = reverse_app(10);
+    let before = app.run.samples.as_ref().unwrap().id;
+    app.sampler.kind = SamplerKind::Ddim;
+    app.sampler.versus = SamplerKind::Dpmpp2m;
+    app.sampler.steps = 20;
+    app.sampler.karras = true;
+    let fx = app.update(ch('x'));
+    let reqs = sample_requests(&fx);
+    assert_eq!(reqs.len(), 2);
+    let (a, b) = (reqs[0], reqs[1]);
+    assert_eq!(a.seed, b.seed, "the same seed gives the same x_T");
+    assert_eq!((a.n, a.ema, a.frames), (b.n, b.ema, b.frames));
+    assert_eq!(a.options.sampler, SamplerKind::Ddim);
+    assert_eq!(b.options.sampler, SamplerKind::Dpmpp2m);
+    assert_eq!((a.options.steps, b.options.steps), (20, 20));
+    assert!(!a.options.karras, "ddim has no Karras σ");
+    assert!(b.options.karras);
+    assert!(a.options.check(1000).is_ok() && b.options.check(1000).is_ok());
+    let ids = [a.id, b.id];
+    let pair = app.inspector.pair.as_ref().unwrap();
+    assert_eq!(pair.labels[1], "dpmpp-2m · 20 steps · karras");
+    assert!(draw(&app, 160, 48).contains("from the same x_T"));
+
+    // The answers go to the comparison, not to the samples pane.
+    let data = app.run.data.clone().unwrap();
+    let sa = demo::samples(&data, ids[0], 700, 10);
+    let sb = demo::samples(&data, ids[1], 700, 20);
+    for s in [&sa, &sb] {
+        let fx = app.update(Msg::Worker(Event::Samples(s.clone())));
+        assert!(matches!(&fx[..], [Effect::PrepareReverse(p)] if p.id == s.id));
+    }
+    assert_eq!(app.run.samples.as_ref().unwrap().id, before);
+    for s in [&sa, &sb] {
+        app.update(Msg::ReverseReady {
+            id: s.id,
+            frames: Arc::new(inspect::reverse_frames(s)),
+        });
+    }
+    assert!(app
+        .notice
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("fraction of the run"));
+    let pair = app.inspector.pair.as_ref().unwrap();
+    assert_eq!(pair.len(), 21);
+    assert!(pair.by_fraction());
+    let [l, r] = pair.at().unwrap();
+    assert_eq!((l.trace.unwrap().step, r.trace.unwrap().step), (1, 1));
+    for _ in 0..10 {
+        app.update(key(KeyCode::Left));
+    }
+    let pair = app.inspector.pair.as_ref().unwrap();
+    assert_eq!(pair.k, 10);
+    let [l, r] = pair.at().unwrap();
+    assert_eq!((l.trace.unwrap().step, r.trace.unwrap().step), (6, 11));
+    let screen = draw(&app, 160, 48);
+    assert!(
+        screen.contains("step 6 of 10") && screen.contains("step 11 of 20"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("aligned by fraction of the run"),
+        "{screen}"
+    );
+    // A typed t goes to the longer run's frame nearest to it.
+    app.update(ch('g'));
+    app.update(ch('0'));
+    app.update(key(KeyCode::Enter));
+    let [l, r] = app.inspector.pair.as_ref().unwrap().at().unwrap();
+    assert!(l.trace.unwrap().done && r.trace.unwrap().done);
+    app.update(key(KeyCode::Esc));
+    assert!(app.inspector.pair.is_none());
+
+    // The same sampler twice compares nothing.
+    app.sampler.versus = SamplerKind::Ddim;
+    assert!(sample_requests(&app.update(ch('x'))).is_empty());
+    assert!(app.inspector.pair.is_none());
+    // A failed side closes the comparison with an error.
+    app.sampler.versus = SamplerKind::Heun;
+    let fx = app.update(ch('x'));
+    let id = sample_requests(&fx)[1].id;
+    app.update(Msg::Worker(Event::Failed {
+        what: diffscope::worker::protocol::Failure::Sampling { id },
+        message: "out of memory".into(),
+    }));
+    assert!(app.inspector.pair.is_none());
+    let n = app.notice.as_ref().unwrap();
+    assert!(
+        n.error
+            && n.text
+                .contains("comparison failed (heun · 20 steps · karras)"),
+        "{}",
+        n.text
+    );
+}
+
+#[test]
+fn the_sampler_menu_chooses_the_sampler_to_compare_with() {
+    let mut app = training_app();
+    let first = app.sampler.versus;
+    app.update(ch('m'));
+    for _ in 0..8 {
+        app.update(key(KeyCode::Down));
+    }
+    assert_eq!(app.overlay, Overlay::Menu { field: 8 });
+    app.update(key(KeyCode::Right));
+    assert_ne!(app.sampler.versus, first);
+    app.update(key(KeyCode::Left));
+    assert_eq!(app.sampler.versus, first);
 }

@@ -74,6 +74,7 @@ fn the_loop_starts_a_run_takes_events_and_keys_and_quits() {
             frame_timesteps: vec![],
             frames_xt: vec![],
             frames_x0: vec![],
+            trace: Default::default(),
         })),
     ];
     for m in events {

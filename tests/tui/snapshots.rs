@@ -165,6 +165,7 @@ fn image_samples_use_half_blocks() {
             frame_timesteps: vec![],
             frames_xt: vec![],
             frames_x0: vec![],
+            trace: Default::default(),
         })));
     });
 }
@@ -311,6 +312,7 @@ fn a_pane_too_small_for_one_image_says_so() {
         frame_timesteps: vec![],
         frames_xt: vec![],
         frames_x0: vec![],
+        trace: Default::default(),
     })));
     let screen = render(&app, 80, 24);
     assert!(screen.contains("Samples · 0 of 2"), "{screen}");
@@ -476,5 +478,49 @@ fn labels_fit_whole_and_the_loss_axis_stays_non_negative() {
                     .ends_with("images: half-blocks"),
             "{w}×{h}: {gauges}"
         );
+    }
+}
+
+/// The reverse inspector on the sampler's own frames: t, σ_t, "step k of S" and the run's
+/// settings.
+#[test]
+fn reverse_inspector_labels_the_samplers_steps() {
+    snap("reverse_steps", |a| {
+        key(a, KeyCode::Char('f'));
+        key(a, KeyCode::End);
+        key(a, KeyCode::Left);
+        key(a, KeyCode::Left);
+    });
+}
+
+/// Two samplers side by side on images, drawn with half-blocks: 10 frames on the left, 20
+/// on the right, aligned by fraction of the run.
+#[test]
+fn sampler_comparison_in_half_blocks() {
+    use diffscope::tui::app::Pair;
+    use diffscope::tui::graphics::Setup;
+    for (w, h) in SIZES {
+        let mut app = demo::image_app(Setup::halfblocks("chosen"), 10);
+        let other = demo::image_app(Setup::halfblocks("chosen"), 20);
+        app.inspector.pair = Some(Pair {
+            ids: [101, 102],
+            labels: ["ddim · 10 steps".into(), "dpmpp-2m · 20 steps".into()],
+            frames: [app.run.reverse.clone(), other.run.reverse.clone()],
+            k: 4,
+            progress: None,
+        });
+        let screen = render(&app, w, h);
+        assert!(screen.contains("ddim · 10 steps"), "{screen}");
+        assert!(screen.contains("dpmpp-2m · 20 steps"), "{screen}");
+        if w >= 160 {
+            assert!(
+                screen.contains("aligned by fraction of the run"),
+                "{screen}"
+            );
+            assert!(screen.contains("step 5 of 20"), "{screen}");
+            assert!(screen.contains("step 3 of 10"), "{screen}");
+            assert!(screen.contains('▀') || screen.contains('▄'), "{screen}");
+        }
+        insta::assert_snapshot!(format!("sampler_comparison_{w}x{h}"), screen);
     }
 }

@@ -87,6 +87,8 @@ impl App {
             Action::Detach => {
                 self.notify("nothing to detach from: no training process runs for this workbench")
             }
+            Action::Close if self.inspector.pair.is_some() => return self.toggle_pair(),
+            Action::ComparePair => return self.toggle_pair(),
             Action::Close if self.compare.is_some() => {
                 self.compare = None;
                 self.notify("comparison closed");

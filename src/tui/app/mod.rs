@@ -18,7 +18,7 @@ mod overlay;
 mod run;
 mod sampler;
 
-pub use inspector::{Inspector, Mode};
+pub use inspector::{describe, Inspector, Mode, Pair, PAIR_IMAGES, PAIR_POINTS, PAIR_SEED};
 pub use msg::{ComparedRun, Comparison, Effect, LogView, Msg, RunOrigin, RunSpec};
 pub use overlay::{browser_rows, BrowserRow, Confirm, Overlay};
 pub use run::{Pace, RunState, SamplingState, LATE_S, STALLED_S};
@@ -207,6 +207,7 @@ impl App {
                 n: 1000,
                 ema: true,
                 every: 0,
+                versus: SamplerKind::Dpmpp2m,
             },
             overlay: Overlay::None,
             view: View::default(),
@@ -250,6 +251,7 @@ impl App {
         Situation {
             training: r.training && r.alive,
             detachable: r.remote && r.alive,
+            reverse: self.inspector.mode == Mode::Reverse,
         }
     }
 
@@ -308,6 +310,7 @@ impl App {
         self.inspector.t = self.inspector.t.min(self.timesteps());
         self.inspector.playing = false;
         self.inspector.first = 0;
+        self.inspector.pair = None;
         self.view.sample_first = 0;
         self.quitting = false;
         self.quit_by_signal = false;
@@ -435,6 +438,9 @@ impl App {
                 vec![]
             }
             Msg::ReverseReady { id, frames } => {
+                if self.pair_ready(id, &frames) {
+                    return vec![];
+                }
                 if self.run.samples.as_ref().is_some_and(|s| s.id == id) {
                     self.run.reverse = Some(frames);
                 }

@@ -195,6 +195,9 @@ impl App {
     }
 
     pub(super) fn on_event(&mut self, e: Event) -> Vec<Effect> {
+        if let Some(fx) = self.pair_event(&e) {
+            return fx;
+        }
         let r = &mut self.run;
         match e {
             Event::Ready(info) => {

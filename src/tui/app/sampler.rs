@@ -18,9 +18,12 @@ pub struct SamplerSettings {
     pub ema: bool,
     /// Refresh the samples every this many training steps (0: only on demand).
     pub every: u64,
+    /// The second sampler of a comparison (x in the inspector): it runs with the same
+    /// steps, spacing and (where it has them) Karras σ and η.
+    pub versus: SamplerKind,
 }
 
-pub const MENU_FIELDS: usize = 8;
+pub const MENU_FIELDS: usize = 9;
 /// Preview defaults (see [`SamplerSettings::from_preset`]).
 pub const PREVIEW_STEPS: usize = 100;
 pub const PREVIEW_N: usize = 500;
@@ -42,6 +45,17 @@ impl SamplerSettings {
             n: p.sample.n.min(PREVIEW_N),
             ema: p.sample.ema,
             every: p.train.sample_every,
+            versus: Self::default_versus(p.sample.sampler),
+        }
+    }
+
+    /// The sampler a comparison sets next to `kind` at first: DPM-Solver++ 2M, or DDIM
+    /// next to it.
+    pub fn default_versus(kind: SamplerKind) -> SamplerKind {
+        if kind == SamplerKind::Dpmpp2m {
+            SamplerKind::Ddim
+        } else {
+            SamplerKind::Dpmpp2m
         }
     }
 
@@ -85,6 +99,7 @@ impl SamplerSettings {
                     format!("{} steps", self.every)
                 },
             ),
+            ("compare with", self.versus.name().to_string()),
         ]
     }
 
@@ -151,6 +166,7 @@ impl SamplerSettings {
             5 => self.n = Self::cycle(N_CHOICES, self.n, up),
             6 => self.ema = !self.ema,
             7 => self.every = Self::cycle(EVERY_CHOICES, self.every, up),
+            8 => self.versus = Self::next_of(&SamplerKind::ALL, self.versus, up),
             _ => {}
         }
     }

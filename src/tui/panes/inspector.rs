@@ -25,6 +25,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
     let th = app.theme();
     let tt = app.timesteps();
     let mode = match app.inspector.mode {
+        _ if app.inspector.pair.is_some() => "two samplers from the same x_T",
         Mode::Forward => "forward q(x_t|x_0)",
         Mode::Reverse => "reverse (sampling trajectory)",
     };
@@ -35,6 +36,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
     );
     let inner = b.inner(area);
     f.render_widget(b, area);
+    if let Some(pair) = &app.inspector.pair {
+        return super::pair::draw(f, app, pair, inner, slots);
+    }
     let [info, scrub, body] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
@@ -47,16 +51,39 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
         .schedule_at(app.inspector.t)
         .unwrap_or((0.0, 1.0, f64::INFINITY));
     let bold = Style::default().fg(th.accent).add_modifier(Modifier::BOLD);
-    let mut spans = vec![
-        Span::styled(format!("t = {}", app.inspector.t), bold),
-        Span::raw(format!(
-            "/{tt}  β_t {}  ᾱ_t {}  SNR {}",
-            num(beta),
-            num(ab),
-            num(snr)
-        )),
-    ];
-    if let Some(fr) = frame {
+    let traced = frame
+        .filter(|_| app.inspector.mode == Mode::Reverse)
+        .and_then(|fr| fr.trace.map(|tr| (fr, tr)));
+    let mut spans = if let Some((fr, tr)) = traced {
+        // The sampler's own frames: the step, σ_t and the run's settings.
+        let mut v = vec![
+            Span::styled(format!("t = {}", fr.t), bold),
+            Span::raw(format!("/{tt}")),
+        ];
+        if !tr.done {
+            v.push(Span::raw(format!("  σ_t {}", num(tr.sigma))));
+        }
+        v.push(Span::raw("  "));
+        v.push(Span::styled(tr.label(), bold));
+        if let Some(s) = &app.run.samples {
+            v.push(Span::styled(
+                format!("  {}", crate::tui::app::describe(&s.trace.options, tt)),
+                faint(th),
+            ));
+        }
+        v
+    } else {
+        vec![
+            Span::styled(format!("t = {}", app.inspector.t), bold),
+            Span::raw(format!(
+                "/{tt}  β_t {}  ᾱ_t {}  SNR {}",
+                num(beta),
+                num(ab),
+                num(snr)
+            )),
+        ]
+    };
+    if let Some(fr) = frame.filter(|_| traced.is_none()) {
         if fr.t != app.inspector.t {
             spans.push(Span::styled(
                 format!("  (nearest frame t={})", fr.t),

@@ -3,6 +3,7 @@
 pub mod inspector;
 pub mod loss;
 pub mod overlays;
+pub mod pair;
 pub mod pictures;
 pub mod samples;
 pub mod status;
