@@ -7,14 +7,14 @@ use super::flag_error;
 use super::progress::Progress;
 use crate::cli::{EvalArgs, VarianceArg};
 use crate::data::{DataConfig, ItemKind, Split};
-use crate::eval::sweep;
-use crate::render::chart;
 use crate::diffusion::VarianceKind;
 use crate::eval::classifier::HELD_ITEMS;
 use crate::eval::evaluate::{self, defaults};
 use crate::eval::likelihood::{progress_total, BoundOptions};
 use crate::eval::quality::FAR_FACTOR;
+use crate::eval::sweep;
 use crate::eval::Evaluation;
+use crate::render::chart;
 use crate::runs::{self, Recorded};
 use crate::train::{checkpoint, Trainer, Weights};
 use crate::util::{one_line, write_atomic};
@@ -60,7 +60,10 @@ fn validate(a: &EvalArgs) -> anyhow::Result<Counts> {
 /// before any work.
 fn check_writable(flag: &str, path: &Path) -> anyhow::Result<()> {
     if path.is_dir() {
-        bail!("{flag} {}: is a folder, expected a file name", path.display());
+        bail!(
+            "{flag} {}: is a folder, expected a file name",
+            path.display()
+        );
     }
     let dir = path
         .parent()
@@ -409,7 +412,10 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
 /// checkpoint's run folder.
 fn sweep_path(given: &Option<PathBuf>, ck: &Path, step: u64, ext: &str) -> PathBuf {
     given.clone().unwrap_or_else(|| {
-        let run = ck.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(ck);
+        let run = ck
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(ck);
         run.join(format!("sweep-step-{step:08}.{ext}"))
     })
 }
@@ -446,7 +452,8 @@ fn run_sweep(
         };
     }
     let t = tr.diffusion.steps();
-    let specs = sweep::parse_specs(&a.sweep, t).map_err(|e| flag_error("--sweep", &e.spec.clone(), e))?;
+    let specs =
+        sweep::parse_specs(&a.sweep, t).map_err(|e| flag_error("--sweep", &e.spec.clone(), e))?;
     let image = tr.item_shape.len() == 3;
     let labelled = data_config.class_names().is_some();
     if image && !labelled {
@@ -473,7 +480,11 @@ fn run_sweep(
         "sweep: {points} points, {samples} samples each from seed {}; T = {t}",
         a.seed
     );
-    let total: u64 = specs.iter().flat_map(|s| s.steps.iter()).map(|&s| s as u64).sum();
+    let total: u64 = specs
+        .iter()
+        .flat_map(|s| s.steps.iter())
+        .map(|&s| s as u64)
+        .sum();
     let mut done_before = 0u64;
     let mut last_point = 0usize;
     let mut last_of = 0u64;

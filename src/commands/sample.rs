@@ -4,9 +4,7 @@
 use super::progress::Progress;
 use crate::cli::{SampleArgs, SamplerFlags};
 use crate::data::Split;
-use crate::diffusion::{
-    SampleOption, SampleOptions, SamplerKind, Spacing, Trajectory,
-};
+use crate::diffusion::{SampleOption, SampleOptions, SamplerKind, Spacing, Trajectory};
 use crate::render::grid::{default_cols, image_grid};
 use crate::render::scatter::{scatter, view_radius, ScatterStyle};
 use crate::render::text::draw_text;
@@ -242,8 +240,7 @@ pub fn npy(values: &[f32], shape: &[usize]) -> Vec<u8> {
     } else {
         format!("({})", dims.join(", "))
     };
-    let mut header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_text}, }}");
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape_text}, }}");
     // magic (6) + version (2) + header length (2) + header + newline, padded to 64 bytes
     let unpadded = 10 + header.len() + 1;
     header.push_str(&" ".repeat((64 - unpadded % 64) % 64));
@@ -394,7 +391,10 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
     let nfe = if opts.sampler.evaluations(steps_run) == steps_run {
         String::new()
     } else {
-        format!(" = {} network evaluations", opts.sampler.evaluations(steps_run))
+        format!(
+            " = {} network evaluations",
+            opts.sampler.evaluations(steps_run)
+        )
     };
     eprintln!(
         "{n} {} ({}{nfe}, {} weights, step {}) written to {}",

@@ -173,7 +173,9 @@ pub enum SampleOption {
 pub enum SampleOptionError {
     #[error("at least one reverse step is needed, got 0")]
     ZeroSteps,
-    #[error("{steps} steps is more than the model's T = {t} (a sampler cannot visit more steps than T)")]
+    #[error(
+        "{steps} steps is more than the model's T = {t} (a sampler cannot visit more steps than T)"
+    )]
     StepsAboveT { steps: usize, t: usize },
     #[error(
         "{sampler} has no Karras σ spacing (it is for dpmpp-2m, dpmpp-3m, dpmpp-2m-sde, euler \
@@ -236,7 +238,10 @@ impl SampleOptions {
     /// A short description: "dpmpp-2m, 20 steps, karras" and the like.
     pub fn describe(&self, t: usize) -> String {
         let mut s = format!("{}, {} steps", self.sampler, self.steps.min(t));
-        if self.spacing.is_some_and(|sp| sp != self.sampler.default_spacing()) {
+        if self
+            .spacing
+            .is_some_and(|sp| sp != self.sampler.default_spacing())
+        {
             s.push_str(&format!(", {}", self.spacing()));
         }
         if self.karras {
@@ -422,7 +427,14 @@ impl Diffusion {
 
     /// x̂_0 from the output at the variance-preserving state `x` = α x_0 + σ ε (diffusers'
     /// DPM-Solver `convert_model_output`), clipped to [−1, 1] when asked.
-    pub(crate) fn x0_at(&self, out: &Tensor, x: &Tensor, alpha: f64, sigma: f64, clip: bool) -> Tensor {
+    pub(crate) fn x0_at(
+        &self,
+        out: &Tensor,
+        x: &Tensor,
+        alpha: f64,
+        sigma: f64,
+        clip: bool,
+    ) -> Tensor {
         let x0 = match self.prediction {
             Prediction::Epsilon => (x - out * sigma) / alpha,
             Prediction::X0 => out.shallow_clone(),

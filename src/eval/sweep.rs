@@ -453,12 +453,12 @@ mod tests {
             error(&["dpmpp-2m:5,0"]),
             "dpmpp-2m:5,0: at least one reverse step is needed, got 0"
         );
-        assert!(error(&["ddim:10,2000"]).starts_with(
-            "ddim:10,2000: 2000 steps is more than the model's T = 1000"
-        ));
+        assert!(error(&["ddim:10,2000"])
+            .starts_with("ddim:10,2000: 2000 steps is more than the model's T = 1000"));
         assert!(error(&["ddim+karras:10"]).starts_with("ddim+karras:10: ddim has no Karras"));
-        assert!(error(&["dpmpp-2m+eta=0.5:10"])
-            .starts_with("dpmpp-2m+eta=0.5:10: dpmpp-2m takes no η"));
+        assert!(
+            error(&["dpmpp-2m+eta=0.5:10"]).starts_with("dpmpp-2m+eta=0.5:10: dpmpp-2m takes no η")
+        );
         assert!(error(&["ddim+eta=2:10"]).contains("η must be in [0, 1], got 2"));
         assert!(error(&["ddim"]).starts_with("ddim: expected SAMPLER:N,N,…"));
         assert_eq!(error(&["ddim:"]), "ddim:: no step counts after the colon");

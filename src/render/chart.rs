@@ -67,7 +67,11 @@ pub fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
 
 /// Evenly spaced round ticks over [lo, hi] (about five), and the range they span.
 pub fn linear_ticks(lo: f64, hi: f64) -> (Vec<f64>, f64, f64) {
-    let (lo, hi) = if hi > lo { (lo, hi) } else { (lo - 0.5, lo + 0.5) };
+    let (lo, hi) = if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 0.5, lo + 0.5)
+    };
     let raw = (hi - lo) / 5.0;
     let mag = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0]
@@ -106,7 +110,12 @@ fn line(img: &mut RgbImage, (x0, y0): (f64, f64), (x1, y1): (f64, f64), c: [u8; 
         let (x, y) = (x0 + f * (x1 - x0), y0 + f * (y1 - y0));
         for dy in 0..w {
             for dx in 0..w {
-                put(img, x.round() as i64 + dx - w / 2, y.round() as i64 + dy - w / 2, c);
+                put(
+                    img,
+                    x.round() as i64 + dx - w / 2,
+                    y.round() as i64 + dy - w / 2,
+                    c,
+                );
             }
         }
     }
@@ -131,18 +140,36 @@ pub fn line_chart(
         .copied()
         .collect();
     draw_text(&mut img, left as u32, 10, title, scale, style.text);
-    draw_text(&mut img, 8, (top - ch as f64 - 8.0) as u32, y_label, scale, style.text);
+    draw_text(
+        &mut img,
+        8,
+        (top - ch as f64 - 8.0) as u32,
+        y_label,
+        scale,
+        style.text,
+    );
     let xw = text_width(x_label, scale);
     let xl = ((left + right) / 2.0 - xw as f64 / 2.0).max(0.0) as u32;
     draw_text(&mut img, xl, h - ch - 8, x_label, scale, style.text);
     let (xmin, xmax) = finite
         .iter()
-        .fold((f64::INFINITY, 0.0f64), |(a, b), (x, _)| (a.min(*x), b.max(*x)));
+        .fold((f64::INFINITY, 0.0f64), |(a, b), (x, _)| {
+            (a.min(*x), b.max(*x))
+        });
     let (ymin, ymax) = finite
         .iter()
-        .fold((0.0f64, f64::NEG_INFINITY), |(a, b), (_, y)| (a.min(*y), b.max(*y)));
+        .fold((0.0f64, f64::NEG_INFINITY), |(a, b), (_, y)| {
+            (a.min(*y), b.max(*y))
+        });
     if finite.is_empty() {
-        draw_text(&mut img, left as u32, (top + 20.0) as u32, "no points", scale, style.text);
+        draw_text(
+            &mut img,
+            left as u32,
+            (top + 20.0) as u32,
+            "no points",
+            scale,
+            style.text,
+        );
         return img;
     }
     // a margin of a fifth of a decade either side
@@ -152,7 +179,7 @@ pub fn line_chart(
     } else {
         (xmin.log10() - 0.5, xmin.log10() + 0.5)
     };
-    let (yticks, y0, y1) = linear_ticks(ymin, ymax);
+    let (yticks, y0, y1) = linear_ticks(ymin, ymax + 0.04 * (ymax - ymin));
     let px = |x: f64| left + (x.log10() - lx0) / (lx1 - lx0) * (right - left);
     let py = |y: f64| bottom - (y - y0) / (y1 - y0) * (bottom - top);
     for &t in &yticks {
@@ -160,7 +187,14 @@ pub fn line_chart(
         line(&mut img, (left, y), (right, y), style.grid, 1);
         let s = tick_text(t);
         let tw = text_width(&s, scale) as f64;
-        draw_text(&mut img, (left - 8.0 - tw).max(0.0) as u32, (y - ch as f64 / 2.0).max(0.0) as u32, &s, scale, style.text);
+        draw_text(
+            &mut img,
+            (left - 8.0 - tw).max(0.0) as u32,
+            (y - ch as f64 / 2.0).max(0.0) as u32,
+            &s,
+            scale,
+            style.text,
+        );
     }
     for t in log_ticks(xmin, xmax) {
         let x = px(t);
@@ -168,7 +202,14 @@ pub fn line_chart(
         line(&mut img, (x, bottom), (x, bottom + 5.0), style.axis, 1);
         let s = tick_text(t);
         let tw = text_width(&s, scale) as f64;
-        draw_text(&mut img, (x - tw / 2.0).max(0.0) as u32, bottom as u32 + 9, &s, scale, style.text);
+        draw_text(
+            &mut img,
+            (x - tw / 2.0).max(0.0) as u32,
+            bottom as u32 + 9,
+            &s,
+            scale,
+            style.text,
+        );
     }
     line(&mut img, (left, top), (left, bottom), style.axis, 2);
     line(&mut img, (left, bottom), (right, bottom), style.axis, 2);
@@ -202,8 +243,21 @@ pub fn line_chart(
                 put(&mut img, xx, yy, style.background);
             }
         }
-        line(&mut img, (lx, y + ch as f64 / 2.0), (lx + 24.0, y + ch as f64 / 2.0), c, 3);
-        draw_text(&mut img, (lx + 32.0) as u32, y as u32, label, scale, style.text);
+        line(
+            &mut img,
+            (lx, y + ch as f64 / 2.0),
+            (lx + 24.0, y + ch as f64 / 2.0),
+            c,
+            3,
+        );
+        draw_text(
+            &mut img,
+            (lx + 32.0) as u32,
+            y as u32,
+            label,
+            scale,
+            style.text,
+        );
     }
     img
 }
