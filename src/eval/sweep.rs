@@ -11,6 +11,7 @@ use super::Evaluation;
 use crate::data::DataConfig;
 use crate::diffusion::{SampleOptionError, SampleOptions, SamplerKind};
 use crate::train::{Trainer, Weights};
+use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::time::Instant;
 
@@ -178,7 +179,7 @@ pub fn check(spec: &SweepSpec, t: usize) -> Result<(), SpecError> {
 }
 
 /// The figure a sweep is charted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Figure {
     /// Fréchet distance in classifier features (labelled images).
     Frechet,
@@ -197,7 +198,7 @@ impl Figure {
 }
 
 /// One point of a sweep.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SweepRow {
     /// The spec's label ([`SweepSpec::label`]).
     pub label: String,
@@ -223,7 +224,7 @@ impl SweepRow {
 }
 
 /// A finished sweep: its rows in the order run, and the reference figures shared by all.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sweep {
     pub rows: Vec<SweepRow>,
     pub figure: Figure,

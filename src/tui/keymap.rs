@@ -75,6 +75,8 @@ pub enum Action {
     ToggleQuarters,
     ToggleSchedule,
     BoundView,
+    /// Sample quality against network evaluations (a sweep of samplers and step counts).
+    SweepChart,
     ToggleMode,
     StepBack,
     StepForward,
@@ -273,6 +275,14 @@ pub const BINDINGS: &[Binding] = &[
         BoundView,
         "bound terms and quality",
         "bound"
+    ),
+    b!(
+        ch('n'),
+        "n",
+        Main,
+        SweepChart,
+        "quality against network evaluations (NFE): a sweep of samplers",
+        ""
     ),
     b!(
         ch('f'),

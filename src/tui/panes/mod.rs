@@ -6,6 +6,7 @@ pub mod overlays;
 pub mod pictures;
 pub mod samples;
 pub mod status;
+pub mod sweep;
 
 use super::theme::Theme;
 use ratatui::style::{Modifier, Style};
