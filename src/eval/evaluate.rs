@@ -123,7 +123,7 @@ pub enum QualityError {
 /// What samples are measured against, computed once for any number of sample sets of
 /// one size: images, the classifier's reference ([`ImageReference`]); points, fresh data.
 pub enum Reference {
-    Images(ImageReference),
+    Images(Box<ImageReference>),
     Points(Dataset),
 }
 
@@ -140,7 +140,7 @@ impl Reference {
     ) -> Result<Reference, QualityError> {
         if tr.item_shape.len() == 3 {
             let r = ImageReference::new(data, n, tr.preset.train.seed, tr.device, log)?;
-            Ok(Reference::Images(r))
+            Ok(Reference::Images(Box::new(r)))
         } else {
             let reference = data
                 .source()

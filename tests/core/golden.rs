@@ -92,6 +92,8 @@ fn sampler_lines(name: &str, n: usize, seed: u64) -> Vec<String> {
             eta,
             clip_x0: clip,
             variance,
+            spacing: None,
+            karras: false,
         };
         let var = variance.map_or("model", |v| match v {
             VarianceKind::FixedSmall => "small",

@@ -13,7 +13,10 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 fn press_n(app: &mut App) -> Vec<Effect> {
-    app.update(Msg::Key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::NONE)))
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('n'),
+        KeyModifiers::NONE,
+    )))
 }
 
 fn row(label: &str, steps: usize, sw1: f64) -> SweepRow {
@@ -57,7 +60,10 @@ fn swept(app: &mut App) -> u64 {
     let [Effect::Send(Command::Sweep { id, specs, ema })] = &fx[..] else {
         panic!("no sweep request: {fx:?}");
     };
-    assert_eq!(specs, &["ddim:5,10,20,50", "dpmpp-2m:5,10,20,50", "ddpm:5,10,20,50"]);
+    assert_eq!(
+        specs,
+        &["ddim:5,10,20,50", "dpmpp-2m:5,10,20,50", "ddpm:5,10,20,50"]
+    );
     assert!(*ema);
     let id = *id;
     assert_eq!(app.run.sweep.running, Some(id));
@@ -123,7 +129,10 @@ fn the_sweep_runs_on_demand_and_is_kept_until_asked_again() {
     }));
     assert!(app.run.sweep.running.is_none());
     let notice = app.notice.as_ref().unwrap();
-    assert!(notice.error && notice.text.starts_with("sweep failed: sample 3"), "{notice:?}");
+    assert!(
+        notice.error && notice.text.starts_with("sweep failed: sample 3"),
+        "{notice:?}"
+    );
     assert!(app.run.sweep.result.is_some());
 }
 
@@ -134,7 +143,10 @@ fn the_chart_plots_log_nfe_with_nfe_labels() {
     assert_eq!(data.series[0].0, "ddim");
     let xs: Vec<f64> = data.series[1].1.iter().map(|p| p.0).collect();
     let want = [5f64, 10.0, 20.0, 50.0].map(f64::log10);
-    assert!(xs.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12), "{xs:?}");
+    assert!(
+        xs.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
+        "{xs:?}"
+    );
     assert_eq!(data.x_bounds, [5f64.log10(), 50f64.log10()]);
     // evenly spaced in log10: 5, 5·10^(1/3), 5·10^(2/3), 50
     assert_eq!(data.x_labels, ["5", "11", "23", "50"]);

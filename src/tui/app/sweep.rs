@@ -101,7 +101,9 @@ impl App {
         let points = sweep.rows.len();
         s.result = Some((step, self.sampler.ema, sweep));
         s.open = true;
-        self.notify(format!("sweep of step {step} done: {points} points (n hides the chart)"));
+        self.notify(format!(
+            "sweep of step {step} done: {points} points (n hides the chart)"
+        ));
     }
 
     /// The sweep with this id failed (its message is shown by the caller).
@@ -134,8 +136,14 @@ mod tests {
     #[test]
     fn the_default_sweep_adds_the_menus_sampler_when_it_is_another() {
         let plain = ["ddim:5,10,20,50", "dpmpp-2m:5,10,20,50"];
-        assert_eq!(default_specs(&menu(SamplerKind::Ddim, false, 0.0), 1000), plain);
-        assert_eq!(default_specs(&menu(SamplerKind::Dpmpp2m, false, 0.0), 1000), plain);
+        assert_eq!(
+            default_specs(&menu(SamplerKind::Ddim, false, 0.0), 1000),
+            plain
+        );
+        assert_eq!(
+            default_specs(&menu(SamplerKind::Dpmpp2m, false, 0.0), 1000),
+            plain
+        );
         assert_eq!(
             default_specs(&menu(SamplerKind::Euler, true, 0.0), 1000)[2],
             "euler+karras:5,10,20,50"
@@ -148,8 +156,14 @@ mod tests {
             default_specs(&menu(SamplerKind::Ddpm, true, 0.0), 1000)[2],
             "ddpm:5,10,20,50"
         );
-        assert_eq!(default_specs(&menu(SamplerKind::Heun, false, 0.0), 12)[2], "heun:5,10");
-        assert_eq!(default_specs(&menu(SamplerKind::Ddim, false, 0.0), 3)[0], "ddim:3");
+        assert_eq!(
+            default_specs(&menu(SamplerKind::Heun, false, 0.0), 12)[2],
+            "heun:5,10"
+        );
+        assert_eq!(
+            default_specs(&menu(SamplerKind::Ddim, false, 0.0), 3)[0],
+            "ddim:3"
+        );
         // every default spec parses and checks
         for kind in SamplerKind::ALL {
             let specs = default_specs(&menu(kind, true, 0.3), 50);
