@@ -281,7 +281,7 @@ pub const BINDINGS: &[Binding] = &[
         "n",
         Main,
         SweepChart,
-        "quality against network evaluations (NFE): a sweep of samplers",
+        "sweep: sample quality against network evaluations",
         ""
     ),
     b!(
