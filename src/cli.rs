@@ -387,6 +387,18 @@ pub struct EvalArgs {
     /// (GPUs only).
     #[arg(long, value_enum)]
     pub precision: Option<PrecisionArg>,
+    /// Sample quality against network evaluations instead of the bound: each spec
+    /// `SAMPLER[+karras][+eta=X]:N,N,…` (e.g. `dpmpp-2m:5,10,20 ddim:5,10,20`) is sampled
+    /// at each step count from the same seed; prints a table and writes it as CSV and a
+    /// PNG chart.
+    #[arg(long, value_name = "SPEC", num_args = 1.., conflicts_with_all = ["n", "estimate", "terms", "batch"])]
+    pub sweep: Vec<String>,
+    /// Where the sweep's CSV goes (default: sweep-step-NNNNNNNN.csv in the run folder).
+    #[arg(long, value_name = "CSV", requires = "sweep")]
+    pub sweep_csv: Option<PathBuf>,
+    /// Where the sweep's chart goes (default: sweep-step-NNNNNNNN.png in the run folder).
+    #[arg(long, value_name = "PNG", requires = "sweep")]
+    pub sweep_png: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -6,18 +6,20 @@
 use super::flag_error;
 use super::progress::Progress;
 use crate::cli::{EvalArgs, VarianceArg};
-use crate::data::{ItemKind, Split};
+use crate::data::{DataConfig, ItemKind, Split};
 use crate::diffusion::VarianceKind;
 use crate::eval::classifier::HELD_ITEMS;
 use crate::eval::evaluate::{self, defaults};
 use crate::eval::likelihood::{progress_total, BoundOptions};
 use crate::eval::quality::FAR_FACTOR;
+use crate::eval::sweep;
 use crate::eval::Evaluation;
+use crate::render::chart;
 use crate::runs::{self, Recorded};
 use crate::train::{checkpoint, Trainer, Weights};
 use crate::util::{one_line, write_atomic};
 use anyhow::{bail, Context};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The validated numeric flags.
 struct Counts {
@@ -54,11 +56,12 @@ fn validate(a: &EvalArgs) -> anyhow::Result<Counts> {
     })
 }
 
-/// Checks that the CSV's folder exists (creating it) and is writable, before any work.
-fn check_writable(path: &Path) -> anyhow::Result<()> {
+/// Checks that the folder of the file `flag` names exists (creating it) and is writable,
+/// before any work.
+fn check_writable(flag: &str, path: &Path) -> anyhow::Result<()> {
     if path.is_dir() {
         bail!(
-            "--terms {}: is a folder, expected a file name",
+            "{flag} {}: is a folder, expected a file name",
             path.display()
         );
     }
@@ -68,14 +71,14 @@ fn check_writable(path: &Path) -> anyhow::Result<()> {
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| {
         format!(
-            "--terms {}: cannot create the folder {}",
+            "{flag} {}: cannot create the folder {}",
             path.display(),
             dir.display()
         )
     })?;
     let probe = dir.join(".diffscope-write-test");
     std::fs::write(&probe, b"")
-        .with_context(|| format!("--terms {}: cannot write here", path.display()))?;
+        .with_context(|| format!("{flag} {}: cannot write here", path.display()))?;
     let _ = std::fs::remove_file(probe);
     Ok(())
 }
@@ -248,7 +251,7 @@ fn mmd_text(e: &Evaluation) -> Option<String> {
 pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     let counts = validate(a)?;
     if let Some(p) = &a.terms {
-        check_writable(p)?;
+        check_writable("--terms", p)?;
     }
     let device = super::device(&a.device)?;
     let ck = checkpoint::read(&a.checkpoint)?;
@@ -259,6 +262,9 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         data_config
             .set_path(p.clone())
             .map_err(|e| flag_error("--data", flag, e))?;
+    }
+    if !a.sweep.is_empty() {
+        return run_sweep(a, &counts, &ck, &data_config, device);
     }
     let source = data_config.source();
     // The held-out data first: a missing data set is reported before any model is built.
@@ -399,6 +405,137 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         println!("{line}");
     }
     record(&ck.dir, &e, &per_t);
+    Ok(())
+}
+
+/// Where a sweep's file goes: the flag's path, or `sweep-step-NNNNNNNN.EXT` in the
+/// checkpoint's run folder.
+fn sweep_path(given: &Option<PathBuf>, ck: &Path, step: u64, ext: &str) -> PathBuf {
+    given.clone().unwrap_or_else(|| {
+        let run = ck
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(ck);
+        run.join(format!("sweep-step-{step:08}.{ext}"))
+    })
+}
+
+/// `eval --sweep`: sample quality against network evaluations, as a table, a CSV file and
+/// a PNG chart.
+fn run_sweep(
+    a: &EvalArgs,
+    counts: &Counts,
+    ck: &checkpoint::Checkpoint,
+    data_config: &DataConfig,
+    device: tch::Device,
+) -> anyhow::Result<()> {
+    // the specs' form first, before any model is loaded
+    for text in &a.sweep {
+        sweep::parse_spec(text).map_err(|e| flag_error("--sweep", &e.spec.clone(), e))?;
+    }
+    let csv_path = sweep_path(&a.sweep_csv, &ck.dir, ck.meta.step, "csv");
+    let png_path = sweep_path(&a.sweep_png, &ck.dir, ck.meta.step, "png");
+    check_writable("--sweep-csv", &csv_path)?;
+    check_writable("--sweep-png", &png_path)?;
+    let preset = &ck.meta.preset;
+    if preset.train.threads > 0 {
+        tch::set_num_threads(preset.train.threads as i32);
+    }
+    let mut tr = Trainer::load_as(&ck.dir, device, false, super::precision(a.precision))?;
+    if let Some(note) = &tr.load_notice {
+        eprintln!("note: {note}");
+    }
+    if let Some(v) = a.variance {
+        tr.diffusion.variance = match v {
+            VarianceArg::Small => VarianceKind::FixedSmall,
+            VarianceArg::Large => VarianceKind::FixedLarge,
+        };
+    }
+    let t = tr.diffusion.steps();
+    let specs =
+        sweep::parse_specs(&a.sweep, t).map_err(|e| flag_error("--sweep", &e.spec.clone(), e))?;
+    let image = tr.item_shape.len() == 3;
+    let labelled = data_config.class_names().is_some();
+    if image && !labelled {
+        bail!(
+            "--sweep: image quality figures need labelled data (glyphs, shapes, MNIST, \
+             Fashion-MNIST, CIFAR-10)"
+        );
+    }
+    let samples = match counts.samples {
+        Some(0) => bail!("--samples 0: a sweep needs samples to measure"),
+        Some(n) => n,
+        None => defaults::sweep_samples(image),
+    };
+    let weights = if a.raw { Weights::Raw } else { Weights::Ema };
+    println!(
+        "checkpoint {} ({}, step {}, {} weights)",
+        ck.dir.display(),
+        preset.name,
+        tr.step,
+        if a.raw { "raw" } else { "EMA" }
+    );
+    let points = sweep::points(&specs);
+    println!(
+        "sweep: {points} points, {samples} samples each from seed {}; T = {t}",
+        a.seed
+    );
+    let total: u64 = specs
+        .iter()
+        .flat_map(|s| s.steps.iter())
+        .map(|&s| s as u64)
+        .sum();
+    let mut done_before = 0u64;
+    let mut last_point = 0usize;
+    let mut last_of = 0u64;
+    let mut progress = Progress::new("sweep", 0, total);
+    // measured against the data set given (with --data, that folder)
+    let result = sweep::run(
+        &tr,
+        data_config,
+        &specs,
+        samples,
+        weights,
+        a.seed,
+        &mut |p| {
+            if p.point != last_point {
+                done_before += last_of;
+                last_point = p.point;
+            }
+            last_of = p.of as u64;
+            progress.update(done_before + p.step as u64, "");
+        },
+        &mut |line| eprintln!("{line}"),
+    );
+    progress.finish();
+    let result = result.with_context(|| ck.dir.display().to_string())?;
+    match result.figure {
+        sweep::Figure::Frechet => println!(
+            "Fréchet distance in classifier features against held-out data (held-out data vs \
+             itself {:.3}, noise {:.3}):",
+            result.frechet_floor.unwrap_or(f64::NAN),
+            result.frechet_noise.unwrap_or(f64::NAN)
+        ),
+        sweep::Figure::SlicedW1 => println!(
+            "sliced W1 and MMD² against fresh data (sliced W1 of N(0, I) noise {:.4}):",
+            result.sliced_w1_noise.unwrap_or(f64::NAN)
+        ),
+    }
+    for line in result.table() {
+        println!("{line}");
+    }
+    write_atomic(&csv_path, result.csv().as_bytes())?;
+    println!("table written to {}", csv_path.display());
+    let title = format!("{} step {} ({samples} samples)", preset.name, tr.step);
+    let img = chart::line_chart(
+        &result.series(),
+        "network evaluations (nfe)",
+        result.figure.label(),
+        &title.to_lowercase(),
+        &chart::ChartStyle::default(),
+    );
+    crate::render::write_png(&png_path, &img)?;
+    println!("chart written to {}", png_path.display());
     Ok(())
 }
 

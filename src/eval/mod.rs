@@ -10,6 +10,7 @@ pub mod mmd;
 pub mod quality;
 pub mod record;
 pub mod sliced;
+pub mod sweep;
 
 use crate::data::DataError;
 use crate::util::{ReadError, TorchError, WriteError};

@@ -2,6 +2,7 @@
 //! animations of the reverse process.
 
 pub mod animation;
+pub mod chart;
 pub mod grid;
 pub mod scatter;
 pub mod text;
@@ -47,7 +48,7 @@ impl RenderError {
 }
 
 /// Writes a picture to a PNG file (atomically).
-pub(crate) fn write_png(path: &Path, img: &RgbImage) -> Result<(), RenderError> {
+pub fn write_png(path: &Path, img: &RgbImage) -> Result<(), RenderError> {
     let bytes = scatter::png_bytes(img).map_err(|e| e.for_file(path))?;
     Ok(write_atomic(path, &bytes)?)
 }

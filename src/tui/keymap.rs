@@ -75,6 +75,8 @@ pub enum Action {
     ToggleQuarters,
     ToggleSchedule,
     BoundView,
+    /// Sample quality against network evaluations (a sweep of samplers and step counts).
+    SweepChart,
     ToggleMode,
     StepBack,
     StepForward,
@@ -280,6 +282,14 @@ pub const BINDINGS: &[Binding] = &[
         BoundView,
         "bound terms and quality",
         "bound"
+    ),
+    b!(
+        ch('n'),
+        "n",
+        Main,
+        SweepChart,
+        "sweep: sample quality against network evaluations",
+        ""
     ),
     b!(
         ch('f'),

@@ -2,7 +2,7 @@
 
 use super::app::{App, Focus, Overlay, View};
 use super::graphics::Slot;
-use super::panes::{inspector, loss, overlays, samples, status};
+use super::panes::{inspector, loss, overlays, samples, status, sweep};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::Frame;
 
@@ -113,7 +113,9 @@ pub fn draw(f: &mut Frame, app: &App) -> Drawn {
     );
     status::draw_status(f, app, a.status);
     if !a.loss.is_empty() {
-        if app.view.schedule {
+        if app.run.sweep.open {
+            sweep::draw(f, app, a.loss);
+        } else if app.view.schedule {
             loss::draw_schedule(f, app, a.loss);
         } else {
             loss::draw(f, app, a.loss);

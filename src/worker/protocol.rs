@@ -31,6 +31,13 @@ pub enum Command {
         id: u64,
         ema: bool,
     },
+    /// Sample quality against network evaluations: each spec (`dpmpp-2m:5,10,20`, see
+    /// [`crate::eval::sweep`]) at each step count, from the same seed.
+    Sweep {
+        id: u64,
+        specs: Vec<String>,
+        ema: bool,
+    },
     /// Save a checkpoint; `manual` ones are never pruned.
     Save {
         manual: bool,
@@ -127,6 +134,8 @@ pub enum Failure {
     Sampling { id: u64 },
     /// The evaluation request with this id (also when it was cancelled).
     Evaluation { id: u64 },
+    /// The sweep request with this id (also when it was cancelled).
+    Sweep { id: u64 },
     /// Saving a checkpoint.
     Save,
     /// The worker thread died.
@@ -141,6 +150,7 @@ impl Failure {
             Failure::Start | Failure::Worker => message.to_string(),
             Failure::Sampling { .. } => format!("sampling failed: {message}"),
             Failure::Evaluation { .. } => format!("evaluation failed: {message}"),
+            Failure::Sweep { .. } => format!("sweep failed: {message}"),
             Failure::Save => format!("saving failed: {message}"),
         }
     }
@@ -165,6 +175,21 @@ pub enum Event {
     },
     Samples(Samples),
     Evaluation(Box<Evaluated>),
+    /// Where the sweep with this id stands: point `point` (0-based) of `points`, reverse
+    /// step `step` of `of`.
+    SweepProgress {
+        id: u64,
+        point: usize,
+        points: usize,
+        step: usize,
+        of: usize,
+    },
+    /// A finished sweep, for the training step `step`.
+    Swept {
+        id: u64,
+        step: u64,
+        sweep: Box<crate::eval::sweep::Sweep>,
+    },
     Saved {
         path: PathBuf,
         step: u64,

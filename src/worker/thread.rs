@@ -293,6 +293,19 @@ fn run(
                         }),
                     }
                 }
+                Command::Sweep { id, specs, ema } => {
+                    match guarded(|| run_sweep(&tr, &specs, ema, id, &send, &cancel)) {
+                        Ok(Ok(sweep)) => send(Event::Swept {
+                            id,
+                            step: tr.step,
+                            sweep: Box::new(sweep),
+                        }),
+                        Ok(Err(message)) | Err(message) => send(Event::Failed {
+                            what: Failure::Sweep { id },
+                            message,
+                        }),
+                    }
+                }
                 Command::Save { manual } => {
                     let ok = save(&tr, &opts, manual, &mut kept, &send);
                     if !ok && training && !paused && !stopped && tr.step < tr.preset.train.steps {
@@ -454,6 +467,48 @@ fn sample(
             sigmas: traj.sigmas.clone(),
         }),
     })
+}
+
+/// A sweep on the worker: the specs checked against the model's T, the samples per point
+/// of `eval --sweep`, progress sent as it goes; a shutdown cancels it.
+fn run_sweep(
+    tr: &Trainer,
+    specs: &[String],
+    ema: bool,
+    id: u64,
+    send: &dyn Fn(Event),
+    cancel: &AtomicBool,
+) -> Result<crate::eval::sweep::Sweep, String> {
+    use crate::eval::sweep;
+    let specs = sweep::parse_specs(specs, tr.diffusion.steps()).map_err(|e| e.to_string())?;
+    let image = tr.item_shape.len() == 3;
+    let samples = crate::eval::evaluate::defaults::sweep_samples(image);
+    let weights = if ema { Weights::Ema } else { Weights::Raw };
+    sweep::run(
+        tr,
+        &tr.preset.data,
+        &specs,
+        samples,
+        weights,
+        crate::eval::evaluate::defaults::SEED,
+        &mut |p| {
+            if cancel.load(Ordering::Relaxed) {
+                std::panic::resume_unwind(Box::new("sweep cancelled"));
+            }
+            let every = (p.of / 20).max(1);
+            if p.step % every == 0 || p.step == p.of {
+                send(Event::SweepProgress {
+                    id,
+                    point: p.point,
+                    points: p.points,
+                    step: p.step,
+                    of: p.of,
+                });
+            }
+        },
+        &mut |_| {},
+    )
+    .map_err(|e| one_line(&e))
 }
 
 #[cfg(test)]

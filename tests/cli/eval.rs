@@ -381,3 +381,162 @@ fn a_test_split_smaller_than_the_classifier_asks_for_is_said_so() {
         "{line}"
     );
 }
+
+/// A copy of a shipped checkpoint's run folder in `dir` (so that default outputs land there).
+fn shipped_run(name: &str, dir: &Path) -> std::path::PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("checkpoints")
+        .join(name);
+    let to = dir.join(name);
+    for step in std::fs::read_dir(&from).unwrap() {
+        let step = step.unwrap().path();
+        let dest = to.join(step.file_name().unwrap());
+        std::fs::create_dir_all(&dest).unwrap();
+        for f in std::fs::read_dir(&step).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, dest.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    to
+}
+
+#[test]
+fn eval_sweep_prints_the_table_and_writes_its_csv_and_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = shipped_run("swissroll", dir.path());
+    let o = diffscope(&[
+        "eval",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--sweep",
+        "ddim:10,5",
+        "heun:3",
+        "--samples",
+        "500",
+    ]);
+    let out = stdout(&o);
+    println!("{out}\n{}", stderr(&o));
+    assert!(o.status.success());
+    assert!(out.contains("sweep: 3 points, 500 samples each from seed 0; T = 1000"));
+    let header = out
+        .lines()
+        .position(|l| l.starts_with("sampler "))
+        .expect("a table");
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(header + 1)
+        .take(3)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    // sampler, steps, NFE (Heun: 2S − 1), then finite seconds and figures
+    assert_eq!(
+        rows.iter().map(|r| (r[0], r[1], r[2])).collect::<Vec<_>>(),
+        [("ddim", "5", "5"), ("ddim", "10", "10"), ("heun", "3", "5")]
+    );
+    for r in &rows {
+        assert!(
+            r[3..5]
+                .iter()
+                .all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)),
+            "{r:?}"
+        );
+    }
+    // the default files: in the run folder, named with the step
+    let csv_path = run.join("sweep-step-00006000.csv");
+    let png_path = run.join("sweep-step-00006000.png");
+    assert!(out.contains(&format!("table written to {}", csv_path.display())));
+    assert!(out.contains(&format!("chart written to {}", png_path.display())));
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "sampler,steps,nfe,seconds,sliced_w1,mmd2,mmd2_se");
+    assert_eq!(lines.len(), 4, "{csv}");
+    for (line, (s, steps, nfe)) in
+        lines[1..]
+            .iter()
+            .zip([("ddim", 5, 5), ("ddim", 10, 10), ("heun", 3, 5)])
+    {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), 7, "{line}");
+        assert_eq!(
+            (f[0], f[1].parse().unwrap(), f[2].parse().unwrap()),
+            (s, steps, nfe)
+        );
+        let sw1: f64 = f[4].parse().unwrap();
+        assert!(sw1.is_finite() && sw1 >= 0.0, "{line}");
+    }
+    // the same seed for every point: ddim at 10 steps is closer to the data than at 5
+    let sw1 = |i: usize| lines[i].split(',').nth(4).unwrap().parse::<f64>().unwrap();
+    assert!(sw1(2) < sw1(1), "{csv}");
+    let png = image::open(&png_path).expect("the chart decodes").to_rgb8();
+    assert_eq!((png.width(), png.height()), (800, 520));
+
+    // paths given by flag
+    let csv2 = dir.path().join("out/s.csv");
+    let png2 = dir.path().join("out/s.png");
+    let o = diffscope(&[
+        "eval",
+        "--checkpoint",
+        run.to_str().unwrap(),
+        "--sweep",
+        "dpmpp-2m:5",
+        "--samples",
+        "200",
+        "--sweep-csv",
+        csv2.to_str().unwrap(),
+        "--sweep-png",
+        png2.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&csv2).unwrap().lines().count(), 2);
+    image::open(&png2).expect("the chart decodes");
+}
+
+#[test]
+fn eval_sweep_rejects_bad_specs_naming_the_flag() {
+    let ck = Path::new(env!("CARGO_MANIFEST_DIR")).join("checkpoints/swissroll");
+    let ck = ck.to_str().unwrap();
+    let cases = [
+        ("fast:10", "--sweep fast:10: unknown sampler \"fast\""),
+        (
+            "ddim:5,0",
+            "--sweep ddim:5,0: at least one reverse step is needed, got 0",
+        ),
+        (
+            "ddim:5000",
+            "--sweep ddim:5000: 5000 steps is more than the model's T = 1000",
+        ),
+        (
+            "ddim+karras:10",
+            "--sweep ddim+karras:10: ddim has no Karras σ spacing",
+        ),
+        (
+            "dpmpp-2m+eta=0.5:10",
+            "--sweep dpmpp-2m+eta=0.5:10: dpmpp-2m takes no η",
+        ),
+        ("ddim", "--sweep ddim: expected SAMPLER:N,N,…"),
+        (
+            "ddim:5,x",
+            "--sweep ddim:5,x: step count \"x\" is not a whole number",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("s.csv");
+    let png = dir.path().join("s.png");
+    for (spec, needle) in cases {
+        let o = diffscope(&[
+            "eval",
+            "--checkpoint",
+            ck,
+            "--sweep",
+            "dpmpp-2m:5",
+            spec,
+            "--sweep-csv",
+            csv.to_str().unwrap(),
+            "--sweep-png",
+            png.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{spec}");
+        assert_one_line_error(&o, needle);
+        assert!(!csv.exists() && !png.exists(), "{spec}: nothing written");
+    }
+}

@@ -1390,7 +1390,7 @@ fn x_compares_two_samplers_from_the_same_x_t() {
     assert!(
         n.error
             && n.text
-                .contains("comparison failed (heun · 20 steps · karras)"),
+                .contains("comparison failed (heun · 20 steps = 39 network evaluations · karras)"),
         "{}",
         n.text
     );

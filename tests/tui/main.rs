@@ -15,4 +15,5 @@ mod bench;
 mod cli;
 mod event_loop;
 mod snapshots;
+mod sweep;
 mod themes;

@@ -149,6 +149,7 @@ impl App {
             Action::ToggleQuarters => self.view.quarters = !self.view.quarters,
             Action::ToggleSchedule => self.view.schedule = !self.view.schedule,
             Action::BoundView => return self.toggle_bound_view(),
+            Action::SweepChart => return self.toggle_sweep(),
             Action::ToggleMode => self.toggle_mode(),
             Action::StepBack => self.move_t(-1),
             Action::StepForward => self.move_t(1),

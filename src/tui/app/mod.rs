@@ -17,12 +17,14 @@ mod msg;
 mod overlay;
 mod run;
 mod sampler;
+mod sweep;
 
 pub use inspector::{describe, Inspector, Mode, Pair, PAIR_IMAGES, PAIR_POINTS, PAIR_SEED};
 pub use msg::{ComparedRun, Comparison, Effect, LogView, Msg, RunOrigin, RunSpec};
 pub use overlay::{browser_rows, BrowserRow, Confirm, Overlay};
 pub use run::{Pace, RunState, SamplingState, LATE_S, STALLED_S};
 pub use sampler::{SamplerSettings, MENU_FIELDS, PREVIEW_N, PREVIEW_STEPS};
+pub use sweep::{default_specs, SweepState, SWEEP_STEPS};
 
 use super::graphics::Setup;
 use super::keymap::{Context, Situation};

@@ -62,6 +62,8 @@ pub struct RunState {
     pub bound_terms: Vec<f64>,
     /// The id of the evaluation being computed.
     pub evaluating: Option<u64>,
+    /// The sweep chart (quality against network evaluations).
+    pub sweep: super::SweepState,
     /// It trains in a process of its own (over the run folder's socket).
     pub remote: bool,
     /// Another workbench controls it: this one only watches.
@@ -150,7 +152,8 @@ impl RunState {
             && !self.finished
             && self.stopped.is_none();
         // Sampling and evaluating hold training up, and have gauges of their own.
-        let busy = self.sampling.is_some() || self.evaluating.is_some();
+        let busy =
+            self.sampling.is_some() || self.evaluating.is_some() || self.sweep.running.is_some();
         let Some(at) = self.last_report.filter(|_| going && !busy) else {
             return Pace::OnTime;
         };
@@ -333,8 +336,26 @@ impl App {
                 self.run.bound_terms = per_t;
                 vec![]
             }
+            Event::SweepProgress {
+                id,
+                point,
+                points,
+                step,
+                of,
+            } => {
+                self.sweep_progress(id, [point, points, step, of]);
+                vec![]
+            }
+            Event::Swept { id, step, sweep } => {
+                if self.run.sweep.running == Some(id) {
+                    self.run.last_report = self.run.last_report.map(|_| Instant::now());
+                }
+                self.swept(id, step, sweep);
+                vec![]
+            }
             Event::Failed { what, message } => {
                 match what {
+                    Failure::Sweep { id } => self.sweep_failed(id),
                     Failure::Sampling { id } if r.sampling.is_some_and(|s| s.id == id) => {
                         r.sampling = None;
                     }
@@ -363,6 +384,8 @@ impl App {
                 r.alive = false;
                 r.sampling = None;
                 r.evaluating = None;
+                r.sweep.running = None;
+                r.sweep.progress = None;
                 if self.quitting {
                     vec![Effect::Quit]
                 } else {

@@ -7,6 +7,7 @@ pub mod pair;
 pub mod pictures;
 pub mod samples;
 pub mod status;
+pub mod sweep;
 
 use super::theme::Theme;
 use ratatui::style::{Modifier, Style};
