@@ -130,6 +130,7 @@ mod tests {
             n: 64,
             ema: true,
             every: 0,
+            versus: SamplerSettings::default_versus(kind),
         }
     }
 
