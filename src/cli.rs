@@ -388,7 +388,8 @@ pub struct EvalArgs {
     #[arg(long, value_enum)]
     pub precision: Option<PrecisionArg>,
     /// Sample quality against network evaluations instead of the bound: each spec
-    /// `SAMPLER[+karras][+eta=X]:N,N,…` (e.g. `dpmpp-2m:5,10,20 ddim:5,10,20`) is sampled
+    /// `SAMPLER[+karras][+eta=X][+leading|+linspace|+trailing]:N,N,…` (e.g.
+    /// `dpmpp-2m:5,10,20 ddim:5,10,20`) is sampled
     /// at each step count from the same seed; prints a table and writes it as CSV and a
     /// PNG chart.
     #[arg(long, value_name = "SPEC", num_args = 1.., conflicts_with_all = ["n", "estimate", "terms", "batch"])]

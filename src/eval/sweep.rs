@@ -3,13 +3,14 @@
 //! draw and measures it with the figures `eval` computes (Fréchet distance for labelled
 //! images; sliced W1 and MMD² for points), against one reference computed once per sweep.
 //!
-//! A sweep is given as specs `SAMPLER[+karras][+eta=X]:N,N,…`, e.g. `dpmpp-2m:5,10,20`,
-//! `euler+karras:10,20` or `ddim+eta=0.5:10,50`.
+//! A sweep is given as specs `SAMPLER[+karras][+eta=X][+SPACING]:N,N,…`, e.g.
+//! `dpmpp-2m:5,10,20`, `euler+karras:10,20`, `ddim+eta=0.5:10,50` or
+//! `dpmpp-2m+leading:5,10` (SPACING: leading, linspace or trailing).
 
 use super::evaluate::{measure_samples, QualityError, Reference};
 use super::Evaluation;
 use crate::data::DataConfig;
-use crate::diffusion::{SampleOptionError, SampleOptions, SamplerKind};
+use crate::diffusion::{SampleOptionError, SampleOptions, SamplerKind, Spacing};
 use crate::train::{Trainer, Weights};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -23,6 +24,8 @@ pub struct SweepSpec {
     pub sampler: SamplerKind,
     pub karras: bool,
     pub eta: f64,
+    /// The timestep spacing (None: the sampler's own).
+    pub spacing: Option<Spacing>,
     pub steps: Vec<usize>,
 }
 
@@ -37,18 +40,21 @@ impl SweepSpec {
         if self.eta != 0.0 {
             let _ = write!(s, "+eta={}", self.eta);
         }
+        if let Some(spacing) = self.spacing {
+            let _ = write!(s, "+{spacing}");
+        }
         s
     }
 
     /// The sampling options of one of its points, on the base options `base` (the
-    /// checkpoint's clipping; the sampler's own spacing).
+    /// checkpoint's clipping).
     pub fn options(&self, steps: usize, base: &SampleOptions) -> SampleOptions {
         SampleOptions {
             sampler: self.sampler,
             steps,
             eta: self.eta,
             karras: self.karras,
-            spacing: None,
+            spacing: self.spacing,
             variance: base.variance,
             clip_x0: base.clip_x0,
         }
@@ -63,7 +69,10 @@ pub enum SweepError {
     Form,
     #[error("unknown sampler {name:?} (expected one of {})", SamplerKind::names())]
     Sampler { name: String },
-    #[error("unknown marker {0:?} after the sampler (expected +karras or +eta=X)")]
+    #[error(
+        "unknown marker {0:?} after the sampler (expected +karras, +eta=X, +leading, \
+         +linspace or +trailing)"
+    )]
     Marker(String),
     #[error("η {0:?} is not a number")]
     EtaNumber(String),
@@ -103,11 +112,13 @@ pub fn parse_spec(text: &str) -> Result<SweepSpec, SpecError> {
             name: name.to_string(),
         })
     })?;
-    let (mut karras, mut eta) = (false, 0.0);
+    let (mut karras, mut eta, mut spacing) = (false, 0.0, None);
     for marker in parts {
         let marker = marker.trim();
         if marker == "karras" {
             karras = true;
+        } else if let Some(s) = Spacing::parse(marker) {
+            spacing = Some(s);
         } else if let Some(v) = marker.strip_prefix("eta=") {
             eta = v
                 .trim()
@@ -141,6 +152,7 @@ pub fn parse_spec(text: &str) -> Result<SweepSpec, SpecError> {
         sampler,
         karras,
         eta,
+        spacing,
         steps,
     })
 }
@@ -430,6 +442,13 @@ mod tests {
         assert!(s.karras);
         assert_eq!(s.steps, [10, 20]);
         assert_eq!(s.label(), "euler+karras");
+        let s = parse_spec("dpmpp-2m+leading:10").unwrap();
+        assert_eq!(s.spacing, Some(Spacing::Leading));
+        assert_eq!(s.label(), "dpmpp-2m+leading");
+        assert_eq!(
+            s.options(10, &SampleOptions::default()).spacing,
+            Some(Spacing::Leading)
+        );
         let s = parse_spec("ddim+eta=0.5:10,10,50").unwrap();
         assert_eq!((s.eta, s.steps.clone()), (0.5, vec![10, 50]));
         assert_eq!(s.label(), "ddim+eta=0.5");
