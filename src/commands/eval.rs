@@ -323,13 +323,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         estimate: counts.estimate,
         decoder: evaluate::decoder_for(held.kind),
     };
-    println!(
-        "checkpoint {} ({}, step {}, {} weights)",
-        ck.dir.display(),
-        preset.name,
-        tr.step,
-        if a.raw { "raw" } else { "EMA" }
-    );
+    print_checkpoint(&ck.dir, &preset.name, tr.step, a.raw);
     println!(
         "data: {} held-out items of {}, seed {}; T = {}, {} schedule, variance {}",
         held.len(),
@@ -468,13 +462,7 @@ fn run_sweep(
         None => defaults::sweep_samples(image),
     };
     let weights = if a.raw { Weights::Raw } else { Weights::Ema };
-    println!(
-        "checkpoint {} ({}, step {}, {} weights)",
-        ck.dir.display(),
-        preset.name,
-        tr.step,
-        if a.raw { "raw" } else { "EMA" }
-    );
+    print_checkpoint(&ck.dir, &preset.name, tr.step, a.raw);
     let points = sweep::points(&specs);
     println!(
         "sweep: {points} points, {samples} samples each from seed {}; T = {t}",
@@ -537,6 +525,15 @@ fn run_sweep(
     crate::render::write_png(&png_path, &img)?;
     println!("chart written to {}", png_path.display());
     Ok(())
+}
+
+/// The first line of `eval`'s report: which checkpoint, which weights.
+fn print_checkpoint(dir: &std::path::Path, preset: &str, step: u64, raw: bool) {
+    println!(
+        "checkpoint {} ({preset}, step {step}, {} weights)",
+        dir.display(),
+        if raw { "raw" } else { "EMA" }
+    );
 }
 
 #[cfg(test)]

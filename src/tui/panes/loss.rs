@@ -146,8 +146,8 @@ fn curve_chart<'a>(
     )
 }
 
-/// The colour of the i-th run in a comparison.
-fn run_colour(th: &crate::tui::theme::Theme, i: usize) -> ratatui::style::Color {
+/// The colour of the i-th run in a comparison (and of the i-th sampler of a sweep).
+pub(super) fn run_colour(th: &crate::tui::theme::Theme, i: usize) -> ratatui::style::Color {
     let palette = [
         th.smooth_loss,
         th.quarters[3],

@@ -127,19 +127,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         f.render_widget(Paragraph::new("no figure in this sweep").block(b), area);
         return;
     };
-    let palette = [
-        th.smooth_loss,
-        th.quarters[3],
-        th.x0_hat,
-        th.quarters[1],
-        th.density,
-        th.accent,
-        th.quarters[0],
-        th.quarters[2],
-    ];
     let mut datasets = Vec::new();
     for (i, (label, pts)) in data.series.iter().enumerate() {
-        let style = Style::default().fg(palette[i % palette.len()]);
+        let style = Style::default().fg(super::loss::run_colour(th, i));
         datasets.push(
             Dataset::default()
                 .name(label.clone())
