@@ -92,8 +92,7 @@ pub fn draw(
         .data
         .as_ref()
         .map(|d| d.item_shape.clone())
-        .or_else(|| app.run.preset.as_ref().map(|p| p.data.item_shape()))
-        .unwrap_or_default();
+        .or_else(|| app.run.preset.as_ref().map(|p| p.data.item_shape()));
     // Each column: its label, then x̂_0 over x_t.
     let mut areas = Vec::new();
     for (side, fr) in frames.iter().enumerate() {
@@ -110,7 +109,7 @@ pub fn draw(
         areas.push([top, bottom]);
     }
     let bg = app.run.data.as_ref().map_or(&[][..], |d| &d.background[..]);
-    if item_shape == [2] {
+    if item_shape.as_deref() == Some(&[2][..]) {
         for (side, fr) in frames.iter().enumerate() {
             let x0 = fr.x0.as_deref().unwrap_or(&fr.xt);
             let views = [("x̂_0", x0, th.x0_hat), ("x_t", &fr.xt[..], th.samples)];
@@ -128,7 +127,8 @@ pub fn draw(
         }
         return (1, 1);
     }
-    let [c, h, w] = item_shape[..] else {
+    // Without a known image shape the columns keep their labels only.
+    let Some(&[c, h, w]) = item_shape.as_deref() else {
         return (1, 1);
     };
     let item = [c as usize, h as usize, w as usize];
@@ -139,11 +139,9 @@ pub fn draw(
         .flatten()
         .map(|r| block("", th).inner(*r))
         .collect();
-    let narrow = inners
-        .iter()
-        .copied()
-        .min_by_key(|r| (r.width, r.height))
-        .unwrap_or_default();
+    let Some(narrow) = inners.iter().copied().min_by_key(|r| (r.width, r.height)) else {
+        return (1, 1);
+    };
     let page = pictures::fit(app, narrow, count, item, app.inspector.first);
     let shown = page.as_ref().map_or(format!("0 of {count}"), |p| p.label());
     for (side, fr) in frames.iter().enumerate() {
