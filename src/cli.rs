@@ -341,6 +341,8 @@ pub enum VarianceArg {
     Small,
     /// σ_t² = β_t.
     Large,
+    /// The network's own, between β̃_t and β_t (models trained with a learned variance).
+    Learned,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -370,7 +372,8 @@ pub struct EvalArgs {
     /// Use the raw weights.
     #[arg(long)]
     pub raw: bool,
-    /// The reverse-process variance to evaluate with (default: the checkpoint's).
+    /// The reverse-process variance to evaluate with (default: the checkpoint's): small,
+    /// large, or learned (for a model trained with a learned variance).
     #[arg(long, value_enum)]
     pub variance: Option<VarianceArg>,
     /// Samples for the quality figures (default: 2000 for points; 0 skips them).

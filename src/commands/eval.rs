@@ -311,12 +311,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
             tr.item_shape
         );
     }
-    if let Some(v) = a.variance {
-        tr.diffusion.variance = match v {
-            VarianceArg::Small => VarianceKind::FixedSmall,
-            VarianceArg::Large => VarianceKind::FixedLarge,
-        };
-    }
+    set_variance(&mut tr, a.variance)?;
     let weights = if a.raw { Weights::Raw } else { Weights::Ema };
     let opts = BoundOptions {
         batch: counts.batch.unwrap_or(defaults::batch(image)),
@@ -331,7 +326,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         a.seed,
         tr.diffusion.steps(),
         tr.diffusion.schedule.kind,
-        tr.diffusion.variance.name()
+        tr.diffusion.variance().name()
     );
 
     let units = progress_total(held.len(), tr.diffusion.steps(), &opts);
@@ -439,12 +434,7 @@ fn run_sweep(
     if let Some(note) = &tr.load_notice {
         eprintln!("note: {note}");
     }
-    if let Some(v) = a.variance {
-        tr.diffusion.variance = match v {
-            VarianceArg::Small => VarianceKind::FixedSmall,
-            VarianceArg::Large => VarianceKind::FixedLarge,
-        };
-    }
+    set_variance(&mut tr, a.variance)?;
     let t = tr.diffusion.steps();
     let specs =
         sweep::parse_specs(&a.sweep, t).map_err(|e| flag_error("--sweep", &e.spec.clone(), e))?;
@@ -679,4 +669,19 @@ mod tests {
         );
         assert!(exact[0].contains("(exact: all 50 timesteps per item; n = 300"));
     }
+}
+
+/// Reads the model with the variance of `--variance`, when given.
+fn set_variance(tr: &mut Trainer, variance: Option<VarianceArg>) -> anyhow::Result<()> {
+    let Some(v) = variance else {
+        return Ok(());
+    };
+    let kind = match v {
+        VarianceArg::Small => VarianceKind::FixedSmall,
+        VarianceArg::Large => VarianceKind::FixedLarge,
+        VarianceArg::Learned => VarianceKind::Learned,
+    };
+    tr.diffusion
+        .set_variance(kind)
+        .map_err(|e| anyhow::anyhow!("--variance {}: {e}", kind.flag()))
 }

@@ -4,7 +4,8 @@
 use super::{parse_ron, paths, ConfigError};
 use crate::data::DataConfig;
 use crate::diffusion::{
-    LossWeighting, Prediction, SampleOptionError, SamplerKind, ScheduleKind, Spacing, VarianceKind,
+    Loss, LossWeighting, Prediction, SampleOptionError, SamplerKind, ScheduleKind, Spacing,
+    TimestepSampling, VarianceKind,
 };
 use crate::model::{ModelConfig, ModelError};
 use serde::{Deserialize, Serialize};
@@ -25,9 +26,15 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("rings", include_str!("../../presets/rings.ron")),
     ("glyphs16", include_str!("../../presets/glyphs16.ron")),
+    (
+        "glyphs16-hybrid",
+        include_str!("../../presets/glyphs16-hybrid.ron"),
+    ),
+    ("glyphs16-vlb", include_str!("../../presets/glyphs16-vlb.ron")),
     ("glyphs28", include_str!("../../presets/glyphs28.ron")),
     ("shapes32", include_str!("../../presets/shapes32.ron")),
     ("mnist", include_str!("../../presets/mnist.ron")),
+    ("mnist-hybrid", include_str!("../../presets/mnist-hybrid.ron")),
     (
         "fashion-mnist",
         include_str!("../../presets/fashion-mnist.ron"),
@@ -63,7 +70,8 @@ pub struct DiffusionConfig {
     pub timesteps: usize,
     /// What the network predicts: Epsilon, X0 or V.
     pub prediction: Prediction,
-    /// Reverse-process variance: FixedSmall (β̃) or FixedLarge (β).
+    /// Reverse-process variance: FixedSmall (β̃), FixedLarge (β) or Learned (the network
+    /// outputs it, between the two; train it with `train.loss: Hybrid(λ)` or `Vlb`).
     pub variance: VarianceKind,
     /// None, or MinSnr(γ).
     pub loss_weighting: LossWeighting,
@@ -89,6 +97,12 @@ impl Default for DiffusionConfig {
 pub struct TrainConfig {
     /// Optimiser steps for a run.
     pub steps: u64,
+    /// What is minimised: Simple (the MSE), Hybrid(λ) (the MSE plus λ times the bound, which
+    /// trains a learned variance; λ = 0.001 in the paper) or Vlb (the bound alone).
+    pub loss: Loss,
+    /// How t is drawn: Uniform, or LossAware (importance sampling by each term's running
+    /// second moment, after a uniform warm-up).
+    pub timestep_sampling: TimestepSampling,
     pub batch_size: usize,
     /// Peak Adam learning rate (positive).
     pub lr: f64,
@@ -125,6 +139,8 @@ impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             steps: 10_000,
+            loss: Loss::Simple,
+            timestep_sampling: TimestepSampling::Uniform,
             batch_size: 256,
             lr: 1e-3,
             warmup_steps: 100,
@@ -208,6 +224,27 @@ pub(crate) fn threads_warning(threads: usize, cores: usize) -> Option<String> {
     })
 }
 
+/// What a preset asks for that works, but not well: each a line naming the field.
+pub fn warnings(p: &Preset) -> Vec<String> {
+    let mut out = Vec::new();
+    if p.train.loss == Loss::Vlb && p.train.timestep_sampling == TimestepSampling::Uniform {
+        out.push(
+            "train.timestep_sampling: Uniform with train.loss: Vlb is slow to converge (the \
+             bound's terms differ by orders of magnitude across t); LossAware is what makes \
+             Vlb trainable"
+                .to_string(),
+        );
+    }
+    if p.diffusion.variance == VarianceKind::Learned && p.sample.sampler != SamplerKind::Ddpm {
+        out.push(format!(
+            "sample.sampler: {} does not use the learned variance (diffusion.variance: \
+             Learned); only Ddpm samples with it",
+            p.sample.sampler
+        ));
+    }
+    out
+}
+
 /// A preset together with where it came from.
 #[derive(Debug, Clone)]
 pub struct LoadedPreset {
@@ -223,6 +260,18 @@ pub enum PresetError {
     ZeroTimesteps,
     #[error("diffusion.loss_weighting: MinSnr(γ) needs γ > 0, got {0}")]
     MinSnr(f64),
+    #[error("train.loss: Hybrid(λ) needs λ > 0, got {0}")]
+    HybridLambda(f64),
+    #[error(
+        "train.loss: Hybrid(λ) adds the bound to train a learned variance, and \
+         diffusion.variance is {0:?}: use Simple, or diffusion.variance: Learned"
+    )]
+    HybridFixed(VarianceKind),
+    #[error(
+        "diffusion.variance: Learned needs train.loss: Hybrid(λ) or Vlb (Simple never \
+         trains the variance output)"
+    )]
+    LearnedSimple,
     #[error("train.lr must be positive, got {0}")]
     LearningRate(f64),
     #[error("train.batch_size must be at least 1")]
@@ -333,6 +382,16 @@ impl Preset {
             }
         }
         let t = &self.train;
+        match (t.loss, d.variance) {
+            (Loss::Hybrid(l), _) if !(l > 0.0 && l.is_finite()) => {
+                return Err(PresetError::HybridLambda(l))
+            }
+            (Loss::Hybrid(_), v @ (VarianceKind::FixedSmall | VarianceKind::FixedLarge)) => {
+                return Err(PresetError::HybridFixed(v))
+            }
+            (Loss::Simple, VarianceKind::Learned) => return Err(PresetError::LearnedSimple),
+            _ => {}
+        }
         if !(t.lr > 0.0 && t.lr.is_finite()) {
             return Err(PresetError::LearningRate(t.lr));
         }

@@ -19,7 +19,7 @@
 //! approximation.
 
 use super::posterior::Gaussian;
-use super::{Diffusion, DiffusionError};
+use super::{Diffusion, DiffusionError, LogVariance};
 use tch::{Device, Kind, Tensor};
 
 /// KL(N(m1, e^{lv1}) ‖ N(m2, e^{lv2})) elementwise, in nats.
@@ -157,20 +157,25 @@ fn mean_flat(x: &Tensor) -> Tensor {
 }
 
 impl Diffusion {
-    /// The model's log-variance ln σ_t² at timesteps `t`, shaped to broadcast against a batch
-    /// with `ndim` dimensions (from `self.variance`; see [`Chain::model_log_variance`]).
-    ///
-    /// [`Chain::model_log_variance`]: super::Chain::model_log_variance
-    pub(crate) fn model_log_variance_at(&self, t: &Tensor, ndim: usize) -> Tensor {
-        self.tables.model_log_variance(self.variance).at(t, ndim)
+    /// p_θ(x_{t−1} | x_t) from a model output: x̂_0 (never clipped) → posterior mean, with the
+    /// variance of `self.variance` (learned from the output's variance part, when it is).
+    pub(crate) fn p_mean_variance(&self, output: &Tensor, xt: &Tensor, t: &Tensor) -> Gaussian {
+        let (mean_out, v) = self.split_output(output, xt.size()[1]);
+        self.p_from_parts(&mean_out, v.as_ref(), xt, t)
     }
 
-    /// p_θ(x_{t−1} | x_t) from a model output: x̂_0 (never clipped) → posterior mean, with the
-    /// fixed variance of `self.variance`.
-    pub(crate) fn p_mean_variance(&self, output: &Tensor, xt: &Tensor, t: &Tensor) -> Gaussian {
-        let (x0_hat, _) = self.predict_x0_eps(output, xt, t);
+    /// [`Diffusion::p_mean_variance`] from the output's two parts, which training passes
+    /// with the mean's part detached.
+    pub(crate) fn p_from_parts(
+        &self,
+        mean_out: &Tensor,
+        v: Option<&Tensor>,
+        xt: &Tensor,
+        t: &Tensor,
+    ) -> Gaussian {
+        let (x0_hat, _) = self.predict_x0_eps(mean_out, xt, t);
         let post = self.q_posterior(&x0_hat, xt, t);
-        let log_variance = self.model_log_variance_at(t, xt.dim());
+        let log_variance = self.model_log_variance_at(t, xt.dim(), v);
         Gaussian {
             mean: post.mean,
             variance: log_variance.exp(),
@@ -203,7 +208,20 @@ impl Diffusion {
         let out = model(&xt, t);
         let nan = out.isnan().reshape([out.size()[0], -1]).any_dim(1, false);
         let p = self.p_mean_variance(&out, &xt, t);
-        let q = self.q_posterior(x0, &xt, t);
+        (self.vb_from(&p, x0, &xt, t, decoder), nan)
+    }
+
+    /// The bound's term per item, in nats/dim, for the model's p_θ(x_{t−1} | x_t) at x_t
+    /// drawn from x_0 (see [`Diffusion::vb_term`]).
+    pub(crate) fn vb_from(
+        &self,
+        p: &Gaussian,
+        x0: &Tensor,
+        xt: &Tensor,
+        t: &Tensor,
+        decoder: Decoder,
+    ) -> Tensor {
+        let q = self.q_posterior(x0, xt, t);
         let kl = mean_flat(&normal_kl(
             &q.mean,
             &q.log_variance,
@@ -212,9 +230,11 @@ impl Diffusion {
         ));
         let nll = match decoder {
             Decoder::Gaussian => {
-                let lv = p
-                    .log_variance
-                    .full_like(self.schedule.continuous_decoder_log_variance(self.variance));
+                let lv = match self.schedule.continuous_decoder_log_variance(self.variance) {
+                    LogVariance::Fixed(lv) => p.log_variance.full_like(lv),
+                    // learned: at t = 0 the model's own ln σ² is the decoder's
+                    LogVariance::Between { .. } => p.log_variance.shallow_clone(),
+                };
                 mean_flat(&gaussian_nll(x0, &p.mean, &lv))
             }
             Decoder::Discretized => mean_flat(&-discretized_gaussian_log_likelihood(
@@ -223,7 +243,7 @@ impl Diffusion {
                 &(&p.log_variance * 0.5),
             )),
         };
-        (nll.where_self(&t.eq(0), &kl), nan)
+        nll.where_self(&t.eq(0), &kl)
     }
 
     /// Checks a batch of terms: a NaN from the model, or any non-finite term, is an error

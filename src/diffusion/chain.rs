@@ -19,6 +19,10 @@ pub enum VarianceKind {
     /// σ_t² = β̃_t: the true posterior variance, the lower bound.
     #[default]
     FixedSmall,
+    /// Learned by the network (Nichol & Dhariwal 2021, "learned range"): the network
+    /// outputs twice the data's channels, and the extra output v ∈ [−1, 1] sets
+    /// ln σ_t² = f ln β_t + (1 − f) ln β̃_t with f = (v + 1)/2.
+    Learned,
 }
 
 impl VarianceKind {
@@ -26,6 +30,38 @@ impl VarianceKind {
         match self {
             VarianceKind::FixedLarge => "fixed-large (β)",
             VarianceKind::FixedSmall => "fixed-small (β̃)",
+            VarianceKind::Learned => "learned (between β̃ and β)",
+        }
+    }
+
+    /// The name the command line uses: `small`, `large` or `learned`.
+    pub fn flag(self) -> &'static str {
+        match self {
+            VarianceKind::FixedLarge => "large",
+            VarianceKind::FixedSmall => "small",
+            VarianceKind::Learned => "learned",
+        }
+    }
+}
+
+/// ln σ² of a reverse step: fixed, or set by the network's variance output v ∈ [−1, 1]
+/// between two ends as ln σ² = f · max + (1 − f) · min with f = (v + 1)/2 (improved-diffusion's
+/// `p_mean_variance` for `LEARNED_RANGE`, diffusers' `learned_range`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LogVariance {
+    Fixed(f64),
+    Between { min: f64, max: f64 },
+}
+
+impl LogVariance {
+    /// ln σ² at the network's output v (v is ignored by a fixed variance).
+    pub fn at(self, v: f64) -> f64 {
+        match self {
+            LogVariance::Fixed(lv) => lv,
+            LogVariance::Between { min, max } => {
+                let f = (v + 1.0) / 2.0;
+                f * max + (1.0 - f) * min
+            }
         }
     }
 }
@@ -54,13 +90,23 @@ pub struct Chain {
     pub posterior_mean_coef_xt: Vec<f64>,
 }
 
-/// The coefficients of one DDPM step: x' = coef_x0 · x̂_0 + coef_xt · x_t + sigma · z.
+/// The coefficients of one DDPM step: x' = coef_x0 · x̂_0 + coef_xt · x_t + σ z.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DdpmStep {
     pub coef_x0: f64,
     pub coef_xt: f64,
-    /// The standard deviation of the noise added (0 at the last step, i = 0).
-    pub sigma: f64,
+    pub noise: StepNoise,
+}
+
+/// The σ of the noise a DDPM step adds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepNoise {
+    /// The last step (i = 0) adds none.
+    None,
+    /// A fixed σ (√β̃ or √β).
+    Fixed(f64),
+    /// ln σ² set by the network's variance output ([`LogVariance::Between`]).
+    Learned(LogVariance),
 }
 
 /// The coefficients of one DDIM step: x' = coef_x0 · x̂_0 + coef_eps · ε̂ + sigma · z.
@@ -139,52 +185,49 @@ impl Chain {
         self.alpha_bars[i] / (1.0 - self.alpha_bars[i])
     }
 
-    /// σ_i², the variance of the reverse step p(x' | x) at step i used when sampling:
-    /// β_i for fixed-large, β̃_i for fixed-small.
-    pub fn model_variance(&self, variance: VarianceKind, i: usize) -> f64 {
+    /// ln σ_i² of the reverse step at step i, as sampling draws it and the bound scores it.
+    /// Fixed-small: the clipped ln β̃_i. Fixed-large: ln β_i, except ln β̃_1 at the first
+    /// step as in improved-diffusion, which gives a better decoder likelihood and does not
+    /// change sampling (no noise there). Learned: between the clipped ln β̃_i and ln β_i of
+    /// this chain (a respaced chain's own β̃ and β, as improved-diffusion's respacing has it).
+    pub fn model_log_variance(&self, variance: VarianceKind, i: usize) -> LogVariance {
+        let small = self.posterior_log_variance_clipped[i];
         match variance {
-            VarianceKind::FixedLarge => self.betas[i],
-            VarianceKind::FixedSmall => self.posterior_variance[i],
-        }
-    }
-
-    /// ln σ_i² as the bound scores the reverse step at step i. Fixed-small: the clipped
-    /// ln β̃_i. Fixed-large: ln β_i, except ln β̃_1 at the first step as in improved-diffusion,
-    /// which gives a better decoder likelihood and does not change sampling (no noise there).
-    pub fn model_log_variance(&self, variance: VarianceKind, i: usize) -> f64 {
-        match variance {
-            VarianceKind::FixedSmall => self.posterior_log_variance_clipped[i],
-            VarianceKind::FixedLarge => {
-                if i == 0 {
-                    self.posterior_log_variance_clipped[0]
-                } else {
-                    self.betas[i].ln()
-                }
-            }
+            VarianceKind::FixedSmall => LogVariance::Fixed(small),
+            VarianceKind::FixedLarge if i == 0 => LogVariance::Fixed(small),
+            VarianceKind::FixedLarge => LogVariance::Fixed(self.betas[i].ln()),
+            VarianceKind::Learned => LogVariance::Between {
+                min: small,
+                max: self.betas[i].ln(),
+            },
         }
     }
 
     /// The decoder's ln σ² for continuous data. Fixed-small: the clipped ln β̃ of the next
     /// step (β̃ itself is 0 there). Fixed-large: the paper's σ_1² = β_1 (improved-diffusion's
     /// substitution of β̃ at the first step is made for the discretised decoder and would
-    /// loosen the bound on continuous data).
-    pub fn continuous_decoder_log_variance(&self, variance: VarianceKind) -> f64 {
+    /// loosen the bound on continuous data). Learned: between the two.
+    pub fn continuous_decoder_log_variance(&self, variance: VarianceKind) -> LogVariance {
         match variance {
-            VarianceKind::FixedSmall => self.posterior_log_variance_clipped[0],
-            VarianceKind::FixedLarge => self.betas[0].ln(),
+            VarianceKind::FixedSmall => LogVariance::Fixed(self.posterior_log_variance_clipped[0]),
+            VarianceKind::FixedLarge => LogVariance::Fixed(self.betas[0].ln()),
+            VarianceKind::Learned => self.model_log_variance(variance, 0),
         }
     }
 
-    /// Step i of DDPM ancestral sampling in the posterior form μ̃(x̂_0, x_t) + σ_i z.
+    /// Step i of DDPM ancestral sampling in the posterior form μ̃(x̂_0, x_t) + σ_i z: σ_i² is
+    /// β_i for fixed-large, β̃_i for fixed-small, and learned between the two.
     pub fn ddpm_step(&self, variance: VarianceKind, i: usize) -> DdpmStep {
+        let noise = match variance {
+            _ if i == 0 => StepNoise::None,
+            VarianceKind::FixedLarge => StepNoise::Fixed(self.betas[i].sqrt()),
+            VarianceKind::FixedSmall => StepNoise::Fixed(self.posterior_variance[i].sqrt()),
+            VarianceKind::Learned => StepNoise::Learned(self.model_log_variance(variance, i)),
+        };
         DdpmStep {
             coef_x0: self.posterior_mean_coef_x0[i],
             coef_xt: self.posterior_mean_coef_xt[i],
-            sigma: if i == 0 {
-                0.0
-            } else {
-                self.model_variance(variance, i).sqrt()
-            },
+            noise,
         }
     }
 
@@ -234,8 +277,14 @@ mod tests {
         assert!((c.posterior_mean_coef_x0[0] - 1.0).abs() < 1e-12);
         assert_eq!(c.posterior_mean_coef_xt[0], 0.0);
         let step = c.ddpm_step(VarianceKind::FixedLarge, 1);
-        assert_eq!(step.sigma, b1.sqrt());
-        assert_eq!(c.ddpm_step(VarianceKind::FixedSmall, 0).sigma, 0.0);
+        assert_eq!(step.noise, StepNoise::Fixed(b1.sqrt()));
+        assert_eq!(c.ddpm_step(VarianceKind::FixedSmall, 0).noise, StepNoise::None);
+        // the learned range spans β̃ (v = −1) to β (v = 1)
+        let lv = c.model_log_variance(VarianceKind::Learned, 1);
+        assert_eq!(lv.at(-1.0), c.posterior_variance[1].ln());
+        assert_eq!(lv.at(1.0), b1.ln());
+        assert_eq!(lv.at(0.0), 0.5 * (b1.ln() + c.posterior_variance[1].ln()));
+        assert_eq!(c.ddpm_step(VarianceKind::Learned, 1).noise, StepNoise::Learned(lv));
         assert_eq!(c.snr(0), ab0 / (1.0 - ab0));
     }
 
@@ -245,7 +294,7 @@ mod tests {
         assert_eq!(c.posterior_log_variance_clipped, vec![0.2f64.ln()]);
         assert_eq!(
             c.continuous_decoder_log_variance(VarianceKind::FixedLarge),
-            0.2f64.ln()
+            LogVariance::Fixed(0.2f64.ln())
         );
     }
 }

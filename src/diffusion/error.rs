@@ -29,6 +29,13 @@ pub enum DiffusionError {
     #[error("the prior term L_T of the bound is {value}; no figure was computed")]
     NonFinitePrior { value: f64 },
 
+    /// The learned variance asked of a network that has no variance output.
+    #[error(
+        "this model's network has no variance output (it was trained with a fixed variance); \
+         use small or large"
+    )]
+    NoVarianceOutput,
+
     /// A tensor that could not be read back into host memory.
     #[error("could not read {what} back from its tensor: {source}")]
     TensorRead {

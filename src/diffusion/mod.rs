@@ -25,14 +25,16 @@ pub mod forward;
 pub mod heun;
 pub mod objective;
 pub mod posterior;
+pub mod resample;
 pub mod respace;
 pub mod sampler;
 pub mod schedule;
 pub mod spacing;
 
-pub use chain::{Chain, VarianceKind};
+pub use chain::{Chain, LogVariance, StepNoise, VarianceKind};
 pub use error::DiffusionError;
-pub use objective::{LossWeighting, Prediction};
+pub use objective::{Loss, LossWeighting, Prediction, TrainingLosses};
+pub use resample::{LossAware, TimestepSampling};
 pub use respace::Respaced;
 pub use sampler::{SampleOption, SampleOptionError, SampleOptions, SamplerKind, Trajectory};
 pub use schedule::{Schedule, ScheduleError, ScheduleKind};
@@ -79,32 +81,30 @@ pub(crate) struct Tables {
     pub posterior_coef_xt: Table,
     pub posterior_variance: Table,
     pub posterior_log_variance: Table,
-    /// ln σ² of the reverse step as the bound scores it, for each variance choice.
+    /// ln σ² of the reverse step as the bound scores it, for each fixed variance.
     pub model_log_variance_small: Table,
     pub model_log_variance_large: Table,
+    /// ln β_t, the upper end of the learned range (its lower end is
+    /// `posterior_log_variance`).
+    pub log_beta: Table,
     pub snr: Table,
-}
-
-impl Tables {
-    /// The model's ln σ² table for `variance`.
-    pub fn model_log_variance(&self, variance: VarianceKind) -> &Table {
-        match variance {
-            VarianceKind::FixedSmall => &self.model_log_variance_small,
-            VarianceKind::FixedLarge => &self.model_log_variance_large,
-        }
-    }
 }
 
 /// A Gaussian diffusion process: a schedule plus how the model is parametrised.
 pub struct Diffusion {
     pub schedule: Schedule,
     pub prediction: Prediction,
-    pub variance: VarianceKind,
+    /// The variance the bound and DDPM sampling use.
+    variance: VarianceKind,
+    /// Whether the network has the variance output (twice the data's channels).
+    learns_variance: bool,
     pub(crate) tables: Tables,
     pub device: Device,
 }
 
 impl Diffusion {
+    /// The process for a network of the given prediction and variance; a `Learned`
+    /// variance means a network with the variance output.
     pub fn new(
         schedule: Schedule,
         prediction: Prediction,
@@ -126,16 +126,80 @@ impl Diffusion {
             posterior_coef_xt: Table::new(&s.posterior_mean_coef_xt, device),
             posterior_variance: Table::new(&s.posterior_variance, device),
             posterior_log_variance: Table::new(&s.posterior_log_variance_clipped, device),
-            model_log_variance_small: map(&|t| s.model_log_variance(VarianceKind::FixedSmall, t)),
-            model_log_variance_large: map(&|t| s.model_log_variance(VarianceKind::FixedLarge, t)),
+            model_log_variance_small: map(&|t| s.model_log_variance(VarianceKind::FixedSmall, t).at(0.0)),
+            model_log_variance_large: map(&|t| s.model_log_variance(VarianceKind::FixedLarge, t).at(0.0)),
+            log_beta: map(&|t| s.betas[t].ln()),
             snr: map(&|t| s.snr(t)),
         };
         Diffusion {
             schedule,
             prediction,
             variance,
+            learns_variance: variance == VarianceKind::Learned,
             tables,
             device,
+        }
+    }
+
+    /// The variance the bound and DDPM sampling use: the model's own unless
+    /// [`Diffusion::set_variance`] chose another.
+    pub fn variance(&self) -> VarianceKind {
+        self.variance
+    }
+
+    /// Whether the network outputs a variance (twice the data's channels).
+    pub fn learns_variance(&self) -> bool {
+        self.learns_variance
+    }
+
+    /// Reads the model with another variance, for comparison (a learned-variance model
+    /// with fixed-small, say). `Learned` needs a network with the variance output.
+    pub fn set_variance(&mut self, variance: VarianceKind) -> Result<(), DiffusionError> {
+        if variance == VarianceKind::Learned && !self.learns_variance {
+            return Err(DiffusionError::NoVarianceOutput);
+        }
+        self.variance = variance;
+        Ok(())
+    }
+
+    /// The network's output split at the data's `channels` (dimension 1): the mean's
+    /// output, and the variance output v when the network has one.
+    pub fn split_output(&self, out: &Tensor, channels: i64) -> (Tensor, Option<Tensor>) {
+        if !self.learns_variance {
+            return (out.shallow_clone(), None);
+        }
+        (
+            out.narrow(1, 0, channels),
+            Some(out.narrow(1, channels, channels)),
+        )
+    }
+
+    /// The mean's part of the network's output at `x` (all of it without a variance
+    /// output).
+    pub(crate) fn mean_output(&self, out: &Tensor, x: &Tensor) -> Tensor {
+        self.split_output(out, x.size()[1]).0
+    }
+
+    /// ln σ² of the model's reverse step at timesteps `t`, shaped to broadcast against a
+    /// batch with `ndim` dimensions: the fixed table, or for a learned variance
+    /// f ln β_t + (1 − f) ln β̃_t (clipped) with f = (v + 1)/2, elementwise.
+    pub(crate) fn model_log_variance_at(
+        &self,
+        t: &Tensor,
+        ndim: usize,
+        v: Option<&Tensor>,
+    ) -> Tensor {
+        let tb = &self.tables;
+        match (self.variance, v) {
+            (VarianceKind::FixedLarge, _) => tb.model_log_variance_large.at(t, ndim),
+            (VarianceKind::Learned, Some(v)) => {
+                let f = (v + 1.0) * 0.5;
+                &f * tb.log_beta.at(t, ndim) + (1.0 - &f) * tb.posterior_log_variance.at(t, ndim)
+            }
+            // `set_variance` keeps `Learned` to networks with a variance output.
+            (VarianceKind::FixedSmall | VarianceKind::Learned, _) => {
+                tb.model_log_variance_small.at(t, ndim)
+            }
         }
     }
 

@@ -91,6 +91,7 @@ impl Schedule {
 
 #[cfg(test)]
 mod tests {
+    use super::super::chain::StepNoise;
     use super::super::{ScheduleKind, VarianceKind};
     use super::*;
 
@@ -128,7 +129,7 @@ mod tests {
         }
         assert_eq!(r.alpha_bars_prev[0], 1.0);
         assert_eq!(r.posterior_variance[0], 0.0);
-        assert_eq!(r.ddpm_step(VarianceKind::FixedLarge, 0).sigma, 0.0);
+        assert_eq!(r.ddpm_step(VarianceKind::FixedLarge, 0).noise, StepNoise::None);
         assert_eq!(r.ddim_step(1.0, 0).sigma, 0.0);
         assert_eq!(r.ddim_step(0.0, 30).sigma, 0.0);
     }
@@ -139,7 +140,7 @@ mod tests {
         let r = s.spaced(10);
         for i in 1..10 {
             let sigma = r.ddim_step(1.0, i).sigma;
-            let v = r.model_variance(VarianceKind::FixedSmall, i);
+            let v = r.posterior_variance[i];
             assert!((sigma * sigma - v).abs() < 1e-12 * v.max(1.0), "{i}");
         }
     }

@@ -11,6 +11,7 @@
 //! equivalent form μ̃(x̂_0, x_t) + σ_t z, which lets x̂_0 be clipped for images.
 
 use super::spacing::Spacing;
+use super::chain::{LogVariance, StepNoise};
 use super::{Diffusion, Prediction, VarianceKind};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -272,6 +273,9 @@ pub struct StepView<'a> {
     /// The timestep the model is given (fractional for some σ samplers).
     pub time: f64,
     pub sigma: f64,
+    /// The mean variance σ² over the batch of the noise a learned variance adds at this
+    /// step (DDPM with a learned variance only).
+    pub variance: Option<f64>,
     pub xt: &'a Tensor,
     pub x0_hat: &'a Tensor,
 }
@@ -293,6 +297,7 @@ impl<'a> StepView<'a> {
             t: nearest_index(time, len),
             time,
             sigma,
+            variance: None,
             xt,
             x0_hat,
         }
@@ -308,6 +313,8 @@ pub struct Trajectory {
     pub of: usize,
     /// σ = √((1 − ᾱ)/ᾱ) at each frame.
     pub sigmas: Vec<f64>,
+    /// The learned variance's mean σ² at each frame ([`StepView::variance`]).
+    pub variances: Vec<Option<f64>>,
     pub xt: Vec<Tensor>,
     pub x0_hat: Vec<Tensor>,
 }
@@ -319,6 +326,7 @@ impl Trajectory {
             steps: Vec::new(),
             of: 0,
             sigmas: Vec::new(),
+            variances: Vec::new(),
             xt: Vec::new(),
             x0_hat: Vec::new(),
         }
@@ -330,6 +338,7 @@ impl Trajectory {
         self.steps.push(v.index);
         self.of = v.of;
         self.sigmas.push(v.sigma);
+        self.variances.push(v.variance);
         self.xt.push(v.xt.copy());
         self.x0_hat.push(v.x0_hat.copy());
     }
@@ -403,17 +412,27 @@ impl Diffusion {
             let t = chain.timesteps[i];
             let tt = self.timestep_batch(t, n);
             let out = model(&x, &tt);
+            let (out, v) = self.split_output(&out, x.size()[1]);
             let (mut x0, mut eps) = self.predict_x0_eps(&out, &x, &tt);
             if opts.clip_x0 {
                 x0 = x0.clamp(-1.0, 1.0);
                 eps = self.eps_from_x0(&x0, &x, &tt);
             }
+            let step = chain.ddpm_step(variance, i);
+            // The σ of a learned variance, elementwise, from the network's v.
+            let learned_sigma = match (opts.sampler, step.noise, &v) {
+                (SamplerKind::Ddpm, StepNoise::Learned(lv), Some(v)) => Some(learned_sigma(lv, v)),
+                _ => None,
+            };
             observe(StepView {
                 index: of - 1 - i,
                 of,
                 t,
                 time: t as f64,
                 sigma: self.schedule.sigma(t),
+                variance: learned_sigma
+                    .as_ref()
+                    .map(|s| s.square().mean(Kind::Double).double_value(&[])),
                 xt: &x,
                 x0_hat: &x0,
             });
@@ -428,12 +447,17 @@ impl Diffusion {
                     }
                 }
                 _ => {
-                    let step = chain.ddpm_step(variance, i);
                     let mean = &x0 * step.coef_x0 + &x * step.coef_xt;
-                    if i == 0 {
-                        mean
-                    } else {
-                        mean + Tensor::randn_like(&x) * step.sigma
+                    match (step.noise, learned_sigma) {
+                        (StepNoise::None, _) => mean,
+                        (StepNoise::Fixed(sigma), _) => mean + Tensor::randn_like(&x) * sigma,
+                        (StepNoise::Learned(_), Some(sigma)) => {
+                            mean + Tensor::randn_like(&x) * sigma
+                        }
+                        // `set_variance` keeps `Learned` to networks with a variance output.
+                        (StepNoise::Learned(lv), None) => {
+                            mean + Tensor::randn_like(&x) * (0.5 * lv.at(0.0)).exp()
+                        }
                     }
                 }
             };
@@ -464,6 +488,7 @@ impl Diffusion {
         sigma: f64,
         clip: bool,
     ) -> Tensor {
+        let out = &self.mean_output(out, x);
         let x0 = match self.prediction {
             Prediction::Epsilon => (x - out * sigma) / alpha,
             Prediction::X0 => out.shallow_clone(),
@@ -475,6 +500,7 @@ impl Diffusion {
     /// x̂_0 from the output at the state x̃ = x_0 + σ ε of the σ samplers (diffusers' Euler
     /// and Heun `pred_original_sample`), clipped to [−1, 1] when asked.
     pub(crate) fn x0_at_sigma(&self, out: &Tensor, x: &Tensor, sigma: f64, clip: bool) -> Tensor {
+        let out = &self.mean_output(out, x);
         let x0 = match self.prediction {
             Prediction::Epsilon => x - out * sigma,
             Prediction::X0 => out.shallow_clone(),
@@ -483,6 +509,18 @@ impl Diffusion {
             }
         };
         clip_if(x0, clip)
+    }
+}
+
+/// σ = exp(½ ln σ²) of a learned variance for the network's output `v`, elementwise.
+fn learned_sigma(lv: LogVariance, v: &Tensor) -> Tensor {
+    match lv {
+        LogVariance::Fixed(l) => v.full_like((0.5 * l).exp()),
+        LogVariance::Between { min, max } => {
+            let f: Tensor = (v + 1.0) * 0.5;
+            let lv: Tensor = &f * max + (1.0 - &f) * min;
+            (lv * 0.5).exp()
+        }
     }
 }
 

@@ -179,6 +179,7 @@ pub fn spaced_timesteps(total: usize, count: usize) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::chain::{LogVariance, StepNoise};
     use super::super::VarianceKind;
     use super::*;
 
@@ -293,14 +294,27 @@ mod tests {
     fn the_log_variance_of_the_bound_comes_from_one_table() {
         let s = Schedule::new(ScheduleKind::Linear, 1000).unwrap();
         let (small, large) = (VarianceKind::FixedSmall, VarianceKind::FixedLarge);
-        assert_eq!(s.model_log_variance(small, 0), s.posterior_variance[1].ln());
+        let fixed = |lv: LogVariance| match lv {
+            LogVariance::Fixed(v) => v,
+            LogVariance::Between { .. } => f64::NAN,
+        };
+        assert_eq!(fixed(s.model_log_variance(small, 0)), s.posterior_variance[1].ln());
         assert_eq!(
             s.model_log_variance(large, 0),
             s.model_log_variance(small, 0)
         );
-        assert_eq!(s.model_log_variance(large, 7), s.betas[7].ln());
-        assert_eq!(s.continuous_decoder_log_variance(large), s.betas[0].ln());
-        assert_eq!(s.model_variance(large, 7), s.betas[7]);
-        assert_eq!(s.model_variance(small, 7), s.posterior_variance[7]);
+        assert_eq!(fixed(s.model_log_variance(large, 7)), s.betas[7].ln());
+        assert_eq!(
+            fixed(s.continuous_decoder_log_variance(large)),
+            s.betas[0].ln()
+        );
+        assert_eq!(
+            s.ddpm_step(large, 7).noise,
+            StepNoise::Fixed(s.betas[7].sqrt())
+        );
+        assert_eq!(
+            s.ddpm_step(small, 7).noise,
+            StepNoise::Fixed(s.posterior_variance[7].sqrt())
+        );
     }
 }

@@ -32,6 +32,9 @@ struct Block {
     fc2: nn::Linear,
 }
 
+/// The checkpoint name of the output layer's weight ([outputs, hidden]).
+pub(crate) const OUTPUT_WEIGHT: &str = "output.weight";
+
 pub struct Mlp {
     dim: i64,
     time_dim: i64,
@@ -44,8 +47,9 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    /// `dim` is the data dimension (2 for the toy sets).
-    pub fn new(vs: &nn::Path, dim: i64, cfg: &MlpConfig) -> Mlp {
+    /// `dim` is the data dimension (2 for the toy sets), `outputs` the output's (`dim`, or
+    /// twice that with a learned variance).
+    pub fn new(vs: &nn::Path, dim: i64, outputs: i64, cfg: &MlpConfig) -> Mlp {
         let h = cfg.hidden;
         let time = vs / "time";
         let time_in = nn::linear(&time / "0", cfg.time_dim, h, Default::default());
@@ -71,7 +75,7 @@ impl Mlp {
             })
             .collect();
         let out_norm = nn::layer_norm(vs / "out_norm", vec![h], Default::default());
-        let output = nn::linear(vs / "output", h, dim, Default::default());
+        let output = nn::linear(vs / "output", h, outputs, Default::default());
         Mlp {
             dim,
             time_dim: cfg.time_dim,

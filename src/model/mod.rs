@@ -62,23 +62,40 @@ pub enum Denoiser {
 }
 
 impl Denoiser {
-    /// Builds the network for items of shape `item_shape` (e.g. [2] or [C, H, W]).
+    /// Builds the network for items of shape `item_shape` (e.g. [2] or [C, H, W]). With
+    /// `learns_variance` it outputs twice the item's channels (or coordinates): the mean's
+    /// output, then the variance output v of the learned-range variance.
     pub fn new(
         vs: &nn::Path,
         cfg: &ModelConfig,
         item_shape: &[i64],
+        learns_variance: bool,
     ) -> Result<Denoiser, ModelError> {
+        let factor = if learns_variance { 2 } else { 1 };
         match cfg {
             ModelConfig::Mlp(c) => {
                 if item_shape.len() != 1 {
                     return Err(ModelError::MlpShape(item_shape.to_vec()));
                 }
-                Ok(Denoiser::Mlp(Box::new(Mlp::new(vs, item_shape[0], c))))
+                let dim = item_shape[0];
+                Ok(Denoiser::Mlp(Box::new(Mlp::new(vs, dim, dim * factor, c))))
             }
             ModelConfig::Unet(c) => {
                 c.check(item_shape)?;
-                Ok(Denoiser::Unet(Box::new(Unet::new(vs, item_shape, c))))
+                let outputs = item_shape[0] * factor;
+                Ok(Denoiser::Unet(Box::new(Unet::new(
+                    vs, item_shape, outputs, c,
+                ))))
             }
+        }
+    }
+
+    /// The name of the output layer's weight in a checkpoint, whose first dimension is
+    /// the number of output channels.
+    pub fn output_weight(cfg: &ModelConfig) -> &'static str {
+        match cfg {
+            ModelConfig::Mlp(_) => mlp::OUTPUT_WEIGHT,
+            ModelConfig::Unet(_) => unet::OUTPUT_WEIGHT,
         }
     }
 

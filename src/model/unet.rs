@@ -182,6 +182,9 @@ struct Level {
     resample: Option<nn::Conv2D>,
 }
 
+/// The checkpoint name of the output convolution's weight ([outputs, channels, 3, 3]).
+pub(crate) const OUTPUT_WEIGHT: &str = "conv_out.weight";
+
 pub struct Unet {
     time_dim: i64,
     base: i64,
@@ -198,8 +201,9 @@ pub struct Unet {
 }
 
 impl Unet {
-    /// Builds the network for images of shape [C, H, W]; call [`UnetConfig::check`] first.
-    pub fn new(vs: &nn::Path, item_shape: &[i64], cfg: &UnetConfig) -> Unet {
+    /// Builds the network for images of shape [C, H, W] with `outputs` output channels (C,
+    /// or 2C with a learned variance); call [`UnetConfig::check`] first.
+    pub fn new(vs: &nn::Path, item_shape: &[i64], outputs: i64, cfg: &UnetConfig) -> Unet {
         let c = item_shape[0];
         let size = item_shape[1].min(item_shape[2]);
         let base = cfg.base_channels;
@@ -297,7 +301,7 @@ impl Unet {
             mid2,
             up,
             norm_out: norm(vs / "norm_out", g, ch),
-            conv_out: zero_conv(vs / "conv_out", ch, c, 3),
+            conv_out: zero_conv(vs / "conv_out", ch, outputs, 3),
         }
     }
 

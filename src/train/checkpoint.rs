@@ -161,6 +161,23 @@ pub enum CheckpointError {
         model: Vec<i64>,
     },
     #[error(
+        "{}: the network outputs {found} channels, but its preset's variance ({variance:?}) \
+         needs {expected}",
+        path.display()
+    )]
+    OutputChannels {
+        path: PathBuf,
+        found: i64,
+        expected: i64,
+        variance: crate::diffusion::VarianceKind,
+    },
+    #[error("{}", path.display())]
+    ResamplerState {
+        path: PathBuf,
+        #[source]
+        source: crate::diffusion::resample::ResampleStateError,
+    },
+    #[error(
         "{}: unexpected tensor {name}: the checkpoint was made for another architecture",
         path.display()
     )]
@@ -407,6 +424,39 @@ pub(crate) fn read_tensors(path: &Path) -> Result<Vec<(String, Tensor)>, Checkpo
         path: path.to_path_buf(),
         source: e.into(),
     })
+}
+
+/// Checks that the network saved in `path` has the output channels its preset's variance
+/// needs: the item's channels (coordinates for points), twice as many with a learned
+/// variance.
+pub(crate) fn check_outputs(
+    path: &Path,
+    tensors: &[(String, Tensor)],
+    preset: &Preset,
+    item_shape: &[i64],
+) -> Result<(), CheckpointError> {
+    let key = crate::model::Denoiser::output_weight(&preset.model);
+    let Some((_, weight)) = tensors.iter().find(|(n, _)| n == key) else {
+        // a missing tensor is named by `copy_into`
+        return Ok(());
+    };
+    let variance = preset.diffusion.variance;
+    let factor = if variance == crate::diffusion::VarianceKind::Learned {
+        2
+    } else {
+        1
+    };
+    let expected = item_shape.first().copied().unwrap_or(1) * factor;
+    let found = weight.size().first().copied().unwrap_or(0);
+    if found != expected {
+        return Err(CheckpointError::OutputChannels {
+            path: path.to_path_buf(),
+            found,
+            expected,
+            variance,
+        });
+    }
+    Ok(())
 }
 
 /// Copies `tensors`, read from `path`, into the variables of `vs`, checking names and

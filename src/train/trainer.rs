@@ -7,8 +7,10 @@ use super::checkpoint::{self, CheckpointError, CheckpointMeta};
 use super::ema::Ema;
 use crate::config::{Preset, PresetError};
 use crate::data::{Batcher, DataError, Dataset, Split};
+use crate::diffusion::bound::Decoder;
 use crate::diffusion::{
-    sampler::StepView, Diffusion, SampleOptions, Schedule, ScheduleError, Trajectory,
+    sampler::StepView, Diffusion, LossAware, SampleOptions, Schedule, ScheduleError,
+    TimestepSampling, Trajectory,
 };
 use crate::model::precision::{self, Autocast, Compute, Precision, PrecisionError};
 use crate::model::{Denoiser, ModelError};
@@ -105,6 +107,8 @@ pub struct Trainer {
     ema_model: Denoiser,
     opt: Adam,
     ema: Ema,
+    /// The loss-aware timestep sampler's state (`train.timestep_sampling: LossAware`).
+    resampler: Option<LossAware>,
     batcher: Option<Batcher>,
     /// Training steps completed.
     pub step: u64,
@@ -181,11 +185,14 @@ impl Trainer {
         let d = &preset.diffusion;
         let schedule = Schedule::new(d.schedule, d.timesteps)?;
         let diffusion = Diffusion::new(schedule, d.prediction, d.variance, device);
+        let learns = diffusion.learns_variance();
         tch::manual_seed(preset.train.seed as i64);
         let vs = nn::VarStore::new(device);
-        let model = Denoiser::new(&vs.root(), &preset.model, &item_shape)?;
+        let model = Denoiser::new(&vs.root(), &preset.model, &item_shape, learns)?;
         let ema_vs = nn::VarStore::new(device);
-        let ema_model = Denoiser::new(&ema_vs.root(), &preset.model, &item_shape)?;
+        let ema_model = Denoiser::new(&ema_vs.root(), &preset.model, &item_shape, learns)?;
+        let resampler = (preset.train.timestep_sampling == TimestepSampling::LossAware)
+            .then(|| LossAware::new(d.timesteps));
         let opt = Adam::new(&vs);
         let parameters: i64 = vs
             .trainable_variables()
@@ -212,6 +219,7 @@ impl Trainer {
             ema_model,
             opt,
             ema,
+            resampler,
             batcher,
             step: 0,
             last_loss: None,
@@ -272,21 +280,39 @@ impl Trainer {
         };
         let b = idx.len() as i64;
         let total = self.diffusion.steps() as i64;
-        let t = Tensor::randint(total, [b], (Kind::Int64, self.device));
+        let (t, importance) = match &self.resampler {
+            Some(r) => r.sample(b, self.device),
+            None => (Tensor::randint(total, [b], (Kind::Int64, self.device)), None),
+        };
         let noise = Tensor::randn_like(&x0);
         let (model, compute, device) = (&self.model, self.compute, self.device);
-        let losses = self.diffusion.training_losses(
-            &mut |x, tt| predict(model, compute, device, x, tt, true),
-            &x0,
-            &t,
-            &noise,
-            self.preset.diffusion.loss_weighting,
-        );
-        let quarter_losses =
-            quarter_means(&losses, &t, total).map_err(|source| TrainError::ReadLosses {
-                step: step + 1,
-                source,
-            })?;
+        let losses = self
+            .diffusion
+            .training_losses(
+                &mut |x, tt| predict(model, compute, device, x, tt, true),
+                &x0,
+                &t,
+                &noise,
+                self.preset.diffusion.loss_weighting,
+                self.preset.train.loss,
+                self.decoder(),
+            )
+            .loss;
+        let read = |source| TrainError::ReadLosses {
+            step: step + 1,
+            source,
+        };
+        let per_item: Vec<f32> = read_values(&losses.detach()).map_err(read)?;
+        let ts: Vec<i64> = read_values(&t).map_err(read)?;
+        let quarter_losses = quarter_means(&per_item, &ts, total);
+        if let Some(r) = &mut self.resampler {
+            let values: Vec<f64> = per_item.iter().map(|&l| l as f64).collect();
+            r.update(&ts, &values);
+        }
+        let losses = match importance {
+            Some(w) => losses * w,
+            None => losses,
+        };
         let loss_t = losses.mean(Kind::Float);
         let loss = loss_t.double_value(&[]);
         if !loss.is_finite() {
@@ -328,6 +354,21 @@ impl Trainer {
             lr,
             grad_norm,
         })
+    }
+
+    /// How the bound scores the data at t = 0: the discretised decoder for 8-bit images,
+    /// the Gaussian density for points.
+    pub fn decoder(&self) -> Decoder {
+        if self.item_shape.len() == 3 {
+            Decoder::Discretized
+        } else {
+            Decoder::Gaussian
+        }
+    }
+
+    /// The loss-aware sampler's share of its warm-up done (None with uniform sampling).
+    pub fn resampler_warm_up(&self) -> Option<f64> {
+        self.resampler.as_ref().map(LossAware::warm_up_share)
     }
 
     pub fn model(&self, w: Weights) -> &Denoiser {
@@ -449,12 +490,16 @@ impl Trainer {
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v
         };
+        let mut state = self.opt.state();
+        if let Some(r) = &self.resampler {
+            state.extend(r.state());
+        }
         let path = checkpoint::write(
             run_dir,
             &meta,
             &named(&self.vs),
             &named(&self.ema_vs),
-            &self.opt.state(),
+            &state,
         )?;
         if !manual {
             checkpoint::prune(run_dir, self.preset.train.keep_last)?;
@@ -504,6 +549,7 @@ impl Trainer {
         let model = checkpoint::read_tensors(&model_path)?;
         let ema = checkpoint::read_tensors(&ema_path)?;
         let state = checkpoint::read_tensors(&opt_path)?;
+        checkpoint::check_outputs(&model_path, &model, &preset, &preset.data.item_shape())?;
         let mut tr = Trainer::build(preset, device, with_data)?;
         checkpoint::copy_into(&model_path, &model, &tr.vs)?;
         checkpoint::copy_into(&ema_path, &ema, &tr.ema_vs)?;
@@ -514,9 +560,18 @@ impl Trainer {
         tr.opt
             .load_state(&state, ck.meta.optimizer_updates)
             .map_err(|source| CheckpointError::OptimizerState {
-                path: opt_path,
+                path: opt_path.clone(),
                 source,
             })?;
+        if tr.resampler.is_some() {
+            let t = tr.diffusion.steps();
+            tr.resampler = Some(LossAware::load(&state, t).map_err(|source| {
+                CheckpointError::ResamplerState {
+                    path: opt_path.clone(),
+                    source,
+                }
+            })?);
+        }
         tr.step = ck.meta.step;
         tr.last_loss = ck.meta.loss;
         tr.command = ck.meta.command.clone();
@@ -554,19 +609,15 @@ pub(crate) fn keep_frame(index: usize, of: usize, frames: usize) -> bool {
 }
 
 /// The mean loss of the items whose t fell in each quarter of 0..`total`.
-fn quarter_means(losses: &Tensor, t: &Tensor, total: i64) -> Result<[Option<f64>; 4], ReadError> {
-    let l: Vec<f32> = read_values(&losses.detach())?;
-    let t: Vec<i64> = read_values(t)?;
+fn quarter_means(l: &[f32], t: &[i64], total: i64) -> [Option<f64>; 4] {
     let mut sum = [0.0f64; 4];
     let mut cnt = [0usize; 4];
-    for (li, ti) in l.iter().zip(&t) {
+    for (li, ti) in l.iter().zip(t) {
         let q = ((*ti * 4) / total.max(1)).clamp(0, 3) as usize;
         sum[q] += *li as f64;
         cnt[q] += 1;
     }
-    Ok(std::array::from_fn(|q| {
-        (cnt[q] > 0).then(|| sum[q] / cnt[q] as f64)
-    }))
+    std::array::from_fn(|q| (cnt[q] > 0).then(|| sum[q] / cnt[q] as f64))
 }
 
 #[cfg(test)]
