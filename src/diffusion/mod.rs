@@ -174,10 +174,15 @@ impl Diffusion {
         )
     }
 
-    /// The mean's part of the network's output at `x` (all of it without a variance
-    /// output).
+    /// The mean's part of the network's output at `x`: its first channels, as many as
+    /// `x` has (all of it without a variance output, or when it was split already).
     pub(crate) fn mean_output(&self, out: &Tensor, x: &Tensor) -> Tensor {
-        self.split_output(out, x.size()[1]).0
+        let channels = x.size()[1];
+        if self.learns_variance && out.size()[1] > channels {
+            out.narrow(1, 0, channels)
+        } else {
+            out.shallow_clone()
+        }
     }
 
     /// ln σ² of the model's reverse step at timesteps `t`, shaped to broadcast against a
