@@ -273,9 +273,8 @@ pub struct StepView<'a> {
     /// The timestep the model is given (fractional for some σ samplers).
     pub time: f64,
     pub sigma: f64,
-    /// The mean variance σ² over the batch of the noise a learned variance adds at this
-    /// step (DDPM with a learned variance only).
-    pub variance: Option<f64>,
+    /// The learned variance at this step (DDPM with a learned variance only).
+    pub variance: Option<StepVariance>,
     pub xt: &'a Tensor,
     pub x0_hat: &'a Tensor,
 }
@@ -304,6 +303,18 @@ impl<'a> StepView<'a> {
     }
 }
 
+/// The variance a learned model chose at one DDPM step, beside the two ends of its range
+/// (the chain's own β̃ and β: a respaced chain's are larger than the schedule's).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StepVariance {
+    /// σ² averaged over the batch's elements.
+    pub mean: f64,
+    /// β̃ (clipped at the first step), the lower end.
+    pub beta_tilde: f64,
+    /// β, the upper end.
+    pub beta: f64,
+}
+
 /// A stored reverse trajectory: frames in sampling order (t decreasing), then x_0.
 pub struct Trajectory {
     /// The 0-based table index of each frame's step (see [`StepView`]).
@@ -313,8 +324,8 @@ pub struct Trajectory {
     pub of: usize,
     /// σ = √((1 − ᾱ)/ᾱ) at each frame.
     pub sigmas: Vec<f64>,
-    /// The learned variance's mean σ² at each frame ([`StepView::variance`]).
-    pub variances: Vec<Option<f64>>,
+    /// The learned variance at each frame ([`StepView::variance`]).
+    pub variances: Vec<Option<StepVariance>>,
     pub xt: Vec<Tensor>,
     pub x0_hat: Vec<Tensor>,
 }
@@ -430,9 +441,16 @@ impl Diffusion {
                 t,
                 time: t as f64,
                 sigma: self.schedule.sigma(t),
-                variance: learned_sigma
-                    .as_ref()
-                    .map(|s| s.square().mean(Kind::Double).double_value(&[])),
+                variance: match (&learned_sigma, step.noise) {
+                    (Some(s), StepNoise::Learned(LogVariance::Between { min, max })) => {
+                        Some(StepVariance {
+                            mean: s.square().mean(Kind::Double).double_value(&[]),
+                            beta_tilde: min.exp(),
+                            beta: max.exp(),
+                        })
+                    }
+                    _ => None,
+                },
                 xt: &x,
                 x0_hat: &x0,
             });

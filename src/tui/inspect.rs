@@ -88,6 +88,8 @@ pub struct Trace {
     pub step: usize,
     pub of: usize,
     pub sigma: f64,
+    /// The learned variance at this step, when the model learns one.
+    pub variance: Option<crate::diffusion::sampler::StepVariance>,
     pub done: bool,
 }
 
@@ -203,6 +205,7 @@ pub fn reverse_frames(s: &Samples) -> Vec<Frame> {
                 step: tr.steps[i] + 1,
                 of: tr.of,
                 sigma: tr.sigmas[i],
+                variance: tr.variances.get(i).copied().flatten(),
                 done: false,
             }),
         })
@@ -217,6 +220,7 @@ pub fn reverse_frames(s: &Samples) -> Vec<Frame> {
                 step: tr.of,
                 of: tr.of,
                 sigma: 0.0,
+                variance: None,
                 done: true,
             }),
         });
@@ -277,9 +281,19 @@ mod tests {
                 steps: vec![0, 1],
                 of: 2,
                 sigmas: vec![150.0, 1.0],
+                variances: vec![
+                    None,
+                    Some(crate::diffusion::sampler::StepVariance {
+                        mean: 0.02,
+                        beta_tilde: 0.01,
+                        beta: 0.03,
+                    }),
+                ],
             }),
         };
         let v = reverse_frames(&s);
+        assert_eq!(v[0].trace.unwrap().variance, None);
+        assert_eq!(v[1].trace.unwrap().variance.map(|x| x.mean), Some(0.02));
         let labels: Vec<String> = v.iter().map(|f| f.trace.unwrap().label()).collect();
         assert_eq!(
             labels,

@@ -113,6 +113,10 @@ pub struct FrameTrace {
     pub of: usize,
     /// σ_t = √((1 − ᾱ)/ᾱ) at each stored frame.
     pub sigmas: Vec<f64>,
+    /// The learned variance at each stored frame (DDPM with a learned variance; empty or
+    /// `None` otherwise).
+    #[serde(default)]
+    pub variances: Vec<Option<crate::diffusion::sampler::StepVariance>>,
 }
 
 /// An evaluation the worker made: the record (as the run log keeps it), the id of the

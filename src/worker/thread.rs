@@ -465,6 +465,7 @@ fn sample(
             steps: traj.steps.clone(),
             of: traj.of,
             sigmas: traj.sigmas.clone(),
+            variances: traj.variances.clone(),
         }),
     })
 }

@@ -163,6 +163,14 @@ mod tests {
                 steps: vec![0, 19],
                 of: 20,
                 sigmas: vec![157.4, 0.0100503],
+                variances: vec![
+                    Some(crate::diffusion::sampler::StepVariance {
+                        mean: 0.25,
+                        beta_tilde: 0.125,
+                        beta: 0.5,
+                    }),
+                    None,
+                ],
             }),
         });
         let msgs = vec![

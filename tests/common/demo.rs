@@ -62,6 +62,7 @@ pub fn samples(data: &DataView, id: u64, step: u64, frames: usize) -> Samples {
             steps: (0..ts.len()).collect(),
             of: ts.len(),
             sigmas: ts.iter().map(|&t| demo_sigma(t, tt)).collect(),
+            variances: Vec::new(),
         }),
     }
 }
@@ -180,6 +181,7 @@ pub fn image_app(graphics: Setup, frames: usize) -> App {
             steps: (0..ts.len()).collect(),
             of: ts.len(),
             sigmas: ts.iter().map(|&t| demo_sigma(t, tt)).collect(),
+            variances: Vec::new(),
         }),
     };
     let frames = Arc::new(inspect::reverse_frames(&s));

@@ -138,6 +138,7 @@ fn label(name: &str, o: &SampleOptions, clip: bool) -> String {
         let var = o.variance.map_or("model", |v| match v {
             VarianceKind::FixedSmall => "small",
             VarianceKind::FixedLarge => "large",
+            VarianceKind::Learned => "learned",
         });
         return format!(
             "{name} {} S={} eta={} var={var} clip={clip}",
@@ -155,11 +156,43 @@ fn label(name: &str, o: &SampleOptions, clip: bool) -> String {
     )
 }
 
+/// The cases of a model with a learned variance: DDPM with it over all T steps and
+/// respaced (the respaced chain's own β̃ and β), the same read with fixed-small, and a
+/// sampler that uses the mean's output only.
+fn learned_cases() -> Vec<SampleOptions> {
+    let mut v = Vec::new();
+    for (steps, spacing) in [(1000usize, None), (50, None), (10, Some(Spacing::Trailing))] {
+        v.push(SampleOptions {
+            sampler: SamplerKind::Ddpm,
+            steps,
+            spacing,
+            ..Default::default()
+        });
+    }
+    v.push(SampleOptions {
+        sampler: SamplerKind::Ddpm,
+        steps: 50,
+        variance: Some(VarianceKind::FixedSmall),
+        ..Default::default()
+    });
+    v.push(SampleOptions {
+        sampler: SamplerKind::Dpmpp2m,
+        steps: 10,
+        ..Default::default()
+    });
+    v
+}
+
 fn sampler_lines(name: &str, n: usize, seed: u64) -> Vec<String> {
+    let cases = if open(name).diffusion.learns_variance() {
+        learned_cases()
+    } else {
+        sampler_cases()
+    };
     let tr = open(name);
     let clip = tr.preset.diffusion.clip_x0;
     let mut lines = Vec::new();
-    for case in sampler_cases() {
+    for case in cases {
         let opts = SampleOptions {
             clip_x0: clip,
             ..case
@@ -197,8 +230,13 @@ fn sampler_lines(name: &str, n: usize, seed: u64) -> Vec<String> {
 fn bound_lines(name: &str, x0: &Tensor, decoder: Decoder, seed: i64) -> Vec<String> {
     let mut tr = open(name);
     let mut lines = Vec::new();
-    for var in [VarianceKind::FixedSmall, VarianceKind::FixedLarge] {
-        tr.diffusion.variance = var;
+    let variances: &[VarianceKind] = if tr.diffusion.learns_variance() {
+        &[VarianceKind::Learned, VarianceKind::FixedSmall]
+    } else {
+        &[VarianceKind::FixedSmall, VarianceKind::FixedLarge]
+    };
+    for &var in variances {
+        tr.diffusion.set_variance(var).expect("variance");
         let model = tr.model(Weights::Ema);
         tch::manual_seed(seed);
         let b = tr
@@ -258,6 +296,9 @@ fn all_lines() -> Vec<String> {
         .clamp(0.0, 255.0);
     let images = levels / 127.5 - 1.0;
     lines.extend(bound_lines("glyphs16", &images, Decoder::Discretized, 43));
+    // A learned variance (glyphs16-hybrid): DDPM with it, and the bound with it.
+    lines.extend(sampler_lines("glyphs16-hybrid", 3, 29));
+    lines.extend(bound_lines("glyphs16-hybrid", &images, Decoder::Discretized, 47));
     lines
 }
 

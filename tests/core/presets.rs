@@ -62,6 +62,22 @@ fn invalid_fixtures_are_rejected_with_a_location() {
             ": sample.eta: dpmpp-2m takes no η",
         ),
         (
+            "hybrid_lambda.ron",
+            "",
+            ": train.loss: Hybrid(λ) needs λ > 0, got 0",
+        ),
+        (
+            "hybrid_fixed.ron",
+            "",
+            ": train.loss: Hybrid(λ) adds the bound to train a learned variance, and \
+             diffusion.variance is FixedSmall",
+        ),
+        (
+            "learned_simple.ron",
+            "",
+            ": diffusion.variance: Learned needs train.loss: Hybrid(λ) or Vlb",
+        ),
+        (
             "unknown_sampler.ron",
             "6:",
             "sampler must be one of Ddpm, Ddim, Dpmpp2m, Dpmpp3m, Dpmpp2mSde, Euler, EulerA, \

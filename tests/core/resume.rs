@@ -59,6 +59,13 @@ fn resume_equals_straight_training_and_saves_are_safe() {
     // and computing in bfloat16 (autocast) changes nothing about that
     let (_d, bf16, _) = check_resume("tests/valid_presets/tiny-unet-bf16.ron", 6, 4);
     assert_eq!(bf16.compute.name(), "bf16");
+    // a learned variance on the bound alone, its timesteps drawn by importance: the
+    // sampler's loss history resumes exactly, before its warm-up ends and after
+    let (_d, vlb, _) = check_resume("tests/valid_presets/tiny-unet-vlb.ron", 12, 4);
+    assert!(vlb.resampler_warm_up().unwrap() < 1.0);
+    let (_d, vlb, _) = check_resume("tests/valid_presets/tiny-unet-vlb.ron", 60, 6);
+    assert_eq!(vlb.resampler_warm_up(), Some(1.0));
+    check_resume("tests/valid_presets/tiny-hybrid.ron", 10, 5);
     let (n, m) = (25u64, 15u64);
     let (dir, resumed, saved) = check_resume("tests/valid_presets/tiny.ron", n, m);
 

@@ -200,11 +200,14 @@ fn scrubbing_keys_move_t_within_0_to_t() {
 #[test]
 fn schedule_figures_follow_t() {
     let mut app = training_app();
-    let (b0, a0, _) = app.schedule_at(0).unwrap();
-    assert_eq!((b0, a0), (0.0, 1.0));
+    let at0 = app.schedule_at(0).unwrap();
+    assert_eq!((at0.beta, at0.alpha_bar), (0.0, 1.0));
     app.update(key(KeyCode::End));
-    let (b, a, snr) = app.schedule_at(app.inspector.t).unwrap();
+    let at = app.schedule_at(app.inspector.t).unwrap();
+    let (b, a, snr) = (at.beta, at.alpha_bar, at.snr);
     assert!(b > 0.01 && a < 1e-3 && snr < 1e-3, "{b} {a} {snr}");
+    // β̃_t, the posterior's variance, is below β_t
+    assert!(at.beta_tilde > 0.0 && at.beta_tilde < b, "{} {b}", at.beta_tilde);
 }
 
 #[test]

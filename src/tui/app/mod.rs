@@ -190,6 +190,16 @@ pub struct App {
     shown_wait: Option<u64>,
 }
 
+/// The schedule at one state t of the inspector.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScheduleAt {
+    pub beta: f64,
+    /// β̃_t, the forward posterior's variance (0 at the first step).
+    pub beta_tilde: f64,
+    pub alpha_bar: f64,
+    pub snr: f64,
+}
+
 impl App {
     pub fn new(themes: Vec<Theme>, theme_idx: usize, graphics: Setup) -> App {
         let themes = if themes.is_empty() {
@@ -237,14 +247,24 @@ impl App {
         self.run.schedule.as_ref().map_or(0, |s| s.len())
     }
 
-    /// β_t, ᾱ_t and SNR at the inspector's t (t = 0 is the data: β = 0, ᾱ = 1).
-    pub fn schedule_at(&self, t: usize) -> Option<(f64, f64, f64)> {
+    /// β_t, β̃_t, ᾱ_t and SNR at the inspector's t (t = 0 is the data: β = 0, ᾱ = 1).
+    pub fn schedule_at(&self, t: usize) -> Option<ScheduleAt> {
         let s = self.run.schedule.as_ref()?;
         let Some(i) = index_of(t) else {
-            return Some((0.0, 1.0, f64::INFINITY));
+            return Some(ScheduleAt {
+                beta: 0.0,
+                beta_tilde: 0.0,
+                alpha_bar: 1.0,
+                snr: f64::INFINITY,
+            });
         };
         let i = i.min(s.len().saturating_sub(1));
-        Some((s.betas[i], s.alpha_bars[i], s.snr(i)))
+        Some(ScheduleAt {
+            beta: s.betas[i],
+            beta_tilde: s.posterior_variance[i],
+            alpha_bar: s.alpha_bars[i],
+            snr: s.snr(i),
+        })
     }
 
     /// What the open run allows: which keys apply.

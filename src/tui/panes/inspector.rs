@@ -47,9 +47,14 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
     .areas(inner);
 
     let frame = app.frame();
-    let (beta, ab, snr) = app
+    let at = app
         .schedule_at(app.inspector.t)
-        .unwrap_or((0.0, 1.0, f64::INFINITY));
+        .unwrap_or(crate::tui::app::ScheduleAt {
+            beta: 0.0,
+            beta_tilde: 0.0,
+            alpha_bar: 1.0,
+            snr: f64::INFINITY,
+        });
     let bold = Style::default().fg(th.accent).add_modifier(Modifier::BOLD);
     let traced = frame
         .filter(|_| app.inspector.mode == Mode::Reverse)
@@ -62,6 +67,15 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
         ];
         if !tr.done {
             v.push(Span::raw(format!("  σ_t {}", num(tr.sigma))));
+        }
+        if let Some(var) = tr.variance {
+            // the learned variance, between the step's own β̃ and β
+            v.push(Span::styled(format!("  σ²_θ {}", num(var.mean)), bold));
+            v.push(Span::raw(format!(
+                " (β̃ {} β {})",
+                num(var.beta_tilde),
+                num(var.beta)
+            )));
         }
         v.push(Span::raw("  "));
         v.push(Span::styled(tr.label(), bold));
@@ -76,10 +90,11 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
         vec![
             Span::styled(format!("t = {}", app.inspector.t), bold),
             Span::raw(format!(
-                "/{tt}  β_t {}  ᾱ_t {}  SNR {}",
-                num(beta),
-                num(ab),
-                num(snr)
+                "/{tt}  β_t {}  β̃_t {}  ᾱ_t {}  SNR {}",
+                num(at.beta),
+                num(at.beta_tilde),
+                num(at.alpha_bar),
+                num(at.snr)
             )),
         ]
     };
