@@ -7,6 +7,12 @@
 //! `DIFFSCOPE_BENCH_STEPS` sets the timed training steps (default 30);
 //! `DIFFSCOPE_BENCH_ONLY=glyphs16,mnist` picks configurations.
 //!
+//! `--losses` compares the training objectives instead, on glyphs16 in float32: `Simple`
+//! (glyphs16), `Hybrid(0.001)` with a learned variance (glyphs16-hybrid) and `Vlb` with
+//! loss-aware timesteps (glyphs16-vlb), each run `DIFFSCOPE_BENCH_ROUNDS` times (default 3)
+//! in turn, so that a noisy machine slows all of them alike; it prints the median steps/s
+//! of each and its ratio to `Simple`'s.
+//!
 //! For `make bench-peer` (scripts/bench-peer.sh): `--one NAME PRECISION` measures one
 //! configuration (`DIFFSCOPE_BENCH_SAMPLE=0` leaves out the sampling, so that the time and
 //! the peak memory are the training's alone), and `--describe NAME` prints what a port of
@@ -101,6 +107,62 @@ fn one(name: &str, precision: &str, steps: u64) {
     );
 }
 
+/// Training steps/s of one configuration in a process of its own (training only).
+fn steps_per_second(name: &str) -> f64 {
+    let exe = std::env::current_exe().expect("this benchmark");
+    let out = Command::new(&exe)
+        .args(["--one", name, "fp32"])
+        .env("DIFFSCOPE_BENCH_SAMPLE", "0")
+        .output()
+        .expect("run a configuration");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("{name}: {}", String::from_utf8_lossy(&out.stderr)))
+        .to_string();
+    line.split('|')
+        .nth(4)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// The training objectives side by side: steps/s of each, in turns.
+fn losses(steps: u64) {
+    let rounds: usize = std::env::var("DIFFSCOPE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let configs = [
+        ("glyphs16", "Simple"),
+        ("glyphs16-hybrid", "Hybrid(0.001), learned variance"),
+        ("glyphs16-vlb", "Vlb, learned variance, LossAware"),
+    ];
+    println!("training objectives on glyphs16, fp32, {steps} timed steps, {rounds} rounds in turn");
+    let mut got: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
+    for round in 0..rounds {
+        for (i, (name, _)) in configs.iter().enumerate() {
+            let v = steps_per_second(name);
+            println!("  round {} {name}: {v:.2} steps/s", round + 1);
+            got[i].push(v);
+        }
+    }
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let base = median(&got[0]);
+    println!(
+        "{:<18} {:<34} {:>9} {:>9}",
+        "preset", "loss", "st/s", "vs Simple"
+    );
+    for (i, (name, what)) in configs.iter().enumerate() {
+        let m = median(&got[i]);
+        println!("{name:<18} {what:<34} {m:>9.2} {:>8.0}%", 100.0 * m / base);
+    }
+}
+
 /// Prints, one `key value` line each, what a port of configuration `name` to another
 /// framework needs to build the same model and take the same training step.
 fn describe(name: &str) {
@@ -169,6 +231,10 @@ fn main() {
     }
     if let Some(i) = args.iter().position(|a| a == "--one") {
         one(&args[i + 1], &args[i + 2], steps);
+        return;
+    }
+    if args.iter().any(|a| a == "--losses") {
+        losses(steps);
         return;
     }
     let only = std::env::var("DIFFSCOPE_BENCH_ONLY").ok();

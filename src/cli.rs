@@ -359,6 +359,14 @@ pub struct EvalArgs {
     /// Write the mean term at each timestep to this CSV file (`t,term_bits_per_dim`).
     #[arg(long, value_name = "CSV")]
     pub terms: Option<PathBuf>,
+    /// Draw the bound accumulated over t (Σ_{s≤t} L_s against t + 1 on a log scale, so that
+    /// one sees where the bound comes from) to this PNG file.
+    #[arg(long, value_name = "PNG")]
+    pub terms_png: Option<PathBuf>,
+    /// Terms written earlier with `--terms` (another checkpoint's, say) to draw beside this
+    /// one's in `--terms-png`, each labelled by its file name; repeatable.
+    #[arg(long, value_name = "CSV", requires = "terms_png")]
+    pub terms_with: Vec<PathBuf>,
     /// Items per model call (default: 1000 for points, 64 for images).
     #[arg(long, allow_negative_numbers = true)]
     pub batch: Option<i64>,

@@ -253,6 +253,24 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     if let Some(p) = &a.terms {
         check_writable("--terms", p)?;
     }
+    if let Some(p) = &a.terms_png {
+        check_writable("--terms-png", p)?;
+    }
+    // the other runs' terms are read first, so that a bad file fails before the bound
+    let others = a
+        .terms_with
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("--terms-with {}: {e}", p.display()))?;
+            let terms = crate::eval::likelihood::read_terms_csv(&text)
+                .map_err(|e| anyhow::anyhow!("--terms-with {}: {e}", p.display()))?;
+            let label = p
+                .file_stem()
+                .map_or_else(|| p.display().to_string(), |s| s.to_string_lossy().into());
+            Ok((label, terms))
+        })
+        .collect::<anyhow::Result<Vec<(String, Vec<f64>)>>>()?;
     let device = super::device(&a.device)?;
     let ck = checkpoint::read(&a.checkpoint)?;
     let preset = &ck.meta.preset;
@@ -354,6 +372,25 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
             report.unit.name(),
             p.display()
         );
+    }
+    if let Some(p) = &a.terms_png {
+        let label = format!("{} ({})", preset.name, tr.diffusion.variance().flag());
+        let series: Vec<chart::Series> = std::iter::once((label, per_t.clone()))
+            .chain(others)
+            .map(|(l, terms)| (l, crate::eval::likelihood::accumulated(&terms)))
+            .collect();
+        let img = chart::line_chart(
+            &series,
+            "t + 1",
+            &format!("{} from t = 0", report.unit.name()),
+            "the bound accumulated over t (the decoder L_0 at t + 1 = 1)",
+            &chart::ChartStyle {
+                legend: chart::Legend::BottomRight,
+                ..Default::default()
+            },
+        );
+        crate::render::write_png(p, &img)?;
+        println!("accumulated terms drawn to {}", p.display());
     }
 
     let labelled = tr.preset.data.class_names().is_some();

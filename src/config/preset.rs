@@ -30,11 +30,17 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "glyphs16-hybrid",
         include_str!("../../presets/glyphs16-hybrid.ron"),
     ),
-    ("glyphs16-vlb", include_str!("../../presets/glyphs16-vlb.ron")),
+    (
+        "glyphs16-vlb",
+        include_str!("../../presets/glyphs16-vlb.ron"),
+    ),
     ("glyphs28", include_str!("../../presets/glyphs28.ron")),
     ("shapes32", include_str!("../../presets/shapes32.ron")),
     ("mnist", include_str!("../../presets/mnist.ron")),
-    ("mnist-hybrid", include_str!("../../presets/mnist-hybrid.ron")),
+    (
+        "mnist-hybrid",
+        include_str!("../../presets/mnist-hybrid.ron"),
+    ),
     (
         "fashion-mnist",
         include_str!("../../presets/fashion-mnist.ron"),

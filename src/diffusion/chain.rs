@@ -278,13 +278,19 @@ mod tests {
         assert_eq!(c.posterior_mean_coef_xt[0], 0.0);
         let step = c.ddpm_step(VarianceKind::FixedLarge, 1);
         assert_eq!(step.noise, StepNoise::Fixed(b1.sqrt()));
-        assert_eq!(c.ddpm_step(VarianceKind::FixedSmall, 0).noise, StepNoise::None);
+        assert_eq!(
+            c.ddpm_step(VarianceKind::FixedSmall, 0).noise,
+            StepNoise::None
+        );
         // the learned range spans β̃ (v = −1) to β (v = 1)
         let lv = c.model_log_variance(VarianceKind::Learned, 1);
         assert_eq!(lv.at(-1.0), c.posterior_variance[1].ln());
         assert_eq!(lv.at(1.0), b1.ln());
         assert_eq!(lv.at(0.0), 0.5 * (b1.ln() + c.posterior_variance[1].ln()));
-        assert_eq!(c.ddpm_step(VarianceKind::Learned, 1).noise, StepNoise::Learned(lv));
+        assert_eq!(
+            c.ddpm_step(VarianceKind::Learned, 1).noise,
+            StepNoise::Learned(lv)
+        );
         assert_eq!(c.snr(0), ab0 / (1.0 - ab0));
     }
 

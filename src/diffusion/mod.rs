@@ -126,8 +126,12 @@ impl Diffusion {
             posterior_coef_xt: Table::new(&s.posterior_mean_coef_xt, device),
             posterior_variance: Table::new(&s.posterior_variance, device),
             posterior_log_variance: Table::new(&s.posterior_log_variance_clipped, device),
-            model_log_variance_small: map(&|t| s.model_log_variance(VarianceKind::FixedSmall, t).at(0.0)),
-            model_log_variance_large: map(&|t| s.model_log_variance(VarianceKind::FixedLarge, t).at(0.0)),
+            model_log_variance_small: map(&|t| {
+                s.model_log_variance(VarianceKind::FixedSmall, t).at(0.0)
+            }),
+            model_log_variance_large: map(&|t| {
+                s.model_log_variance(VarianceKind::FixedLarge, t).at(0.0)
+            }),
             log_beta: map(&|t| s.betas[t].ln()),
             snr: map(&|t| s.snr(t)),
         };

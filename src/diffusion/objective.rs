@@ -143,9 +143,10 @@ impl Diffusion {
         let mse = || {
             let target = self.target(x0, noise, t);
             let dims: Vec<i64> = (1..x0.dim() as i64).collect();
-            let mse = (&mean_out - target)
-                .square()
-                .mean_dim(dims.as_slice(), false, tch::Kind::Float);
+            let mse =
+                (&mean_out - target)
+                    .square()
+                    .mean_dim(dims.as_slice(), false, tch::Kind::Float);
             match self.loss_weights(weighting, t) {
                 Some(w) => mse * w,
                 None => mse,

@@ -107,13 +107,19 @@ impl LossAware {
         let p = Tensor::from_slice(&self.probabilities());
         let t = p.multinomial(b, true);
         let w = (p.index_select(0, &t) * n as f64).reciprocal();
-        (t.to_device(device), Some(w.to_kind(Kind::Float).to_device(device)))
+        (
+            t.to_device(device),
+            Some(w.to_kind(Kind::Float).to_device(device)),
+        )
     }
 
     /// Records each item's loss at its timestep, dropping the oldest beyond [`HISTORY`].
     pub fn update(&mut self, t: &[i64], losses: &[f64]) {
         for (&ti, &l) in t.iter().zip(losses) {
-            let Some(h) = usize::try_from(ti).ok().and_then(|i| self.history.get_mut(i)) else {
+            let Some(h) = usize::try_from(ti)
+                .ok()
+                .and_then(|i| self.history.get_mut(i))
+            else {
                 continue;
             };
             if h.len() == HISTORY {

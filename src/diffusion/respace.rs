@@ -129,7 +129,10 @@ mod tests {
         }
         assert_eq!(r.alpha_bars_prev[0], 1.0);
         assert_eq!(r.posterior_variance[0], 0.0);
-        assert_eq!(r.ddpm_step(VarianceKind::FixedLarge, 0).noise, StepNoise::None);
+        assert_eq!(
+            r.ddpm_step(VarianceKind::FixedLarge, 0).noise,
+            StepNoise::None
+        );
         assert_eq!(r.ddim_step(1.0, 0).sigma, 0.0);
         assert_eq!(r.ddim_step(0.0, 30).sigma, 0.0);
     }

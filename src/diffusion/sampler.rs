@@ -10,8 +10,8 @@
 //! Algorithm 2's update x_{t−1} = (x_t − β_t/√(1−ᾱ_t) ε̂)/√α_t + σ_t z is written here in the
 //! equivalent form μ̃(x̂_0, x_t) + σ_t z, which lets x̂_0 be clipped for images.
 
-use super::spacing::Spacing;
 use super::chain::{LogVariance, StepNoise};
+use super::spacing::Spacing;
 use super::{Diffusion, Prediction, VarianceKind};
 use serde::{Deserialize, Serialize};
 use std::fmt;

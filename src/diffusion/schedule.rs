@@ -298,7 +298,10 @@ mod tests {
             LogVariance::Fixed(v) => v,
             LogVariance::Between { .. } => f64::NAN,
         };
-        assert_eq!(fixed(s.model_log_variance(small, 0)), s.posterior_variance[1].ln());
+        assert_eq!(
+            fixed(s.model_log_variance(small, 0)),
+            s.posterior_variance[1].ln()
+        );
         assert_eq!(
             s.model_log_variance(large, 0),
             s.model_log_variance(small, 0)

@@ -132,6 +132,64 @@ impl BoundReport {
     }
 }
 
+/// The bound accumulated from t = 0 (the decoder) up, Σ_{s≤t} L_s, at about 20 points a
+/// decade of t + 1 (and at T), as (t + 1, total) points for a chart with a log x axis.
+/// `terms[t]` is the term at 0-based timestep t; a NaN term (an estimate's undrawn t)
+/// counts as 0.
+pub fn accumulated(terms: &[f64]) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    let mut sum = 0.0;
+    let mut next = 1.0f64;
+    for (t, v) in terms.iter().enumerate() {
+        if v.is_finite() {
+            sum += v;
+        }
+        let x = (t + 1) as f64;
+        if x >= next.round() || t + 1 == terms.len() {
+            out.push((x, sum));
+            while next.round() <= x {
+                next *= 10f64.powf(1.0 / 20.0);
+            }
+        }
+    }
+    out
+}
+
+/// Reads terms written by `eval --terms` (`t,term_bits_per_dim` lines after a header).
+pub fn read_terms_csv(text: &str) -> Result<Vec<f64>, String> {
+    let mut terms: Vec<f64> = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (t, v) = line
+            .split_once(',')
+            .ok_or_else(|| format!("line {}: expected t,term", i + 1))?;
+        let t: usize = t
+            .trim()
+            .parse()
+            .map_err(|_| format!("line {}: {t:?} is not a timestep", i + 1))?;
+        let v: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| format!("line {}: {v:?} is not a number", i + 1))?;
+        if t > 1_000_000 {
+            return Err(format!(
+                "line {}: timestep {t} is beyond any schedule",
+                i + 1
+            ));
+        }
+        if terms.len() <= t {
+            terms.resize(t + 1, f64::NAN);
+        }
+        terms[t] = v;
+    }
+    if terms.is_empty() {
+        return Err("no terms (expected the t,term_bits_per_dim lines of eval --terms)".into());
+    }
+    Ok(terms)
+}
+
 /// Units of progress for `items` items: model calls of one batch each.
 pub fn progress_total(items: usize, steps: usize, opts: &BoundOptions) -> u64 {
     let batches = items.div_ceil(opts.batch.max(1));
@@ -210,6 +268,35 @@ pub fn evaluate_bound(
             .map(|(s, &c)| (c > 0).then(|| s / c as f64))
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod terms_tests {
+    use super::*;
+
+    #[test]
+    fn accumulated_terms_end_at_their_sum_with_points_spread_over_decades() {
+        let terms: Vec<f64> = (0..1000).map(|t| 1.0 / (t + 1) as f64).collect();
+        let pts = accumulated(&terms);
+        let (x, y) = *pts.last().unwrap();
+        assert_eq!(x, 1000.0);
+        assert!((y - terms.iter().sum::<f64>()).abs() < 1e-12);
+        assert_eq!(pts[0], (1.0, 1.0));
+        assert!(pts.len() > 50 && pts.len() < 70, "{}", pts.len());
+        assert!(pts.windows(2).all(|w| w[1].0 > w[0].0 && w[1].1 > w[0].1));
+    }
+
+    #[test]
+    fn terms_csv_reads_back_and_bad_lines_are_named() {
+        let t = read_terms_csv("t,term_bits_per_dim\n0,1.5\n2,0.25\n").unwrap();
+        assert_eq!(t.len(), 3);
+        assert!(t[1].is_nan());
+        assert_eq!(
+            read_terms_csv("t,x\n0,abc\n").unwrap_err(),
+            "line 2: \"abc\" is not a number"
+        );
+        assert!(read_terms_csv("t,x\n").is_err());
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,16 @@ pub struct ChartStyle {
     pub text: [u8; 3],
     /// The lines' colours, in turn.
     pub palette: Vec<[u8; 3]>,
+    /// Where the legend goes, inside the plot.
+    pub legend: Legend,
+}
+
+/// A corner of the plot for the legend: where the lines are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Legend {
+    #[default]
+    TopRight,
+    BottomRight,
 }
 
 impl Default for ChartStyle {
@@ -38,6 +48,7 @@ impl Default for ChartStyle {
                 [80, 220, 220],
                 [230, 230, 230],
             ],
+            legend: Legend::TopRight,
         }
     }
 }
@@ -235,9 +246,14 @@ pub fn line_chart(
         .unwrap_or(0) as f64
         + 40.0;
     let lx = right - lw - 8.0;
+    let row = ch as f64 + 8.0;
+    let first = match style.legend {
+        Legend::TopRight => top + 10.0,
+        Legend::BottomRight => bottom - 10.0 - series.len() as f64 * row,
+    };
     for (i, (label, _)) in series.iter().enumerate() {
         let c = style.palette[i % style.palette.len().max(1)];
-        let y = top + 10.0 + i as f64 * (ch as f64 + 8.0);
+        let y = first + i as f64 * row;
         for yy in (y - 4.0) as i64..(y + ch as f64 + 4.0) as i64 {
             for xx in (lx - 6.0) as i64..(lx + lw + 4.0) as i64 {
                 put(&mut img, xx, yy, style.background);

@@ -282,7 +282,10 @@ impl Trainer {
         let total = self.diffusion.steps() as i64;
         let (t, importance) = match &self.resampler {
             Some(r) => r.sample(b, self.device),
-            None => (Tensor::randint(total, [b], (Kind::Int64, self.device)), None),
+            None => (
+                Tensor::randint(total, [b], (Kind::Int64, self.device)),
+                None,
+            ),
         };
         let noise = Tensor::randn_like(&x0);
         let (model, compute, device) = (&self.model, self.compute, self.device);

@@ -179,7 +179,11 @@ fn learned_oracle(
     }
 }
 
-fn exact_total(d: &Diffusion, model: &mut dyn FnMut(&Tensor, &Tensor) -> Tensor, x0: &Tensor) -> f64 {
+fn exact_total(
+    d: &Diffusion,
+    model: &mut dyn FnMut(&Tensor, &Tensor) -> Tensor,
+    x0: &Tensor,
+) -> f64 {
     tch::manual_seed(7);
     let b = d
         .bound_terms(model, x0, Decoder::Gaussian, &mut |_, _| {})
@@ -226,7 +230,10 @@ fn a_learned_variance_spans_the_fixed_ones_and_its_best_is_tighter_than_both() {
     assert!((at_small - b_small).abs() < 1e-4, "{at_small} vs {b_small}");
     assert!((at_large - b_large).abs() < 1e-4, "{at_large} vs {b_large}");
     assert!(b_best < b_large && b_best < b_small);
-    assert!(b_best >= nll - 0.01, "a bound below the NLL: {b_best} < {nll}");
+    assert!(
+        b_best >= nll - 0.01,
+        "a bound below the NLL: {b_best} < {nll}"
+    );
 }
 
 #[test]

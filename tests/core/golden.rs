@@ -298,7 +298,12 @@ fn all_lines() -> Vec<String> {
     lines.extend(bound_lines("glyphs16", &images, Decoder::Discretized, 43));
     // A learned variance (glyphs16-hybrid): DDPM with it, and the bound with it.
     lines.extend(sampler_lines("glyphs16-hybrid", 3, 29));
-    lines.extend(bound_lines("glyphs16-hybrid", &images, Decoder::Discretized, 47));
+    lines.extend(bound_lines(
+        "glyphs16-hybrid",
+        &images,
+        Decoder::Discretized,
+        47,
+    ));
     lines
 }
 

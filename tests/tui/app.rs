@@ -207,7 +207,11 @@ fn schedule_figures_follow_t() {
     let (b, a, snr) = (at.beta, at.alpha_bar, at.snr);
     assert!(b > 0.01 && a < 1e-3 && snr < 1e-3, "{b} {a} {snr}");
     // β̃_t, the posterior's variance, is below β_t
-    assert!(at.beta_tilde > 0.0 && at.beta_tilde < b, "{} {b}", at.beta_tilde);
+    assert!(
+        at.beta_tilde > 0.0 && at.beta_tilde < b,
+        "{} {b}",
+        at.beta_tilde
+    );
 }
 
 #[test]
