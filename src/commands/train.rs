@@ -66,6 +66,9 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Option<TrainOutcome>> {
             return Err(e);
         }
     }
+    for w in crate::config::preset::warnings(&plan.preset) {
+        eprintln!("warning: preset {name}: {w}");
+    }
     let threads = a.threads.unwrap_or(plan.preset.train.threads);
     if let Some(w) = crate::config::preset::threads_warning(threads, cores()) {
         let from = if a.threads.is_some() {

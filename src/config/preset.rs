@@ -243,7 +243,7 @@ pub fn warnings(p: &Preset) -> Vec<String> {
     }
     if p.diffusion.variance == VarianceKind::Learned && p.sample.sampler != SamplerKind::Ddpm {
         out.push(format!(
-            "sample.sampler: {} does not use the learned variance (diffusion.variance: \
+            "sample.sampler: {:?} does not use the learned variance (diffusion.variance: \
              Learned); only Ddpm samples with it",
             p.sample.sampler
         ));
@@ -456,6 +456,21 @@ impl Preset {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slow_or_unused_settings_are_warnings_naming_the_field() {
+        let p = Preset::load("glyphs16-vlb").unwrap().preset;
+        assert!(warnings(&p).is_empty(), "{:?}", warnings(&p));
+        let mut slow = p.clone();
+        slow.train.timestep_sampling = TimestepSampling::Uniform;
+        let w = warnings(&slow);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].starts_with("train.timestep_sampling: Uniform"), "{w:?}");
+        let mut ddim = p;
+        ddim.sample.sampler = SamplerKind::Ddim;
+        let w = warnings(&ddim);
+        assert!(w[0].starts_with("sample.sampler: Ddim does not use"), "{w:?}");
+    }
 
     #[test]
     fn more_threads_than_cores_is_a_warning() {

@@ -5,7 +5,7 @@
 use super::pictures::{self, Images};
 use super::samples::scatter;
 use super::{block, faint, focused, num};
-use crate::diffusion::{index_of, state_of};
+use crate::diffusion::{index_of, state_of, VarianceKind};
 use crate::tui::app::figures::sample_size;
 use crate::tui::app::{App, Focus, Mode};
 use crate::tui::graphics::{Slot, SlotId};
@@ -87,12 +87,22 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
         }
         v
     } else {
+        // β̃_t beside β_t for a model that learns its variance between the two
+        let learned = app
+            .run
+            .preset
+            .as_ref()
+            .is_some_and(|p| p.diffusion.variance == VarianceKind::Learned);
+        let tilde = if learned {
+            format!("  β̃_t {}", num(at.beta_tilde))
+        } else {
+            String::new()
+        };
         vec![
             Span::styled(format!("t = {}", app.inspector.t), bold),
             Span::raw(format!(
-                "/{tt}  β_t {}  β̃_t {}  ᾱ_t {}  SNR {}",
+                "/{tt}  β_t {}{tilde}  ᾱ_t {}  SNR {}",
                 num(at.beta),
-                num(at.beta_tilde),
                 num(at.alpha_bar),
                 num(at.snr)
             )),
