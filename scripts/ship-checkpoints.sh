@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-libtorch.sh
 cargo build --release
-for preset in swissroll glyphs16; do
+for preset in swissroll glyphs16 glyphs16-hybrid; do
   rm -rf "checkpoints/$preset"
   ./target/release/diffscope train --preset "$preset" --seed 0 --out "checkpoints/$preset"
   # ship the final step only
