@@ -383,7 +383,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
             &series,
             "t + 1",
             &format!("{} from t = 0", report.unit.name()),
-            "the bound accumulated over t (the decoder L_0 at t + 1 = 1)",
+            "the bound summed from t = 0 up to t (t = 0 is the decoder)",
             &chart::ChartStyle {
                 legend: chart::Legend::BottomRight,
                 ..Default::default()

@@ -1,5 +1,5 @@
-//! Tiny captions (digits, lower-case letters and a few signs) drawn with a 5×7 bitmap font, so that
-//! pictures can say which timestep they show without a font file.
+//! Tiny captions (digits, lower-case letters and a few signs) drawn with a 5×7 bitmap
+//! font, so that pictures can say which timestep they show without a font file.
 
 use image::{Rgb, RgbImage};
 
@@ -11,6 +11,12 @@ fn glyph(c: char) -> Option<[&'static str; 7]> {
         ],
         'x' => [
             ".....", ".....", "#...#", ".#.#.", "..#..", ".#.#.", "#...#",
+        ],
+        '/' => [
+            "....#", "...#.", "...#.", "..#..", ".#...", ".#...", "#....",
+        ],
+        '_' => [
+            ".....", ".....", ".....", ".....", ".....", ".....", "#####",
         ],
         '=' => [
             ".....", ".....", "#####", ".....", "#####", ".....", ".....",
