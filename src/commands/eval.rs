@@ -253,6 +253,15 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     if let Some(p) = &a.terms {
         check_writable("--terms", p)?;
     }
+    if let Some(p) = &a.held_out_npy {
+        if !p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")) {
+            bail!(
+                "--held-out-npy {}: the held-out items are written as .npy",
+                p.display()
+            );
+        }
+        check_writable("--held-out-npy", p)?;
+    }
     let device = super::device(&a.device)?;
     let ck = checkpoint::read(&a.checkpoint)?;
     let preset = &ck.meta.preset;
@@ -312,6 +321,11 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         );
     }
     set_variance(&mut tr, a.variance)?;
+    if let Some(p) = &a.held_out_npy {
+        let mut shape = vec![held.len()];
+        shape.extend(held.item_shape.iter().map(|&d| d as usize));
+        write_atomic(p, &super::sample::npy(&held.values, &shape))?;
+    }
     let weights = if a.raw { Weights::Raw } else { Weights::Ema };
     let opts = BoundOptions {
         batch: counts.batch.unwrap_or(defaults::batch(image)),
