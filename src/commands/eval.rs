@@ -250,9 +250,6 @@ fn mmd_text(e: &Evaluation) -> Option<String> {
 
 pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     let counts = validate(a)?;
-    if let Some(p) = &a.terms {
-        check_writable("--terms", p)?;
-    }
     if let Some(p) = &a.held_out_npy {
         if !p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")) {
             bail!(
@@ -261,6 +258,9 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
             );
         }
         check_writable("--held-out-npy", p)?;
+    }
+    if let Some(p) = &a.terms {
+        check_writable("--terms", p)?;
     }
     let device = super::device(&a.device)?;
     let ck = checkpoint::read(&a.checkpoint)?;
