@@ -540,6 +540,21 @@ fn print_checkpoint(dir: &std::path::Path, preset: &str, step: u64, raw: bool) {
     );
 }
 
+/// Reads the model with the variance of `--variance`, when given.
+fn set_variance(tr: &mut Trainer, variance: Option<VarianceArg>) -> anyhow::Result<()> {
+    let Some(v) = variance else {
+        return Ok(());
+    };
+    let kind = match v {
+        VarianceArg::Small => VarianceKind::FixedSmall,
+        VarianceArg::Large => VarianceKind::FixedLarge,
+        VarianceArg::Learned => VarianceKind::Learned,
+    };
+    tr.diffusion
+        .set_variance(kind)
+        .map_err(|e| anyhow::anyhow!("--variance {}: {e}", kind.flag()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -683,19 +698,4 @@ mod tests {
         );
         assert!(exact[0].contains("(exact: all 50 timesteps per item; n = 300"));
     }
-}
-
-/// Reads the model with the variance of `--variance`, when given.
-fn set_variance(tr: &mut Trainer, variance: Option<VarianceArg>) -> anyhow::Result<()> {
-    let Some(v) = variance else {
-        return Ok(());
-    };
-    let kind = match v {
-        VarianceArg::Small => VarianceKind::FixedSmall,
-        VarianceArg::Large => VarianceKind::FixedLarge,
-        VarianceArg::Learned => VarianceKind::Learned,
-    };
-    tr.diffusion
-        .set_variance(kind)
-        .map_err(|e| anyhow::anyhow!("--variance {}: {e}", kind.flag()))
 }
