@@ -157,8 +157,12 @@ if [ "$wanted" = 1 ]; then
   for c in "${learned_cases[@]}"; do
     sample_case "$learned_dir" "$work/learned" "learned-" "$c"
   done
-  bound_case "$learned_dir" "$work/learned" learned-bound learned
-  bound_case "$learned_dir" "$work/learned" learned-bound-small small
+  # eval reads a copy outside the run folder, so that it adds nothing to the run's log
+  eval_dir="$work/checkpoint/$(basename "$learned_dir")"
+  mkdir -p "$work/checkpoint"
+  cp -R "$learned_dir" "$eval_dir"
+  bound_case "$eval_dir" "$work/learned" learned-bound learned
+  bound_case "$eval_dir" "$work/learned" learned-bound-small small
   if [ -s "$work/learned" ]; then
     "$py" -W ignore "$root/scripts/peer.py" "$learned_dir" "$work/learned" || failed=1
   fi
