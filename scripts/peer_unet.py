@@ -66,9 +66,13 @@ def timestep_embedding(t, dim):
 
 
 class Unet(nn.Module):
-    """src/model/unet.rs: keys like down.1.res.0.conv1.weight, mid.attn.qkv.weight."""
+    """src/model/unet.rs: keys like down.1.res.0.conv1.weight, mid.attn.qkv.weight.
 
-    def __init__(self, item_shape, base, mults, blocks, attn_res, dropout, g):
+    `learned_variance`: the network of a model with `variance: Learned`, whose output
+    holds twice the data's channels (the mean's output, then the variance output v)."""
+
+    def __init__(self, item_shape, base, mults, blocks, attn_res, dropout, g,
+                 learned_variance=False):
         super().__init__()
         c, size = item_shape[0], min(item_shape[1], item_shape[2])
         tdim = base * 4
@@ -119,7 +123,7 @@ class Unet(nn.Module):
                 res *= 2
             self.up[str(i)] = level
         self.norm_out = nn.GroupNorm(g, ch)
-        self.conv_out = conv(ch, c, 3, zero=True)
+        self.conv_out = conv(ch, 2 * c if learned_variance else c, 3, zero=True)
 
     def forward(self, x, t):
         temb = self.time["1"](

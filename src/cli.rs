@@ -391,6 +391,10 @@ pub struct EvalArgs {
     /// folders).
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Write the held-out items the bound is computed on to this .npy file (float32, shape
+    /// [n, …item shape], as the model sees them), for checking the bound elsewhere.
+    #[arg(long, value_name = "NPY")]
+    pub held_out_npy: Option<PathBuf>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -403,7 +407,7 @@ pub struct EvalArgs {
     /// `dpmpp-2m:5,10,20 ddim:5,10,20`) is sampled
     /// at each step count from the same seed; prints a table and writes it as CSV and a
     /// PNG chart.
-    #[arg(long, value_name = "SPEC", num_args = 1.., conflicts_with_all = ["n", "estimate", "terms", "batch"])]
+    #[arg(long, value_name = "SPEC", num_args = 1.., conflicts_with_all = ["n", "estimate", "terms", "batch", "held_out_npy"])]
     pub sweep: Vec<String>,
     /// Where the sweep's CSV goes (default: sweep-step-NNNNNNNN.csv in the run folder).
     #[arg(long, value_name = "CSV", requires = "sweep")]

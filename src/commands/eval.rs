@@ -250,6 +250,15 @@ fn mmd_text(e: &Evaluation) -> Option<String> {
 
 pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     let counts = validate(a)?;
+    if let Some(p) = &a.held_out_npy {
+        if !p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")) {
+            bail!(
+                "--held-out-npy {}: the held-out items are written as .npy",
+                p.display()
+            );
+        }
+        check_writable("--held-out-npy", p)?;
+    }
     if let Some(p) = &a.terms {
         check_writable("--terms", p)?;
     }
@@ -330,6 +339,11 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         );
     }
     set_variance(&mut tr, a.variance)?;
+    if let Some(p) = &a.held_out_npy {
+        let mut shape = vec![held.len()];
+        shape.extend(held.item_shape.iter().map(|&d| d as usize));
+        write_atomic(p, &super::sample::npy(&held.values, &shape))?;
+    }
     let weights = if a.raw { Weights::Raw } else { Weights::Ema };
     let opts = BoundOptions {
         batch: counts.batch.unwrap_or(defaults::batch(image)),
@@ -563,6 +577,21 @@ fn print_checkpoint(dir: &std::path::Path, preset: &str, step: u64, raw: bool) {
     );
 }
 
+/// Reads the model with the variance of `--variance`, when given.
+fn set_variance(tr: &mut Trainer, variance: Option<VarianceArg>) -> anyhow::Result<()> {
+    let Some(v) = variance else {
+        return Ok(());
+    };
+    let kind = match v {
+        VarianceArg::Small => VarianceKind::FixedSmall,
+        VarianceArg::Large => VarianceKind::FixedLarge,
+        VarianceArg::Learned => VarianceKind::Learned,
+    };
+    tr.diffusion
+        .set_variance(kind)
+        .map_err(|e| anyhow::anyhow!("--variance {}: {e}", kind.flag()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -706,19 +735,4 @@ mod tests {
         );
         assert!(exact[0].contains("(exact: all 50 timesteps per item; n = 300"));
     }
-}
-
-/// Reads the model with the variance of `--variance`, when given.
-fn set_variance(tr: &mut Trainer, variance: Option<VarianceArg>) -> anyhow::Result<()> {
-    let Some(v) = variance else {
-        return Ok(());
-    };
-    let kind = match v {
-        VarianceArg::Small => VarianceKind::FixedSmall,
-        VarianceArg::Large => VarianceKind::FixedLarge,
-        VarianceArg::Learned => VarianceKind::Learned,
-    };
-    tr.diffusion
-        .set_variance(kind)
-        .map_err(|e| anyhow::anyhow!("--variance {}: {e}", kind.flag()))
 }

@@ -40,6 +40,26 @@ fn read_terms(path: &Path) -> Vec<(usize, f64)> {
         .collect()
 }
 
+/// A float32 .npy file as `diffscope` writes it: its shape and values.
+fn read_npy(path: &Path) -> (Vec<usize>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + len]).unwrap();
+    assert!(header.contains("'descr': '<f4'"), "{header}");
+    let dims = &header[header.find("'shape': (").unwrap() + 10..];
+    let shape = dims[..dims.find(')').unwrap()]
+        .split(',')
+        .filter(|d| !d.trim().is_empty())
+        .map(|d| d.trim().parse().unwrap())
+        .collect();
+    let values = bytes[10 + len..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    (shape, values)
+}
+
 #[test]
 fn eval_prints_the_bound_its_split_the_terms_and_sample_quality() {
     let dir = tempfile::tempdir().unwrap();
@@ -156,6 +176,14 @@ fn eval_rejects_bad_input_in_one_line() {
         dir.path().to_str().unwrap(),
     ]);
     assert_one_line_error(&o, "is a folder");
+    let o = diffscope(&[
+        "eval",
+        "--checkpoint",
+        run_s,
+        "--held-out-npy",
+        dir.path().join("x0.csv").to_str().unwrap(),
+    ]);
+    assert_one_line_error(&o, "--held-out-npy");
 
     // a model whose weights hold NaN: reported with the first timestep evaluated, t = T−1
     let step = run.join("step-00000040");
@@ -219,6 +247,7 @@ fn eval_reports_bits_per_dim_for_images_and_names_missing_data() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let csv = dir.path().join("terms.csv");
+    let held_npy = dir.path().join("held/x0.npy");
     // labelled images also get the classifier's figures; its cache goes to the temp folder
     let o = Command::new(env!("CARGO_BIN_EXE_diffscope"))
         .env("DIFFSCOPE_CACHE", dir.path().join("cache"))
@@ -232,6 +261,8 @@ fn eval_reports_bits_per_dim_for_images_and_names_missing_data() {
             "40",
             "--terms",
             csv.to_str().unwrap(),
+            "--held-out-npy",
+            held_npy.to_str().unwrap(),
             "--device",
             "cpu",
         ])
@@ -260,6 +291,18 @@ fn eval_reports_bits_per_dim_for_images_and_names_missing_data() {
         "{out}"
     );
     assert!(out.contains("class histogram of samples"), "{out}");
+    // the held-out items the bound was computed on: the data set's held-out split (seed 0)
+    let (shape, values) = read_npy(&held_npy);
+    assert_eq!(shape, vec![32, 1, 8, 8]);
+    let ck = diffscope::train::checkpoint::read(&run).unwrap();
+    let held = ck
+        .meta
+        .preset
+        .data
+        .source()
+        .load(0, diffscope::data::Split::Held(32))
+        .unwrap();
+    assert_eq!(values, held.values);
 
     // the same checkpoint pointed at a data set that is not there
     let step = std::fs::read_dir(&run)
