@@ -465,11 +465,17 @@ mod tests {
         slow.train.timestep_sampling = TimestepSampling::Uniform;
         let w = warnings(&slow);
         assert_eq!(w.len(), 1);
-        assert!(w[0].starts_with("train.timestep_sampling: Uniform"), "{w:?}");
+        assert!(
+            w[0].starts_with("train.timestep_sampling: Uniform"),
+            "{w:?}"
+        );
         let mut ddim = p;
         ddim.sample.sampler = SamplerKind::Ddim;
         let w = warnings(&ddim);
-        assert!(w[0].starts_with("sample.sampler: Ddim does not use"), "{w:?}");
+        assert!(
+            w[0].starts_with("sample.sampler: Ddim does not use"),
+            "{w:?}"
+        );
     }
 
     #[test]
