@@ -168,6 +168,23 @@ fn broken_checkpoints_fail_and_leave_the_output_alone() {
         "names the shapes: {e}"
     );
 
+    // a preset whose variance needs other output channels than the network has
+    let learned = dir.path().join("learned");
+    copy_dir(&good, &learned);
+    let meta = std::fs::read_to_string(learned.join("meta.ron")).unwrap();
+    assert!(meta.contains("variance: FixedSmall") && meta.contains("loss: Simple"));
+    std::fs::write(
+        learned.join("meta.ron"),
+        meta.replace("variance: FixedSmall", "variance: Learned")
+            .replace("loss: Simple", "loss: Hybrid(0.001)"),
+    )
+    .unwrap();
+    let e = assert_one_line_error(&sample(&learned), "model.safetensors");
+    assert!(
+        e.contains("outputs 2 channels") && e.contains("(Learned) needs 4"),
+        "names both counts: {e}"
+    );
+
     // garbage metadata
     let garbled = dir.path().join("garbled");
     copy_dir(&good, &garbled);
