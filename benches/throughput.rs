@@ -107,24 +107,33 @@ fn one(name: &str, precision: &str, steps: u64) {
     );
 }
 
-/// Training steps/s of one configuration in a process of its own (training only).
-fn steps_per_second(name: &str) -> f64 {
+/// The `RESULT` fields of one configuration, measured in a process of its own (training
+/// only, without the sampling, when `training_only`).
+fn measure(name: &str, precision: &str, training_only: bool) -> Vec<String> {
     let exe = std::env::current_exe().expect("this benchmark");
-    let out = Command::new(&exe)
-        .args(["--one", name, "fp32"])
-        .env("DIFFSCOPE_BENCH_SAMPLE", "0")
-        .output()
-        .expect("run a configuration");
+    let mut cmd = Command::new(&exe);
+    cmd.args(["--one", name, precision]);
+    if training_only {
+        cmd.env("DIFFSCOPE_BENCH_SAMPLE", "0");
+    }
+    let out = cmd.output().expect("run a configuration");
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let line = text
         .lines()
         .find_map(|l| l.strip_prefix("RESULT "))
-        .unwrap_or_else(|| panic!("{name}: {}", String::from_utf8_lossy(&out.stderr)))
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} {precision}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
         .to_string();
-    line.split('|')
-        .nth(4)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN)
+    line.split('|').map(str::to_string).collect()
+}
+
+/// Training steps/s of one configuration in float32 (training only).
+fn steps_per_second(name: &str) -> f64 {
+    measure(name, "fp32", true)[4].parse().unwrap_or(f64::NAN)
 }
 
 /// The training objectives side by side: steps/s of each, in turns.
@@ -238,7 +247,6 @@ fn main() {
         return;
     }
     let only = std::env::var("DIFFSCOPE_BENCH_ONLY").ok();
-    let exe = std::env::current_exe().expect("this benchmark");
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -269,22 +277,7 @@ fn main() {
         }
         let mut got = Vec::new();
         for precision in ["fp32", "bf16"] {
-            let out = Command::new(&exe)
-                .args(["--one", name, precision])
-                .output()
-                .expect("run a configuration");
-            let text = String::from_utf8_lossy(&out.stdout).to_string();
-            let line = text
-                .lines()
-                .find_map(|l| l.strip_prefix("RESULT "))
-                .unwrap_or_else(|| {
-                    panic!(
-                        "{name} {precision}: {}",
-                        String::from_utf8_lossy(&out.stderr)
-                    )
-                })
-                .to_string();
-            got.push(line.split('|').map(str::to_string).collect::<Vec<_>>());
+            got.push(measure(name, precision, false));
         }
         let f = |i: usize, k: usize| got[i][k].parse::<f64>().unwrap_or(f64::NAN);
         println!(
