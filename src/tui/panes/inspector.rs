@@ -71,8 +71,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
         if let Some(var) = tr.variance {
             // the learned variance, between the step's own β̃ and β
             v.push(Span::styled(format!("  σ²_θ {}", num(var.mean)), bold));
+            // the range as an interval, which reads right even where a terminal's font
+            // drops the tilde of β̃
             v.push(Span::raw(format!(
-                " (β̃ {} β {})",
+                " in [β̃ {}, β {}]",
                 num(var.beta_tilde),
                 num(var.beta)
             )));
