@@ -267,6 +267,22 @@ pub struct SamplerFlags {
     /// do).
     #[arg(long)]
     pub no_clip: bool,
+    #[command(flatten)]
+    pub guidance: GuidanceFlags,
+}
+
+/// Classifier-free guidance of a class-conditional checkpoint.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GuidanceFlags {
+    /// The guidance scale w ≥ 0 of a class-conditional checkpoint (default: the preset's
+    /// sample.guidance): 0 is the unconditional model, 1 the conditional one, larger w
+    /// trades diversity for fidelity to the class.
+    #[arg(long, value_name = "W", allow_negative_numbers = true)]
+    pub guidance: Option<f64>,
+    /// The class to draw (a number from 0), or all: every class, one row per class in a
+    /// grid (the default).
+    #[arg(long, value_name = "C|all", allow_negative_numbers = true)]
+    pub class: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -346,6 +362,7 @@ pub enum VarianceArg {
 }
 
 #[derive(Debug, Args, Clone)]
+#[command(group(clap::ArgGroup::new("sweeps").args(["sweep", "guidance_sweep"])))]
 pub struct EvalArgs {
     /// A checkpoint: a run folder (its latest step) or a step folder.
     #[arg(long)]
@@ -409,12 +426,22 @@ pub struct EvalArgs {
     /// PNG chart.
     #[arg(long, value_name = "SPEC", num_args = 1.., conflicts_with_all = ["n", "estimate", "terms", "batch", "held_out_npy"])]
     pub sweep: Vec<String>,
-    /// Where the sweep's CSV goes (default: sweep-step-NNNNNNNN.csv in the run folder).
-    #[arg(long, value_name = "CSV", requires = "sweep")]
+    /// Class agreement and Fréchet distances against the guidance scale w of a
+    /// class-conditional checkpoint: the same x_T sampled at each w (e.g. 0,1,2,3,5) of the
+    /// classes of --class (default: all); prints a table and writes it as CSV and a PNG
+    /// chart.
+    #[arg(long, value_name = "W,W,…", conflicts_with_all = ["n", "estimate", "terms", "batch", "held_out_npy", "guidance"])]
+    pub guidance_sweep: Option<String>,
+    /// Where a sweep's CSV goes (default: sweep-step-NNNNNNNN.csv, or guidance-step-…
+    /// for --guidance-sweep, in the run folder).
+    #[arg(long, value_name = "CSV", requires = "sweeps")]
     pub sweep_csv: Option<PathBuf>,
-    /// Where the sweep's chart goes (default: sweep-step-NNNNNNNN.png in the run folder).
-    #[arg(long, value_name = "PNG", requires = "sweep")]
+    /// Where a sweep's chart goes (default: sweep-step-NNNNNNNN.png, or guidance-step-…
+    /// for --guidance-sweep, in the run folder).
+    #[arg(long, value_name = "PNG", requires = "sweeps")]
     pub sweep_png: Option<PathBuf>,
+    #[command(flatten)]
+    pub guidance: GuidanceFlags,
 }
 
 #[cfg(test)]

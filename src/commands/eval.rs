@@ -7,7 +7,7 @@ use super::flag_error;
 use super::progress::Progress;
 use crate::cli::{EvalArgs, VarianceArg};
 use crate::data::{DataConfig, ItemKind, Split};
-use crate::diffusion::VarianceKind;
+use crate::diffusion::{SampleOptions, VarianceKind};
 use crate::eval::classifier::HELD_ITEMS;
 use crate::eval::evaluate::{self, defaults};
 use crate::eval::likelihood::{progress_total, BoundOptions};
@@ -219,6 +219,53 @@ fn quality_lines(e: &Evaluation, class_names: &[String]) -> Vec<String> {
                 lines.push(format!("  classes never drawn: {}", missing.join(", ")));
             }
         }
+        lines.extend(guidance_lines(e, class_names));
+    }
+    lines
+}
+
+/// The figures of samples of requested classes: the guidance, the class agreement overall
+/// and per class, and the Fréchet distance per class.
+fn guidance_lines(e: &Evaluation, class_names: &[String]) -> Vec<String> {
+    let (Some(w), Some(agreement)) = (e.guidance, e.agreement) else {
+        return Vec::new();
+    };
+    let name = |c: usize| class_names.get(c).cloned().unwrap_or_else(|| c.to_string());
+    let drawn = match e.class {
+        Some(c) => format!("class {}", name(c as usize)),
+        None => "all classes".to_string(),
+    };
+    let mut lines = vec![format!(
+        "  guidance w {w}, {drawn}: class agreement {:.1}% (the classifier's class is the one \
+         asked for)",
+        100.0 * agreement
+    )];
+    if let (Some(r), Some(a)) = (&e.class_requested, &e.class_agreeing) {
+        let per: Vec<String> = r
+            .iter()
+            .zip(a)
+            .enumerate()
+            .filter(|(_, (r, _))| **r > 0)
+            .map(|(c, (r, a))| format!("{}:{:.0}%", name(c), 100.0 * *a as f64 / *r as f64))
+            .collect();
+        if per.len() > 1 {
+            lines.push(format!("  agreement per class: {}", per.join(" ")));
+        }
+    }
+    if let Some(f) = &e.frechet_per_class {
+        let per: Vec<String> = f
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_nan())
+            .map(|(c, v)| format!("{}:{v:.1}", name(c)))
+            .collect();
+        if !per.is_empty() {
+            lines.push(format!(
+                "  Fréchet distance per class (against held-out items of the class): mean {:.3}; {}",
+                e.frechet_class_mean.unwrap_or(f64::NAN),
+                per.join(" ")
+            ));
+        }
     }
     lines
 }
@@ -292,6 +339,9 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     }
     if !a.sweep.is_empty() {
         return run_sweep(a, &counts, &ck, &data_config, device);
+    }
+    if let Some(text) = &a.guidance_sweep {
+        return run_guidance_sweep(a, text, &counts, &ck, &data_config, device);
     }
     let source = data_config.source();
     // The held-out data first: a missing data set is reported before any model is built.
@@ -422,7 +472,8 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
              MNIST, Fashion-MNIST, CIFAR-10)"
         );
     }
-    let opts = tr.sample_options();
+    let mut opts = tr.sample_options();
+    super::sample::guidance_from_flags(&a.guidance, &mut opts, tr.classes())?;
     let steps = opts.steps.min(tr.diffusion.steps());
     let mut progress = Progress::new("sample", 0, steps as u64);
     // measured against the data set that was evaluated (with --data, that folder)
@@ -451,13 +502,123 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
 /// Where a sweep's file goes: the flag's path, or `sweep-step-NNNNNNNN.EXT` in the
 /// checkpoint's run folder.
 fn sweep_path(given: &Option<PathBuf>, ck: &Path, step: u64, ext: &str) -> PathBuf {
+    named_path(given, ck, &format!("sweep-step-{step:08}.{ext}"))
+}
+
+/// The flag's path, or `name` in the checkpoint's run folder.
+fn named_path(given: &Option<PathBuf>, ck: &Path, name: &str) -> PathBuf {
     given.clone().unwrap_or_else(|| {
         let run = ck
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(ck);
-        run.join(format!("sweep-step-{step:08}.{ext}"))
+        run.join(name)
     })
+}
+
+/// `eval --guidance-sweep`: class agreement and Fréchet distances against the guidance
+/// scale w, as a table, a CSV file and a PNG chart.
+fn run_guidance_sweep(
+    a: &EvalArgs,
+    text: &str,
+    counts: &Counts,
+    ck: &checkpoint::Checkpoint,
+    data_config: &DataConfig,
+    device: tch::Device,
+) -> anyhow::Result<()> {
+    let scales = crate::eval::guidance::parse_scales(text)
+        .map_err(|e| anyhow::anyhow!("--guidance-sweep {text}: {e}"))?;
+    let step = ck.meta.step;
+    let csv_path = named_path(
+        &a.sweep_csv,
+        &ck.dir,
+        &format!("guidance-step-{step:08}.csv"),
+    );
+    let png_path = named_path(
+        &a.sweep_png,
+        &ck.dir,
+        &format!("guidance-step-{step:08}.png"),
+    );
+    check_writable("--sweep-csv", &csv_path)?;
+    check_writable("--sweep-png", &png_path)?;
+    let preset = &ck.meta.preset;
+    if preset.model.classes().is_none() {
+        bail!(
+            "--guidance-sweep {text}: {}: this checkpoint's model is unconditional (it has no \
+             classes to guide)",
+            ck.dir.display()
+        );
+    }
+    if data_config.class_names().is_none() {
+        bail!(
+            "--guidance-sweep {text}: class agreement needs a classifier of the data's labels, \
+             and {} has no class names",
+            data_config.source().describe()
+        );
+    }
+    if preset.train.threads > 0 {
+        tch::set_num_threads(preset.train.threads as i32);
+    }
+    let mut tr = Trainer::load_as(&ck.dir, device, false, super::precision(a.precision))?;
+    if let Some(note) = &tr.load_notice {
+        eprintln!("note: {note}");
+    }
+    set_variance(&mut tr, a.variance)?;
+    let mut base = tr.sample_options();
+    super::sample::guidance_from_flags(&a.guidance, &mut base, tr.classes())?;
+    let samples = match counts.samples {
+        Some(0) => bail!("--samples 0: a sweep needs samples to measure"),
+        Some(n) => n,
+        None => defaults::sweep_samples(true),
+    };
+    let weights = if a.raw { Weights::Raw } else { Weights::Ema };
+    print_checkpoint(&ck.dir, &preset.name, tr.step, a.raw);
+    let class = base.guidance.map(|g| g.class).unwrap_or_default();
+    println!(
+        "guidance sweep: w = {}, {samples} samples each ({class}) from seed {}, {}",
+        scales
+            .iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        a.seed,
+        SampleOptions {
+            guidance: None,
+            ..base.clone()
+        }
+        .describe(tr.diffusion.steps())
+    );
+    let steps = base.steps.min(tr.diffusion.steps()) as u64;
+    let mut progress = Progress::new("sweep", 0, steps * scales.len() as u64);
+    let result = crate::eval::guidance::run(
+        &tr,
+        data_config,
+        &scales,
+        &base,
+        samples,
+        weights,
+        a.seed,
+        &mut |point, _, step, _| progress.update(point as u64 * steps + step as u64, ""),
+        &mut |line| eprintln!("{line}"),
+    );
+    progress.finish();
+    let result = result.with_context(|| ck.dir.display().to_string())?;
+    println!(
+        "class agreement (the feature classifier's class against the class asked for) and \
+         Fréchet distance in its features against held-out data (held-out data vs itself \
+         {:.3}, noise {:.3}):",
+        result.frechet_floor.unwrap_or(f64::NAN),
+        result.frechet_noise.unwrap_or(f64::NAN)
+    );
+    for line in result.table() {
+        println!("{line}");
+    }
+    write_atomic(&csv_path, result.csv().as_bytes())?;
+    println!("table written to {}", csv_path.display());
+    let title = format!("{} step {} ({samples} samples)", preset.name, tr.step);
+    crate::render::write_png(&png_path, &result.chart(&title.to_lowercase()))?;
+    println!("chart written to {}", png_path.display());
+    Ok(())
 }
 
 /// `eval --sweep`: sample quality against network evaluations, as a table, a CSV file and

@@ -2,9 +2,11 @@
 //! grid) or a CSV file, and optionally an animation of the reverse process.
 
 use super::progress::Progress;
-use crate::cli::{SampleArgs, SamplerFlags};
+use crate::cli::{GuidanceFlags, SampleArgs, SamplerFlags};
 use crate::data::Split;
-use crate::diffusion::{SampleOption, SampleOptions, SamplerKind, Spacing, Trajectory};
+use crate::diffusion::{
+    ClassChoice, GuidanceError, SampleOption, SampleOptions, SamplerKind, Spacing, Trajectory,
+};
 use crate::render::grid::{default_cols, image_grid};
 use crate::render::scatter::{scatter, view_radius, ScatterStyle};
 use crate::render::text::draw_text;
@@ -103,6 +105,25 @@ pub fn picture(
     plot_size: u32,
     view: Option<f32>,
 ) -> (RgbImage, usize) {
+    picture_in(
+        values,
+        item_shape,
+        reference,
+        (scale, None),
+        plot_size,
+        view,
+    )
+}
+
+/// [`picture`] with the grid's columns given (`cols`; None: the default).
+pub fn picture_in(
+    values: &[f32],
+    item_shape: &[i64],
+    reference: &[f32],
+    (scale, cols): (u32, Option<usize>),
+    plot_size: u32,
+    view: Option<f32>,
+) -> (RgbImage, usize) {
     if item_shape.len() == 3 {
         let shape = [
             item_shape[0] as usize,
@@ -110,10 +131,8 @@ pub fn picture(
             item_shape[2] as usize,
         ];
         let n = values.len() / shape.iter().product::<usize>().max(1);
-        (
-            image_grid(values, n, shape, default_cols(n), scale, 2, BACKGROUND),
-            0,
-        )
+        let cols = cols.unwrap_or_else(|| default_cols(n));
+        (image_grid(values, n, shape, cols, scale, 2, BACKGROUND), 0)
     } else {
         let style = ScatterStyle {
             size: plot_size,
@@ -191,6 +210,7 @@ pub fn options_from_flags(
     f: &SamplerFlags,
     mut opts: SampleOptions,
     t: usize,
+    classes: Option<usize>,
 ) -> anyhow::Result<SampleOptions> {
     if let Some(name) = &f.sampler {
         let Some(kind) = SamplerKind::parse(name) else {
@@ -225,6 +245,7 @@ pub fn options_from_flags(
     if f.no_clip {
         opts.clip_x0 = false;
     }
+    guidance_from_flags(&f.guidance, &mut opts, classes)?;
     if let Err(e) = opts.check(t) {
         let flag = match e.option() {
             SampleOption::Steps => format!("--steps {}", opts.steps),
@@ -234,6 +255,47 @@ pub fn options_from_flags(
         bail!("{flag}: {e}");
     }
     Ok(opts)
+}
+
+/// Sets the guidance of `opts` (a model of `classes` classes; None: unconditional) from
+/// `--guidance` and `--class`; errors name the flag.
+pub fn guidance_from_flags(
+    f: &GuidanceFlags,
+    opts: &mut SampleOptions,
+    classes: Option<usize>,
+) -> anyhow::Result<()> {
+    let class = match &f.class {
+        None => None,
+        Some(text) => match ClassChoice::parse(text) {
+            Some(c) => Some(c),
+            None => bail!("--class {text}: expected a class number or all"),
+        },
+    };
+    let Some(classes) = classes else {
+        if let Some(text) = &f.class {
+            bail!("--class {text}: this checkpoint's model is unconditional (it has no classes)");
+        }
+        if let Some(w) = f.guidance {
+            bail!("--guidance {w}: this checkpoint's model is unconditional (it has no classes to guide)");
+        }
+        return Ok(());
+    };
+    let mut g = opts.guidance.unwrap_or_default();
+    if let Some(w) = f.guidance {
+        g.scale = w;
+    }
+    if let Some(c) = class {
+        g.class = c;
+    }
+    if let Err(e) = g.check(classes) {
+        let flag = match e {
+            GuidanceError::Scale(w) => format!("--guidance {w}"),
+            GuidanceError::Class { class, .. } => format!("--class {class}"),
+        };
+        bail!("{flag}: {e}");
+    }
+    opts.guidance = Some(g);
+    Ok(())
 }
 
 /// The raw values as a NumPy `.npy` file (format 1.0, little-endian float32, C order).
@@ -295,7 +357,12 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
     if let Some(note) = &tr.load_notice {
         eprintln!("note: {note}");
     }
-    let opts = options_from_flags(&a.sampling, tr.sample_options(), tr.diffusion.steps())?;
+    let opts = options_from_flags(
+        &a.sampling,
+        tr.sample_options(),
+        tr.diffusion.steps(),
+        tr.classes(),
+    )?;
     let n = a.n.map(|n| n as usize).unwrap_or(tr.preset.sample.n);
     let weights = if a.raw { Weights::Raw } else { Weights::Ema };
     if weights == Weights::Ema {
@@ -366,7 +433,21 @@ pub fn run(a: &SampleArgs) -> anyhow::Result<()> {
             write_atomic(&a.out, &npy(&values, &shape))?
         }
         OutKind::Png => {
-            let (img, outside) = picture(&values, &tr.item_shape, &reference, scale, 640, None);
+            // every class: one row per class
+            let cols = match (&opts.guidance, tr.classes()) {
+                (Some(g), Some(k)) if g.class == ClassChoice::All => {
+                    Some(ClassChoice::row_length(n, k))
+                }
+                _ => None,
+            };
+            let (img, outside) = picture_in(
+                &values,
+                &tr.item_shape,
+                &reference,
+                (scale, cols),
+                640,
+                None,
+            );
             write_png(&a.out, &img)?;
             if outside > 0 {
                 eprintln!("{}", outside_note(&values, outside, n));

@@ -662,6 +662,7 @@ mod tests {
             hidden: 256,
             blocks: 3,
             time_dim: 64,
+            classes: None,
         });
         assert_eq!(
             lines(&differences(&[&a, &b])),

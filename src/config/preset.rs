@@ -2,7 +2,7 @@
 //! in the README; unknown fields are rejected with their file, line and column.
 
 use super::{parse_ron, paths, ConfigError};
-use crate::data::DataConfig;
+use crate::data::{DataConfig, Labels};
 use crate::diffusion::{
     Loss, LossWeighting, Prediction, SampleOptionError, SamplerKind, ScheduleKind, Spacing,
     TimestepSampling, VarianceKind,
@@ -34,6 +34,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "glyphs16-vlb",
         include_str!("../../presets/glyphs16-vlb.ron"),
     ),
+    (
+        "glyphs16-cond",
+        include_str!("../../presets/glyphs16-cond.ron"),
+    ),
     ("glyphs28", include_str!("../../presets/glyphs28.ron")),
     ("shapes32", include_str!("../../presets/shapes32.ron")),
     ("mnist", include_str!("../../presets/mnist.ron")),
@@ -41,6 +45,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "mnist-hybrid",
         include_str!("../../presets/mnist-hybrid.ron"),
     ),
+    ("mnist-cond", include_str!("../../presets/mnist-cond.ron")),
     (
         "fashion-mnist",
         include_str!("../../presets/fashion-mnist.ron"),
@@ -139,6 +144,10 @@ pub struct TrainConfig {
     /// What the model computes in: Auto, Fp32, Bf16 or Fp16 (GPUs only). Weights, EMA,
     /// optimiser state, the loss and checkpoints stay float32.
     pub precision: crate::model::precision::Precision,
+    /// The share of labels replaced by "no class" while training a class-conditional model
+    /// (`model: …(classes: Some(K))`), so that one network learns p(x | c) and p(x), which
+    /// classifier-free guidance mixes.
+    pub label_dropout: f64,
 }
 
 impl Default for TrainConfig {
@@ -162,6 +171,7 @@ impl Default for TrainConfig {
             threads: 0,
             hflip: false,
             precision: Default::default(),
+            label_dropout: 0.1,
         }
     }
 }
@@ -184,6 +194,9 @@ pub struct SampleConfig {
     pub n: usize,
     /// Sample with the EMA weights (true) or the raw ones.
     pub ema: bool,
+    /// The classifier-free guidance scale w of a class-conditional model (w ≥ 0: 0 is the
+    /// unconditional model, 1 the conditional one).
+    pub guidance: f64,
 }
 
 impl Default for SampleConfig {
@@ -196,6 +209,7 @@ impl Default for SampleConfig {
             karras: false,
             n: 2000,
             ema: true,
+            guidance: 1.0,
         }
     }
 }
@@ -307,6 +321,14 @@ pub enum PresetError {
     NoPoints,
     #[error("model: the MLP denoiser is for 2-D points; images of shape {0:?} need Unet(…)")]
     MlpForImages(Vec<i64>),
+    #[error("model: classes: Some({classes}) needs labelled data, and {data} data has no labels")]
+    Unlabelled { classes: i64, data: String },
+    #[error("model: classes: Some({classes}) is fewer than the data's {found} classes")]
+    TooFewClasses { classes: i64, found: usize },
+    #[error("train.label_dropout must be in [0, 1), got {0}")]
+    LabelDropout(f64),
+    #[error("sample.guidance: the guidance scale w must be a number ≥ 0, got {0}")]
+    Guidance(f64),
     /// The network does not fit the data.
     #[error(transparent)]
     Model(#[from] ModelError),
@@ -442,6 +464,29 @@ impl Preset {
         if let DataConfig::Toy2d(c) = &self.data {
             if c.points == 0 {
                 return Err(PresetError::NoPoints);
+            }
+        }
+        if !(0.0..1.0).contains(&t.label_dropout) {
+            return Err(PresetError::LabelDropout(t.label_dropout));
+        }
+        if !(s.guidance >= 0.0 && s.guidance.is_finite()) {
+            return Err(PresetError::Guidance(s.guidance));
+        }
+        if let Some(classes) = self.model.classes() {
+            if !(2..=256).contains(&classes) {
+                return Err(ModelError::Classes(classes).into());
+            }
+            match self.data.labels() {
+                Labels::None => {
+                    return Err(PresetError::Unlabelled {
+                        classes,
+                        data: self.data.source().describe(),
+                    })
+                }
+                Labels::Classes(found) if (classes as usize) < found => {
+                    return Err(PresetError::TooFewClasses { classes, found })
+                }
+                _ => {}
             }
         }
         let shape = self.data.item_shape();

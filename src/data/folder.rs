@@ -55,6 +55,34 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DataError> {
     Ok(())
 }
 
+/// The class subfolders of `root`, in name order, when every image sits in one of at
+/// least two (and at most 256) of them: the folder is then labelled by subfolder.
+fn class_folders(root: &Path, files: &[PathBuf]) -> Option<Vec<std::ffi::OsString>> {
+    let mut names = Vec::new();
+    for f in files {
+        let rel = f.strip_prefix(root).ok()?;
+        let mut parts = rel.components();
+        let first = parts.next()?;
+        parts.next()?;
+        names.push(first.as_os_str().to_os_string());
+    }
+    names.sort();
+    names.dedup();
+    (2..=256).contains(&names.len()).then_some(names)
+}
+
+/// The label of `file`: the index of its class subfolder.
+fn class_of(root: &Path, file: &Path, classes: &[std::ffi::OsString]) -> u8 {
+    let first = file
+        .strip_prefix(root)
+        .ok()
+        .and_then(|r| r.components().next())
+        .map(|c| c.as_os_str().to_os_string());
+    first
+        .and_then(|f| classes.binary_search(&f).ok())
+        .unwrap_or(0) as u8
+}
+
 impl FolderConfig {
     fn convert(&self, img: image::DynamicImage) -> Vec<f32> {
         let (w, h) = (self.width, self.height);
@@ -107,6 +135,7 @@ impl Source for FolderConfig {
         if files.is_empty() {
             return Err(DataError::NoImages { path: path() });
         }
+        let classes = class_folders(&self.path, &files);
         // A fixed 10% of the files (at least one when there are ten or more) is held out.
         Rng::new(0x0F01_DE12).shuffle(&mut files);
         let held = if files.len() >= 10 {
@@ -120,6 +149,7 @@ impl Source for FolderConfig {
             Split::Held(n) => (if test.is_empty() { train } else { test }, n),
         };
         let mut values = Vec::new();
+        let mut labels = Vec::new();
         let mut used = 0usize;
         let mut skipped = 0usize;
         let mut first_failure: Option<(PathBuf, image::ImageError)> = None;
@@ -130,6 +160,9 @@ impl Source for FolderConfig {
             match image::open(p) {
                 Ok(img) => {
                     values.extend(self.convert(img));
+                    if let Some(classes) = &classes {
+                        labels.push(class_of(&self.path, p, classes));
+                    }
                     used += 1;
                 }
                 Err(e) => {
@@ -158,7 +191,7 @@ impl Source for FolderConfig {
             format!("{} ({}×{})", self.path.display(), self.height, self.width),
             [self.channels as i64, self.height as i64, self.width as i64],
             values,
-            None,
+            classes.map(|_| labels),
         );
         data.notes = notes;
         Ok(data)

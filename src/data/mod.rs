@@ -319,6 +319,17 @@ impl Batcher {
     }
 }
 
+/// What labels a data set has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Labels {
+    None,
+    /// This many classes, numbered from 0.
+    Classes(usize),
+    /// An image folder: labelled when its images sit in class subfolders (one class per
+    /// subfolder, in name order), which only reading it tells.
+    Subfolders,
+}
+
 /// Which data to train on, as written in a preset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum DataConfig {
@@ -399,6 +410,21 @@ impl DataConfig {
             DataConfig::Mnist(_) | DataConfig::FashionMnist(_) => vec![1, 28, 28],
             DataConfig::Cifar10(_) => vec![3, 32, 32],
             DataConfig::Folder(c) => vec![c.channels as i64, c.height as i64, c.width as i64],
+        }
+    }
+
+    /// Whether the data is labelled, and with how many classes.
+    pub fn labels(&self) -> Labels {
+        match self {
+            DataConfig::Toy2d(c) => match c.shape.classes() {
+                Some(k) => Labels::Classes(k),
+                None => Labels::None,
+            },
+            DataConfig::Folder(_) => Labels::Subfolders,
+            _ => match self.class_names() {
+                Some(n) => Labels::Classes(n.len()),
+                None => Labels::None,
+            },
         }
     }
 

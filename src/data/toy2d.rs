@@ -30,6 +30,17 @@ impl Toy2dShape {
         }
     }
 
+    /// The number of classes of a shape made of components (eight gaussians: the
+    /// Gaussian, 0 at angle 0 counter-clockwise; rings: the ring, 0 innermost); None for the
+    /// others.
+    pub fn classes(self) -> Option<usize> {
+        match self {
+            Toy2dShape::EightGaussians => Some(8),
+            Toy2dShape::Rings => Some(3),
+            _ => None,
+        }
+    }
+
     /// Divides raw points so that the per-coordinate variance is about 1.
     fn scale(self) -> f64 {
         match self {
@@ -43,7 +54,8 @@ impl Toy2dShape {
 
     /// One raw (unscaled) point; `noise` is the standard deviation of the Gaussian jitter
     /// in the units of the scaled data.
-    fn point(self, r: &mut Rng, noise: f64) -> (f64, f64) {
+    fn point(self, r: &mut Rng, noise: f64) -> (f64, f64, u8) {
+        let mut label = 0u8;
         let (x, y) = match self {
             Toy2dShape::SwissRoll => {
                 let t = 1.5 * PI * (1.0 + 2.0 * r.uniform());
@@ -58,8 +70,9 @@ impl Toy2dShape {
                 }
             }
             Toy2dShape::EightGaussians => {
-                let k = r.below(8) as f64;
-                let a = k * PI / 4.0;
+                let k = r.below(8);
+                label = k as u8;
+                let a = k as f64 * PI / 4.0;
                 (
                     2.0 * a.cos() + 0.2 * r.normal(),
                     2.0 * a.sin() + 0.2 * r.normal(),
@@ -71,13 +84,19 @@ impl Toy2dShape {
                 (x * 2.0, y * 2.0)
             }
             Toy2dShape::Rings => {
-                let radius = [0.75, 1.5, 2.25][r.below(3)];
+                let ring = r.below(3);
+                label = ring as u8;
+                let radius = [0.75, 1.5, 2.25][ring];
                 let a = 2.0 * PI * r.uniform();
                 (radius * a.cos(), radius * a.sin())
             }
         };
         let s = self.scale();
-        (x / s + noise * r.normal(), y / s + noise * r.normal())
+        (
+            x / s + noise * r.normal(),
+            y / s + noise * r.normal(),
+            label,
+        )
     }
 }
 
@@ -99,15 +118,23 @@ fn default_points() -> usize {
 
 impl Toy2dConfig {
     /// `n` points drawn with the given seed.
-    pub(crate) fn generate(&self, seed: u64, n: usize) -> Vec<f32> {
+    #[cfg(test)]
+    fn generate(&self, seed: u64, n: usize) -> Vec<f32> {
+        self.generate_labelled(seed, n).0
+    }
+
+    /// `n` points drawn with the given seed, and the component each came from.
+    pub(crate) fn generate_labelled(&self, seed: u64, n: usize) -> (Vec<f32>, Vec<u8>) {
         let mut r = Rng::new(seed);
         let mut v = Vec::with_capacity(2 * n);
+        let mut labels = Vec::with_capacity(n);
         for _ in 0..n {
-            let (x, y) = self.shape.point(&mut r, self.noise);
+            let (x, y, label) = self.shape.point(&mut r, self.noise);
             v.push(x as f32);
             v.push(y as f32);
+            labels.push(label);
         }
-        v
+        (v, labels)
     }
 }
 
@@ -118,11 +145,12 @@ impl Source for Toy2dConfig {
             Split::Held(n) => n,
         };
         let seed = split.seed(seed);
-        Ok(Dataset::points(
-            self.shape.name(),
-            self.generate(seed, n),
-            2,
-        ))
+        let (values, labels) = self.generate_labelled(seed, n);
+        let mut data = Dataset::points(self.shape.name(), values, 2);
+        if self.shape.classes().is_some() {
+            data.labels = Some(labels);
+        }
+        Ok(data)
     }
 
     fn describe(&self) -> String {
@@ -170,6 +198,30 @@ mod tests {
                 "{}",
                 shape.name()
             );
+        }
+    }
+
+    #[test]
+    fn components_are_labelled() {
+        let cfg = Toy2dConfig {
+            shape: Toy2dShape::EightGaussians,
+            points: 100,
+            noise: 0.0,
+        };
+        let (v, labels) = cfg.generate_labelled(2, 100);
+        for (p, &k) in v.chunks(2).zip(&labels) {
+            let a = (p[1] as f64).atan2(p[0] as f64).rem_euclid(2.0 * PI);
+            let nearest = ((a / (PI / 4.0)).round() as usize) % 8;
+            assert_eq!(nearest, k as usize);
+        }
+        let rings = Toy2dConfig {
+            shape: Toy2dShape::Rings,
+            ..cfg
+        };
+        let (v, labels) = rings.generate_labelled(2, 100);
+        for (p, &k) in v.chunks(2).zip(&labels) {
+            let r = ((p[0] * p[0] + p[1] * p[1]) as f64).sqrt() * 1.15;
+            assert!((r - [0.75, 1.5, 2.25][k as usize]).abs() < 1e-4);
         }
     }
 

@@ -22,6 +22,7 @@ pub mod dpm_solver;
 pub mod error;
 pub mod euler;
 pub mod forward;
+pub mod guidance;
 pub mod heun;
 pub mod objective;
 pub mod posterior;
@@ -33,6 +34,7 @@ pub mod spacing;
 
 pub use chain::{Chain, LogVariance, StepNoise, VarianceKind};
 pub use error::DiffusionError;
+pub use guidance::{ClassChoice, Guidance, GuidanceError};
 pub use objective::{Loss, LossWeighting, Prediction, TrainingLosses};
 pub use resample::{LossAware, TimestepSampling};
 pub use respace::Respaced;

@@ -143,6 +143,10 @@ pub struct SampleOptions {
     pub spacing: Option<Spacing>,
     /// Karras σ spacing (for the samplers that have it, [`SamplerKind::has_karras`]).
     pub karras: bool,
+    /// Classifier-free guidance of a class-conditional model: its scale w and the classes
+    /// drawn (None: an unconditional model). See [`super::guidance`].
+    #[serde(default)]
+    pub guidance: Option<super::Guidance>,
 }
 
 impl Default for SampleOptions {
@@ -155,6 +159,7 @@ impl Default for SampleOptions {
             variance: None,
             spacing: None,
             karras: false,
+            guidance: None,
         }
     }
 }
@@ -257,6 +262,9 @@ impl SampleOptions {
         if self.sampler.has_eta() && self.eta != 0.0 {
             s.push_str(&format!(", η {}", self.eta));
         }
+        if let Some(g) = &self.guidance {
+            s.push_str(&format!(", {}", g.describe()));
+        }
         s
     }
 }
@@ -328,6 +336,9 @@ pub struct Trajectory {
     pub variances: Vec<Option<StepVariance>>,
     pub xt: Vec<Tensor>,
     pub x0_hat: Vec<Tensor>,
+    /// With classifier-free guidance, the x̂_0 of the conditional and of the unconditional
+    /// output at each frame (None where a run is unguided or w is 0 or 1).
+    pub x0_guided: Vec<Option<[Tensor; 2]>>,
 }
 
 impl Trajectory {
@@ -340,6 +351,7 @@ impl Trajectory {
             variances: Vec::new(),
             xt: Vec::new(),
             x0_hat: Vec::new(),
+            x0_guided: Vec::new(),
         }
     }
 

@@ -157,11 +157,11 @@ impl Reference {
         &self,
         x: &Tensor,
         values: &[f32],
-        seed: u64,
+        (seed, requested): (u64, Option<&[i64]>),
         e: &mut Evaluation,
     ) -> Result<(), QualityError> {
         match self {
-            Reference::Images(r) => e.add_images(&r.measure(x)?),
+            Reference::Images(r) => e.add_images(&r.measure(x, requested)?),
             Reference::Points(reference) => {
                 let n = x.size().first().copied().unwrap_or(0).max(1) as usize;
                 let item = (values.len() / n).max(1);
@@ -209,11 +209,28 @@ pub fn measure_samples(
     progress: &mut dyn FnMut(usize, usize),
     e: &mut Evaluation,
 ) -> Result<(), QualityError> {
-    let (x, values) = draw_checked(tr, n, opts, weights, seed, progress)?;
-    reference.measure(&x, &values, seed, e)?;
+    let drawn = draw_checked(tr, n, opts, weights, seed, progress)?;
+    measure_drawn(tr, reference, drawn, opts, seed, e)
+}
+
+/// Measures samples drawn with `opts` (seed `seed`, [`draw_checked`]) against
+/// `reference`: the figures, and what they were computed from, are added to `e`.
+fn measure_drawn(
+    tr: &Trainer,
+    reference: &Reference,
+    (x, values): (Tensor, Vec<f32>),
+    opts: &SampleOptions,
+    seed: u64,
+    e: &mut Evaluation,
+) -> Result<(), QualityError> {
+    let n = x.size().first().copied().unwrap_or(0) as usize;
+    let guidance = tr.guidance(opts).map_err(QualityError::Sampling)?;
+    let requested = guidance.map(|g| g.class.labels(n, tr.classes().unwrap_or(0)));
+    reference.measure(&x, &values, (seed, requested.as_deref()), e)?;
     e.samples = Some(n);
     e.sampler = Some(opts.sampler);
     e.sampler_steps = Some(opts.steps.min(tr.diffusion.steps()));
+    e.set_guidance(guidance.as_ref());
     Ok(())
 }
 
@@ -233,13 +250,9 @@ pub fn sample_quality(
     log: &mut dyn FnMut(&str),
     e: &mut Evaluation,
 ) -> Result<(), QualityError> {
-    let (x, values) = draw_checked(tr, n, opts, weights, seed, progress)?;
+    let drawn = draw_checked(tr, n, opts, weights, seed, progress)?;
     let reference = Reference::new(tr, data, n, seed, log)?;
-    reference.measure(&x, &values, seed, e)?;
-    e.samples = Some(n);
-    e.sampler = Some(opts.sampler);
-    e.sampler_steps = Some(opts.steps.min(tr.diffusion.steps()));
-    Ok(())
+    measure_drawn(tr, &reference, drawn, opts, seed, e)
 }
 
 /// The workbench's evaluation (`b`): the exact bound and the quality figures with the

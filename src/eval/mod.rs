@@ -4,6 +4,7 @@
 
 pub mod classifier;
 pub mod evaluate;
+pub mod guidance;
 pub mod image_quality;
 pub mod likelihood;
 pub mod mmd;

@@ -118,6 +118,26 @@ pub struct Evaluation {
     pub classifier_accuracy: Option<f64>,
     #[serde(default)]
     pub classifier_items: Option<usize>,
+    /// A class-conditional model's classifier-free guidance scale w, and the class drawn
+    /// (None with w: every class).
+    #[serde(default, with = "cell::opt")]
+    pub guidance: Option<f64>,
+    #[serde(default)]
+    pub class: Option<u16>,
+    /// The share of samples the classifier assigns to their requested class.
+    #[serde(default, with = "cell::opt")]
+    pub agreement: Option<f64>,
+    /// Samples requested of each class, and how many of those the classifier agrees with.
+    #[serde(default, with = "cell::counts")]
+    pub class_requested: Option<Vec<u32>>,
+    #[serde(default, with = "cell::counts")]
+    pub class_agreeing: Option<Vec<u32>>,
+    /// The Fréchet distance of each class's samples to held-out items of that class (NaN
+    /// where it could not be computed), and the mean of those computed.
+    #[serde(default, with = "cell::numbers")]
+    pub frechet_per_class: Option<Vec<f64>>,
+    #[serde(default, with = "cell::opt")]
+    pub frechet_class_mean: Option<f64>,
 }
 
 impl Evaluation {
@@ -183,6 +203,24 @@ impl Evaluation {
         self.class_counts = Some(counts);
         self.classifier_accuracy = Some(q.classifier_accuracy);
         self.classifier_items = Some(q.classifier_held);
+        if let Some(b) = &q.by_class {
+            let counts = |v: &[usize]| v.iter().map(|&c| c as u32).collect();
+            self.agreement = Some(b.agreement());
+            self.class_requested = Some(counts(&b.requested));
+            self.class_agreeing = Some(counts(&b.agreeing));
+            self.frechet_per_class =
+                Some(b.frechet.iter().map(|f| f.unwrap_or(f64::NAN)).collect());
+            self.frechet_class_mean = b.frechet_mean();
+        }
+    }
+
+    /// Records the guidance a conditional model was sampled with.
+    pub fn set_guidance(&mut self, g: Option<&crate::diffusion::Guidance>) {
+        self.guidance = g.map(|g| g.scale);
+        self.class = match g.map(|g| g.class) {
+            Some(crate::diffusion::ClassChoice::One(c)) => Some(c),
+            _ => None,
+        };
     }
 
     /// The unbiased MMD² with its standard error, where recorded.
@@ -316,6 +354,37 @@ pub mod cell {
                     "weights \"{other}\": expected ema or raw"
                 ))),
             }
+        }
+    }
+
+    /// Numbers, as one cell of space-separated values (NaN where there is none).
+    pub mod numbers {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(c: &Option<Vec<f64>>, s: S) -> Result<S::Ok, S::Error> {
+            match c {
+                Some(c) if s.is_human_readable() => {
+                    let words: Vec<String> = c.iter().map(f64::to_string).collect();
+                    s.serialize_some(&words.join(" "))
+                }
+                _ => c.serialize(s),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<f64>>, D::Error> {
+            if !d.is_human_readable() {
+                return Option::<Vec<f64>>::deserialize(d);
+            }
+            let Some(s) = Option::<String>::deserialize(d)? else {
+                return Ok(None);
+            };
+            if s.is_empty() {
+                return Ok(None);
+            }
+            s.split(' ')
+                .map(|w| w.parse().map_err(D::Error::custom))
+                .collect::<Result<Vec<f64>, _>>()
+                .map(Some)
         }
     }
 

@@ -57,6 +57,7 @@ impl SweepSpec {
             spacing: self.spacing,
             variance: base.variance,
             clip_x0: base.clip_x0,
+            guidance: base.guidance,
         }
     }
 }

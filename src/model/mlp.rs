@@ -1,6 +1,6 @@
 //! A residual MLP denoiser for low-dimensional data (the 2-D toy sets).
 
-use super::embedding::timestep_embedding;
+use super::embedding::{timestep_embedding, ClassEmbedding};
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::Module, Tensor};
 
@@ -13,6 +13,9 @@ pub struct MlpConfig {
     pub blocks: usize,
     /// Size of the sinusoidal timestep embedding.
     pub time_dim: i64,
+    /// The number of classes of a class-conditional network (for labelled 2-D sets such
+    /// as eight gaussians): a class embedding is added to the time embedding.
+    pub classes: Option<i64>,
 }
 
 impl Default for MlpConfig {
@@ -21,6 +24,7 @@ impl Default for MlpConfig {
             hidden: 128,
             blocks: 3,
             time_dim: 64,
+            classes: None,
         }
     }
 }
@@ -40,6 +44,7 @@ pub struct Mlp {
     time_dim: i64,
     time_in: nn::Linear,
     time_out: nn::Linear,
+    class_embedding: Option<ClassEmbedding>,
     input: nn::Linear,
     blocks: Vec<Block>,
     out_norm: nn::LayerNorm,
@@ -81,6 +86,7 @@ impl Mlp {
             time_dim: cfg.time_dim,
             time_in,
             time_out,
+            class_embedding: cfg.classes.map(|k| ClassEmbedding::new(vs / "class", k, h)),
             input,
             blocks,
             out_norm,
@@ -92,13 +98,18 @@ impl Mlp {
         self.dim
     }
 
-    pub fn forward(&self, x: &Tensor, t: &Tensor) -> Tensor {
+    /// The output at (x_t, t) for the class labels `y` (see [`ClassEmbedding::forward`]).
+    pub fn forward(&self, x: &Tensor, t: &Tensor, y: Option<&Tensor>) -> Tensor {
         let temb = self.time_out.forward(
             &self
                 .time_in
                 .forward(&timestep_embedding(t, self.time_dim))
                 .silu(),
         );
+        let temb = match &self.class_embedding {
+            Some(c) => temb + c.forward(y, x.size()[0], x.device()),
+            None => temb,
+        };
         let mut h = self.input.forward(x);
         // Not `h += …`: tch's AddAssign is in place, which breaks autograd.
         #[allow(clippy::assign_op_pattern)]

@@ -20,6 +20,14 @@ pub enum ModelConfig {
 }
 
 impl ModelConfig {
+    /// The classes of a class-conditional network (None: unconditional).
+    pub fn classes(&self) -> Option<i64> {
+        match self {
+            ModelConfig::Mlp(c) => c.classes,
+            ModelConfig::Unet(c) => c.classes,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             ModelConfig::Mlp(_) => "mlp",
@@ -53,6 +61,8 @@ pub enum ModelError {
     Groups { groups: i64, channels: i64 },
     #[error("model: dropout must be in [0, 1), got {0}")]
     Dropout(f64),
+    #[error("model: classes must be between 2 and 256, got {0}")]
+    Classes(i64),
 }
 
 /// A denoiser of any architecture.
@@ -72,6 +82,11 @@ impl Denoiser {
         learns_variance: bool,
     ) -> Result<Denoiser, ModelError> {
         let factor = if learns_variance { 2 } else { 1 };
+        if let Some(k) = cfg.classes() {
+            if !(2..=256).contains(&k) {
+                return Err(ModelError::Classes(k));
+            }
+        }
         match cfg {
             ModelConfig::Mlp(c) => {
                 if item_shape.len() != 1 {
@@ -99,11 +114,13 @@ impl Denoiser {
         }
     }
 
-    /// The network's output at (x_t, t); `train` turns dropout on.
-    pub fn forward_t(&self, x: &Tensor, t: &Tensor, train: bool) -> Tensor {
+    /// The network's output at (x_t, t) for class labels `y` (int64 [B]; the label
+    /// `classes` is "no class", as is `None`); `train` turns dropout on. An unconditional
+    /// network ignores `y`.
+    pub fn forward_t(&self, x: &Tensor, t: &Tensor, y: Option<&Tensor>, train: bool) -> Tensor {
         match self {
-            Denoiser::Mlp(m) => m.forward(x, t),
-            Denoiser::Unet(u) => u.forward_t(x, t, train),
+            Denoiser::Mlp(m) => m.forward(x, t, y),
+            Denoiser::Unet(u) => u.forward_t(x, t, y, train),
         }
     }
 }

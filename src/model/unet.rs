@@ -5,7 +5,7 @@
 //! Checkpoint keys read like `down.1.res.0.conv1.weight`, `mid.attn.qkv.weight`,
 //! `up.0.res.2.skip.weight`.
 
-use super::embedding::timestep_embedding;
+use super::embedding::{timestep_embedding, ClassEmbedding};
 use super::ModelError;
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::Module, Tensor};
@@ -25,6 +25,9 @@ pub struct UnetConfig {
     pub dropout: f64,
     /// GroupNorm groups (must divide every channel count).
     pub groups: i64,
+    /// The number of classes of a class-conditional network (`Some(10)`): a learned class
+    /// embedding, with one more row for "no class", is added to the time embedding.
+    pub classes: Option<i64>,
 }
 
 impl Default for UnetConfig {
@@ -36,6 +39,7 @@ impl Default for UnetConfig {
             attention_resolutions: vec![8],
             dropout: 0.0,
             groups: 8,
+            classes: None,
         }
     }
 }
@@ -190,6 +194,7 @@ pub struct Unet {
     base: i64,
     time1: nn::Linear,
     time2: nn::Linear,
+    class_embedding: Option<ClassEmbedding>,
     conv_in: nn::Conv2D,
     down: Vec<Level>,
     mid1: ResBlock,
@@ -294,6 +299,9 @@ impl Unet {
             base,
             time1: nn::linear(vs / "time" / "0", base, tdim, Default::default()),
             time2: nn::linear(vs / "time" / "1", tdim, tdim, Default::default()),
+            class_embedding: cfg
+                .classes
+                .map(|k| ClassEmbedding::new(vs / "class", k, tdim)),
             conv_in,
             down,
             mid1,
@@ -305,13 +313,19 @@ impl Unet {
         }
     }
 
-    pub fn forward_t(&self, x: &Tensor, t: &Tensor, train: bool) -> Tensor {
+    /// The output at (x_t, t) for the class labels `y` (the "no class" label where `None`
+    /// or where a label is [`ClassEmbedding::null`]; ignored by an unconditional network).
+    pub fn forward_t(&self, x: &Tensor, t: &Tensor, y: Option<&Tensor>, train: bool) -> Tensor {
         let temb = self.time2.forward(
             &self
                 .time1
                 .forward(&timestep_embedding(t, self.time_dim))
                 .silu(),
         );
+        let temb = match &self.class_embedding {
+            Some(c) => temb + c.forward(y, x.size()[0], x.device()),
+            None => temb,
+        };
         let mut h = self.conv_in.forward(x);
         let mut hs = vec![h.shallow_clone()];
         for level in &self.down {

@@ -1,4 +1,4 @@
-//! A PNG line chart with a logarithmic x axis: one line per series, markers at its points,
+//! A PNG line chart with a logarithmic (or linear) x axis: one line per series, markers at its points,
 //! axis ticks labelled with their values, axis labels and a legend. Sweeps draw sample
 //! quality against network evaluations with it.
 
@@ -19,6 +19,8 @@ pub struct ChartStyle {
     pub palette: Vec<[u8; 3]>,
     /// Where the legend goes, inside the plot.
     pub legend: Legend,
+    /// A linear x axis (x ≥ 0 allowed) instead of the logarithmic one.
+    pub linear_x: bool,
 }
 
 /// A corner of the plot for the legend: where the lines are not.
@@ -49,6 +51,7 @@ impl Default for ChartStyle {
                 [230, 230, 230],
             ],
             legend: Legend::TopRight,
+            linear_x: false,
         }
     }
 }
@@ -132,7 +135,8 @@ fn line(img: &mut RgbImage, (x0, y0): (f64, f64), (x1, y1): (f64, f64), c: [u8; 
     }
 }
 
-/// Draws the chart: x on a log scale, y linear from the smaller of 0 and the lowest point.
+/// Draws the chart: x on a log scale (linear with [`ChartStyle::linear_x`]), y linear from
+/// the smaller of 0 and the lowest point.
 pub fn line_chart(
     series: &[Series],
     x_label: &str,
@@ -146,10 +150,8 @@ pub fn line_chart(
     let ch = 7 * scale;
     let (left, right, top, bottom) = (90.0, w as f64 - 24.0, 56.0, h as f64 - 64.0);
     let points = series.iter().flat_map(|(_, p)| p.iter());
-    let finite: Vec<(f64, f64)> = points
-        .filter(|(x, y)| *x > 0.0 && x.is_finite() && y.is_finite())
-        .copied()
-        .collect();
+    let shown = |x: f64, y: f64| (style.linear_x || x > 0.0) && x.is_finite() && y.is_finite();
+    let finite: Vec<(f64, f64)> = points.filter(|(x, y)| shown(*x, *y)).copied().collect();
     draw_text(&mut img, left as u32, 10, title, scale, style.text);
     draw_text(
         &mut img,
@@ -184,14 +186,16 @@ pub fn line_chart(
         return img;
     }
     // a margin of a fifth of a decade either side
+    // the axis's coordinate of x: log10 x, or x on a linear axis
+    let ax = |x: f64| if style.linear_x { x } else { x.log10() };
     let (lx0, lx1) = if xmax > xmin {
-        let m = (xmax.log10() - xmin.log10()) * 0.05;
-        (xmin.log10() - m, xmax.log10() + m)
+        let m = (ax(xmax) - ax(xmin)) * 0.05;
+        (ax(xmin) - m, ax(xmax) + m)
     } else {
-        (xmin.log10() - 0.5, xmin.log10() + 0.5)
+        (ax(xmin) - 0.5, ax(xmin) + 0.5)
     };
     let (yticks, y0, y1) = linear_ticks(ymin, ymax + 0.04 * (ymax - ymin));
-    let px = |x: f64| left + (x.log10() - lx0) / (lx1 - lx0) * (right - left);
+    let px = |x: f64| left + (ax(x) - lx0) / (lx1 - lx0) * (right - left);
     let py = |y: f64| bottom - (y - y0) / (y1 - y0) * (bottom - top);
     for &t in &yticks {
         let y = py(t);
@@ -207,7 +211,16 @@ pub fn line_chart(
             style.text,
         );
     }
-    for t in log_ticks(xmin, xmax) {
+    let xticks = if style.linear_x {
+        let (ticks, _, _) = linear_ticks(xmin, xmax);
+        ticks
+            .into_iter()
+            .filter(|&t| t >= lx0 && t <= lx1)
+            .collect()
+    } else {
+        log_ticks(xmin, xmax)
+    };
+    for t in xticks {
         let x = px(t);
         line(&mut img, (x, top), (x, bottom), style.grid, 1);
         line(&mut img, (x, bottom), (x, bottom + 5.0), style.axis, 1);
@@ -228,7 +241,7 @@ pub fn line_chart(
         let c = style.palette[i % style.palette.len().max(1)];
         let pts: Vec<(f64, f64)> = pts
             .iter()
-            .filter(|(x, y)| *x > 0.0 && x.is_finite() && y.is_finite())
+            .filter(|(x, y)| shown(*x, *y))
             .map(|&(x, y)| (px(x), py(y)))
             .collect();
         for pair in pts.windows(2) {

@@ -9,8 +9,8 @@ use crate::config::{Preset, PresetError};
 use crate::data::{Batcher, DataError, Dataset, Split};
 use crate::diffusion::bound::Decoder;
 use crate::diffusion::{
-    sampler::StepView, Diffusion, LossAware, SampleOptions, Schedule, ScheduleError,
-    TimestepSampling, Trajectory,
+    guidance, sampler::StepView, Diffusion, Guidance, GuidanceError, LossAware, SampleOptions,
+    Schedule, ScheduleError, TimestepSampling, Trajectory,
 };
 use crate::model::precision::{self, Autocast, Compute, Precision, PrecisionError};
 use crate::model::{Denoiser, ModelError};
@@ -77,6 +77,21 @@ pub enum TrainError {
     Model(#[from] ModelError),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    #[error(
+        "{name}: model: classes: Some({classes}) needs labelled data, and these images are \
+         not in class subfolders"
+    )]
+    Unlabelled { name: String, classes: i64 },
+    #[error("{name}: the data has {found} classes, more than model: classes: Some({classes})")]
+    TooManyClasses {
+        name: String,
+        found: usize,
+        classes: i64,
+    },
+    #[error("this model is unconditional: it has no classes to choose or guide")]
+    Unconditional,
+    #[error(transparent)]
+    Guidance(#[from] GuidanceError),
     /// The per-item losses of a step could not be read back.
     #[error("step {step}: cannot read the losses")]
     ReadLosses {
@@ -133,21 +148,40 @@ pub struct Trainer {
 const FP16_SCALE: f64 = 65536.0;
 const FP16_CALM: u64 = 2000;
 
-/// `model`'s prediction for (x, t) in `compute` (autocast), returned as float32 so that
-/// the loss and the bound are always computed in float32 and summed in float64.
+/// `model`'s prediction for (x, t) and the class labels `y` ("no class" where None) in
+/// `compute` (autocast), returned as float32 so that the loss and the bound are always
+/// computed in float32 and summed in float64.
 pub(crate) fn predict(
     model: &Denoiser,
     compute: Compute,
     device: Device,
-    x: &Tensor,
-    t: &Tensor,
+    (x, t, y): (&Tensor, &Tensor, Option<&Tensor>),
     train: bool,
 ) -> Tensor {
     if compute == Compute::Fp32 {
-        return model.forward_t(x, t, train);
+        return model.forward_t(x, t, y, train);
     }
     let _autocast = Autocast::enter(compute, device);
-    model.forward_t(x, t, train).to_kind(Kind::Float)
+    model.forward_t(x, t, y, train).to_kind(Kind::Float)
+}
+
+/// Checks that a class-conditional model of `classes` classes can train on `data`.
+fn check_labels(data: &Dataset, classes: i64) -> Result<(), TrainError> {
+    let Some(labels) = &data.labels else {
+        return Err(TrainError::Unlabelled {
+            name: data.name.clone(),
+            classes,
+        });
+    };
+    let found = labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0);
+    if found > classes as usize {
+        return Err(TrainError::TooManyClasses {
+            name: data.name.clone(),
+            found,
+            classes,
+        });
+    }
+    Ok(())
 }
 
 /// Derives a per-step seed so that step k's randomness depends on (seed, k) alone.
@@ -176,6 +210,9 @@ impl Trainer {
                     found: data.item_shape,
                     expected: item_shape,
                 });
+            }
+            if let Some(classes) = preset.model.classes() {
+                check_labels(&data, classes)?;
             }
             let b = Batcher::new(preset.train.seed, data.len(), preset.train.batch_size);
             (Some(data), Some(b))
@@ -236,9 +273,38 @@ impl Trainer {
         })
     }
 
-    /// The prediction of the raw or EMA weights for (x, t), in evaluation mode.
+    /// The prediction of the raw or EMA weights for (x, t), in evaluation mode; a
+    /// class-conditional model is asked for "no class" (p(x)).
     pub(crate) fn predict(&self, w: Weights, x: &Tensor, t: &Tensor) -> Tensor {
-        predict(self.model(w), self.compute, self.device, x, t, false)
+        predict(
+            self.model(w),
+            self.compute,
+            self.device,
+            (x, t, None),
+            false,
+        )
+    }
+
+    /// The classes of a class-conditional model (None: unconditional).
+    pub fn classes(&self) -> Option<usize> {
+        self.preset.model.classes().map(|k| k as usize)
+    }
+
+    /// The guidance of a run with `opts` on this model, checked: None for an unconditional
+    /// model, which refuses any.
+    pub fn guidance(&self, opts: &SampleOptions) -> Result<Option<Guidance>, TrainError> {
+        match (self.classes(), opts.guidance) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => Err(TrainError::Unconditional),
+            (Some(k), g) => {
+                let g = g.unwrap_or(Guidance {
+                    scale: self.preset.sample.guidance,
+                    ..Default::default()
+                });
+                g.check(k)?;
+                Ok(Some(g))
+            }
+        }
     }
 
     /// Number of trainable parameters.
@@ -279,6 +345,27 @@ impl Trainer {
             data.batch(&idx, self.device)
         };
         let b = idx.len() as i64;
+        let labels =
+            self.preset
+                .model
+                .classes()
+                .zip(data.labels.as_ref())
+                .map(|(classes, labels)| {
+                    // "No class" for a share label_dropout of the items, from (seed, step) alone.
+                    let mut r = crate::rng::Rng::derive(self.preset.train.seed ^ 0xC1A5, step);
+                    let p = self.preset.train.label_dropout;
+                    let y: Vec<i64> = idx
+                        .iter()
+                        .map(|&i| {
+                            if r.uniform() < p {
+                                classes
+                            } else {
+                                labels[i] as i64
+                            }
+                        })
+                        .collect();
+                    Tensor::from_slice(&y).to_device(self.device)
+                });
         let total = self.diffusion.steps() as i64;
         let (t, importance) = match &self.resampler {
             Some(r) => r.sample(b, self.device),
@@ -292,7 +379,7 @@ impl Trainer {
         let losses = self
             .diffusion
             .training_losses(
-                &mut |x, tt| predict(model, compute, device, x, tt, true),
+                &mut |x, tt| predict(model, compute, device, (x, tt, labels.as_ref()), true),
                 &x0,
                 &t,
                 &noise,
@@ -397,9 +484,12 @@ impl Trainer {
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Tensor, TrainError> {
         let mut first: Option<Result<(usize, usize, usize, f32), ReadError>> = None;
+        let guide = self.guidance(opts)?;
         tch::manual_seed(seed as i64);
         let mut shape = vec![n as i64];
         shape.extend_from_slice(&self.item_shape);
+        let kept = guidance::GuidedOutputs::default();
+        let diffusion = &self.diffusion;
         let mut steps_run = 0;
         let mut observe = |v: StepView| {
             progress(v.index + 1, v.of);
@@ -416,18 +506,47 @@ impl Trainer {
                     Err(e) => first = Some(Err(e)),
                 }
             }
+            let halves = kept.take();
             if let Some((traj, frames)) = trajectory.as_mut() {
                 if keep_frame(v.index, v.of, *frames) {
                     traj.push(&v);
+                    // x̂_0 of the conditional and the unconditional half at this x_t
+                    traj.x0_guided.push(halves.map(|(c, u)| {
+                        let alpha = 1.0 / (1.0 + v.sigma * v.sigma).sqrt();
+                        let x0 = |o: &Tensor| {
+                            diffusion.x0_at(o, v.xt, alpha, v.sigma * alpha, opts.clip_x0)
+                        };
+                        [x0(&c), x0(&u)]
+                    }));
                 }
             }
         };
-        let x = self.diffusion.sample(
-            &mut |x, t| self.predict(weights, x, t),
-            &shape,
-            opts,
-            &mut observe,
-        );
+        let (model, compute, device) = (self.model(weights), self.compute, self.device);
+        let x = match guide {
+            None => self.diffusion.sample(
+                &mut |x, t| self.predict(weights, x, t),
+                &shape,
+                opts,
+                &mut observe,
+            ),
+            Some(g) => {
+                let classes = self.classes().unwrap_or(0);
+                let labels = Tensor::from_slice(&g.class.labels(n, classes)).to_device(device);
+                let net = |x: &Tensor, t: &Tensor, y: &Tensor| {
+                    predict(model, compute, device, (x, t, Some(y)), false)
+                };
+                let mut guided = guidance::guided(
+                    net,
+                    labels,
+                    classes,
+                    g.scale,
+                    self.item_shape[0],
+                    Some(&kept),
+                );
+                self.diffusion
+                    .sample(&mut guided, &shape, opts, &mut observe)
+            }
+        };
         if first.is_none() {
             // x_0, which the last step produced
             let of = steps_run;
@@ -468,6 +587,10 @@ impl Trainer {
             variance: None,
             spacing: s.spacing,
             karras: s.karras,
+            guidance: self.preset.model.classes().map(|_| Guidance {
+                scale: s.guidance,
+                ..Default::default()
+            }),
         }
     }
 

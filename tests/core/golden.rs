@@ -242,7 +242,7 @@ fn bound_lines(name: &str, x0: &Tensor, decoder: Decoder, seed: i64) -> Vec<Stri
         let b = tr
             .diffusion
             .bound_terms(
-                &mut |x, t| model.forward_t(x, t, false),
+                &mut |x, t| model.forward_t(x, t, None, false),
                 x0,
                 decoder,
                 &mut |_, _| {},
@@ -261,7 +261,7 @@ fn bound_lines(name: &str, x0: &Tensor, decoder: Decoder, seed: i64) -> Vec<Stri
         let e = tr
             .diffusion
             .bound_estimate(
-                &mut |x, t| model.forward_t(x, t, false),
+                &mut |x, t| model.forward_t(x, t, None, false),
                 x0,
                 8,
                 decoder,

@@ -78,6 +78,27 @@ fn invalid_fixtures_are_rejected_with_a_location() {
             ": diffusion.variance: Learned needs train.loss: Hybrid(λ) or Vlb",
         ),
         (
+            "classes_unlabelled.ron",
+            "",
+            ": model: classes: Some(2) needs labelled data, and two moons (20000 points, 2-D) \
+             data has no labels",
+        ),
+        (
+            "classes_too_few.ron",
+            "",
+            ": model: classes: Some(2) is fewer than the data's 3 classes",
+        ),
+        (
+            "label_dropout.ron",
+            "",
+            ": train.label_dropout must be in [0, 1), got 1",
+        ),
+        (
+            "guidance_negative.ron",
+            "",
+            ": sample.guidance: the guidance scale w must be a number ≥ 0, got -1",
+        ),
+        (
             "unknown_sampler.ron",
             "6:",
             "sampler must be one of Ddpm, Ddim, Dpmpp2m, Dpmpp3m, Dpmpp2mSde, Euler, EulerA, \

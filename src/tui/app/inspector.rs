@@ -303,6 +303,7 @@ impl App {
             variance: None,
             spacing: s.spacing,
             karras: s.karras && k.has_karras(),
+            guidance: s.guidance,
         });
         let ema = s.ema;
         let ids = [self.next_id(), self.next_id()];

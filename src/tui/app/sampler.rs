@@ -2,7 +2,7 @@
 
 use super::{App, Effect};
 use crate::config::Preset;
-use crate::diffusion::{SamplerKind, Spacing};
+use crate::diffusion::{ClassChoice, Guidance, SamplerKind, Spacing};
 use crate::tui::keymap::Action;
 
 /// The sampler menu's settings.
@@ -21,6 +21,8 @@ pub struct SamplerSettings {
     /// The second sampler of a comparison (x in the inspector): it runs with the same
     /// steps, spacing and (where it has them) Karras σ and η.
     pub versus: SamplerKind,
+    /// A class-conditional model's guidance scale w and classes (None: unconditional).
+    pub guidance: Option<Guidance>,
 }
 
 pub const MENU_FIELDS: usize = 9;
@@ -46,6 +48,10 @@ impl SamplerSettings {
             ema: p.sample.ema,
             every: p.train.sample_every,
             versus: Self::default_versus(p.sample.sampler),
+            guidance: p.model.classes().map(|_| Guidance {
+                scale: p.sample.guidance,
+                class: ClassChoice::All,
+            }),
         }
     }
 

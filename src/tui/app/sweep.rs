@@ -131,6 +131,7 @@ mod tests {
             ema: true,
             every: 0,
             versus: SamplerSettings::default_versus(kind),
+            guidance: None,
         }
     }
 
