@@ -13,6 +13,12 @@
 //! in turn, so that a noisy machine slows all of them alike; it prints the median steps/s
 //! of each and its ratio to `Simple`'s.
 //!
+//! `--guidance` measures what classifier-free guidance costs: sampling ms per reverse step
+//! of glyphs16-cond at w = 3 (the conditional and unconditional halves in one batched call)
+//! against w = 1 (the conditional model alone, one call) and against the unconditional
+//! glyphs16, 64 samples, DDIM, `DIFFSCOPE_BENCH_ROUNDS` (default 5) rounds in turn; it
+//! prints the medians and the ratio (the issue's bound: 2.1×).
+//!
 //! For `make bench-peer` (scripts/bench-peer.sh): `--one NAME PRECISION` measures one
 //! configuration (`DIFFSCOPE_BENCH_SAMPLE=0` leaves out the sampling, so that the time and
 //! the peak memory are the training's alone), and `--describe NAME` prints what a port of
@@ -172,6 +178,66 @@ fn losses(steps: u64) {
     }
 }
 
+/// Guided against unguided sampling, ms per reverse step, in turns in this process.
+fn guidance_cost() {
+    use diffscope::diffusion::{ClassChoice, Guidance};
+    let rounds: usize = std::env::var("DIFFSCOPE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    tch::set_num_threads(threads as i32);
+    let cond = Trainer::new(preset("glyphs16-cond"), Device::Cpu).expect("trainer");
+    let plain = Trainer::new(preset("glyphs16"), Device::Cpu).expect("trainer");
+    let (n, steps) = (64, 50);
+    let timed = |tr: &Trainer, guidance: Option<f64>| {
+        let mut opts = tr.sample_options();
+        opts.sampler = SamplerKind::Ddim;
+        opts.steps = steps;
+        opts.guidance = guidance.map(|scale| Guidance {
+            scale,
+            class: ClassChoice::All,
+        });
+        let t = Instant::now();
+        tr.sample(n, &opts, Weights::Ema, 0, None, &mut |_, _| {})
+            .expect("samples");
+        t.elapsed().as_secs_f64() * 1000.0 / steps as f64
+    };
+    let configs: [(&str, &Trainer, Option<f64>); 3] = [
+        ("glyphs16 (unconditional)", &plain, None),
+        ("glyphs16-cond, w = 1", &cond, Some(1.0)),
+        ("glyphs16-cond, w = 3", &cond, Some(3.0)),
+    ];
+    for (_, tr, g) in &configs {
+        timed(tr, *g);
+    }
+    println!(
+        "classifier-free guidance, {n} samples, DDIM {steps} steps, {threads} threads, \
+         {rounds} rounds in turn"
+    );
+    let mut got: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
+    for round in 0..rounds {
+        for (i, (name, tr, g)) in configs.iter().enumerate() {
+            let ms = timed(tr, *g);
+            println!("  round {} {name}: {ms:.2} ms/step", round + 1);
+            got[i].push(ms);
+        }
+    }
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let unguided = median(&got[1]);
+    println!("{:<26} {:>9} {:>14}", "sampling", "ms/step", "vs w = 1");
+    for (i, (name, _, _)) in configs.iter().enumerate() {
+        let m = median(&got[i]);
+        println!("{name:<26} {m:>9.2} {:>13.2}×", m / unguided);
+    }
+}
+
 /// Prints, one `key value` line each, what a port of configuration `name` to another
 /// framework needs to build the same model and take the same training step.
 fn describe(name: &str) {
@@ -244,6 +310,10 @@ fn main() {
     }
     if args.iter().any(|a| a == "--losses") {
         losses(steps);
+        return;
+    }
+    if args.iter().any(|a| a == "--guidance") {
+        guidance_cost();
         return;
     }
     let only = std::env::var("DIFFSCOPE_BENCH_ONLY").ok();

@@ -389,6 +389,9 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         );
     }
     set_variance(&mut tr, a.variance)?;
+    // the guidance flags are checked before the bound is computed
+    let mut sampling = tr.sample_options();
+    super::sample::guidance_from_flags(&a.guidance, &mut sampling, tr.classes())?;
     if let Some(p) = &a.held_out_npy {
         let mut shape = vec![held.len()];
         shape.extend(held.item_shape.iter().map(|&d| d as usize));
@@ -472,8 +475,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
              MNIST, Fashion-MNIST, CIFAR-10)"
         );
     }
-    let mut opts = tr.sample_options();
-    super::sample::guidance_from_flags(&a.guidance, &mut opts, tr.classes())?;
+    let opts = sampling;
     let steps = opts.steps.min(tr.diffusion.steps());
     let mut progress = Progress::new("sample", 0, steps as u64);
     // measured against the data set that was evaluated (with --data, that folder)

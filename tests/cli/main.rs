@@ -7,5 +7,6 @@ mod common;
 
 mod commands;
 mod eval;
+mod guidance;
 mod kills;
 mod readme;

@@ -144,11 +144,85 @@ fn folders_skip_broken_images_and_refuse_empty_ones() {
     assert_eq!(data.item_shape, vec![3, 8, 12], "non-square sizes are kept");
     assert_eq!(data.notes.len(), 1);
     assert!(data.notes[0].contains("skipped 1") && data.notes[0].contains("broken.jpg"));
+    // a file beside the subfolders: not a folder of classes
+    assert_eq!(data.labels, None);
 
     let only_broken = d.join("bad");
     write(&only_broken.join("a.png"), b"garbage");
     let e = load_err(&cfg(&only_broken));
     assert!(e.contains("could be read") && e.contains("a.png"), "{e}");
+}
+
+#[test]
+fn folders_of_class_subfolders_are_labelled_by_subfolder() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("pets");
+    // red cats, blue dogs; subfolders in name order are the classes 0 and 1
+    for (class, colour) in [("cat", [255, 0, 0]), ("dog", [0, 0, 255])] {
+        std::fs::create_dir_all(root.join(class).join("deeper")).unwrap();
+        for i in 0..6 {
+            let img = image::RgbImage::from_pixel(8, 8, image::Rgb(colour));
+            let at = if i % 2 == 0 {
+                root.join(class).join(format!("{i}.png"))
+            } else {
+                root.join(class).join("deeper").join(format!("{i}.png"))
+            };
+            img.save(at).unwrap();
+        }
+    }
+    let cfg = FolderConfig {
+        path: root.clone(),
+        height: 8,
+        width: 8,
+        channels: 3,
+        limit: 0,
+    };
+    let data = cfg.load(0, Split::Train).unwrap();
+    let labels = data.labels.clone().expect("labelled by subfolder");
+    assert_eq!(labels.len(), data.len());
+    for (i, &l) in labels.iter().enumerate() {
+        // red is channel 0 at +1, blue channel 2
+        let red = data.item(i)[0] > 0.5;
+        assert_eq!(l, if red { 0 } else { 1 }, "item {i}");
+    }
+    assert!(labels.contains(&0) && labels.contains(&1));
+    // a class-conditional model trains on it
+    let preset = |classes: i64| {
+        let text = format!(
+            r#"(
+            name: "pets",
+            data: Folder((path: "{}", height: 8, width: 8, channels: 3)),
+            model: Unet((base_channels: 8, channel_mults: [1, 2], attention_resolutions: [], groups: 4, classes: Some({classes}))),
+            diffusion: (timesteps: 10),
+            train: (batch_size: 4, threads: 1),
+        )"#,
+            root.display()
+        );
+        diffscope::config::Preset::parse(&text, Path::new("pets.ron")).unwrap()
+    };
+    assert!(diffscope::train::Trainer::new(preset(2), tch::Device::Cpu).is_ok());
+    // a folder without class subfolders cannot be conditioned on
+    let flat = dir.path().join("flat");
+    std::fs::create_dir_all(&flat).unwrap();
+    for i in 0..3 {
+        image::RgbImage::from_pixel(8, 8, image::Rgb([9, 9, 9]))
+            .save(flat.join(format!("{i}.png")))
+            .unwrap();
+    }
+    let mut p = preset(2);
+    if let diffscope::data::DataConfig::Folder(f) = &mut p.data {
+        f.path = flat.clone();
+    }
+    let e = diffscope::util::one_line(
+        &diffscope::train::Trainer::new(p, tch::Device::Cpu)
+            .err()
+            .expect("refused"),
+    );
+    println!("{e}");
+    assert!(
+        e.contains("classes: Some(2) needs labelled data") && e.contains("class subfolders"),
+        "{e}"
+    );
 }
 
 #[test]

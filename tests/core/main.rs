@@ -14,6 +14,7 @@ mod bound;
 mod diffusion_math;
 mod fuzz;
 mod golden;
+mod guidance;
 mod image_data;
 mod image_quality;
 mod integrity;

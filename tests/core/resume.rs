@@ -66,6 +66,9 @@ fn resume_equals_straight_training_and_saves_are_safe() {
     let (_d, vlb, _) = check_resume("tests/valid_presets/tiny-unet-vlb.ron", 60, 6);
     assert_eq!(vlb.resampler_warm_up(), Some(1.0));
     check_resume("tests/valid_presets/tiny-hybrid.ron", 10, 5);
+    // a class-conditional model: which labels are dropped resumes exactly too
+    check_resume("tests/valid_presets/tiny-cond.ron", 8, 3);
+    check_resume("tests/valid_presets/tiny-gaussians-cond.ron", 8, 3);
     let (n, m) = (25u64, 15u64);
     let (dir, resumed, saved) = check_resume("tests/valid_presets/tiny.ron", n, m);
 
