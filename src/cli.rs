@@ -401,7 +401,9 @@ pub struct EvalArgs {
     /// large, or learned (for a model trained with a learned variance).
     #[arg(long, value_enum)]
     pub variance: Option<VarianceArg>,
-    /// Samples for the quality figures (default: 2000 for points; 0 skips them).
+    /// Samples for the quality figures (default: 2000 for points, 256 for labelled images;
+    /// 0 skips them); per point of a sweep (default: 64 images or 2000 points, and 500 for
+    /// --guidance-sweep).
     #[arg(long, allow_negative_numbers = true)]
     pub samples: Option<i64>,
     /// Read the held-out data from this path instead of the checkpoint's (MNIST, CIFAR-10,

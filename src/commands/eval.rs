@@ -571,7 +571,7 @@ fn run_guidance_sweep(
     let samples = match counts.samples {
         Some(0) => bail!("--samples 0: a sweep needs samples to measure"),
         Some(n) => n,
-        None => defaults::sweep_samples(true),
+        None => defaults::GUIDANCE_SAMPLES,
     };
     let weights = if a.raw { Weights::Raw } else { Weights::Ema };
     print_checkpoint(&ck.dir, &preset.name, tr.step, a.raw);

@@ -50,6 +50,10 @@ pub mod defaults {
         }
     }
 
+    /// Samples per point of a guidance sweep (`eval --guidance-sweep`): enough that each
+    /// of ten classes has 50 for its own Fréchet distance.
+    pub const GUIDANCE_SAMPLES: usize = 500;
+
     /// Samples per point of a sweep (`eval --sweep`, the workbench's chart): fewer images
     /// than `eval`'s, so that a sweep of one sampler at five step counts (5 to 100) of
     /// glyphs16 stays near a minute on two CPU cores. Its Fréchet distances are noisier

@@ -257,11 +257,12 @@ impl GuidanceSweep {
 
     /// The chart: class agreement against w beside the Fréchet distances against w.
     pub fn chart(&self, title: &str) -> RgbImage {
-        let style = |legend| ChartStyle {
+        let style = |legend, y_top| ChartStyle {
             width: 640,
             height: 480,
             linear_x: true,
             legend,
+            y_top,
             ..Default::default()
         };
         let series = |f: &dyn Fn(&GuidanceRow) -> Option<f64>| -> Vec<(f64, f64)> {
@@ -278,7 +279,7 @@ impl GuidanceSweep {
             "guidance scale w",
             "class agreement %",
             title,
-            &style(Legend::BottomRight),
+            &style(Legend::BottomRight, Some(100.0)),
         );
         let frechet = chart::line_chart(
             &[
@@ -291,7 +292,7 @@ impl GuidanceSweep {
             "guidance scale w",
             "frechet distance",
             "lower is closer to the data",
-            &style(Legend::TopRight),
+            &style(Legend::TopRight, None),
         );
         side_by_side(&[&agreement, &frechet], 0, 0, [18, 20, 26])
     }

@@ -21,6 +21,9 @@ pub struct ChartStyle {
     pub legend: Legend,
     /// A linear x axis (x ≥ 0 allowed) instead of the logarithmic one.
     pub linear_x: bool,
+    /// The y axis's top, when the figure has a natural one (100 for a percentage); the
+    /// highest point otherwise.
+    pub y_top: Option<f64>,
 }
 
 /// A corner of the plot for the legend: where the lines are not.
@@ -52,6 +55,7 @@ impl Default for ChartStyle {
             ],
             legend: Legend::TopRight,
             linear_x: false,
+            y_top: None,
         }
     }
 }
@@ -194,7 +198,10 @@ pub fn line_chart(
     } else {
         (ax(xmin) - 0.5, ax(xmin) + 0.5)
     };
-    let (yticks, y0, y1) = linear_ticks(ymin, ymax + 0.04 * (ymax - ymin));
+    let (yticks, y0, y1) = match style.y_top {
+        Some(top) if top >= ymax => linear_ticks(ymin, top),
+        _ => linear_ticks(ymin, ymax + 0.04 * (ymax - ymin)),
+    };
     let px = |x: f64| left + (ax(x) - lx0) / (lx1 - lx0) * (right - left);
     let py = |y: f64| bottom - (y - y0) / (y1 - y0) * (bottom - top);
     for &t in &yticks {
