@@ -25,8 +25,11 @@ bench-peer: libtorch
 	@bash scripts/bench-peer.sh
 
 # Every sampler against the diffusers scheduler of the same name on the shipped glyphs16
-# checkpoint: the same 8-bit pixels from the same x_T, at most one level apart. Installs
-# torch 2.13.0 and diffusers 0.42.1 into .peer/ once (see scripts/peer.sh).
+# checkpoint: the same 8-bit pixels from the same x_T, at most one level apart; the learned
+# variance and the exact bound on a glyphs16-hybrid checkpoint, and classifier-free guided
+# DDIM against diffusers' DDIMScheduler on a glyphs16-cond one (each trained once into
+# .peer/checkpoints/). Installs torch 2.13.0 and diffusers 0.42.1 into .peer/ once (see
+# scripts/peer.sh).
 peer: libtorch
 	@bash scripts/peer.sh
 

@@ -30,6 +30,14 @@ more than one level apart, the case is run again with the variance output set to
 diffusers' last step (σ = 10⁻¹⁰ there, as in its fixed-small DDPM), and passes if that run
 is within one level; both figures are printed.
 
+Guided cases (`cfg`) run on a class-conditional checkpoint (`classes: Some(K)` in its
+meta.ron; the port adds the class embedding to the time embedding after the time MLP, as
+diffusers' UNet2DModel does): `diffscope sample --guidance W --class C|all` with DDIM
+against a loop over diffusers' DDIMScheduler (configured as for the unguided DDIM cases,
+x̂_0 clipped as the checkpoint says) that calls the port once per step on the doubled
+batch, labels (y, ∅), and mixes ε̂ = ε̂_∅ + w (ε̂_y − ε̂_∅) here, for every w, 0 and 1
+included (diffscope makes one call of n items for those). Same x_T, same pixel rule.
+
 Bound cases compare `diffscope eval` (its printed bound, its per-timestep terms CSV, and
 the held-out items it wrote with --held-out-npy) with improved-diffusion's
 `calc_bpd_loop`, ported below, on the same items and the same noise: eval seeds libtorch's
@@ -43,8 +51,10 @@ passes when the totals are within 0.5% of improved-diffusion's.
     peer.py CHECKPOINT_STEP_DIR CASES_FILE
         CASES_FILE: one case per line, either
           `sample name sampler steps spacing karras clip seed n npy` or
-          `bound name variance seed batch x0_npy terms_csv eval_stdout`
-          (variance: learned, small or large, as given to `diffscope eval --variance`)
+          `bound name variance seed batch x0_npy terms_csv eval_stdout` or
+          `cfg name steps spacing seed n w class npy`
+          (variance: learned, small or large, as given to `diffscope eval --variance`;
+          class: a class number or `all`, as given to `diffscope sample --class`)
         prints one line per case and exits 1 if any case fails.
 """
 
@@ -98,6 +108,8 @@ def read_meta(step_dir):
         sys.exit(f"{step_dir}: only epsilon prediction is compared")
     size = one("size")
     channels = 3 if re.search(r"\bShapes\(", text) else 1
+    # classes: Some(K) for a class-conditional network; absent or None otherwise
+    classes = re.search(r"\bclasses: Some\((\d+)\)", text)
     return {
         "item_shape": [channels, size, size],
         "base": one("base_channels"),
@@ -108,6 +120,8 @@ def read_meta(step_dir):
         "timesteps": one("timesteps"),
         "beta_schedule": BETA_SCHEDULES[schedule],
         "variance": one("variance", str),
+        "classes": int(classes.group(1)) if classes else None,
+        "clip": one("clip_x0", str) == "true",
     }
 
 
@@ -196,6 +210,42 @@ def run_case(
                 out[:, channels:] = -1.0
             x = sched.step(out, t, x, **kw).prev_sample.float()
     return x.numpy(), evaluations, int(sched.timesteps[-1])
+
+
+def class_labels(n, classes, choice):
+    """The label of each of n items: `all` gives item i the class min(i // ⌈n/K⌉, K − 1)
+    (rows of ⌈n/K⌉ items, one class per row), a number gives every item that class."""
+    if choice == "all":
+        row = max(-(-n // classes), 1)
+        return [min(i // row, classes - 1) for i in range(n)]
+    return [int(choice)] * n
+
+
+def run_cfg_case(model, meta, steps, spacing, seed, n, scale, choice):
+    """Classifier-free guided DDIM, written here the way diffusers' class-conditional
+    pipelines write it: each step calls the network once on the doubled batch (x, x) with
+    the labels (y, ∅), splits the output in halves (conditional first) and mixes them as
+    ε̂ = ε̂_∅ + w (ε̂_y − ε̂_∅), for every w (diffscope calls the network once on n items
+    for w = 0 and w = 1); then DDIMScheduler.step. Returns the sample and the number of
+    network calls."""
+    classes = meta["classes"]
+    sched, kw = scheduler(meta, "ddim", spacing, False, meta["clip"])
+    sched.set_timesteps(steps)
+    torch.manual_seed(seed)
+    labels = torch.tensor(class_labels(n, classes, choice), dtype=torch.int64)
+    null = torch.full([n], classes, dtype=torch.int64)
+    both = torch.cat([labels, null])
+    calls = 0
+    with torch.no_grad():
+        x = torch.randn([n, *meta["item_shape"]]) * sched.init_noise_sigma
+        for t in sched.timesteps:
+            inp = sched.scale_model_input(x, t).float()
+            out = model(torch.cat([inp, inp]), t.reshape(1).expand(2 * n), both)
+            calls += 1
+            cond, uncond = out.chunk(2)
+            eps = uncond + scale * (cond - uncond)
+            x = sched.step(eps, t, x, **kw).prev_sample.float()
+    return x.numpy(), calls
 
 
 def pixels(x):
@@ -545,15 +595,17 @@ def main():
     model = Unet(
         meta["item_shape"], meta["base"], meta["mults"], meta["blocks"], meta["attn"], 0.0,
         meta["groups"], learned_variance=meta["variance"] == "Learned",
+        classes=meta["classes"],
     )
     state = load_file(f"{step_dir}/ema.safetensors")
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         sys.exit(f"{step_dir}/ema.safetensors: missing {missing}, unexpected {unexpected}")
     model.eval()
+    classes = f", {meta['classes']} classes" if meta["classes"] is not None else ""
     print(
         f"torch {torch.__version__}, diffusers {diffusers.__version__}, {step_dir} "
-        f"(variance {meta['variance']})"
+        f"(variance {meta['variance']}{classes})"
     )
     failed = 0
     for line in open(cases_file):
@@ -568,6 +620,24 @@ def main():
             )
             failed += not ok
             print(text)
+            continue
+        if kind == "cfg":
+            steps, spacing, seed, n, scale, choice, npy = rest
+            if meta["classes"] is None:
+                sys.exit(f"{step_dir}: case {name} needs a class-conditional checkpoint")
+            ours = np.load(npy)
+            theirs, calls = run_cfg_case(
+                model, meta, int(steps), spacing, int(seed), int(n), float(scale), choice
+            )
+            d = np.abs(pixels(ours) - pixels(theirs))
+            worst = int(d.max())
+            ok = worst <= 1
+            failed += not ok
+            print(
+                f"{'ok  ' if ok else 'FAIL'} {name:<34} {calls:>4} calls of {2 * int(n)} items  "
+                f"max {worst} level(s) apart, {int((d > 0).sum())} of {d.size} pixels differ, "
+                f"max |Δ| {float(np.abs(ours - theirs).max()):.2e}"
+            )
             continue
         sampler, steps, spacing, karras, clip, seed, n, npy = rest
         steps, seed, n = int(steps), int(seed), int(n)

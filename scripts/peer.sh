@@ -13,6 +13,14 @@
 # trained once (`diffscope train --preset glyphs16-hybrid --steps 300`, a few minutes on
 # two cores) and kept in .peer/checkpoints/.
 #
+# Then classifier-free guidance on a glyphs16-cond checkpoint (trained the same way,
+# `diffscope train --preset glyphs16-cond --steps 300`, and kept there too): `diffscope
+# sample --sampler ddim --guidance W --class C|all` against diffusers' DDIMScheduler in a
+# loop that calls the PyTorch port (with its class embedding) once per step on the doubled
+# batch, labels (y, no class), and mixes ε̂_∅ + w (ε̂_y − ε̂_∅) in Python: w = 3 and all
+# classes, w = 1.5 and class 7, w = 0 (unconditional) and w = 1 (conditional), by the
+# same pixel rule.
+#
 # Installs Python's torch 2.13.0 (the libtorch diffscope links) and diffusers into .peer/
 # at the repository root (git-ignored) when they are not there yet, as `make bench-peer`
 # does: the plain `pip install torch==2.13.0` with its CUDA wheels (about 4.7 GB, once; no
@@ -21,11 +29,15 @@
 #   DIFFSCOPE_PEER_CHECKPOINT          another checkpoint (a step folder) for the samplers
 #   DIFFSCOPE_PEER_LEARNED_CHECKPOINT  another learned-variance checkpoint (a step folder)
 #                                      for the learned cases, instead of training one
+#   DIFFSCOPE_PEER_COND_CHECKPOINT     another class-conditional checkpoint (a step folder)
+#                                      for the guided cases, instead of training one
 #   DIFFSCOPE_PEER_ONLY                only the cases whose name matches this regular
 #                                      expression (names like dpmpp-2m-20-linspace-karras,
 #                                      euler-20-leading-noclip, learned-ddpm-50-leading,
-#                                      learned-bound, learned-bound-small; `learned` picks
-#                                      the learned cases alone)
+#                                      learned-bound, learned-bound-small,
+#                                      cfg-ddim-50-w3-all, cfg-ddim-20-w1.5-class7;
+#                                      `learned` picks the learned cases alone, `cfg` the
+#                                      guided ones)
 set -euo pipefail
 
 TORCH_VERSION=2.13.0
@@ -166,5 +178,65 @@ if [ "$wanted" = 1 ]; then
   if [ -s "$work/learned" ]; then
     "$py" -W ignore "$root/scripts/peer.py" "$learned_dir" "$work/learned" || failed=1
   fi
+fi
+
+# Classifier-free guidance: guided DDIM against diffusers' DDIMScheduler in a loop that
+# mixes the conditional and unconditional halves itself, on a glyphs16-cond checkpoint.
+# w steps spacing n class
+cfg_cases=("3 50 leading 20 all" "1.5 20 leading 20 7" "0 50 leading 20 all" "1 50 leading 20 all")
+# cfg_name W STEPS CLASS: cfg-ddim-50-w3-all, cfg-ddim-20-w1.5-class7
+cfg_name() {
+  local w=$1 steps=$2 class=$3
+  if [ "$class" = all ]; then
+    echo "cfg-ddim-$steps-w$w-all"
+  else
+    echo "cfg-ddim-$steps-w$w-class$class"
+  fi
+}
+wanted=0
+for c in "${cfg_cases[@]}"; do
+  read -r w steps _ _ class <<<"$c"
+  selected "$(cfg_name "$w" "$steps" "$class")" && wanted=1
+done
+if [ "$wanted" = 1 ]; then
+  cond_dir="${DIFFSCOPE_PEER_COND_CHECKPOINT:-}"
+  if [ -z "$cond_dir" ]; then
+    cache="$root/.peer/checkpoints/glyphs16-cond-300"
+    cond_dir="$cache/step-00000300"
+    if [ ! -f "$cond_dir/meta.ron" ]; then
+      echo "peer: training the class-conditional checkpoint (glyphs16-cond, 300 steps) into" \
+        "$cache" >&2
+      rm -rf "$cache.partial"
+      mkdir -p "$(dirname "$cache")"
+      "$bin" train --preset glyphs16-cond --steps 300 --device cpu --out "$cache.partial" \
+        >&2 || {
+        echo "peer: diffscope train --preset glyphs16-cond failed" >&2
+        exit 1
+      }
+      rm -rf "$cache"
+      mv "$cache.partial" "$cache"
+    fi
+  fi
+  check_step_dir "$cond_dir"
+  if ! grep -q "classes: Some(" "$cond_dir/meta.ron"; then
+    echo "peer: $cond_dir: not a class-conditional checkpoint (its meta.ron has no" \
+      "classes: Some(…))" >&2
+    exit 1
+  fi
+  : >"$work/cfg"
+  for c in "${cfg_cases[@]}"; do
+    read -r w steps spacing cn class <<<"$c"
+    name="$(cfg_name "$w" "$steps" "$class")"
+    selected "$name" || continue
+    "$bin" sample --checkpoint "$cond_dir" --sampler ddim --steps "$steps" --spacing "$spacing" \
+      --guidance "$w" --class "$class" --n "$cn" --seed "$seed" --device cpu --precision fp32 \
+      --out "$work/$name.npy" 2>"$work/err" || {
+      echo "peer: diffscope sample --guidance $w --class $class failed:" >&2
+      cat "$work/err" >&2
+      exit 1
+    }
+    echo "cfg $name $steps $spacing $seed $cn $w $class $work/$name.npy" >>"$work/cfg"
+  done
+  "$py" -W ignore "$root/scripts/peer.py" "$cond_dir" "$work/cfg" || failed=1
 fi
 exit "$failed"

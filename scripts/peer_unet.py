@@ -69,15 +69,24 @@ class Unet(nn.Module):
     """src/model/unet.rs: keys like down.1.res.0.conv1.weight, mid.attn.qkv.weight.
 
     `learned_variance`: the network of a model with `variance: Learned`, whose output
-    holds twice the data's channels (the mean's output, then the variance output v)."""
+    holds twice the data's channels (the mean's output, then the variance output v).
+
+    `classes`: K for a class-conditional network (`classes: Some(K)`): an embedding of
+    K + 1 rows (key `class.weight`; row K is "no class") added to the time embedding after
+    the time MLP, as diffusers' UNet2DModel adds its `class_embedding`."""
 
     def __init__(self, item_shape, base, mults, blocks, attn_res, dropout, g,
-                 learned_variance=False):
+                 learned_variance=False, classes=None):
         super().__init__()
         c, size = item_shape[0], min(item_shape[1], item_shape[2])
         tdim = base * 4
         self.time_dim = base
         self.time = nn.ModuleDict({"0": nn.Linear(base, tdim), "1": nn.Linear(tdim, tdim)})
+        self.classes = classes
+        if classes is not None:
+            # `class` is a Python keyword: the module is registered under that name so that
+            # the checkpoint's `class.weight` loads into it
+            self.add_module("class", nn.Embedding(classes + 1, tdim))
         self.conv_in = conv(c, base, 3)
         skips, ch, res = [base], base, size
         self.down = nn.ModuleDict()
@@ -125,10 +134,16 @@ class Unet(nn.Module):
         self.norm_out = nn.GroupNorm(g, ch)
         self.conv_out = conv(ch, 2 * c if learned_variance else c, 3, zero=True)
 
-    def forward(self, x, t):
+    def forward(self, x, t, y=None):
+        """The output at (x, t) for class labels `y` (int64 [B], K for "no class"; None is
+        "no class" for every item). An unconditional network ignores `y`."""
         temb = self.time["1"](
             F.silu(self.time["0"](timestep_embedding(t, self.time_dim)))
         )
+        if self.classes is not None:
+            if y is None:
+                y = torch.full([x.shape[0]], self.classes, dtype=torch.int64)
+            temb = temb + self._modules["class"](y)
         h = self.conv_in(x)
         hs = [h]
         for level in self.down.values():

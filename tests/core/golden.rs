@@ -11,10 +11,16 @@
 
 use crate::common::process_lock;
 use diffscope::diffusion::bound::Decoder;
-use diffscope::diffusion::{SampleOptions, SamplerKind, Spacing, Trajectory, VarianceKind};
+use diffscope::diffusion::guidance::{self, GuidedOutputs};
+use diffscope::diffusion::{
+    ClassChoice, Diffusion, Prediction, SampleOptions, SamplerKind, Schedule, ScheduleKind,
+    Spacing, Trajectory, VarianceKind,
+};
+use diffscope::model::{Unet, UnetConfig};
 use diffscope::train::{Trainer, Weights};
+use std::cell::RefCell;
 use std::path::Path;
-use tch::{Device, Kind, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 const GOLDEN: &str = "tests/golden/fingerprints.txt";
 /// Values listed in full at the start of each fingerprint.
@@ -282,6 +288,108 @@ fn bound_lines(name: &str, x0: &Tensor, decoder: Decoder, seed: i64) -> Vec<Stri
     lines
 }
 
+/// The classes and item shape of the tiny class-conditional U-Net of the guided cases.
+const TINY_CLASSES: i64 = 3;
+const TINY_SHAPE: [i64; 3] = [1, 8, 8];
+
+/// A tiny class-conditional U-Net (3 classes, 1×8×8 items) with every parameter drawn from
+/// a fixed seed, in the order of the parameters' names: the U-Net's own initialisation
+/// starts its output convolution at zero, which would make every output 0 and guidance
+/// invisible. Weights are N(0, 1/fan-in), GroupNorm gains 1 + N(0, 0.1²), biases
+/// N(0, 0.1²), the class embedding N(0, 1) (as a fresh embedding is).
+fn tiny_conditional_unet() -> (nn::VarStore, Unet) {
+    tch::manual_seed(53);
+    let vs = nn::VarStore::new(Device::Cpu);
+    let cfg = UnetConfig {
+        base_channels: 8,
+        channel_mults: vec![1, 2],
+        blocks_per_level: 1,
+        attention_resolutions: vec![4],
+        dropout: 0.0,
+        groups: 4,
+        classes: Some(TINY_CLASSES),
+    };
+    let net = Unet::new(&vs.root(), &TINY_SHAPE, TINY_SHAPE[0], &cfg);
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    tch::no_grad(|| {
+        for (name, v) in &mut vars {
+            let size = v.size();
+            let fresh = if name == "class.weight" {
+                v.randn_like()
+            } else if size.len() >= 2 {
+                let fan_in = size[1..].iter().product::<i64>() as f64;
+                v.randn_like() / fan_in.sqrt()
+            } else if name.ends_with("weight") {
+                v.randn_like() * 0.1 + 1.0
+            } else {
+                v.randn_like() * 0.1
+            };
+            v.copy_(&fresh);
+        }
+    });
+    (vs, net)
+}
+
+/// Guided DDIM on the tiny conditional U-Net through [`guidance::guided`] and
+/// [`Diffusion::sample`], as `diffscope sample --guidance W --class C` runs it: w = 3 over
+/// all classes (one batched call of both halves per step) and w = 0 (the unconditional
+/// model), each with and without clipping x̂_0, and w = 1.5 for one class. `make peer` holds guided DDIM equal to diffusers'
+/// DDIMScheduler mixing the halves itself; these lines hold the same code without Python.
+fn guided_lines() -> Vec<String> {
+    let (_vs, unet) = tiny_conditional_unet();
+    let schedule = Schedule::new(ScheduleKind::Cosine, 1000).expect("schedule");
+    let diffusion = Diffusion::new(
+        schedule,
+        Prediction::Epsilon,
+        VarianceKind::FixedSmall,
+        Device::Cpu,
+    );
+    let n = 6;
+    let mut shape = vec![n as i64];
+    shape.extend_from_slice(&TINY_SHAPE);
+    let mut lines = Vec::new();
+    // x̂_0 clipped, as for images, saturates most of a random network's pixels at ±1; the
+    // unclipped cases keep every value informative.
+    for (scale, class, steps, clip, seed) in [
+        (3.0, ClassChoice::All, 20, true, 61),
+        (0.0, ClassChoice::All, 20, true, 61),
+        (3.0, ClassChoice::All, 20, false, 61),
+        (0.0, ClassChoice::All, 20, false, 61),
+        (1.5, ClassChoice::One(2), 10, false, 67),
+    ] {
+        let opts = SampleOptions {
+            sampler: SamplerKind::Ddim,
+            steps,
+            clip_x0: clip,
+            spacing: Some(Spacing::Leading),
+            ..Default::default()
+        };
+        let labels = Tensor::from_slice(&class.labels(n, TINY_CLASSES as usize));
+        let net = |x: &Tensor, t: &Tensor, y: &Tensor| unet.forward_t(x, t, Some(y), false);
+        let mut model = guidance::guided(
+            net,
+            labels,
+            TINY_CLASSES as usize,
+            scale,
+            TINY_SHAPE[0],
+            None,
+        );
+        tch::manual_seed(seed);
+        let x = diffusion.sample(&mut model, &shape, &opts, &mut |_| {});
+        let class = match class {
+            ClassChoice::All => "all".to_string(),
+            ClassChoice::One(c) => c.to_string(),
+        };
+        let label = format!(
+            "tiny-cond guided ddim S={steps} spacing=leading w={scale:?} class={class} \
+             clip={clip} seed={seed}"
+        );
+        lines.push(fingerprint_f32(&label, &values(&x)));
+    }
+    lines
+}
+
 fn all_lines() -> Vec<String> {
     let mut lines = Vec::new();
     lines.extend(sampler_lines("swissroll", 64, 17));
@@ -304,6 +412,8 @@ fn all_lines() -> Vec<String> {
         Decoder::Discretized,
         47,
     ));
+    // Classifier-free guidance on a tiny conditional U-Net built here.
+    lines.extend(guided_lines());
     lines
 }
 
@@ -372,4 +482,87 @@ fn samplers_and_bound_match_the_recorded_fingerprints() {
         return;
     }
     assert!(differing.is_empty(), "{}", differing.join("\n\n"));
+}
+
+fn max_abs(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).abs().max().double_value(&[])
+}
+
+#[test]
+fn guided_model_is_the_conditional_the_unconditional_or_one_batched_call_of_both() {
+    let _rng = process_lock();
+    let (_vs, unet) = tiny_conditional_unet();
+    let n = 6;
+    let k = TINY_CLASSES as usize;
+    tch::manual_seed(59);
+    let mut shape = vec![n as i64];
+    shape.extend_from_slice(&TINY_SHAPE);
+    let x = Tensor::randn(shape.as_slice(), (Kind::Float, Device::Cpu));
+    let t = Tensor::from_slice(&[999i64, 700, 480, 250, 10, 0]);
+    let labels = Tensor::from_slice(&ClassChoice::All.labels(n, k));
+    let null = Tensor::full([n as i64], TINY_CLASSES, (Kind::Int64, Device::Cpu));
+    let cond = unet.forward_t(&x, &t, Some(&labels), false);
+    let uncond = unet.forward_t(&x, &t, Some(&null), false);
+    // "No class" is the label K, and what a call without labels uses.
+    assert_eq!(max_abs(&uncond, &unet.forward_t(&x, &t, None, false)), 0.0);
+    // The class changes the output, so that the comparisons below can fail.
+    let gap = max_abs(&cond, &uncond);
+    assert!(
+        gap > 1e-2,
+        "the class embedding moves the output by {gap:e} only"
+    );
+
+    // The guided model at w, with the batch size of each network call.
+    let run = |scale: f64, keep: Option<&GuidedOutputs>| {
+        let calls = RefCell::new(Vec::new());
+        let net = |x: &Tensor, t: &Tensor, y: &Tensor| {
+            calls.borrow_mut().push(x.size()[0]);
+            assert_eq!(t.size()[0], x.size()[0]);
+            assert_eq!(y.size()[0], x.size()[0]);
+            unet.forward_t(x, t, Some(y), false)
+        };
+        let out = guidance::guided(net, labels.shallow_clone(), k, scale, 1, keep)(&x, &t);
+        (out, calls.into_inner())
+    };
+
+    let (out, calls) = run(1.0, None);
+    assert_eq!(
+        calls,
+        vec![n as i64],
+        "w = 1: one conditional call of n items"
+    );
+    assert_eq!(max_abs(&out, &cond), 0.0, "w = 1 is the conditional model");
+    let (out, calls) = run(0.0, None);
+    assert_eq!(
+        calls,
+        vec![n as i64],
+        "w = 0: one unconditional call of n items"
+    );
+    assert_eq!(
+        max_abs(&out, &uncond),
+        0.0,
+        "w = 0 is the unconditional model"
+    );
+
+    let keep = GuidedOutputs::default();
+    let (out, calls) = run(3.0, Some(&keep));
+    assert_eq!(
+        calls,
+        vec![2 * n as i64],
+        "w = 3: one batched call of both halves"
+    );
+    let (c, u) = keep.take().expect("the halves of the batched call");
+    let dc = max_abs(&c, &cond);
+    let du = max_abs(&u, &uncond);
+    assert!(dc <= 1e-5, "conditional half vs a call of its own: {dc:e}");
+    assert!(
+        du <= 1e-5,
+        "unconditional half vs a call of its own: {du:e}"
+    );
+    let want = &uncond + (&cond - &uncond) * 3.0;
+    let d = max_abs(&out, &want);
+    assert!(d <= 1e-5, "w = 3: batched vs two separate calls: {d:e}");
+    println!("class gap {gap:e}; batched halves vs separate calls {dc:e}, {du:e}; w = 3 mix {d:e}");
+    // w = 3 is neither half: guidance moved the output
+    assert!(max_abs(&out, &cond) > 1e-2);
 }
