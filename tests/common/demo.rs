@@ -63,6 +63,7 @@ pub fn samples(data: &DataView, id: u64, step: u64, frames: usize) -> Samples {
             of: ts.len(),
             sigmas: ts.iter().map(|&t| demo_sigma(t, tt)).collect(),
             variances: Vec::new(),
+            x0_guided: Vec::new(),
         }),
     }
 }
@@ -182,6 +183,7 @@ pub fn image_app(graphics: Setup, frames: usize) -> App {
             of: ts.len(),
             sigmas: ts.iter().map(|&t| demo_sigma(t, tt)).collect(),
             variances: Vec::new(),
+            x0_guided: Vec::new(),
         }),
     };
     let frames = Arc::new(inspect::reverse_frames(&s));

@@ -29,8 +29,15 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
         Mode::Forward => "forward q(x_t|x_0)",
         Mode::Reverse => "reverse (sampling trajectory)",
     };
+    // a guided run's class and w, for the reverse process it drew
+    let guided = match (&app.inspector.pair, app.inspector.mode, &app.run.samples) {
+        (None, Mode::Reverse, Some(s)) => crate::tui::app::guidance_label(&s.trace.options)
+            .map(|g| format!(" · {g}"))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
     let b = focused(
-        block(format!(" Process · {mode} "), th),
+        block(format!(" Process · {mode}{guided} "), th),
         th,
         app.view.focus == Focus::Inspector,
     );
@@ -260,24 +267,34 @@ fn draw_pictures(
         .map(|d| d.item_shape.clone())
         .or_else(|| app.run.samples.as_ref().map(|s| s.shape[1..].to_vec()))
         .unwrap_or_default();
-    let views: Vec<(&str, &[f32], SlotId)> = match &fr.x0 {
-        Some(x0) => vec![
+    let views: Vec<(&str, &[f32], SlotId)> = match (&fr.x0, &fr.guided) {
+        // a guided step: the mixed x̂_0 beside those of its two halves
+        (Some(x0), Some([cond, uncond])) => vec![
+            ("x_t", &fr.xt[..], SlotId::Xt),
+            ("x̂₀ guided", &x0[..], SlotId::X0),
+            ("x̂₀ cond", &cond[..], SlotId::X0Cond),
+            ("x̂₀ uncond", &uncond[..], SlotId::X0Uncond),
+        ],
+        (Some(x0), None) => vec![
             ("x_t", &fr.xt[..], SlotId::Xt),
             ("x̂_0", &x0[..], SlotId::X0),
         ],
-        None => vec![("x_t", &fr.xt[..], SlotId::Xt)],
+        (None, _) => vec![("x_t", &fr.xt[..], SlotId::Xt)],
     };
-    let cols =
-        Layout::horizontal(vec![Constraint::Ratio(1, views.len() as u32); views.len()]).split(area);
+    let cols = view_areas(area, views.len());
     let bg = app.run.data.as_ref().map_or(&[][..], |d| &d.background[..]);
     if item_shape == [2] {
-        for (i, (name, values, _)) in views.into_iter().enumerate() {
+        for (i, (name, values, id)) in views.into_iter().enumerate() {
             let title = if i == 0 {
                 format!(" {name} (t={}) ", fr.t)
             } else {
                 format!(" {name} ")
             };
-            let color = if i == 0 { th.samples } else { th.x0_hat };
+            let color = match id {
+                SlotId::Xt => th.samples,
+                SlotId::X0Uncond => th.data,
+                _ => th.x0_hat,
+            };
             scatter(
                 f,
                 cols[i],
@@ -321,6 +338,30 @@ fn draw_pictures(
         pictures::draw(f, app, inners[i], page.as_ref(), &imgs, slots);
     }
     pictures::paging(page.as_ref())
+}
+
+/// The areas of `n` views side by side in `area`; four of them in two rows of two when
+/// that gives each a larger square (a cell is about twice as tall as it is wide).
+fn view_areas(area: Rect, n: usize) -> Vec<Rect> {
+    let row = |r: Rect, k: usize| {
+        Layout::horizontal(vec![Constraint::Ratio(1, k as u32); k])
+            .split(r)
+            .to_vec()
+    };
+    if n == 4 {
+        let side = |w: u16, h: u16| w.min(2 * h);
+        let (w, h) = (area.width.saturating_sub(2), area.height.saturating_sub(2));
+        let in_a_row = side(w / 4, h);
+        let in_a_square = side(w / 2, h / 2);
+        if in_a_square > in_a_row {
+            let [top, bottom] =
+                Layout::vertical([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).areas(area);
+            let mut v = row(top, 2);
+            v.extend(row(bottom, 2));
+            return v;
+        }
+    }
+    row(area, n.max(1))
 }
 
 fn draw_histogram(f: &mut Frame, app: &App, h: &Histogram, area: Rect) {

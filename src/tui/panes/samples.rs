@@ -55,6 +55,11 @@ pub fn title(app: &App, shown: Option<String>) -> String {
         return " Samples ".into();
     };
     let weights = if s.ema { "EMA" } else { "raw" };
+    // a class-conditional model's samples say which classes and w drew them
+    let weights = match crate::tui::app::guidance_label(&s.trace.options) {
+        Some(g) => format!("{weights} · {g}"),
+        None => weights.to_string(),
+    };
     match shown {
         // How many images are shown comes first: narrow panes cut titles short.
         Some(shown) => format!(" Samples · {shown} · step {} · {weights} ", s.step),
