@@ -32,12 +32,12 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
     // a guided run's class and w, for the reverse process it drew
     let guided = match (&app.inspector.pair, app.inspector.mode, &app.run.samples) {
         (None, Mode::Reverse, Some(s)) => crate::tui::app::guidance_label(&s.trace.options)
-            .map(|g| format!(" · {g}"))
+            .map(|g| format!(" {g} ·"))
             .unwrap_or_default(),
         _ => String::new(),
     };
     let b = focused(
-        block(format!(" Process · {mode}{guided} "), th),
+        block(format!(" Process ·{guided} {mode} "), th),
         th,
         app.view.focus == Focus::Inspector,
     );
@@ -153,7 +153,18 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
         return (1, 1);
     };
     let wide = body.width >= 2 * body.height * 2;
-    let (pics, hist) = if wide {
+    // four pictures in a row (x_t, and the guided, conditional and unconditional x̂_0)
+    // take the width, the histogram a strip below; where not one image of each fits, the
+    // two of an unguided step as usual
+    let four = |body: Rect| {
+        let [a, b] =
+            Layout::vertical([Constraint::Percentage(75), Constraint::Percentage(25)]).areas(body);
+        (a, b)
+    };
+    let guided = fr.guided.is_some() && four_fit(app, four(body).0, fr.xt.len());
+    let (pics, hist) = if guided {
+        four(body)
+    } else if wide {
         let [a, b] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
             .areas(body);
         (a, b)
@@ -162,7 +173,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
             Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body);
         (a, b)
     };
-    let pages = draw_pictures(f, app, fr, pics, slots);
+    let pages = draw_pictures(f, app, fr, guided, pics, slots);
     if app.view.terms {
         draw_terms(f, app, hist);
     } else {
@@ -250,30 +261,54 @@ fn draw_terms(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(chart, area);
 }
 
-/// x_t (and x̂_0) as scatters or as pages of images; returns the pages and the images
-/// on a full page.
-fn draw_pictures(
-    f: &mut Frame,
-    app: &App,
-    fr: &PFrame,
-    area: Rect,
-    slots: &mut Vec<Slot>,
-) -> (usize, usize) {
-    let th = app.theme();
-    let item_shape = app
-        .run
+/// The items' shape: the data's, or the samples' before the data is ready.
+fn item_shape(app: &App) -> Vec<i64> {
+    app.run
         .data
         .as_ref()
         .map(|d| d.item_shape.clone())
         .or_else(|| app.run.samples.as_ref().map(|s| s.shape[1..].to_vec()))
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Whether four views of `values` values each (scatters, or one image at least each) fit
+/// in `area`.
+fn four_fit(app: &App, area: Rect, values: usize) -> bool {
+    let [c, h, w] = item_shape(app)[..] else {
+        return true;
+    };
+    let item = [c as usize, h as usize, w as usize];
+    let n = values / item.iter().product::<usize>().max(1);
+    let th = app.theme();
+    view_areas(area, 4)
+        .iter()
+        .all(|r| pictures::fit(app, block("", th).inner(*r), n, item, 0).is_some())
+}
+
+/// x_t and x̂_0 (with `guided`, also the x̂_0 of the conditional and the unconditional
+/// half) as scatters or as pages of images; returns the pages and the images on a full
+/// page.
+fn draw_pictures(
+    f: &mut Frame,
+    app: &App,
+    fr: &PFrame,
+    guided: bool,
+    area: Rect,
+    slots: &mut Vec<Slot>,
+) -> (usize, usize) {
+    let th = app.theme();
+    let item_shape = item_shape(app);
     let views: Vec<(&str, &[f32], SlotId)> = match (&fr.x0, &fr.guided) {
         // a guided step: the mixed x̂_0 beside those of its two halves
-        (Some(x0), Some([cond, uncond])) => vec![
+        (Some(x0), Some([cond, uncond])) if guided => vec![
             ("x_t", &fr.xt[..], SlotId::Xt),
             ("x̂₀ guided", &x0[..], SlotId::X0),
             ("x̂₀ cond", &cond[..], SlotId::X0Cond),
             ("x̂₀ uncond", &uncond[..], SlotId::X0Uncond),
+        ],
+        (Some(x0), Some(_)) => vec![
+            ("x_t", &fr.xt[..], SlotId::Xt),
+            ("x̂₀ guided", &x0[..], SlotId::X0),
         ],
         (Some(x0), None) => vec![
             ("x_t", &fr.xt[..], SlotId::Xt),

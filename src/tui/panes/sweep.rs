@@ -161,7 +161,10 @@ pub fn guidance_data(sweep: &GuidanceSweep) -> Option<GuidanceChartData> {
         agreement,
         frechet,
         x_bounds: [x0, x1],
-        x_labels: vec![num(x0), num((x0 + x1) / 2.0), num(x1)],
+        x_labels: [x0, (x0 + x1) / 2.0, x1]
+            .iter()
+            .map(|w| format!("{}", (w * 100.0).round() / 100.0))
+            .collect(),
         agreement_bounds: [0.0, 100.0],
         frechet_bounds: [lo, hi],
     })
@@ -182,12 +185,12 @@ fn guidance_title(app: &App) -> String {
     }
     match &s.guided {
         Some((step, ema, g)) => format!(
-            " Agreement and Fréchet vs w · step {step}, {} weights, {} samples, {} · G hides ",
-            if *ema { "EMA" } else { "raw" },
+            " Agreement & Fréchet vs w · step {step} · {} samples · {} · {} · G hides ",
             g.samples,
+            if *ema { "EMA" } else { "raw" },
             g.class
         ),
-        None => " Agreement and Fréchet vs w ".into(),
+        None => " Agreement & Fréchet vs w ".into(),
     }
 }
 
@@ -248,11 +251,19 @@ fn draw_guidance(f: &mut Frame, app: &App, area: Rect) {
         }
         v
     }
+    // short labels: the panels are narrow
+    let short = |v: f64| {
+        if v.abs() >= 10.0 || v == 0.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.1}")
+        }
+    };
     let y_labels = |[y0, y1]: [f64; 2]| {
         [
-            Line::from(num(y0)),
-            Line::from(num((y0 + y1) / 2.0)),
-            Line::from(num(y1)),
+            Line::from(short(y0)),
+            Line::from(short((y0 + y1) / 2.0)),
+            Line::from(short(y1)),
         ]
     };
     let legend = (Constraint::Percentage(100), Constraint::Percentage(100));
