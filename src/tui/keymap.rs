@@ -234,8 +234,8 @@ macro_rules! classes {
 }
 const CLASS_DIGITS: [Binding; 10] = classes!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
 
-/// Every binding. Earlier entries win when two match; the digits of the go-to prompt
-/// and of the main screen follow in [`DIGITS`] and [`CLASS_DIGITS`].
+/// Every binding but the digits of the main screen ([`CLASS_DIGITS`]) and of the go-to
+/// prompt ([`DIGITS`]). Earlier entries win when two match.
 pub const BINDINGS: &[Binding] = &[
     b!(
         ch('q'),
@@ -335,7 +335,7 @@ pub const BINDINGS: &[Binding] = &[
         Main,
         AllClasses,
         "sample every class, one per row",
-        "all classes",
+        "",
         Conditional
     ),
     b!(
@@ -741,10 +741,11 @@ pub(crate) fn lookup(contexts: &[Context], ev: &KeyEvent) -> Option<Action> {
 
 /// Every binding, the digits included.
 pub fn all() -> impl Iterator<Item = &'static Binding> {
-    BINDINGS
+    // the class digits first: their hint leads the main screen's in the footer
+    CLASS_DIGITS
         .iter()
+        .chain(BINDINGS.iter())
         .chain(DIGITS.iter())
-        .chain(CLASS_DIGITS.iter())
 }
 
 /// Footer hints for the given contexts, of the bindings that apply: (key label, short
