@@ -344,7 +344,6 @@ fn scrubbing_a_guided_run_shows_both_halves_x0_beside_the_guided_one() {
     assert!(screen.contains("x̂₀ guided"), "{screen}");
     assert!(!screen.contains("x̂₀ cond"), "{screen}");
     assert!(!screen.contains("too small"), "{screen}");
-    let app = cond();
     // the samples themselves (the last frame) have no halves: x_t and x̂_0 only
     let mut app = cond();
     press(&mut app, KeyCode::Home);

@@ -69,7 +69,7 @@ impl App {
         let ema = self.sampler.ema;
         let r = &mut self.run;
         // from the guidance chart, n shows this one
-        r.sweep.open = !(r.sweep.open && !r.sweep.guidance);
+        r.sweep.open = !r.sweep.open || r.sweep.guidance;
         r.sweep.guidance = false;
         let stale = r
             .sweep
@@ -118,7 +118,7 @@ impl App {
         let class = self.sampler.guidance.map_or(ClassChoice::All, |g| g.class);
         let r = &mut self.run;
         // from the sampler sweep's chart, G shows this one
-        r.sweep.open = !(r.sweep.open && r.sweep.guidance);
+        r.sweep.open = !r.sweep.open || !r.sweep.guidance;
         r.sweep.guidance = true;
         let stale = r
             .sweep
