@@ -447,6 +447,12 @@ fn g_runs_the_guidance_sweep_and_draws_agreement_and_frechet_against_w() {
     assert_eq!(guidance.map(|g| g.class), Some(ClassChoice::All));
     let id = *id;
     assert!(app.run.sweep.open && app.run.sweep.guidance);
+    let n = notice(&app);
+    assert!(
+        n.starts_with("sweeping class agreement and Fréchet against w = 0, 1, 2, 3, 5 (all classes, ddim · 100 steps"),
+        "{n}"
+    );
+    assert!(!n.contains("w 3"), "the sweep's w are its own: {n}");
     app.update(Msg::Worker(Event::SweepProgress {
         id,
         point: 1,

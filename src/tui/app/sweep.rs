@@ -146,7 +146,13 @@ impl App {
                 .map(|w| w.to_string())
                 .collect::<Vec<_>>()
                 .join(", "),
-            super::describe(&options, t_max)
+            super::describe(
+                &crate::diffusion::SampleOptions {
+                    guidance: None,
+                    ..options.clone()
+                },
+                t_max
+            )
         ));
         vec![Effect::Send(Command::GuidanceSweep {
             id,

@@ -203,7 +203,7 @@ fn draw_guidance(f: &mut Frame, app: &App, area: Rect) {
     );
     let Some((_, _, sweep)) = &app.run.sweep.guided else {
         let msg = if app.run.sweep.running.is_some() {
-            "sampling each class at each w…"
+            "sampling at each w…"
         } else {
             "no guidance sweep yet: press G"
         };
