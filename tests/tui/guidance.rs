@@ -537,3 +537,23 @@ fn the_guidance_chart_plots_each_w() {
     s.rows.clear();
     assert_eq!(guidance_data(&s), None);
 }
+
+#[test]
+fn points_get_the_two_halves_as_scatters() {
+    // a 2-D run whose frames carry both halves' x̂_0: four scatters, whatever the room
+    let mut app = demo::app();
+    ch(&mut app, 'f');
+    let mut frames: Vec<_> = app.run.reverse.as_ref().unwrap().as_ref().clone();
+    for f in &mut frames {
+        let x0 = f.x0.clone().unwrap();
+        let shrunk: Vec<f32> = x0.iter().map(|v| 0.5 * v).collect();
+        f.guided = Some([x0, shrunk]);
+    }
+    app.run.reverse = Some(std::sync::Arc::new(frames));
+    for (w, h) in [(80, 24), (160, 48)] {
+        let screen = render(&app, w, h);
+        for label in ["x̂₀ guide", "x̂₀ cond", "x̂₀ unc"] {
+            assert!(screen.contains(label), "{label} at {w}×{h}: {screen}");
+        }
+    }
+}

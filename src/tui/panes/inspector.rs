@@ -327,7 +327,7 @@ fn draw_pictures(
             };
             let color = match id {
                 SlotId::Xt => th.samples,
-                SlotId::X0Uncond => th.data,
+                SlotId::X0Uncond => th.density,
                 _ => th.x0_hat,
             };
             scatter(
