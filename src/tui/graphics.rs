@@ -166,6 +166,10 @@ pub enum SlotId {
     X0,
     /// A sampler comparison's pictures: the side (0 left, 1 right), and x̂_0 (true) or x_t.
     Pair(u8, bool),
+    /// The inspector's x̂_0 of the conditional half of a guided run (reverse mode).
+    X0Cond,
+    /// The inspector's x̂_0 of the unconditional half of a guided run (reverse mode).
+    X0Uncond,
 }
 
 impl SlotId {
@@ -177,6 +181,8 @@ impl SlotId {
                 SlotId::Xt => 2,
                 SlotId::X0 => 3,
                 SlotId::Pair(side, x0) => 4 + 2 * side as u32 + x0 as u32,
+                SlotId::X0Cond => 8,
+                SlotId::X0Uncond => 9,
             }
     }
 }

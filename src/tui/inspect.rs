@@ -76,6 +76,9 @@ pub struct Frame {
     pub t: usize,
     pub xt: Vec<f32>,
     pub x0: Option<Vec<f32>>,
+    /// With classifier-free guidance, the x̂_0 of the conditional and of the unconditional
+    /// half at this x_t (reverse frames of a guided run whose w is neither 0 nor 1).
+    pub guided: Option<[Vec<f32>; 2]>,
     pub hist: Histogram,
     /// Where a reverse frame sits in its sampler's run (None for forward frames).
     pub trace: Option<Trace>,
@@ -146,6 +149,7 @@ pub(crate) fn forward_frames(schedule: &Schedule, x0: &[f32], eps: &[f32]) -> Ve
                 t,
                 xt,
                 x0: None,
+                guided: None,
                 hist,
                 trace: None,
             }
@@ -201,6 +205,7 @@ pub fn reverse_frames(s: &Samples) -> Vec<Frame> {
             hist: Histogram::of(xt),
             xt: xt.clone(),
             x0: Some(x0.clone()),
+            guided: tr.x0_guided.get(i).cloned().flatten(),
             trace: traced.then(|| Trace {
                 step: tr.steps[i] + 1,
                 of: tr.of,
@@ -216,6 +221,7 @@ pub fn reverse_frames(s: &Samples) -> Vec<Frame> {
             hist: Histogram::of(&s.values),
             xt: s.values.clone(),
             x0: Some(s.values.clone()),
+            guided: None,
             trace: traced.then_some(Trace {
                 step: tr.of,
                 of: tr.of,
@@ -289,9 +295,16 @@ mod tests {
                         beta: 0.03,
                     }),
                 ],
+                x0_guided: vec![None, Some([vec![0.3, 0.3], vec![-0.3, 0.0]])],
             }),
         };
         let v = reverse_frames(&s);
+        // the guided halves stay with their frame; the samples have none
+        let guided: Vec<_> = v.iter().map(|f| f.guided.clone()).collect();
+        assert_eq!(
+            guided,
+            [None, Some([vec![0.3, 0.3], vec![-0.3, 0.0]]), None]
+        );
         assert_eq!(v[0].trace.unwrap().variance, None);
         assert_eq!(v[1].trace.unwrap().variance.map(|x| x.mean), Some(0.02));
         let labels: Vec<String> = v.iter().map(|f| f.trace.unwrap().label()).collect();

@@ -77,6 +77,13 @@ pub enum Action {
     BoundView,
     /// Sample quality against network evaluations (a sweep of samplers and step counts).
     SweepChart,
+    /// Class agreement and Fréchet distance against the guidance scale w (a
+    /// class-conditional model).
+    GuidanceChart,
+    /// Draw this class in the next samples (a class-conditional model).
+    Class(u8),
+    /// Draw every class in the next samples, one per row.
+    AllClasses,
     ToggleMode,
     StepBack,
     StepForward,
@@ -126,6 +133,8 @@ pub enum Applies {
     Detachable,
     /// The inspector shows the reverse process (the sampler's trajectory).
     Reverse,
+    /// The model is class-conditional (it has classes to draw and a guidance scale).
+    Conditional,
 }
 
 /// What the open run allows, for [`Applies`].
@@ -135,6 +144,8 @@ pub struct Situation {
     pub detachable: bool,
     /// The inspector shows the reverse process.
     pub reverse: bool,
+    /// The model is class-conditional.
+    pub conditional: bool,
 }
 
 impl Situation {
@@ -144,6 +155,7 @@ impl Situation {
             Applies::Training => self.training,
             Applies::Detachable => self.detachable,
             Applies::Reverse => self.reverse,
+            Applies::Conditional => self.conditional,
         }
     }
 }
@@ -205,8 +217,25 @@ macro_rules! digits {
 }
 const DIGITS: [Binding; 10] = digits!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
 
-/// Every binding. Earlier entries win when two match; the digits of the go-to prompt
-/// follow in [`DIGITS`].
+/// The digits on the main screen: the class of the next samples. While the go-to prompt
+/// is open its context comes first, so digits go to the prompt.
+macro_rules! classes {
+    ($($d:literal),*) => {
+        [$(Binding {
+            key: ch((b'0' + $d) as char),
+            label: "0-9",
+            context: Context::Main,
+            action: Action::Class($d),
+            description: "sample this class (a class-conditional model)",
+            hint: if $d == 0 { "class" } else { "" },
+            applies: Applies::Conditional,
+        }),*]
+    };
+}
+const CLASS_DIGITS: [Binding; 10] = classes!(0, 1, 2, 3, 4, 5, 6, 7, 8, 9);
+
+/// Every binding but the digits of the main screen ([`CLASS_DIGITS`]) and of the go-to
+/// prompt ([`DIGITS`]). Earlier entries win when two match.
 pub const BINDINGS: &[Binding] = &[
     b!(
         ch('q'),
@@ -290,6 +319,24 @@ pub const BINDINGS: &[Binding] = &[
         SweepChart,
         "sweep: sample quality against network evaluations",
         ""
+    ),
+    b!(
+        ch('G'),
+        "G",
+        Main,
+        GuidanceChart,
+        "guidance sweep: class agreement and Fréchet against w",
+        "",
+        Conditional
+    ),
+    b!(
+        ch('*'),
+        "*",
+        Main,
+        AllClasses,
+        "sample every class, one per row",
+        "",
+        Conditional
     ),
     b!(
         ch('f'),
@@ -694,7 +741,11 @@ pub(crate) fn lookup(contexts: &[Context], ev: &KeyEvent) -> Option<Action> {
 
 /// Every binding, the digits included.
 pub fn all() -> impl Iterator<Item = &'static Binding> {
-    BINDINGS.iter().chain(DIGITS.iter())
+    // the class digits first: their hint leads the main screen's in the footer
+    CLASS_DIGITS
+        .iter()
+        .chain(BINDINGS.iter())
+        .chain(DIGITS.iter())
 }
 
 /// Footer hints for the given contexts, of the bindings that apply: (key label, short

@@ -38,6 +38,16 @@ pub enum Command {
         specs: Vec<String>,
         ema: bool,
     },
+    /// Class agreement and Fréchet distance against the guidance scale w of a
+    /// class-conditional model ([`crate::eval::guidance::run`]): `options` (their sampler,
+    /// steps and classes) at each of `scales`, from the same seed. Its progress comes as
+    /// [`Event::SweepProgress`], a failure as [`Failure::Sweep`].
+    GuidanceSweep {
+        id: u64,
+        scales: Vec<f64>,
+        options: SampleOptions,
+        ema: bool,
+    },
     /// Save a checkpoint; `manual` ones are never pruned.
     Save {
         manual: bool,
@@ -117,6 +127,11 @@ pub struct FrameTrace {
     /// `None` otherwise).
     #[serde(default)]
     pub variances: Vec<Option<crate::diffusion::sampler::StepVariance>>,
+    /// With classifier-free guidance, the x̂_0 of the conditional and of the unconditional
+    /// half at each stored frame, laid out like `values` (empty, or `None` where a run is
+    /// unguided or w is 0 or 1).
+    #[serde(default)]
+    pub x0_guided: Vec<Option<[Vec<f32>; 2]>>,
 }
 
 /// An evaluation the worker made: the record (as the run log keeps it), the id of the
@@ -193,6 +208,12 @@ pub enum Event {
         id: u64,
         step: u64,
         sweep: Box<crate::eval::sweep::Sweep>,
+    },
+    /// A finished guidance sweep, for the training step `step`.
+    GuidanceSwept {
+        id: u64,
+        step: u64,
+        sweep: Box<crate::eval::guidance::GuidanceSweep>,
     },
     Saved {
         path: PathBuf,

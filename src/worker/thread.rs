@@ -5,7 +5,7 @@
 use super::protocol::{
     Command, Event, Failure, FrameTrace, Phase, RunInfo, SampleRequest, Samples,
 };
-use crate::diffusion::Trajectory;
+use crate::diffusion::{SampleOptions, Trajectory};
 use crate::model::precision::Precision;
 use crate::train::checkpoint::CheckpointError;
 use crate::train::{Trainer, Weights};
@@ -306,6 +306,24 @@ fn run(
                         }),
                     }
                 }
+                Command::GuidanceSweep {
+                    id,
+                    scales,
+                    options,
+                    ema,
+                } => match guarded(|| {
+                    run_guidance_sweep(&tr, &scales, &options, ema, id, &send, &cancel)
+                }) {
+                    Ok(Ok(sweep)) => send(Event::GuidanceSwept {
+                        id,
+                        step: tr.step,
+                        sweep: Box::new(sweep),
+                    }),
+                    Ok(Err(message)) | Err(message) => send(Event::Failed {
+                        what: Failure::Sweep { id },
+                        message,
+                    }),
+                },
                 Command::Save { manual } => {
                     let ok = save(&tr, &opts, manual, &mut kept, &send);
                     if !ok && training && !paused && !stopped && tr.step < tr.preset.train.steps {
@@ -466,6 +484,14 @@ fn sample(
             of: traj.of,
             sigmas: traj.sigmas.clone(),
             variances: traj.variances.clone(),
+            x0_guided: traj
+                .x0_guided
+                .iter()
+                .map(|h| match h {
+                    Some([c, u]) => Ok(Some([read(c)?, read(u)?])),
+                    None => Ok(None),
+                })
+                .collect::<Result<_, String>>()?,
         }),
     })
 }
@@ -504,6 +530,48 @@ fn run_sweep(
                     points: p.points,
                     step: p.step,
                     of: p.of,
+                });
+            }
+        },
+        &mut |_| {},
+    )
+    .map_err(|e| one_line(&e))
+}
+
+/// A guidance sweep on the worker: `options` at each w of `scales`, the samples per point
+/// of `eval --guidance-sweep`, progress sent as it goes; a shutdown cancels it.
+fn run_guidance_sweep(
+    tr: &Trainer,
+    scales: &[f64],
+    options: &SampleOptions,
+    ema: bool,
+    id: u64,
+    send: &dyn Fn(Event),
+    cancel: &AtomicBool,
+) -> Result<crate::eval::guidance::GuidanceSweep, String> {
+    let image = tr.item_shape.len() == 3;
+    let samples = crate::eval::evaluate::defaults::sweep_samples(image);
+    let weights = if ema { Weights::Ema } else { Weights::Raw };
+    crate::eval::guidance::run(
+        tr,
+        &tr.preset.data,
+        scales,
+        options,
+        samples,
+        weights,
+        crate::eval::evaluate::defaults::SEED,
+        &mut |point, points, step, of| {
+            if cancel.load(Ordering::Relaxed) {
+                std::panic::resume_unwind(Box::new("sweep cancelled"));
+            }
+            let every = (of / 20).max(1);
+            if step % every == 0 || step == of {
+                send(Event::SweepProgress {
+                    id,
+                    point,
+                    points,
+                    step,
+                    of,
                 });
             }
         },

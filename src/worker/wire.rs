@@ -171,6 +171,7 @@ mod tests {
                     }),
                     None,
                 ],
+                x0_guided: vec![Some([vec![0.75; 8], vec![-0.125; 8]]), None],
             }),
         });
         let msgs = vec![

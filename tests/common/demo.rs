@@ -5,7 +5,7 @@
 
 use diffscope::config::preset::BUILTIN;
 use diffscope::config::Preset;
-use diffscope::diffusion::state_of;
+use diffscope::diffusion::{state_of, Guidance};
 use diffscope::rng::Rng;
 use diffscope::tui::app::{App, Msg};
 use diffscope::tui::graphics::Setup;
@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The built-in preset `name`, as built in.
-fn builtin(name: &str) -> Preset {
+pub fn builtin(name: &str) -> Preset {
     let text = BUILTIN
         .iter()
         .find(|(n, _)| *n == name)
@@ -63,6 +63,7 @@ pub fn samples(data: &DataView, id: u64, step: u64, frames: usize) -> Samples {
             of: ts.len(),
             sigmas: ts.iter().map(|&t| demo_sigma(t, tt)).collect(),
             variances: Vec::new(),
+            x0_guided: Vec::new(),
         }),
     }
 }
@@ -182,6 +183,7 @@ pub fn image_app(graphics: Setup, frames: usize) -> App {
             of: ts.len(),
             sigmas: ts.iter().map(|&t| demo_sigma(t, tt)).collect(),
             variances: Vec::new(),
+            x0_guided: Vec::new(),
         }),
     };
     let frames = Arc::new(inspect::reverse_frames(&s));
@@ -189,6 +191,98 @@ pub fn image_app(graphics: Setup, frames: usize) -> App {
     app.update(Msg::ReverseReady { id: 1, frames });
     app.run.sampling = None;
     app.inspector.t = 0;
+    app.dirty = true;
+    app
+}
+
+/// A glyphs16-cond run (class-conditional, 10 classes) training at step 1000 of 2000,
+/// whose samples were drawn with `guidance`: 64 images over `frames` reverse frames,
+/// each frame with the x̂_0 of the conditional half (the samples) and of the unconditional
+/// one (the samples faded) when w is neither 0 nor 1. The inspector shows the reverse
+/// process at its first frame.
+pub fn cond_app(graphics: Setup, frames: usize, guidance: Guidance) -> App {
+    let p = builtin("glyphs16-cond");
+    let mut app = App::new(vec![Theme::default()], 0, graphics);
+    app.update(Msg::RunStarted {
+        preset: Box::new(p.clone()),
+        train: true,
+        run_dir: PathBuf::from("checkpoints/glyphs16-cond-demo"),
+        source: "glyphs16-cond".into(),
+        loss: None,
+        remote: false,
+    });
+    let data = Arc::new(inspect::prepare_data(&p).expect("glyphs16-cond data"));
+    app.update(Msg::DataReady(data.clone()));
+    app.update(Msg::Worker(Event::Ready(RunInfo {
+        preset: "glyphs16-cond".into(),
+        device: "cpu".into(),
+        parameters: 420_000,
+        step: 1000,
+        saved_step: 1000,
+        total_steps: 2000,
+        item_shape: vec![1, 16, 16],
+        run_dir: PathBuf::from("checkpoints/glyphs16-cond-demo"),
+        phase: Default::default(),
+        precision: "fp32".into(),
+    })));
+    let x0 = &data.forward[0].xt;
+    let n = 64;
+    let item = x0.len() / data.n;
+    let values: Vec<f32> = (0..n)
+        .flat_map(|k| {
+            let j = k % data.n;
+            x0[j * item..(j + 1) * item].to_vec()
+        })
+        .collect();
+    let tt = data.forward.len() - 1;
+    let ts: Vec<usize> = (0..frames)
+        .map(|k| tt - 1 - k * (tt - 1) / frames.max(2).saturating_sub(1))
+        .collect();
+    let mut r = Rng::new(13);
+    let noise: Vec<f32> = (0..values.len()).map(|_| r.normal() as f32).collect();
+    let mix = |t: usize| -> Vec<f32> {
+        let a = 1.0 - state_of(t) as f32 / tt as f32;
+        values
+            .iter()
+            .zip(&noise)
+            .map(|(x, e)| a * x + (1.0 - a * a).max(0.0).sqrt() * e)
+            .collect()
+    };
+    let faded: Vec<f32> = values.iter().map(|v| 0.3 * v - 0.5).collect();
+    let halves = guidance.doubles_batch();
+    let mut options = demo_options(ts.len());
+    options.sampler = diffscope::diffusion::SamplerKind::Ddim;
+    options.guidance = Some(guidance);
+    let s = Samples {
+        id: app.run.sampling.map_or(1, |s| s.id),
+        step: 1000,
+        ema: true,
+        shape: vec![n as i64, 1, 16, 16],
+        values: values.clone(),
+        frame_timesteps: ts.clone(),
+        frames_xt: ts.iter().map(|&t| mix(t)).collect(),
+        frames_x0: ts.iter().map(|_| values.clone()).collect(),
+        trace: Box::new(FrameTrace {
+            options,
+            steps: (0..ts.len()).collect(),
+            of: ts.len(),
+            sigmas: ts.iter().map(|&t| demo_sigma(t, tt)).collect(),
+            variances: Vec::new(),
+            x0_guided: ts
+                .iter()
+                .map(|_| halves.then(|| [values.clone(), faded.clone()]))
+                .collect(),
+        }),
+    };
+    let frames = Arc::new(inspect::reverse_frames(&s));
+    let id = s.id;
+    app.update(Msg::Worker(Event::Samples(s)));
+    app.update(Msg::ReverseReady { id, frames });
+    app.run.sampling = None;
+    app.run.last_report = None;
+    app.inspector.mode = diffscope::tui::app::Mode::Reverse;
+    app.inspector.t = tt;
+    app.notice = None;
     app.dirty = true;
     app
 }

@@ -14,6 +14,7 @@ mod app;
 mod bench;
 mod cli;
 mod event_loop;
+mod guidance;
 mod snapshots;
 mod sweep;
 mod themes;

@@ -5,6 +5,7 @@
 use crate::common::demo;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use diffscope::config::catalog::PresetEntry;
+use diffscope::diffusion::{ClassChoice, Guidance};
 use diffscope::runs::listing::RunEntry;
 use diffscope::runs::runfolder::{Ending, LockPid, Status};
 use diffscope::runs::CheckpointEntry;
@@ -523,4 +524,72 @@ fn sampler_comparison_in_half_blocks() {
         }
         insta::assert_snapshot!(format!("sampler_comparison_{w}x{h}"), screen);
     }
+}
+
+/// A class-conditional model's screens (glyphs16-cond, sampled at w 3): the samples'
+/// title and the reverse inspector with the x̂_0 of both halves, the sampler menu with
+/// its guidance fields, and the guidance chart.
+fn snap_cond(name: &str, class: ClassChoice, setup: impl Fn(&mut App)) {
+    for (w, h) in SIZES {
+        let mut app = demo::cond_app(
+            diffscope::tui::graphics::Setup::halfblocks("chosen"),
+            10,
+            Guidance { scale: 3.0, class },
+        );
+        setup(&mut app);
+        let screen = render(&app, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen);
+    }
+}
+
+#[test]
+fn a_conditional_model_s_screens() {
+    snap_cond("cond_reverse", ClassChoice::One(7), |_| {});
+    snap_cond("cond_menu", ClassChoice::All, |a| {
+        key(a, KeyCode::Char('m'));
+        for _ in 0..10 {
+            key(a, KeyCode::Down);
+        }
+        key(a, KeyCode::Right);
+    });
+    snap_cond("cond_guidance_chart", ClassChoice::All, |a| {
+        use diffscope::eval::guidance::{GuidanceRow, GuidanceSweep};
+        use diffscope::tui::app::Effect;
+        use diffscope::worker::protocol::Command;
+        let fx = a.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char('G'),
+            KeyModifiers::NONE,
+        )));
+        let Some(Effect::Send(Command::GuidanceSweep { id, scales, .. })) = fx.first() else {
+            panic!("no guidance sweep request: {fx:?}");
+        };
+        // agreement rising with w, the Fréchet distance lowest near w 2
+        let rows = scales
+            .iter()
+            .map(|&w| GuidanceRow {
+                scale: w,
+                agreement: 1.0 - 0.85 * (-w).exp(),
+                agreement_per_class: vec![],
+                frechet: 14.0 + 3.0 * (w - 2.0) * (w - 2.0),
+                frechet_per_class: vec![],
+                frechet_class_mean: Some(20.0 + 2.0 * (w - 1.5) * (w - 1.5)),
+                seconds: 1.0,
+            })
+            .collect();
+        let step = a.run.step;
+        a.update(Msg::Worker(Event::GuidanceSwept {
+            id: *id,
+            step,
+            sweep: Box::new(GuidanceSweep {
+                rows,
+                samples: 64,
+                seed: 0,
+                class: ClassChoice::All,
+                class_names: vec![],
+                frechet_floor: None,
+                frechet_noise: None,
+            }),
+        }));
+        a.notice = None;
+    });
 }

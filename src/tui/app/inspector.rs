@@ -108,6 +108,12 @@ pub fn describe(o: &SampleOptions, t_max: usize) -> String {
     o.describe(t_max).replace(", ", " · ")
 }
 
+/// "class 7 · w 3" or "all classes · w 3": a guided run's classes and scale (None for an
+/// unconditional model's run).
+pub fn guidance_label(o: &SampleOptions) -> Option<String> {
+    o.guidance.map(|g| g.describe().replace(", ", " · "))
+}
+
 impl App {
     /// The inspector's frame at the current t, in the current mode.
     pub fn frame(&self) -> Option<&Frame> {

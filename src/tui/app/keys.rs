@@ -75,7 +75,12 @@ impl App {
         let tenth = (self.timesteps() / 10).max(1) as i64;
         let steers = matches!(
             a,
-            Action::TogglePause | Action::SampleNow | Action::Save | Action::ToggleEma
+            Action::TogglePause
+                | Action::SampleNow
+                | Action::Save
+                | Action::ToggleEma
+                | Action::Class(_)
+                | Action::AllClasses
         );
         if steers && self.run.watching {
             self.notify("watching read-only: another workbench controls this run");
@@ -150,6 +155,9 @@ impl App {
             Action::ToggleSchedule => self.view.schedule = !self.view.schedule,
             Action::BoundView => return self.toggle_bound_view(),
             Action::SweepChart => return self.toggle_sweep(),
+            Action::GuidanceChart => return self.toggle_guidance_sweep(),
+            Action::Class(c) => return self.choose_class(Some(c)),
+            Action::AllClasses => return self.choose_class(None),
             Action::ToggleMode => self.toggle_mode(),
             Action::StepBack => self.move_t(-1),
             Action::StepForward => self.move_t(1),

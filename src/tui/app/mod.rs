@@ -19,12 +19,14 @@ mod run;
 mod sampler;
 mod sweep;
 
-pub use inspector::{describe, Inspector, Mode, Pair, PAIR_IMAGES, PAIR_POINTS, PAIR_SEED};
+pub use inspector::{
+    describe, guidance_label, Inspector, Mode, Pair, PAIR_IMAGES, PAIR_POINTS, PAIR_SEED,
+};
 pub use msg::{ComparedRun, Comparison, Effect, LogView, Msg, RunOrigin, RunSpec};
 pub use overlay::{browser_rows, BrowserRow, Confirm, Overlay};
 pub use run::{Pace, RunState, SamplingState, LATE_S, STALLED_S};
 pub use sampler::{SamplerSettings, MENU_FIELDS, PREVIEW_N, PREVIEW_STEPS};
-pub use sweep::{default_specs, SweepState, SWEEP_STEPS};
+pub use sweep::{default_specs, SweepState, GUIDANCE_SCALES, SWEEP_STEPS};
 
 use super::graphics::Setup;
 use super::keymap::{Context, Situation};
@@ -275,6 +277,28 @@ impl App {
             training: r.training && r.alive,
             detachable: r.remote && r.alive,
             reverse: self.inspector.mode == Mode::Reverse,
+            conditional: self.classes().is_some(),
+        }
+    }
+
+    /// The classes of the open run's model when it is class-conditional.
+    pub fn classes(&self) -> Option<usize> {
+        let p = self.run.preset.as_ref()?;
+        p.model.classes().map(|k| k.max(0) as usize)
+    }
+
+    /// The sampling options of the menu's settings for a model of T = `t_max` steps.
+    fn sample_options(&self, t_max: usize, clip_x0: bool) -> SampleOptions {
+        let s = &self.sampler;
+        SampleOptions {
+            sampler: s.kind,
+            steps: s.steps.min(t_max),
+            eta: s.eta,
+            clip_x0,
+            variance: None,
+            spacing: s.spacing,
+            karras: s.karras,
+            guidance: s.guidance,
         }
     }
 
@@ -356,22 +380,14 @@ impl App {
             return vec![];
         }
         let id = self.next_id();
+        let options = self.sample_options(t_max, clip_x0);
+        let steps = options.steps;
         let r = &mut self.run;
         let s = &self.sampler;
-        let steps = s.steps.min(t_max);
         let req = SampleRequest {
             id,
             n: s.n,
-            options: SampleOptions {
-                sampler: s.kind,
-                steps,
-                eta: s.eta,
-                clip_x0,
-                variance: None,
-                spacing: s.spacing,
-                karras: s.karras,
-                guidance: s.guidance,
-            },
+            options,
             ema: s.ema,
             seed: 0,
             frames: REVERSE_FRAMES,

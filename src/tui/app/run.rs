@@ -353,6 +353,13 @@ impl App {
                 self.swept(id, step, sweep);
                 vec![]
             }
+            Event::GuidanceSwept { id, step, sweep } => {
+                if self.run.sweep.running == Some(id) {
+                    self.run.last_report = self.run.last_report.map(|_| Instant::now());
+                }
+                self.guidance_swept(id, step, sweep);
+                vec![]
+            }
             Event::Failed { what, message } => {
                 match what {
                     Failure::Sweep { id } => self.sweep_failed(id),

@@ -25,13 +25,15 @@ pub struct SamplerSettings {
     pub guidance: Option<Guidance>,
 }
 
-pub const MENU_FIELDS: usize = 9;
+pub const MENU_FIELDS: usize = 11;
 /// Preview defaults (see [`SamplerSettings::from_preset`]).
 pub const PREVIEW_STEPS: usize = 100;
 pub const PREVIEW_N: usize = 500;
 const STEP_CHOICES: &[usize] = &[10, 20, 50, 100, 250, 500, 1000, 2000, 4000];
 const N_CHOICES: &[usize] = &[16, 36, 64, 100, 256, 500, 1000, 2000, 5000];
 const EVERY_CHOICES: &[u64] = &[0, 100, 250, 500, 1000, 2000, 5000, 10000];
+/// The guidance scales the menu offers (a preset's own w stays until it is changed).
+pub const GUIDANCE_CHOICES: &[f64] = &[0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0];
 
 impl SamplerSettings {
     /// The preset's sampler, made cheaper for previews (at most [`PREVIEW_STEPS`] steps
@@ -106,6 +108,18 @@ impl SamplerSettings {
                 },
             ),
             ("compare with", self.versus.name().to_string()),
+            (
+                "guidance w",
+                self.guidance.map_or("—".into(), |g| format!("{}", g.scale)),
+            ),
+            (
+                "class",
+                match self.guidance.map(|g| g.class) {
+                    None => "—".into(),
+                    Some(ClassChoice::All) => "all (one per row)".into(),
+                    Some(ClassChoice::One(c)) => c.to_string(),
+                },
+            ),
         ]
     }
 
@@ -134,8 +148,9 @@ impl SamplerSettings {
         }
     }
 
-    /// Changes field `i` one notch; `t_max` caps the steps.
-    pub fn adjust(&mut self, i: usize, up: bool, t_max: usize) {
+    /// Changes field `i` one notch; `t_max` caps the steps, `classes` (0: unconditional)
+    /// bounds the class.
+    pub fn adjust(&mut self, i: usize, up: bool, t_max: usize, classes: usize) {
         match i {
             0 => {
                 self.kind = Self::next_of(&SamplerKind::ALL, self.kind, up);
@@ -173,19 +188,75 @@ impl SamplerSettings {
             6 => self.ema = !self.ema,
             7 => self.every = Self::cycle(EVERY_CHOICES, self.every, up),
             8 => self.versus = Self::next_of(&SamplerKind::ALL, self.versus, up),
+            9 => {
+                if let Some(g) = &mut self.guidance {
+                    g.scale = Self::cycle(GUIDANCE_CHOICES, g.scale, up);
+                }
+            }
+            10 if classes > 0 => {
+                if let Some(g) = &mut self.guidance {
+                    // all, 0, 1, …, K − 1, wrapping around
+                    let all: Vec<ClassChoice> = std::iter::once(ClassChoice::All)
+                        .chain(
+                            (0..classes.min(u16::MAX as usize)).map(|c| ClassChoice::One(c as u16)),
+                        )
+                        .collect();
+                    g.class = Self::next_of(&all, g.class, up);
+                }
+            }
             _ => {}
         }
     }
 }
 
 impl App {
+    /// A digit (`Some`) or `*` (`None`) on the main screen: the class of the next samples,
+    /// drawn at once. An unconditional model, or a class it does not have, is said so.
+    pub(super) fn choose_class(&mut self, class: Option<u8>) -> Vec<Effect> {
+        let Some(classes) = self.classes() else {
+            let key = class.map_or("*".to_string(), |c| c.to_string());
+            self.notify(format!(
+                "{key}: this model is unconditional: it has no classes to choose from"
+            ));
+            return vec![];
+        };
+        let choice = match class {
+            Some(c) if c as usize >= classes => {
+                self.error(format!(
+                    "class {c} is out of range: the model has classes 0 to {}",
+                    classes - 1
+                ));
+                return vec![];
+            }
+            Some(c) => ClassChoice::One(c as u16),
+            None => ClassChoice::All,
+        };
+        let scale = self.run.preset.as_ref().map_or(1.0, |p| p.sample.guidance);
+        let g = self.sampler.guidance.get_or_insert(Guidance {
+            scale,
+            class: choice,
+        });
+        g.class = choice;
+        let what = g.describe();
+        if self.run.sampling.is_some() {
+            self.notify(format!(
+                "{what}: queued behind the sampling run in progress"
+            ));
+        } else {
+            self.notify(format!("sampling {what}"));
+        }
+        self.sample_request()
+    }
+
     pub(super) fn on_menu(&mut self, a: Action, field: usize) -> Vec<Effect> {
         let t_max = self.timesteps().max(1);
         let field = match a {
             Action::Up => (field + MENU_FIELDS - 1) % MENU_FIELDS,
             Action::Down => (field + 1) % MENU_FIELDS,
             Action::Decrease | Action::Increase => {
-                self.sampler.adjust(field, a == Action::Increase, t_max);
+                let classes = self.classes().unwrap_or(0);
+                self.sampler
+                    .adjust(field, a == Action::Increase, t_max, classes);
                 field
             }
             Action::Accept => {

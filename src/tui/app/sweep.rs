@@ -1,13 +1,19 @@
-//! The sweep chart: sample quality against network evaluations for a few samplers, run on
-//! the worker when asked for (`n`) and kept, with the run, until asked for again.
+//! The sweep charts, run on the worker when asked for and kept, with the run, until asked
+//! for again: sample quality against network evaluations for a few samplers (`n`), and,
+//! for a class-conditional model, class agreement and Fréchet distance against the
+//! guidance scale w (`G`).
 
 use super::{App, Effect, SamplerSettings};
-use crate::diffusion::SamplerKind;
+use crate::diffusion::{ClassChoice, Guidance, SamplerKind};
+use crate::eval::guidance::GuidanceSweep;
 use crate::eval::sweep::Sweep;
 use crate::worker::protocol::Command;
 
 /// The step counts of the workbench's sweep (those at most T).
 pub const SWEEP_STEPS: [usize; 4] = [5, 10, 20, 50];
+
+/// The guidance scales of the workbench's guidance sweep.
+pub const GUIDANCE_SCALES: [f64; 5] = [0.0, 1.0, 2.0, 3.0, 5.0];
 
 /// The sweep chart's state, part of the run's.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -22,6 +28,10 @@ pub struct SweepState {
     pub specs: Vec<String>,
     /// The latest result, with the training step and weights (EMA or not) it measured.
     pub result: Option<(u64, bool, Box<Sweep>)>,
+    /// The chart shown (and the sweep running) is the guidance sweep's.
+    pub guidance: bool,
+    /// The latest guidance sweep, with the training step and weights it measured.
+    pub guided: Option<(u64, bool, Box<GuidanceSweep>)>,
 }
 
 /// The workbench's sweep: DDIM and DPM-Solver++ 2M, and the sampler picked in the sampler
@@ -58,7 +68,9 @@ impl App {
     pub(super) fn toggle_sweep(&mut self) -> Vec<Effect> {
         let ema = self.sampler.ema;
         let r = &mut self.run;
-        r.sweep.open = !r.sweep.open;
+        // from the guidance chart, n shows this one
+        r.sweep.open = !r.sweep.open || r.sweep.guidance;
+        r.sweep.guidance = false;
         let stale = r
             .sweep
             .result
@@ -84,6 +96,88 @@ impl App {
         vec![Effect::Send(Command::Sweep { id, specs, ema })]
     }
 
+    /// Shows or hides the guidance chart of a class-conditional model; on showing it, runs
+    /// the guidance sweep ([`GUIDANCE_SCALES`], the menu's sampler and classes) when there
+    /// is no result for the weights and classes shown.
+    pub(super) fn toggle_guidance_sweep(&mut self) -> Vec<Effect> {
+        let Some(p) = self
+            .run
+            .preset
+            .as_ref()
+            .filter(|_| self.classes().is_some())
+        else {
+            self.notify("G: this model is unconditional: there is no guidance scale to sweep");
+            return vec![];
+        };
+        let (t_max, clip_x0, scale) = (
+            p.diffusion.timesteps,
+            p.diffusion.clip_x0,
+            p.sample.guidance,
+        );
+        let ema = self.sampler.ema;
+        let class = self.sampler.guidance.map_or(ClassChoice::All, |g| g.class);
+        let r = &mut self.run;
+        // from the sampler sweep's chart, G shows this one
+        r.sweep.open = !r.sweep.open || !r.sweep.guidance;
+        r.sweep.guidance = true;
+        let stale = r
+            .sweep
+            .guided
+            .as_ref()
+            .is_none_or(|(step, e, g)| *step != r.step || *e != ema || g.class != class);
+        if !r.sweep.open || !stale || r.sweep.running.is_some() {
+            return vec![];
+        }
+        if !r.alive || r.watching {
+            self.notify("no sweep: this run's worker does not take requests");
+            return vec![];
+        }
+        let mut options = self.sample_options(t_max, clip_x0);
+        options.guidance = Some(Guidance { scale, class });
+        let id = self.next_id();
+        let r = &mut self.run;
+        r.sweep.running = Some(id);
+        r.sweep.progress = None;
+        let scales = GUIDANCE_SCALES.to_vec();
+        self.notify(format!(
+            "sweeping class agreement and Fréchet against w = {} ({class}, {})…",
+            scales
+                .iter()
+                .map(|w| w.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            super::describe(
+                &crate::diffusion::SampleOptions {
+                    guidance: None,
+                    ..options.clone()
+                },
+                t_max
+            )
+        ));
+        vec![Effect::Send(Command::GuidanceSweep {
+            id,
+            scales,
+            options,
+            ema,
+        })]
+    }
+
+    /// A finished guidance sweep: kept, and its chart shown.
+    pub(super) fn guidance_swept(&mut self, id: u64, step: u64, sweep: Box<GuidanceSweep>) {
+        let s = &mut self.run.sweep;
+        if s.running == Some(id) {
+            s.running = None;
+            s.progress = None;
+        }
+        let points = sweep.rows.len();
+        s.guided = Some((step, self.sampler.ema, sweep));
+        s.open = true;
+        s.guidance = true;
+        self.notify(format!(
+            "guidance sweep of step {step} done: {points} values of w (G hides the chart)"
+        ));
+    }
+
     /// Progress of the sweep with this id.
     pub(super) fn sweep_progress(&mut self, id: u64, progress: [usize; 4]) {
         if self.run.sweep.running == Some(id) {
@@ -101,6 +195,7 @@ impl App {
         let points = sweep.rows.len();
         s.result = Some((step, self.sampler.ema, sweep));
         s.open = true;
+        s.guidance = false;
         self.notify(format!(
             "sweep of step {step} done: {points} points (n hides the chart)"
         ));

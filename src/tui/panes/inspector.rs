@@ -29,8 +29,15 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
         Mode::Forward => "forward q(x_t|x_0)",
         Mode::Reverse => "reverse (sampling trajectory)",
     };
+    // a guided run's class and w, for the reverse process it drew
+    let guided = match (&app.inspector.pair, app.inspector.mode, &app.run.samples) {
+        (None, Mode::Reverse, Some(s)) => crate::tui::app::guidance_label(&s.trace.options)
+            .map(|g| format!(" {g} ·"))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
     let b = focused(
-        block(format!(" Process · {mode} "), th),
+        block(format!(" Process ·{guided} {mode} "), th),
         th,
         app.view.focus == Focus::Inspector,
     );
@@ -146,7 +153,18 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
         return (1, 1);
     };
     let wide = body.width >= 2 * body.height * 2;
-    let (pics, hist) = if wide {
+    // four pictures in a row (x_t, and the guided, conditional and unconditional x̂_0)
+    // take the width, the histogram a strip below; where not one image of each fits, the
+    // two of an unguided step as usual
+    let four = |body: Rect| {
+        let [a, b] =
+            Layout::vertical([Constraint::Percentage(75), Constraint::Percentage(25)]).areas(body);
+        (a, b)
+    };
+    let guided = fr.guided.is_some() && four_fit(app, four(body).0, fr.xt.len());
+    let (pics, hist) = if guided {
+        four(body)
+    } else if wide {
         let [a, b] = Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
             .areas(body);
         (a, b)
@@ -155,7 +173,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect, slots: &mut Vec<Slot>) -> (usi
             Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body);
         (a, b)
     };
-    let pages = draw_pictures(f, app, fr, pics, slots);
+    let pages = draw_pictures(f, app, fr, guided, pics, slots);
     if app.view.terms {
         draw_terms(f, app, hist);
     } else {
@@ -243,41 +261,75 @@ fn draw_terms(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(chart, area);
 }
 
-/// x_t (and x̂_0) as scatters or as pages of images; returns the pages and the images
-/// on a full page.
-fn draw_pictures(
-    f: &mut Frame,
-    app: &App,
-    fr: &PFrame,
-    area: Rect,
-    slots: &mut Vec<Slot>,
-) -> (usize, usize) {
-    let th = app.theme();
-    let item_shape = app
-        .run
+/// The items' shape: the data's, or the samples' before the data is ready.
+fn item_shape(app: &App) -> Vec<i64> {
+    app.run
         .data
         .as_ref()
         .map(|d| d.item_shape.clone())
         .or_else(|| app.run.samples.as_ref().map(|s| s.shape[1..].to_vec()))
-        .unwrap_or_default();
-    let views: Vec<(&str, &[f32], SlotId)> = match &fr.x0 {
-        Some(x0) => vec![
+        .unwrap_or_default()
+}
+
+/// Whether four views of `values` values each (scatters, or one image at least each) fit
+/// in `area`.
+fn four_fit(app: &App, area: Rect, values: usize) -> bool {
+    let [c, h, w] = item_shape(app)[..] else {
+        return true;
+    };
+    let item = [c as usize, h as usize, w as usize];
+    let n = values / item.iter().product::<usize>().max(1);
+    let th = app.theme();
+    view_areas(area, 4)
+        .iter()
+        .all(|r| pictures::fit(app, block("", th).inner(*r), n, item, 0).is_some())
+}
+
+/// x_t and x̂_0 (with `guided`, also the x̂_0 of the conditional and the unconditional
+/// half) as scatters or as pages of images; returns the pages and the images on a full
+/// page.
+fn draw_pictures(
+    f: &mut Frame,
+    app: &App,
+    fr: &PFrame,
+    guided: bool,
+    area: Rect,
+    slots: &mut Vec<Slot>,
+) -> (usize, usize) {
+    let th = app.theme();
+    let item_shape = item_shape(app);
+    let views: Vec<(&str, &[f32], SlotId)> = match (&fr.x0, &fr.guided) {
+        // a guided step: the mixed x̂_0 beside those of its two halves
+        (Some(x0), Some([cond, uncond])) if guided => vec![
+            ("x_t", &fr.xt[..], SlotId::Xt),
+            ("x̂₀ guided", &x0[..], SlotId::X0),
+            ("x̂₀ cond", &cond[..], SlotId::X0Cond),
+            ("x̂₀ uncond", &uncond[..], SlotId::X0Uncond),
+        ],
+        (Some(x0), Some(_)) => vec![
+            ("x_t", &fr.xt[..], SlotId::Xt),
+            ("x̂₀ guided", &x0[..], SlotId::X0),
+        ],
+        (Some(x0), None) => vec![
             ("x_t", &fr.xt[..], SlotId::Xt),
             ("x̂_0", &x0[..], SlotId::X0),
         ],
-        None => vec![("x_t", &fr.xt[..], SlotId::Xt)],
+        (None, _) => vec![("x_t", &fr.xt[..], SlotId::Xt)],
     };
-    let cols =
-        Layout::horizontal(vec![Constraint::Ratio(1, views.len() as u32); views.len()]).split(area);
+    let cols = view_areas(area, views.len());
     let bg = app.run.data.as_ref().map_or(&[][..], |d| &d.background[..]);
     if item_shape == [2] {
-        for (i, (name, values, _)) in views.into_iter().enumerate() {
+        for (i, (name, values, id)) in views.into_iter().enumerate() {
             let title = if i == 0 {
                 format!(" {name} (t={}) ", fr.t)
             } else {
                 format!(" {name} ")
             };
-            let color = if i == 0 { th.samples } else { th.x0_hat };
+            let color = match id {
+                SlotId::Xt => th.samples,
+                SlotId::X0Uncond => th.density,
+                _ => th.x0_hat,
+            };
             scatter(
                 f,
                 cols[i],
@@ -321,6 +373,30 @@ fn draw_pictures(
         pictures::draw(f, app, inners[i], page.as_ref(), &imgs, slots);
     }
     pictures::paging(page.as_ref())
+}
+
+/// The areas of `n` views side by side in `area`; four of them in two rows of two when
+/// that gives each a larger square (a cell is about twice as tall as it is wide).
+fn view_areas(area: Rect, n: usize) -> Vec<Rect> {
+    let row = |r: Rect, k: usize| {
+        Layout::horizontal(vec![Constraint::Ratio(1, k as u32); k])
+            .split(r)
+            .to_vec()
+    };
+    if n == 4 {
+        let side = |w: u16, h: u16| w.min(2 * h);
+        let (w, h) = (area.width.saturating_sub(2), area.height.saturating_sub(2));
+        let in_a_row = side(w / 4, h);
+        let in_a_square = side(w / 2, h / 2);
+        if in_a_square > in_a_row {
+            let [top, bottom] =
+                Layout::vertical([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).areas(area);
+            let mut v = row(top, 2);
+            v.extend(row(bottom, 2));
+            return v;
+        }
+    }
+    row(area, n.max(1))
 }
 
 fn draw_histogram(f: &mut Frame, app: &App, h: &Histogram, area: Rect) {

@@ -248,7 +248,8 @@ fn selected(th: &crate::tui::theme::Theme) -> Style {
 
 fn menu(f: &mut Frame, app: &App, area: Rect, field: usize) -> Rect {
     let th = app.theme();
-    let r = centered(area, 52, 11);
+    // the fields, a blank line and the keys, inside the border
+    let r = centered(area, 52, crate::tui::app::MENU_FIELDS as u16 + 4);
     f.render_widget(Clear, r);
     let mut lines: Vec<Line> = app
         .sampler

@@ -55,11 +55,15 @@ pub fn title(app: &App, shown: Option<String>) -> String {
         return " Samples ".into();
     };
     let weights = if s.ema { "EMA" } else { "raw" };
+    // a class-conditional model's samples say which classes and w drew them, early
+    let guided = crate::tui::app::guidance_label(&s.trace.options)
+        .map(|g| format!(" · {g}"))
+        .unwrap_or_default();
     match shown {
         // How many images are shown comes first: narrow panes cut titles short.
-        Some(shown) => format!(" Samples · {shown} · step {} · {weights} ", s.step),
+        Some(shown) => format!(" Samples · {shown}{guided} · step {} · {weights} ", s.step),
         None => format!(
-            " Samples · step {} · {weights} · n={} ",
+            " Samples{guided} · step {} · {weights} · n={} ",
             s.step,
             s.shape.first().copied().unwrap_or(0)
         ),
