@@ -53,6 +53,8 @@ pub mod defaults {
     /// Samples per point of a guidance sweep (`eval --guidance-sweep`): enough that each
     /// of ten classes has 50 for its own Fréchet distance.
     pub const GUIDANCE_SAMPLES: usize = 500;
+    /// The same in the workbench (`G`): 20 for each of ten classes.
+    pub const WORKBENCH_GUIDANCE_SAMPLES: usize = 200;
 
     /// Samples per point of a sweep (`eval --sweep`, the workbench's chart): fewer images
     /// than `eval`'s, so that a sweep of one sampler at five step counts (5 to 100) of

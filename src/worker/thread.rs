@@ -538,8 +538,10 @@ fn run_sweep(
     .map_err(|e| one_line(&e))
 }
 
-/// A guidance sweep on the worker: `options` at each w of `scales`, the samples per point
-/// of `eval --guidance-sweep`, progress sent as it goes; a shutdown cancels it.
+/// A guidance sweep on the worker: `options` at each w of `scales`, with
+/// [`defaults::WORKBENCH_GUIDANCE_SAMPLES`](crate::eval::evaluate::defaults) samples per
+/// point (fewer than `eval --guidance-sweep`'s, so that it takes about a minute), progress
+/// sent as it goes; a shutdown cancels it.
 fn run_guidance_sweep(
     tr: &Trainer,
     scales: &[f64],
@@ -549,8 +551,7 @@ fn run_guidance_sweep(
     send: &dyn Fn(Event),
     cancel: &AtomicBool,
 ) -> Result<crate::eval::guidance::GuidanceSweep, String> {
-    let image = tr.item_shape.len() == 3;
-    let samples = crate::eval::evaluate::defaults::sweep_samples(image);
+    let samples = crate::eval::evaluate::defaults::WORKBENCH_GUIDANCE_SAMPLES;
     let weights = if ema { Weights::Ema } else { Weights::Raw };
     crate::eval::guidance::run(
         tr,

@@ -36,6 +36,9 @@ pub fn summary(e: &Evaluation) -> String {
     if let (Some(present), Some(classes)) = (e.classes_present, e.classes) {
         s.push_str(&format!(" · {present}/{classes} classes"));
     }
+    if let (Some(agreement), Some(w)) = (e.agreement, e.guidance) {
+        s.push_str(&format!(" · {:.0}% as asked (w {w})", 100.0 * agreement));
+    }
     s
 }
 
@@ -56,6 +59,22 @@ pub fn sample_size(e: &Evaluation) -> String {
 mod tests {
     use super::*;
     use crate::eval::Unit;
+
+    #[test]
+    fn a_guided_evaluation_gives_its_class_agreement() {
+        let e = Evaluation {
+            bound: 3.0,
+            frechet: Some(9.0),
+            agreement: Some(0.994),
+            guidance: Some(3.0),
+            ..Evaluation::default()
+        };
+        assert!(
+            summary(&e).ends_with(" · Fréchet 9.0 · 99% as asked (w 3)"),
+            "{}",
+            summary(&e)
+        );
+    }
 
     #[test]
     fn the_summary_gives_the_figures_that_apply() {
