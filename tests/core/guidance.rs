@@ -130,7 +130,6 @@ fn older_checkpoints_load_as_unconditional() {
     };
     let e = tr
         .sample(1, &opts, Weights::Ema, 0, None, &mut |_, _| {})
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(matches!(e, TrainError::Unconditional), "{e}");
 }
