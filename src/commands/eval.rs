@@ -558,14 +558,7 @@ fn run_guidance_sweep(
             data_config.source().describe()
         );
     }
-    if preset.train.threads > 0 {
-        tch::set_num_threads(preset.train.threads as i32);
-    }
-    let mut tr = Trainer::load_as(&ck.dir, device, false, super::precision(a.precision))?;
-    if let Some(note) = &tr.load_notice {
-        eprintln!("note: {note}");
-    }
-    set_variance(&mut tr, a.variance)?;
+    let tr = load_for_sweep(a, ck, device)?;
     let mut base = tr.sample_options();
     super::sample::guidance_from_flags(&a.guidance, &mut base, tr.classes())?;
     let samples = match counts.samples {
@@ -641,14 +634,7 @@ fn run_sweep(
     check_writable("--sweep-csv", &csv_path)?;
     check_writable("--sweep-png", &png_path)?;
     let preset = &ck.meta.preset;
-    if preset.train.threads > 0 {
-        tch::set_num_threads(preset.train.threads as i32);
-    }
-    let mut tr = Trainer::load_as(&ck.dir, device, false, super::precision(a.precision))?;
-    if let Some(note) = &tr.load_notice {
-        eprintln!("note: {note}");
-    }
-    set_variance(&mut tr, a.variance)?;
+    let tr = load_for_sweep(a, ck, device)?;
     let t = tr.diffusion.steps();
     let specs =
         sweep::parse_specs(&a.sweep, t).map_err(|e| flag_error("--sweep", &e.spec.clone(), e))?;
@@ -729,6 +715,25 @@ fn run_sweep(
     crate::render::write_png(&png_path, &img)?;
     println!("chart written to {}", png_path.display());
     Ok(())
+}
+
+/// The checkpoint's model for a sweep, on the preset's threads, read with `--variance`
+/// where given.
+fn load_for_sweep(
+    a: &EvalArgs,
+    ck: &checkpoint::Checkpoint,
+    device: tch::Device,
+) -> anyhow::Result<Trainer> {
+    let threads = ck.meta.preset.train.threads;
+    if threads > 0 {
+        tch::set_num_threads(threads as i32);
+    }
+    let mut tr = Trainer::load_as(&ck.dir, device, false, super::precision(a.precision))?;
+    if let Some(note) = &tr.load_notice {
+        eprintln!("note: {note}");
+    }
+    set_variance(&mut tr, a.variance)?;
+    Ok(tr)
 }
 
 /// The first line of `eval`'s report: which checkpoint, which weights.

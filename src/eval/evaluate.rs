@@ -219,6 +219,31 @@ pub fn measure_samples(
     measure_drawn(tr, reference, drawn, opts, seed, e)
 }
 
+/// [`measure_samples`] into a fresh record, timed: the record, and the seconds spent
+/// drawing the samples (not measuring them). `progress` sees (step, of).
+#[allow(clippy::too_many_arguments)]
+pub fn measure_timed(
+    tr: &Trainer,
+    reference: &Reference,
+    n: usize,
+    opts: &SampleOptions,
+    weights: Weights,
+    seed: u64,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<(Evaluation, f64), QualityError> {
+    let mut e = Evaluation::default();
+    let start = std::time::Instant::now();
+    let mut seconds = 0.0;
+    let mut on_step = |step: usize, of: usize| {
+        if step == of {
+            seconds = start.elapsed().as_secs_f64();
+        }
+        progress(step, of)
+    };
+    measure_samples(tr, reference, n, opts, weights, seed, &mut on_step, &mut e)?;
+    Ok((e, seconds))
+}
+
 /// Measures samples drawn with `opts` (seed `seed`, [`draw_checked`]) against
 /// `reference`: the figures, and what they were computed from, are added to `e`.
 fn measure_drawn(

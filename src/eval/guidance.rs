@@ -4,8 +4,7 @@
 //! distance, overall and per class. Agreement rises with w; the per-class Fréchet distance
 //! shows the diversity lost at large w.
 
-use super::evaluate::{measure_samples, QualityError, Reference};
-use super::record::Evaluation;
+use super::evaluate::{measure_timed, QualityError, Reference};
 use crate::data::DataConfig;
 use crate::diffusion::{ClassChoice, Guidance, SampleOptions};
 use crate::render::chart::{self, ChartStyle, Legend};
@@ -115,24 +114,14 @@ pub fn run(
             guidance: Some(Guidance { scale, class }),
             ..base.clone()
         };
-        let mut e = Evaluation::default();
-        let start = std::time::Instant::now();
-        let mut seconds = 0.0;
-        let mut on_step = |step: usize, of: usize| {
-            if step == of {
-                seconds = start.elapsed().as_secs_f64();
-            }
-            progress(point, scales.len(), step, of)
-        };
-        measure_samples(
+        let (e, seconds) = measure_timed(
             tr,
             &reference,
             samples,
             &opts,
             weights,
             seed,
-            &mut on_step,
-            &mut e,
+            &mut |step, of| progress(point, scales.len(), step, of),
         )?;
         sweep.frechet_floor = sweep.frechet_floor.or(e.frechet_floor);
         sweep.frechet_noise = sweep.frechet_noise.or(e.frechet_noise);

@@ -7,14 +7,12 @@
 //! `dpmpp-2m:5,10,20`, `euler+karras:10,20`, `ddim+eta=0.5:10,50` or
 //! `dpmpp-2m+leading:5,10` (SPACING: leading, linspace or trailing).
 
-use super::evaluate::{measure_samples, QualityError, Reference};
-use super::Evaluation;
+use super::evaluate::{measure_timed, QualityError, Reference};
 use crate::data::DataConfig;
 use crate::diffusion::{SampleOptionError, SampleOptions, SamplerKind, Spacing};
 use crate::train::{Trainer, Weights};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
-use std::time::Instant;
 
 /// One spec of a sweep: a sampler (with its Karras spacing and η) at several step counts.
 #[derive(Debug, Clone, PartialEq)]
@@ -300,29 +298,21 @@ pub fn run(
         for &steps in &spec.steps {
             let opts = spec.options(steps, &base);
             let point = sweep.rows.len();
-            let mut e = Evaluation::default();
-            let start = Instant::now();
-            let mut seconds = 0.0;
-            let mut on_step = |step: usize, of: usize| {
-                if step == of {
-                    seconds = start.elapsed().as_secs_f64();
-                }
-                progress(SweepProgress {
-                    point,
-                    points: total,
-                    step,
-                    of,
-                })
-            };
-            measure_samples(
+            let (e, seconds) = measure_timed(
                 tr,
                 &reference,
                 samples,
                 &opts,
                 weights,
                 seed,
-                &mut on_step,
-                &mut e,
+                &mut |step, of| {
+                    progress(SweepProgress {
+                        point,
+                        points: total,
+                        step,
+                        of,
+                    })
+                },
             )?;
             sweep.frechet_floor = sweep.frechet_floor.or(e.frechet_floor);
             sweep.frechet_noise = sweep.frechet_noise.or(e.frechet_noise);
