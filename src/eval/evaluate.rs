@@ -203,24 +203,9 @@ pub fn draw_checked(
 }
 
 /// Measures `n` samples drawn with `opts` and `weights` (seed `seed`, [`draw_checked`])
-/// against `reference`; the figures, and what they were computed from, are added to `e`.
-#[allow(clippy::too_many_arguments)]
-pub fn measure_samples(
-    tr: &Trainer,
-    reference: &Reference,
-    n: usize,
-    opts: &SampleOptions,
-    weights: Weights,
-    seed: u64,
-    progress: &mut dyn FnMut(usize, usize),
-    e: &mut Evaluation,
-) -> Result<(), QualityError> {
-    let drawn = draw_checked(tr, n, opts, weights, seed, progress)?;
-    measure_drawn(tr, reference, drawn, opts, seed, e)
-}
-
-/// [`measure_samples`] into a fresh record, timed: the record, and the seconds spent
-/// drawing the samples (not measuring them). `progress` sees (step, of).
+/// against `reference`, timed: the figures, and what they were computed from, in a fresh
+/// record, and the seconds spent drawing the samples (not measuring them). `progress`
+/// sees (step, of).
 #[allow(clippy::too_many_arguments)]
 pub fn measure_timed(
     tr: &Trainer,
@@ -240,7 +225,8 @@ pub fn measure_timed(
         }
         progress(step, of)
     };
-    measure_samples(tr, reference, n, opts, weights, seed, &mut on_step, &mut e)?;
+    let drawn = draw_checked(tr, n, opts, weights, seed, &mut on_step)?;
+    measure_drawn(tr, reference, drawn, opts, seed, &mut e)?;
     Ok((e, seconds))
 }
 
