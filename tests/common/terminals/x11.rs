@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A private Xvfb on the first free display from :70 up; killed on drop.
+/// A private Xvfb on the first free display from :70 up (one whose lock file names this
+/// server), killed on drop.
 pub struct Xvfb {
     pub child: Child,
     pub display: String,
@@ -52,8 +53,15 @@ impl Xvfb {
                     .stderr(Stdio::null())
                     .output()
                     .is_ok_and(|o| o.status.success());
-                if up {
+                // Up, and ours: a test starting beside this one may have won the same
+                // display, and then its server answers while ours is on its way out.
+                let ours = std::fs::read_to_string(format!("/tmp/.X{n}-lock"))
+                    .is_ok_and(|pid| pid.trim().parse::<u32>().ok() == Some(child.id()));
+                if up && ours {
                     return Xvfb { child, display };
+                }
+                if up {
+                    break; // another server's: try the next display
                 }
                 std::thread::sleep(Duration::from_millis(100));
             }
