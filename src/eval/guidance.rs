@@ -105,7 +105,9 @@ pub fn run(
         samples,
         seed,
         class,
-        class_names: data.class_names().unwrap_or_default(),
+        class_names: data
+            .class_names()
+            .ok_or(QualityError::Eval(super::EvalError::Unlabelled))?,
         frechet_floor: None,
         frechet_noise: None,
     };

@@ -117,11 +117,13 @@ impl ImageReference {
         let idx: Vec<usize> = (half..held.len()).collect();
         let b = held.batch(&idx, device);
         let (fa, _) = clf.features_and_classes(&a, "held-out data")?;
-        let labels = held
-            .labels
-            .as_ref()
-            .map(|l| l[..half].iter().map(|&c| c as i64).collect())
-            .unwrap_or_default();
+        // the per-class figures need the held-out items' labels: never a silent empty set
+        let labels = held.labels.as_ref().ok_or(EvalError::NoLabels {
+            what: "held-out data",
+        })?[..half]
+            .iter()
+            .map(|&c| c as i64)
+            .collect();
         let (fb, _) = clf.features_and_classes(&b, "held-out data")?;
         Ok(ImageReference {
             frechet_floor: frechet_distance(&fb, &fa),
